@@ -1,0 +1,36 @@
+#!/bin/bash
+# install-deps.sh - every Debian 12 package deltair's build, tests, benchmarks and the
+# appliance need. Idempotent; run as root. The Packer build runs this same script.
+#   image/install-deps.sh            build + test + bench packages
+#   image/install-deps.sh --runtime  only what the installed tool needs at run time
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+RUNTIME=(libtsk19 libyara9 libfuse3-3 fuse3 libcurl4 libssl3 libyaml-0-2 libjansson4 zlib1g
+	libexpat1 ca-certificates)
+BUILD=(build-essential pkg-config libtsk-dev libyara-dev libfuse3-dev libcurl4-openssl-dev
+	libssl-dev libyaml-dev libjansson-dev zlib1g-dev libexpat1-dev)
+TEST=(e2fsprogs dosfstools mtools ntfs-3g xfsprogs exfatprogs gdisk util-linux dmsetup
+	sleuthkit yara hashdeep jq python3 python3-yaml clang libclang-rt-14-dev valgrind time
+	openssl kmod)
+BENCH=(aide hyperfine debootstrap)
+
+want=("${RUNTIME[@]}")
+if [ "${1:-}" != --runtime ]; then
+	want+=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#want[@]} packages present"
+	exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+# An apt list older than a day, or none at all: refresh it first.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
+	apt-get update -q
+fi
+apt-get install -y -q --no-install-recommends "${missing[@]}"

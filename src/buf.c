@@ -1,0 +1,217 @@
+/* buf.c - see buf.h. */
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+void
+buf_init(struct buf *b, size_t limit)
+{
+	memset(b, 0, sizeof(*b));
+	b->limit = limit;
+}
+
+void
+buf_release(struct buf *b)
+{
+	if (b == NULL)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+int
+buf_reserve(struct buf *b, size_t n, struct dt_err *err)
+{
+	size_t want, ncap;
+	unsigned char *p;
+
+	if (n > b->limit || b->len > b->limit - n)
+		return dt_fail(err, DT_ENOMEM, "buffer would exceed its limit of %zu bytes",
+			       b->limit);
+	want = b->len + n + 1;
+	if (want <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 64;
+	while (ncap < want)
+		ncap = ncap > SIZE_MAX / 2 ? want : ncap * 2;
+	p = realloc(b->data, ncap);
+	if (p == NULL)
+		return dt_fail(err, DT_ENOMEM, "cannot allocate %zu bytes", ncap);
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+int
+buf_add(struct buf *b, const void *p, size_t n, struct dt_err *err)
+{
+	if (buf_reserve(b, n, err) < 0)
+		return -1;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_addc(struct buf *b, unsigned char c, struct dt_err *err)
+{
+	return buf_add(b, &c, 1, err);
+}
+
+int
+buf_adds(struct buf *b, const char *s, struct dt_err *err)
+{
+	return buf_add(b, s, strlen(s), err);
+}
+
+int
+buf_printf(struct buf *b, struct dt_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return dt_fail(err, DT_EBUG, "bad format string");
+	if (buf_reserve(b, (size_t)n, err) < 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int
+buf_add_u32le(struct buf *b, uint32_t v, struct dt_err *err)
+{
+	unsigned char p[4];
+
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+	return buf_add(b, p, 4, err);
+}
+
+int
+buf_add_u64le(struct buf *b, uint64_t v, struct dt_err *err)
+{
+	unsigned char p[8];
+
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+	return buf_add(b, p, 8, err);
+}
+
+int
+buf_add_varint(struct buf *b, uint64_t v, struct dt_err *err)
+{
+	unsigned char p[10];
+	size_t n = 0;
+
+	do {
+		p[n] = (unsigned char)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			p[n] |= 0x80;
+		n++;
+	} while (v);
+	return buf_add(b, p, n, err);
+}
+
+unsigned char *
+buf_detach(struct buf *b, size_t *len)
+{
+	unsigned char *p = b->data;
+
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+int
+cur_bytes(struct cursor *c, size_t n, const unsigned char **p)
+{
+	if (n > c->left)
+		return -1;
+	*p = c->p;
+	c->p += n;
+	c->left -= n;
+	return 0;
+}
+
+int
+cur_u8(struct cursor *c, uint8_t *v)
+{
+	if (c->left < 1)
+		return -1;
+	*v = c->p[0];
+	c->p++;
+	c->left--;
+	return 0;
+}
+
+int
+cur_u32le(struct cursor *c, uint32_t *v)
+{
+	const unsigned char *p;
+
+	if (cur_bytes(c, 4, &p) < 0)
+		return -1;
+	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	return 0;
+}
+
+int
+cur_u64le(struct cursor *c, uint64_t *v)
+{
+	const unsigned char *p;
+
+	if (cur_bytes(c, 8, &p) < 0)
+		return -1;
+	*v = 0;
+	for (int i = 7; i >= 0; i--)
+		*v = *v << 8 | p[i];
+	return 0;
+}
+
+int
+cur_varint(struct cursor *c, uint64_t *v)
+{
+	uint64_t r = 0;
+
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		uint8_t byte;
+
+		if (cur_u8(c, &byte) < 0)
+			return -1;
+		/* The tenth byte may carry only the top bit of a 64-bit value. */
+		if (shift == 63 && byte > 1)
+			return -1;
+		r |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80)) {
+			*v = r;
+			return 0;
+		}
+	}
+	return -1;
+}

@@ -1,0 +1,50 @@
+/*
+ * buf.h - a growable byte buffer with a size cap.
+ * buf_init() on caller-owned storage; buf_release() frees (safe on a zeroed struct).
+ * Growth past the cap fails with DT_ENOMEM, so a length read from hostile input can
+ * never make us allocate more than the caller allowed.
+ */
+#ifndef DELTAIR_BUF_H
+#define DELTAIR_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct buf {
+	unsigned char *data; /* owned; always NUL-terminated past len when non-NULL */
+	size_t len;
+	size_t cap;   /* allocated */
+	size_t limit; /* the most len may reach */
+};
+
+void buf_init(struct buf *b, size_t limit);
+void buf_release(struct buf *b);
+/* Make room for n more bytes. */
+int buf_reserve(struct buf *b, size_t n, struct dt_err *err);
+int buf_add(struct buf *b, const void *p, size_t n, struct dt_err *err);
+int buf_addc(struct buf *b, unsigned char c, struct dt_err *err);
+int buf_adds(struct buf *b, const char *s, struct dt_err *err);
+int buf_printf(struct buf *b, struct dt_err *err, const char *fmt, ...) DT_PRINTF(3, 4);
+/* Little-endian fixed and LEB128 variable-length integers, for on-disk encodings. */
+int buf_add_u32le(struct buf *b, uint32_t v, struct dt_err *err);
+int buf_add_u64le(struct buf *b, uint64_t v, struct dt_err *err);
+int buf_add_varint(struct buf *b, uint64_t v, struct dt_err *err);
+/* Hand the data over: *out is new (free()), the buffer is left empty. */
+unsigned char *buf_detach(struct buf *b, size_t *len);
+void buf_reset(struct buf *b);
+
+/* A cursor over untrusted bytes: every read checks what remains. */
+struct cursor {
+	const unsigned char *p;
+	size_t left;
+};
+int cur_u8(struct cursor *c, uint8_t *v);
+int cur_u32le(struct cursor *c, uint32_t *v);
+int cur_u64le(struct cursor *c, uint64_t *v);
+int cur_varint(struct cursor *c, uint64_t *v);
+/* Borrow n bytes: *p points into the cursor's memory. */
+int cur_bytes(struct cursor *c, size_t n, const unsigned char **p);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * cli.h - what the subcommands share: the exit-status table, error printing, progress.
+ * Only src/cli/ prints to the terminal or exits.
+ */
+#ifndef DELTAIR_CLI_H
+#define DELTAIR_CLI_H
+
+#include <stdio.h>
+
+#include "error.h"
+#include "walk.h"
+
+enum cli_exit {
+	EXIT_NO_DELTA = 0,
+	EXIT_DELTA = 1,
+	EXIT_USAGE = 2,
+	EXIT_BADINPUT = 3,
+	EXIT_IO = 4,
+	EXIT_VERSION = 5,
+	EXIT_NOMEM = 6,
+	EXIT_NET = 7,
+	EXIT_BUG = 70,
+};
+
+int cmd_baseline(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_tree(int argc, char **argv);
+
+/* The exit status for a failure. */
+int cli_exit_code(const struct dt_err *err);
+/* "deltair: CMD: message" on stderr; returns the exit status. */
+int cli_fail(const char *cmd, const struct dt_err *err);
+/* Usage error: the message and a pointer to --help on stderr; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) DT_PRINTF(2, 3);
+/* Parse a non-negative integer option value; -1 on junk. */
+long long cli_number(const char *s);
+
+/* A progress line on stderr when it is a terminal. */
+struct cli_progress {
+	int enabled;
+	int shown;
+};
+void cli_progress_init(struct cli_progress *p, int wanted);
+void cli_progress_cb(void *ctx, const struct walk_progress *wp);
+void cli_progress_done(struct cli_progress *p);
+
+/* Options every command that reads evidence takes. */
+struct cli_source_opts {
+	long long offset; /* -1: none */
+	int include_meta;
+	int threads;
+	int progress;
+};
+#define CLI_SOURCE_OPTIONS                                                                 \
+	{ "offset", required_argument, NULL, 'O' },                                        \
+		{ "include-meta", no_argument, NULL, 'M' },                                \
+		{ "threads", required_argument, NULL, 'j' },                               \
+		{ "no-progress", no_argument, NULL, 'P' }
+#define CLI_SOURCE_HELP                                                                    \
+	"  --offset BYTES     read one filesystem at this byte offset (no partition table)\n"  \
+	"  --include-meta     keep libtsk's virtual entries ($OrphanFiles, NTFS $ files)\n"   \
+	"  --threads N        hashing threads (default: one per CPU)\n"                       \
+	"  --no-progress      no progress line on stderr\n"
+void cli_source_opts_init(struct cli_source_opts *o);
+/* Handle one of CLI_SOURCE_OPTIONS; 1 if c was one of them, -1 on a bad value, 0 if not. */
+int cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char *arg);
+/*
+ * Open spec and walk it into a new sealed tree. Per-entry failures go to on_error (ctx);
+ * gold may be NULL. Returns 0 or an exit status after printing the error.
+ */
+int cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
+	     const struct htree *gold,
+	     void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
+			      const char *msg),
+	     void *ctx, struct htree **out, struct walk_stats *st);
+/* 1 if path is a file that starts with the .dtree magic. */
+int cli_is_dtree(const char *path);
+
+/* Print the exit-status table (for `deltair help` and --help pages). */
+void cli_print_exit_codes(FILE *fp);
+
+#endif

@@ -1,0 +1,94 @@
+/* cmd_baseline.c - deltair baseline: walk and hash an image into a .dtree. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "htree.h"
+
+#include "banned.h"
+
+#define MAX_WARNINGS 20
+
+static const char usage_text[] =
+	"usage: deltair baseline [options] -o OUT.dtree IMAGE\n"
+	"\n"
+	"Walk every filesystem of IMAGE with libtsk (raw image, block device, E01, VMDK, VHD;\n"
+	"GPT and MBR partitions, named pN as Linux numbers them, p0 without a table) or of a\n"
+	"mounted directory given as dir:PATH (for XFS and other filesystems libtsk cannot\n"
+	"read: mount -o ro,norecovery,nouuid), SHA-256 every regular file and write the Merkle\n"
+	"hash-tree to OUT (atomically: a temporary name, then rename).\n"
+	"\n"
+	"Options:\n"
+	"  -o, --output FILE  the .dtree to write (required)\n" CLI_SOURCE_HELP
+	"  -h, --help         this help\n";
+
+struct warn_ctx {
+	unsigned long n;
+};
+
+static void
+on_error(void *ctx, const char *fs, const char *path, size_t len, const char *msg)
+{
+	struct warn_ctx *w = ctx;
+
+	if (w->n++ < MAX_WARNINGS)
+		fprintf(stderr, "deltair: baseline: warning: %s:%.*s: %s\n", fs ? fs : "-",
+			path ? (int)len : 0, path ? path : "", msg);
+}
+
+int
+cmd_baseline(int argc, char **argv)
+{
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+					      { "help", no_argument, NULL, 'h' },
+					      CLI_SOURCE_OPTIONS,
+					      { NULL, 0, NULL, 0 } };
+	struct cli_source_opts so;
+	struct warn_ctx wc = { 0 };
+	struct walk_stats st;
+	struct htree *t = NULL;
+	struct dt_err err = { 0 };
+	const char *out = NULL;
+	int c, rc;
+
+	cli_source_opts_init(&so);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		int r = cli_source_opt("baseline", &so, c, optarg);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: return cli_usage("baseline", "bad option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage("baseline", "expected one IMAGE argument");
+	if (out == NULL)
+		return cli_usage("baseline", "-o OUT.dtree is required");
+	rc = cli_walk("baseline", argv[optind], &so, NULL, on_error, &wc, &t, &st);
+	if (rc)
+		return rc;
+	if (htree_save(t, out, &err) < 0) {
+		htree_free(t);
+		return cli_fail("baseline", &err);
+	}
+	if (wc.n > MAX_WARNINGS)
+		fprintf(stderr, "deltair: baseline: %lu more warnings not shown\n",
+			wc.n - MAX_WARNINGS);
+	fprintf(stderr,
+		"deltair: baseline: %s: %llu entries (%llu files, %llu directories, %llu deleted "
+		"names), %.1f MB hashed in %.2f s, %lu errors -> %s (%llu bytes, %.1f bytes/entry)\n",
+		argv[optind], (unsigned long long)st.entries, (unsigned long long)st.regular,
+		(unsigned long long)st.dirs, (unsigned long long)st.deleted,
+		(double)st.bytes_hashed / 1e6, st.seconds, wc.n, out,
+		(unsigned long long)htree_file_size(t),
+		st.entries ? (double)htree_file_size(t) / (double)st.entries : 0.0);
+	htree_free(t);
+	return 0;
+}

@@ -1,0 +1,189 @@
+/* cmd_diff.c - deltair diff: the delta of an image (or a tree) against a baseline. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "diff.h"
+#include "events.h"
+#include "htree.h"
+#include "outfile.h"
+
+#include "banned.h"
+
+static const char usage_text[] =
+	"usage: deltair diff [options] --baseline GOLD.dtree IMAGE\n"
+	"       deltair diff [options] GOLD.dtree INCIDENT.dtree\n"
+	"\n"
+	"Compare an image (walked and hashed now, like 'deltair baseline') or a second tree\n"
+	"with a baseline and print the delta as JSON Lines: one 'file' event per change\n"
+	"(added, deleted, modified, appended, renamed, metadata, type) with its flags\n"
+	"(suid_added, timestomp_suspected, executable, hidden, truncated_log, deleted_entry),\n"
+	"'error' events for what could not be read, and a last 'summary' line.\n"
+	"Between two trees, 'appended' cannot be told from 'modified' (it needs the content).\n"
+	"\n"
+	"Options:\n"
+	"  -b, --baseline FILE  the gold .dtree\n"
+	"  -o, --output FILE    write the events to FILE (atomically) instead of stdout\n" CLI_SOURCE_HELP
+	"  -h, --help           this help\n"
+	"\n"
+	"Exit status: 0 no delta, 1 delta found, 2 and above errors (see 'deltair help').\n";
+
+struct run {
+	struct sink sink;
+	struct dt_err err;
+	unsigned long errors;
+};
+
+static void
+on_error(void *ctx, const char *fs, const char *path, size_t len, const char *msg)
+{
+	struct run *r = ctx;
+
+	r->errors++;
+	sink_emit(&r->sink, events_error(fs, path, len, msg), &r->err);
+}
+
+static int
+on_change(void *ctx, const struct diff_change *c, struct dt_err *err)
+{
+	struct run *r = ctx;
+
+	return sink_emit(&r->sink, events_file(c), err);
+}
+
+static json_t *
+tree_identity(const struct htree *t, const char *path)
+{
+	const struct htree_info *in = htree_info(t);
+	char hex[65] = "";
+	json_t *o = json_object();
+
+	if (in->has_digest)
+		htree_hex(in->digest, 32, hex);
+	if (path)
+		json_object_set_new(o, "path", json_string(path));
+	if (hex[0])
+		json_object_set_new(o, "digest", json_string(hex));
+	json_object_set_new(o, "image", json_string(in->image ? in->image : ""));
+	json_object_set_new(o, "format", json_string(in->format ? in->format : ""));
+	json_object_set_new(o, "layout", json_string(in->layout ? in->layout : ""));
+	json_object_set_new(o, "size", json_integer((json_int_t)in->image_size));
+	if (in->created[0])
+		json_object_set_new(o, "created", json_string(in->created));
+	return o;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+cmd_diff(int argc, char **argv)
+{
+	static const struct option opts[] = { { "baseline", required_argument, NULL, 'b' },
+					      { "output", required_argument, NULL, 'o' },
+					      { "help", no_argument, NULL, 'h' },
+					      CLI_SOURCE_OPTIONS,
+					      { NULL, 0, NULL, 0 } };
+	struct cli_source_opts so;
+	const char *base = NULL, *out = "-", *cur_path;
+	struct htree *gold = NULL, *cur = NULL;
+	struct walk_stats ws;
+	struct diff_stats ds;
+	struct outfile of;
+	struct run r;
+	int c, rc = EXIT_BUG, from_tree;
+	double t0 = now();
+	json_t *sum, *counts;
+
+	memset(&r, 0, sizeof(r));
+	memset(&of, 0, sizeof(of));
+	memset(&ws, 0, sizeof(ws));
+	cli_source_opts_init(&so);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "b:o:h", opts, NULL)) != -1) {
+		int x = cli_source_opt("diff", &so, c, optarg);
+		if (x < 0)
+			return EXIT_USAGE;
+		if (x > 0)
+			continue;
+		switch (c) {
+		case 'b': base = optarg; break;
+		case 'o': out = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: return cli_usage("diff", "bad option");
+		}
+	}
+	if (base == NULL && argc - optind == 2) {
+		base = argv[optind++];
+	} else if (base == NULL) {
+		return cli_usage("diff", "expected --baseline GOLD.dtree IMAGE, or two .dtree files");
+	}
+	if (argc - optind != 1)
+		return cli_usage("diff", "expected one IMAGE (or .dtree) after the baseline");
+	cur_path = argv[optind];
+	if (htree_load(base, &gold, &r.err) < 0)
+		return cli_fail("diff", &r.err);
+	/* Open the output first: a run must not end in "cannot write" after the work. */
+	if (outfile_open(&of, out, &r.err) < 0) {
+		rc = cli_fail("diff", &r.err);
+		goto out;
+	}
+	r.sink.fp = of.fp;
+	from_tree = cli_is_dtree(cur_path);
+	if (from_tree) {
+		if (htree_load(cur_path, &cur, &r.err) < 0) {
+			rc = cli_fail("diff", &r.err);
+			goto out;
+		}
+	} else {
+		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws);
+		if (rc)
+			goto out;
+	}
+	if (diff_trees(gold, cur, on_change, &r, &ds, &r.err) < 0) {
+		rc = cli_fail("diff", &r.err);
+		goto out;
+	}
+	counts = json_object();
+	uint64_t total = 0;
+	for (int k = 0; k < DIFF_NCLASSES; k++) {
+		json_object_set_new(counts, diff_class_name(k), json_integer((json_int_t)ds.count[k]));
+		total += ds.count[k];
+	}
+	sum = json_object();
+	json_object_set_new(sum, "event", json_string("summary"));
+	json_object_set_new(sum, "fs", json_string("*"));
+	json_object_set_new(sum, "counts", counts);
+	json_object_set_new(sum, "delta", json_integer((json_int_t)total));
+	json_object_set_new(sum, "entries", json_integer((json_int_t)ds.entries));
+	json_object_set_new(sum, "entries_unchanged", json_integer((json_int_t)ds.skipped_entries));
+	json_object_set_new(sum, "bytes_hashed", json_integer((json_int_t)ws.bytes_hashed));
+	json_object_set_new(sum, "bytes_unchanged", json_integer((json_int_t)ds.skipped_bytes));
+	json_object_set_new(sum, "errors", json_integer((json_int_t)r.errors));
+	json_object_set_new(sum, "elapsed", json_real(now() - t0));
+	json_object_set_new(sum, "baseline", tree_identity(gold, base));
+	json_object_set_new(sum, "evidence", tree_identity(cur, from_tree ? cur_path : NULL));
+	json_object_set_new(sum, "tool", json_string("deltair " DELTAIR_VERSION));
+	if (sink_emit(&r.sink, sum, &r.err) < 0 || r.sink.failed ||
+	    outfile_commit(&of, &r.err) < 0) {
+		if (r.err.code == DT_OK)
+			dt_fail_errno(&r.err, DT_EIO, "cannot write '%s'", out);
+		rc = cli_fail("diff", &r.err);
+		goto out;
+	}
+	rc = total ? EXIT_DELTA : EXIT_NO_DELTA;
+out:
+	outfile_release(&of);
+	htree_free(gold);
+	htree_free(cur);
+	return rc;
+}

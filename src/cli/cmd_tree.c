@@ -1,0 +1,288 @@
+/* cmd_tree.c - deltair tree info|export: look inside a .dtree. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "events.h"
+#include "htree.h"
+#include "outfile.h"
+
+#include "banned.h"
+
+static const char usage_text[] =
+	"usage: deltair tree info FILE.dtree\n"
+	"       deltair tree export --format jsonl|hashdeep|bodyfile [-o OUT] [--prefix DIR] "
+	"FILE.dtree\n"
+	"\n"
+	"info    print the header (format version, tool, evidence, filesystems) and counts\n"
+	"export  jsonl: one 'file'-shaped JSON object per entry;\n"
+	"        hashdeep: a known-file list for 'hashdeep -a -k' (size,sha256,filename);\n"
+	"        bodyfile: TSK 3 body file for mactime ('|' and '%' in names percent-encoded)\n"
+	"\n"
+	"Options:\n"
+	"  -f, --format FMT   export format\n"
+	"  -o, --output FILE  write to FILE (atomically) instead of stdout\n"
+	"  --prefix DIR       put DIR before every path (hashdeep, bodyfile), e.g. a mount point\n"
+	"  -h, --help         this help\n"
+	"With several filesystems, hashdeep and bodyfile paths start with /pN.\n";
+
+static int
+info(const char *path)
+{
+	struct htree *t;
+	struct dt_err err = { 0 };
+	const struct htree_info *in;
+	uint64_t reg = 0, dirs = 0, links = 0, other = 0, bytes = 0;
+	char hex[65];
+
+	if (htree_load(path, &t, &err) < 0)
+		return cli_fail("tree", &err);
+	in = htree_info(t);
+	for (size_t i = 0; i < htree_count(t); i++) {
+		const struct htree_entry *e = htree_get(t, i);
+		switch (e->type) {
+		case HTREE_REG:
+			reg++;
+			bytes += e->size;
+			break;
+		case HTREE_DIR: dirs++; break;
+		case HTREE_LNK: links++; break;
+		default: other++; break;
+		}
+	}
+	htree_hex(in->digest, 32, hex);
+	printf("file: %s\n", path);
+	printf("format: deltair tree %d.%d\n", in->major, in->minor);
+	printf("hash: sha256\n");
+	printf("tool: %s\n", in->tool);
+	printf("created: %s\n", in->created);
+	printf("digest: %s\n", hex);
+	printf("image: %s\n", in->image ? in->image : "");
+	printf("image format: %s\n", in->format ? in->format : "");
+	printf("image size: %llu\n", (unsigned long long)in->image_size);
+	printf("layout: %s\n", in->layout ? in->layout : "");
+	for (size_t i = 0; i < htree_nfs(t); i++) {
+		const struct htree_fs *f = htree_fs(t, i);
+		printf("filesystem: %s %s offset=%llu size=%llu entries=%u deleted=%u\n", f->name,
+		       f->type, (unsigned long long)f->offset, (unsigned long long)f->size,
+		       f->count, f->dcount);
+	}
+	printf("entries: %zu\n", htree_count(t));
+	printf("regular: %llu\n", (unsigned long long)reg);
+	printf("directories: %llu\n", (unsigned long long)dirs);
+	printf("symlinks: %llu\n", (unsigned long long)links);
+	printf("other: %llu\n", (unsigned long long)other);
+	printf("deleted names: %zu\n", htree_ndeleted(t));
+	printf("bytes: %llu\n", (unsigned long long)bytes);
+	printf("file size: %llu\n", (unsigned long long)htree_file_size(t));
+	printf("bytes per entry: %.1f\n",
+	       htree_count(t) ? (double)htree_file_size(t) / (double)htree_count(t) : 0.0);
+	if (htree_rows(t))
+		printf("row tables: %zu\n", json_object_size(htree_rows(t)));
+	htree_free(t);
+	return 0;
+}
+
+/* The path as an export shows it: the prefix, /pN with several filesystems, the path. */
+static void
+put_path(FILE *fp, const struct htree *t, const struct htree_entry *e, const char *prefix,
+	 int body)
+{
+	const char *p = e->path;
+	size_t n = e->path_len;
+
+	if (prefix)
+		fputs(prefix, fp);
+	if (htree_nfs(t) > 1)
+		fprintf(fp, "/%s", htree_fs(t, e->fs)->name);
+	if (n == 1 && (prefix || htree_nfs(t) > 1))
+		return; /* the root is the prefix itself */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		/* mactime percent-decodes every field; fls would write '^' for controls. */
+		if (body && (c == '|' || c == '%' || c < 0x20 || c == 0x7f))
+			fprintf(fp, "%%%02X", c);
+		else
+			fputc(c, fp);
+	}
+}
+
+static long long
+secs(int64_t ns)
+{
+	if (ns == HTREE_NO_TIME)
+		return 0;
+	return ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
+}
+
+/* The 10-character ls-style mode with TSK's type letters (name type / meta type). */
+static void
+mode_string(const struct htree_entry *e, char out[16])
+{
+	static const char types[] = "?rdlcbps?";
+	char t = types[e->type <= HTREE_SOCK ? e->type : 0];
+	const char *perm = "rwxrwxrwx";
+	uint32_t m = e->mode;
+
+	if (e->type == HTREE_REG)
+		t = 'r';
+	out[0] = e->type == HTREE_REG ? 'r' : t;
+	out[1] = '/';
+	out[2] = e->type == HTREE_REG ? 'r' : t;
+	for (int i = 0; i < 9; i++)
+		out[3 + i] = (m & (0400u >> i)) ? perm[i] : '-';
+	if (m & 04000)
+		out[5] = (m & 0100) ? 's' : 'S';
+	if (m & 02000)
+		out[8] = (m & 0010) ? 's' : 'S';
+	if (m & 01000)
+		out[11] = (m & 0001) ? 't' : 'T';
+	out[12] = '\0';
+	/* TSK's name-type letters: '-' unknown, 'r' file, 'd' dir, 'l' link, ... */
+	if (e->type == HTREE_OTHER)
+		out[0] = out[2] = '-';
+}
+
+static void
+body_line(FILE *fp, const struct htree *t, const struct htree_entry *e, const char *prefix)
+{
+	char mode[16];
+
+	mode_string(e, mode);
+	fputs("0|", fp);
+	put_path(fp, t, e, prefix, 1);
+	if (e->type == HTREE_LNK && e->link) {
+		fputs(" -> ", fp);
+		for (size_t i = 0; i < e->link_len; i++) {
+			unsigned char c = (unsigned char)e->link[i];
+			if (c == '|' || c == '%' || c < 0x20 || c == 0x7f)
+				fprintf(fp, "%%%02X", c);
+			else
+				fputc(c, fp);
+		}
+	}
+	if (e->flags & HTREE_F_DELETED)
+		fputs(" (deleted)", fp);
+	fprintf(fp, "|%llu|%s|%u|%u|%llu|%lld|%lld|%lld|%lld\n", (unsigned long long)e->inode,
+		mode, e->uid, e->gid, (unsigned long long)e->size, secs(e->atime), secs(e->mtime),
+		secs(e->ctime), secs(e->crtime));
+}
+
+static int
+export(const char *path, const char *format, const char *out, const char *prefix)
+{
+	struct htree *t = NULL;
+	struct dt_err err = { 0 };
+	struct outfile of;
+	struct sink sink = { 0 };
+	unsigned long skipped = 0;
+	int rc = EXIT_BUG;
+
+	memset(&of, 0, sizeof(of));
+	if (strcmp(format, "jsonl") && strcmp(format, "hashdeep") && strcmp(format, "bodyfile"))
+		return cli_usage("tree", "unknown export format '%s'", format);
+	if (htree_load(path, &t, &err) < 0)
+		return cli_fail("tree", &err);
+	if (outfile_open(&of, out, &err) < 0) {
+		rc = cli_fail("tree", &err);
+		goto out;
+	}
+	sink.fp = of.fp;
+	if (strcmp(format, "hashdeep") == 0)
+		fprintf(of.fp, "%%%%%%%% HASHDEEP-1.0\n%%%%%%%% size,sha256,filename\n"
+			       "## Invoked from: deltair tree export --format hashdeep\n"
+			       "## $ deltair tree export %s\n## \n",
+			path);
+	else if (strcmp(format, "bodyfile") == 0)
+		fprintf(of.fp, "# TSK 3 body file written by deltair %s from %s\n", DELTAIR_VERSION,
+			path);
+	for (size_t i = 0; i < htree_count(t); i++) {
+		const struct htree_entry *e = htree_get(t, i);
+		char hex[65];
+
+		if (strcmp(format, "jsonl") == 0) {
+			if (sink_emit(&sink, events_entry_fields(htree_fs(t, e->fs)->name, e), &err) <
+			    0)
+				break;
+		} else if (strcmp(format, "hashdeep") == 0) {
+			if (e->type != HTREE_REG)
+				continue;
+			/* hashdeep's format has no escape for a newline in a name. */
+			if (!(e->flags & HTREE_F_HASHED) || memchr(e->path, '\n', e->path_len) ||
+			    memchr(e->path, '\r', e->path_len)) {
+				skipped++;
+				continue;
+			}
+			htree_hex(e->sha256, 32, hex);
+			fprintf(of.fp, "%llu,%s,", (unsigned long long)e->size, hex);
+			put_path(of.fp, t, e, prefix, 0);
+			fputc('\n', of.fp);
+		} else {
+			body_line(of.fp, t, e, prefix);
+		}
+	}
+	if (strcmp(format, "jsonl") == 0)
+		for (size_t i = 0; i < htree_ndeleted(t); i++) {
+			const struct htree_entry *e = htree_deleted(t, i);
+			sink_emit(&sink, events_entry_fields(htree_fs(t, e->fs)->name, e), &err);
+		}
+	else if (strcmp(format, "bodyfile") == 0)
+		for (size_t i = 0; i < htree_ndeleted(t); i++)
+			body_line(of.fp, t, htree_deleted(t, i), prefix);
+	if (err.code != DT_OK || outfile_commit(&of, &err) < 0) {
+		rc = cli_fail("tree", &err);
+		goto out;
+	}
+	if (skipped)
+		fprintf(stderr,
+			"deltair: tree: %lu files left out of the hashdeep list (unreadable, or a "
+			"newline in the name)\n",
+			skipped);
+	rc = 0;
+out:
+	outfile_release(&of);
+	htree_free(t);
+	return rc;
+}
+
+int
+cmd_tree(int argc, char **argv)
+{
+	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
+					      { "output", required_argument, NULL, 'o' },
+					      { "prefix", required_argument, NULL, 'p' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *format = NULL, *out = "-", *prefix = NULL, *sub;
+	int c;
+
+	if (argc < 2)
+		return cli_usage("tree", "expected 'info' or 'export'");
+	sub = argv[1];
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "f:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': format = optarg; break;
+		case 'o': out = optarg; break;
+		case 'p': prefix = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: return cli_usage("tree", "bad option");
+		}
+	}
+	if (argc - 1 - optind != 1)
+		return cli_usage("tree", "expected one .dtree file");
+	if (strcmp(sub, "info") == 0)
+		return info(argv[1 + optind]);
+	if (strcmp(sub, "export") == 0) {
+		if (format == NULL)
+			return cli_usage("tree", "export needs --format jsonl|hashdeep|bodyfile");
+		return export(argv[1 + optind], format, out, prefix);
+	}
+	return cli_usage("tree", "no subcommand '%s' (expected 'info' or 'export')", sub);
+}

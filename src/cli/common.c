@@ -1,0 +1,99 @@
+/* common.c - option handling and the evidence walk the commands share. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "source.h"
+
+#include "banned.h"
+
+void
+cli_source_opts_init(struct cli_source_opts *o)
+{
+	o->offset = -1;
+	o->include_meta = 0;
+	o->threads = 0;
+	o->progress = 1;
+}
+
+int
+cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'O':
+		o->offset = cli_number(arg);
+		if (o->offset < 0) {
+			cli_usage(cmd, "--offset needs a byte offset, not '%s'", arg);
+			return -1;
+		}
+		return 1;
+	case 'M': o->include_meta = 1; return 1;
+	case 'P': o->progress = 0; return 1;
+	case 'j': {
+		long long n = cli_number(arg);
+		if (n < 1 || n > 64) {
+			cli_usage(cmd, "--threads needs a number from 1 to 64, not '%s'", arg);
+			return -1;
+		}
+		o->threads = (int)n;
+		return 1;
+	}
+	}
+	return 0;
+}
+
+int
+cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
+	 const struct htree *gold,
+	 void (*on_error)(void *ctx, const char *fs, const char *path, size_t len, const char *msg),
+	 void *ctx, struct htree **out, struct walk_stats *st)
+{
+	struct source_opts sopt = { .offset = so->offset };
+	struct source *src = NULL;
+	struct walk_opts wo;
+	struct cli_progress prog;
+	struct dt_err err = { 0 };
+	int rc;
+
+	*out = NULL;
+	if (source_open(spec, &sopt, &src, &err) < 0)
+		return cli_fail(cmd, &err);
+	for (size_t i = 0; i < source_nskipped(src); i++) {
+		const struct source_skip *k = source_skipped(src, i);
+		fprintf(stderr, "deltair: %s: note: %s at byte %llu skipped: %s\n", cmd, k->name,
+			(unsigned long long)k->offset, k->reason);
+	}
+	memset(&wo, 0, sizeof(wo));
+	wo.flags = so->include_meta ? WALK_INCLUDE_META : 0;
+	wo.threads = so->threads;
+	wo.gold = gold;
+	wo.on_error = on_error;
+	wo.ctx = ctx;
+	cli_progress_init(&prog, so->progress);
+	if (prog.enabled) {
+		wo.on_progress = cli_progress_cb;
+		wo.progress_ctx = &prog;
+	}
+	rc = walk_source(src, &wo, out, st, &err);
+	cli_progress_done(&prog);
+	source_free(src);
+	if (rc < 0)
+		return cli_fail(cmd, &err);
+	return 0;
+}
+
+int
+cli_is_dtree(const char *path)
+{
+	unsigned char m[8];
+	FILE *fp = fopen(path, "rb");
+	int yes;
+
+	if (fp == NULL)
+		return 0;
+	yes = fread(m, 1, 8, fp) == 8 && memcmp(m, "\x89" "DTREE\r\n", 8) == 0;
+	fclose(fp);
+	return yes;
+}

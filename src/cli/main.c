@@ -1,0 +1,190 @@
+/*
+ * main.c - deltair's command table and exit statuses. Each command lives in cmd_<name>.c,
+ * parses its own options and calls the library.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#include "banned.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "baseline", cmd_baseline, "walk and hash an image into a .dtree hash-tree" },
+	{ "diff", cmd_diff, "compare an image (or a .dtree) with a baseline; print the delta" },
+	{ "tree", cmd_tree, "inspect or export a .dtree (info, export)" },
+	{ "help", cmd_help, "list commands and exit statuses" },
+	{ "version", cmd_version, "print the version" },
+};
+
+static const struct {
+	int code;
+	const char *meaning;
+} exit_codes[] = {
+	{ EXIT_NO_DELTA, "success; for diff: no delta" },
+	{ EXIT_DELTA, "diff: a delta was found" },
+	{ EXIT_USAGE, "usage error (bad option or arguments)" },
+	{ EXIT_BADINPUT, "bad input: not an image, no readable filesystem, damaged or foreign .dtree" },
+	{ EXIT_IO, "I/O error: cannot read input or write output (e.g. no space left)" },
+	{ EXIT_VERSION, ".dtree of an unsupported format version" },
+	{ EXIT_NOMEM, "out of memory, or a size limit was exceeded" },
+	{ EXIT_NET, "network or remote service error" },
+	{ EXIT_BUG, "internal error (a bug: please report it)" },
+};
+
+void
+cli_print_exit_codes(FILE *fp)
+{
+	fprintf(fp, "Exit status:\n");
+	for (size_t i = 0; i < sizeof(exit_codes) / sizeof(exit_codes[0]); i++)
+		fprintf(fp, "  %3d  %s\n", exit_codes[i].code, exit_codes[i].meaning);
+}
+
+int
+cli_exit_code(const struct dt_err *err)
+{
+	switch (err->code) {
+	case DT_OK: return EXIT_BUG;
+	case DT_EUSAGE: return EXIT_USAGE;
+	case DT_EIO: return EXIT_IO;
+	case DT_EFORMAT: return EXIT_BADINPUT;
+	case DT_EVERSION: return EXIT_VERSION;
+	case DT_ENOMEM: return EXIT_NOMEM;
+	case DT_ENET: return EXIT_NET;
+	case DT_EBUG: return EXIT_BUG;
+	}
+	return EXIT_BUG;
+}
+
+int
+cli_fail(const char *cmd, const struct dt_err *err)
+{
+	fprintf(stderr, "deltair: %s: %s\n", cmd,
+		err->code != DT_OK ? err->msg : "failed for an unknown reason");
+	return cli_exit_code(err);
+}
+
+int
+cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "deltair: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'deltair %s --help'.\n", cmd);
+	return EXIT_USAGE;
+}
+
+long long
+cli_number(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || *s == '-')
+		return -1;
+	v = strtoll(s, &end, 0);
+	return *end == '\0' ? v : -1;
+}
+
+void
+cli_progress_init(struct cli_progress *p, int wanted)
+{
+	p->enabled = wanted && isatty(STDERR_FILENO);
+	p->shown = 0;
+}
+
+void
+cli_progress_cb(void *ctx, const struct walk_progress *wp)
+{
+	struct cli_progress *p = ctx;
+	double mb = (double)wp->bytes_done / 1e6, rate = wp->elapsed > 0 ? mb / wp->elapsed : 0;
+
+	if (p == NULL || !p->enabled)
+		return;
+	if (wp->bytes_total > 0 && rate > 0)
+		fprintf(stderr, "\r\033[K%s: %llu entries, %.0f/%.0f MB hashed, %.0f MB/s, ETA %.0f s",
+			wp->fs, (unsigned long long)wp->entries, mb, (double)wp->bytes_total / 1e6,
+			rate, ((double)wp->bytes_total / 1e6 - mb) / rate);
+	else
+		fprintf(stderr, "\r\033[K%s: %llu entries, %.0f MB hashed", wp->fs,
+			(unsigned long long)wp->entries, mb);
+	p->shown = 1;
+}
+
+void
+cli_progress_done(struct cli_progress *p)
+{
+	if (p->enabled && p->shown)
+		fprintf(stderr, "\r\033[K");
+	p->shown = 0;
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: deltair <command> [options] [args]\n\n"
+		    "deltair baselines a gold disk image into a Merkle hash-tree and reports what an\n"
+		    "incident image changed against it.\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(fp, "\nRun 'deltair <command> --help' for a command's options.\n\n");
+	cli_print_exit_codes(fp);
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	if (argc > 1) {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (strcmp(argv[1], commands[i].name) == 0 &&
+			    commands[i].fn != cmd_help) {
+				char *args[] = { argv[1], "--help", NULL };
+				return commands[i].fn(2, args);
+			}
+		return cli_usage("help", "no command '%s'", argv[1]);
+	}
+	usage(stdout);
+	return 0;
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("deltair %s\n", DELTAIR_VERSION);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(1, argv + 1);
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "deltair: '%s' is not a command; see 'deltair help'\n", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,475 @@
+/*
+ * diff.c - gold vs incident, by path, skipping equal subtrees by node hash.
+ *
+ * Both trees are in tree order (a directory is followed by exactly its subtree), so one
+ * merge pass per filesystem pairs equal paths; where two directories have the same node
+ * hash, everything below them is identical in every hashed field and both subtrees are
+ * skipped whole. Changes are collected first because a rename pairs an added path with a
+ * deleted one that may sort anywhere; then they are sorted and handed out in tree order.
+ */
+#include "diff.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+struct clist {
+	struct diff_change *v;
+	size_t n, cap;
+	unsigned *fsorder; /* sort key per change: filesystem position */
+};
+
+static int
+push(struct clist *l, const struct diff_change *c, struct dt_err *err)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct diff_change *v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return dt_fail(err, DT_ENOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *c;
+	return 0;
+}
+
+const char *
+diff_class_name(enum diff_class c)
+{
+	static const char *const names[] = { "added",   "deleted", "modified", "appended",
+					     "renamed", "metadata", "type" };
+	return (unsigned)c < DIFF_NCLASSES ? names[c] : "unknown";
+}
+
+const char *
+diff_flag_name(unsigned f)
+{
+	switch (f) {
+	case DIFF_F_SUID_ADDED: return "suid_added";
+	case DIFF_F_TIMESTOMP: return "timestomp_suspected";
+	case DIFF_F_EXECUTABLE: return "executable";
+	case DIFF_F_HIDDEN: return "hidden";
+	case DIFF_F_TRUNCATED_LOG: return "truncated_log";
+	case DIFF_F_DELETED_ENTRY: return "deleted_entry";
+	}
+	return "unknown";
+}
+
+const char *
+diff_field_name(unsigned f)
+{
+	switch (f) {
+	case DIFF_FIELD_TYPE: return "type";
+	case DIFF_FIELD_SIZE: return "size";
+	case DIFF_FIELD_MODE: return "mode";
+	case DIFF_FIELD_UID: return "uid";
+	case DIFF_FIELD_GID: return "gid";
+	case DIFF_FIELD_SHA256: return "sha256";
+	case DIFF_FIELD_LINK: return "link_target";
+	case DIFF_FIELD_INODE: return "inode";
+	case DIFF_FIELD_MTIME: return "mtime";
+	case DIFF_FIELD_ATIME: return "atime";
+	case DIFF_FIELD_CTIME: return "ctime";
+	case DIFF_FIELD_CRTIME: return "crtime";
+	}
+	return "unknown";
+}
+
+static int
+same_content(const struct htree_entry *a, const struct htree_entry *b)
+{
+	return (a->flags & HTREE_F_HASHED) && (b->flags & HTREE_F_HASHED) &&
+	       memcmp(a->sha256, b->sha256, 32) == 0;
+}
+
+static int
+same_link(const struct htree_entry *a, const struct htree_entry *b)
+{
+	if ((a->link == NULL) != (b->link == NULL))
+		return 0;
+	return a->link == NULL ||
+	       (a->link_len == b->link_len && memcmp(a->link, b->link, a->link_len) == 0);
+}
+
+static unsigned
+fields_of(const struct htree_entry *g, const struct htree_entry *c)
+{
+	unsigned f = 0;
+
+	if (g->type != c->type)
+		f |= DIFF_FIELD_TYPE;
+	if (g->size != c->size && g->type != HTREE_DIR)
+		f |= DIFF_FIELD_SIZE;
+	if (g->mode != c->mode)
+		f |= DIFF_FIELD_MODE;
+	if (g->uid != c->uid)
+		f |= DIFF_FIELD_UID;
+	if (g->gid != c->gid)
+		f |= DIFF_FIELD_GID;
+	if (g->type == HTREE_REG && c->type == HTREE_REG && !same_content(g, c))
+		f |= DIFF_FIELD_SHA256;
+	if (!same_link(g, c))
+		f |= DIFF_FIELD_LINK;
+	if (g->inode != c->inode)
+		f |= DIFF_FIELD_INODE;
+	if (g->mtime != c->mtime)
+		f |= DIFF_FIELD_MTIME;
+	if (g->atime != c->atime)
+		f |= DIFF_FIELD_ATIME;
+	if (g->ctime != c->ctime)
+		f |= DIFF_FIELD_CTIME;
+	if (g->crtime != c->crtime)
+		f |= DIFF_FIELD_CRTIME;
+	return f;
+}
+
+static int
+is_log(const struct htree_entry *e)
+{
+	const char *b = memrchr(e->path, '/', e->path_len);
+	size_t blen;
+
+	if (e->path_len > 9 && memcmp(e->path, "/var/log/", 9) == 0)
+		return 1;
+	b = b ? b + 1 : e->path;
+	blen = e->path_len - (size_t)(b - e->path);
+	if (blen > 4 && memcmp(b + blen - 4, ".log", 4) == 0)
+		return 1;
+	return memmem(b, blen, ".log.", 5) != NULL;
+}
+
+static int
+is_hidden(const struct htree_entry *e)
+{
+	for (size_t i = 0; i + 1 < e->path_len; i++)
+		if (e->path[i] == '/' && e->path[i + 1] == '.')
+			return 1;
+	return 0;
+}
+
+static unsigned
+flags_of(const struct diff_change *c)
+{
+	const struct htree_entry *e = c->e, *g = c->gold;
+	unsigned f = 0;
+
+	if (e == NULL) /* deleted */
+		return is_hidden(g) ? DIFF_F_HIDDEN : 0;
+	if (e->mode & ~(g ? g->mode : 0) & 06000 && e->type != HTREE_DIR)
+		f |= DIFF_F_SUID_ADDED;
+	if (e->type == HTREE_REG &&
+	    ((e->mode & 0111) || e->magic == HTREE_MAGIC_ELF || e->magic == HTREE_MAGIC_SCRIPT))
+		f |= DIFF_F_EXECUTABLE;
+	if (is_hidden(e))
+		f |= DIFF_F_HIDDEN;
+	if ((c->cls == DIFF_MODIFIED || c->cls == DIFF_APPENDED) && e->mtime != HTREE_NO_TIME &&
+	    g->mtime != HTREE_NO_TIME && e->mtime <= g->mtime)
+		f |= DIFF_F_TIMESTOMP;
+	/* A new file cannot have been written before it was created. */
+	if (c->cls == DIFF_ADDED && e->type == HTREE_REG && e->mtime != HTREE_NO_TIME &&
+	    e->crtime != HTREE_NO_TIME && e->mtime < e->crtime &&
+	    !(e->flags & HTREE_F_DELETED))
+		f |= DIFF_F_TIMESTOMP;
+	if (c->cls == DIFF_MODIFIED && is_log(e)) {
+		/* Shrunk, or the same size with other bytes, or the gold is not a prefix. */
+		if (e->size <= g->size || (e->flags & HTREE_F_PREFIX))
+			f |= DIFF_F_TRUNCATED_LOG;
+	}
+	if (e->flags & HTREE_F_DELETED)
+		f |= DIFF_F_DELETED_ENTRY;
+	return f;
+}
+
+static int
+change(struct clist *l, enum diff_class cls, const char *fs, unsigned order,
+       const struct htree_entry *g, const struct htree_entry *e, struct dt_err *err)
+{
+	struct diff_change c;
+
+	memset(&c, 0, sizeof(c));
+	c.cls = cls;
+	c.fs = fs;
+	c.gold = g;
+	c.e = e;
+	c.fields = (g && e) ? fields_of(g, e) : 0;
+	/* The filesystem's position rides in the high bits of flags until sorting. */
+	c.flags = order << 16;
+	return push(l, &c, err);
+}
+
+/* Compare two entries with the same path; add a change if they differ. */
+static int
+compare(struct clist *l, const char *fs, unsigned order, const struct htree_entry *g,
+	const struct htree_entry *e, struct dt_err *err)
+{
+	int meta = g->mode != e->mode || g->uid != e->uid || g->gid != e->gid;
+
+	if (g->type != e->type)
+		return change(l, DIFF_TYPE, fs, order, g, e, err);
+	if (g->type == HTREE_REG) {
+		/* Unreadable content was reported as an error event: it proves nothing. */
+		if ((g->flags & HTREE_F_READERR) || (e->flags & HTREE_F_READERR))
+			return meta ? change(l, DIFF_METADATA, fs, order, g, e, err) : 0;
+		if (!same_content(g, e)) {
+			int app = (e->flags & HTREE_F_PREFIX) && e->prefix_len == g->size &&
+				  e->size > g->size && memcmp(e->prefix, g->sha256, 32) == 0;
+			return change(l, app ? DIFF_APPENDED : DIFF_MODIFIED, fs, order, g, e, err);
+		}
+	}
+	if (g->type == HTREE_LNK && !same_link(g, e))
+		meta = 1;
+	return meta ? change(l, DIFF_METADATA, fs, order, g, e, err) : 0;
+}
+
+static int
+merge_fs(struct clist *l, const struct htree *gold, int gi, const struct htree *cur, int ci,
+	 unsigned order, struct diff_stats *st, struct dt_err *err)
+{
+	const struct htree_fs *gf = gi >= 0 ? htree_fs(gold, (size_t)gi) : NULL;
+	const struct htree_fs *cf = ci >= 0 ? htree_fs(cur, (size_t)ci) : NULL;
+	const char *fs = cf ? cf->name : gf->name;
+	size_t i = gf ? gf->first : 0, iend = gf ? gf->first + gf->count : 0;
+	size_t j = cf ? cf->first : 0, jend = cf ? cf->first + cf->count : 0;
+
+	if (cf)
+		st->entries += cf->count;
+	while (i < iend || j < jend) {
+		const struct htree_entry *g = i < iend ? htree_get(gold, i) : NULL;
+		const struct htree_entry *e = j < jend ? htree_get(cur, j) : NULL;
+		int c = !g ? 1 : !e ? -1 : htree_pathcmp(g->path, g->path_len, e->path, e->path_len);
+
+		if (c < 0) {
+			if (change(l, DIFF_DELETED, fs, order, g, NULL, err) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		if (c > 0) {
+			if (change(l, DIFF_ADDED, fs, order, NULL, e, err) < 0)
+				return -1;
+			j++;
+			continue;
+		}
+		if (compare(l, fs, order, g, e, err) < 0)
+			return -1;
+		if (g->type == HTREE_DIR && e->type == HTREE_DIR &&
+		    memcmp(g->sha256, e->sha256, 32) == 0) {
+			/* Equal subtrees: nothing below can differ in a hashed field. */
+			for (size_t k = j + 1; k < e->end; k++) {
+				const struct htree_entry *x = htree_get(cur, k);
+				st->skipped_entries++;
+				if (x->type == HTREE_REG)
+					st->skipped_bytes += x->size;
+			}
+			i = g->end;
+			j = e->end;
+			continue;
+		}
+		i++;
+		j++;
+	}
+	return 0;
+}
+
+/* Names in unallocated space that the gold did not have, allocated or not. */
+static int
+deleted_entries(struct clist *l, const struct htree *gold, int gi, const struct htree *cur,
+		int ci, unsigned order, struct dt_err *err)
+{
+	const struct htree_fs *cf = htree_fs(cur, (size_t)ci);
+	const struct htree_fs *gf = gi >= 0 ? htree_fs(gold, (size_t)gi) : NULL;
+	size_t gk = gf ? gf->dfirst : 0, gend = gf ? gf->dfirst + gf->dcount : 0;
+
+	for (size_t k = cf->dfirst; k < cf->dfirst + cf->dcount; k++) {
+		const struct htree_entry *d = htree_deleted(cur, k);
+		int known = 0;
+
+		if (gi >= 0 && htree_find(gold, (uint32_t)gi, d->path, d->path_len))
+			known = 1;
+		/* Both lists are sorted: advance the gold's deleted names alongside. */
+		while (!known && gk < gend) {
+			const struct htree_entry *g = htree_deleted(gold, gk);
+			int c = htree_pathcmp(g->path, g->path_len, d->path, d->path_len);
+			if (c < 0) {
+				gk++;
+				continue;
+			}
+			known = c == 0;
+			break;
+		}
+		if (known)
+			continue;
+		/* The same name twice in unallocated space is one finding. */
+		if (k > cf->dfirst) {
+			const struct htree_entry *p = htree_deleted(cur, k - 1);
+			if (htree_pathcmp(p->path, p->path_len, d->path, d->path_len) == 0)
+				continue;
+		}
+		if (change(l, DIFF_ADDED, cf->name, order, NULL, d, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+change_cmp(const void *pa, const void *pb)
+{
+	const struct diff_change *a = pa, *b = pb;
+	const struct htree_entry *ea = a->e ? a->e : a->gold, *eb = b->e ? b->e : b->gold;
+	unsigned oa = a->flags >> 16, ob = b->flags >> 16;
+	int c;
+
+	if (oa != ob)
+		return oa < ob ? -1 : 1;
+	c = htree_pathcmp(ea->path, ea->path_len, eb->path, eb->path_len);
+	if (c)
+		return c;
+	return (int)a->cls - (int)b->cls;
+}
+
+static int
+base_eq(const struct htree_entry *a, const struct htree_entry *b)
+{
+	const char *x = memrchr(a->path, '/', a->path_len), *y = memrchr(b->path, '/', b->path_len);
+	size_t xl = a->path_len - (size_t)(x - a->path), yl = b->path_len - (size_t)(y - b->path);
+
+	return xl == yl && memcmp(x, y, xl) == 0;
+}
+
+static int
+hash_cmp(const void *pa, const void *pb)
+{
+	const struct diff_change *a = *(const struct diff_change *const *)pa;
+	const struct diff_change *b = *(const struct diff_change *const *)pb;
+	int c = memcmp(a->gold->sha256, b->gold->sha256, 32);
+
+	if (c)
+		return c;
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * An added regular file whose content equals a deleted one's is that file renamed. Each
+ * deleted file pairs once; among candidates the one with the same name wins.
+ */
+static int
+pair_renames(struct clist *l, struct dt_err *err)
+{
+	struct diff_change **del = NULL;
+	size_t nd = 0;
+	char *used = NULL;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].cls == DIFF_DELETED && l->v[i].gold->type == HTREE_REG &&
+		    l->v[i].gold->size > 0 && (l->v[i].gold->flags & HTREE_F_HASHED))
+			nd++;
+	if (nd == 0)
+		return 0;
+	del = malloc(nd * sizeof(*del));
+	used = calloc(nd, 1);
+	if (del == NULL || used == NULL) {
+		free(del);
+		free(used);
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	}
+	nd = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].cls == DIFF_DELETED && l->v[i].gold->type == HTREE_REG &&
+		    l->v[i].gold->size > 0 && (l->v[i].gold->flags & HTREE_F_HASHED))
+			del[nd++] = &l->v[i];
+	qsort(del, nd, sizeof(*del), hash_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		struct diff_change *a = &l->v[i];
+		size_t lo = 0, hi = nd, best = SIZE_MAX;
+
+		if (a->cls != DIFF_ADDED || a->e->type != HTREE_REG || a->e->size == 0 ||
+		    !(a->e->flags & HTREE_F_HASHED) || (a->e->flags & HTREE_F_DELETED))
+			continue;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (memcmp(del[mid]->gold->sha256, a->e->sha256, 32) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t k = lo; k < nd && memcmp(del[k]->gold->sha256, a->e->sha256, 32) == 0;
+		     k++) {
+			if (used[k])
+				continue;
+			if (best == SIZE_MAX)
+				best = k;
+			if (base_eq(del[k]->gold, a->e)) {
+				best = k;
+				break;
+			}
+		}
+		if (best == SIZE_MAX)
+			continue;
+		used[best] = 1;
+		a->cls = DIFF_RENAMED;
+		a->gold = del[best]->gold;
+		a->fields = fields_of(a->gold, a->e);
+		del[best]->cls = DIFF_NCLASSES; /* dropped below */
+	}
+	free(del);
+	free(used);
+	return 0;
+}
+
+int
+diff_trees(const struct htree *gold, const struct htree *cur,
+	   int (*cb)(void *ctx, const struct diff_change *c, struct dt_err *err), void *ctx,
+	   struct diff_stats *stats, struct dt_err *err)
+{
+	struct clist l = { 0 };
+	struct diff_stats st;
+	char *gold_seen;
+	size_t w;
+	int rc = -1;
+
+	memset(&st, 0, sizeof(st));
+	gold_seen = calloc(htree_nfs(gold) + 1, 1);
+	if (gold_seen == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	for (size_t ci = 0; ci < htree_nfs(cur); ci++) {
+		int gi = htree_fs_index(gold, htree_fs(cur, ci)->name);
+
+		/* One filesystem on each side: the same one, whatever the names say. */
+		if (gi < 0 && htree_nfs(gold) == 1 && htree_nfs(cur) == 1)
+			gi = 0;
+		if (gi >= 0)
+			gold_seen[gi] = 1;
+		if (merge_fs(&l, gold, gi, cur, (int)ci, (unsigned)ci, &st, err) < 0 ||
+		    deleted_entries(&l, gold, gi, cur, (int)ci, (unsigned)ci, err) < 0)
+			goto out;
+	}
+	for (size_t gi = 0; gi < htree_nfs(gold); gi++)
+		if (!gold_seen[gi] && merge_fs(&l, gold, (int)gi, cur, -1,
+					       (unsigned)(htree_nfs(cur) + gi), &st, err) < 0)
+			goto out;
+	if (pair_renames(&l, err) < 0)
+		goto out;
+	w = 0;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.v[i].cls != DIFF_NCLASSES)
+			l.v[w++] = l.v[i];
+	l.n = w;
+	qsort(l.v, l.n, sizeof(*l.v), change_cmp);
+	for (size_t i = 0; i < l.n; i++) {
+		struct diff_change *c = &l.v[i];
+
+		c->flags = flags_of(c);
+		st.count[c->cls]++;
+		if (cb(ctx, c, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (stats)
+		*stats = st;
+	free(l.v);
+	free(gold_seen);
+	return rc;
+}

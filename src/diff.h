@@ -1,0 +1,82 @@
+/*
+ * diff.h - compare a gold tree with an incident tree: the delta.
+ *
+ * Entries are matched by filesystem name and path, never by inode. Equal subtrees (same
+ * node hash) are skipped whole. A directory is reported only for its own change (added,
+ * deleted, metadata, type), never because something below it changed.
+ */
+#ifndef DELTAIR_DIFF_H
+#define DELTAIR_DIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "htree.h"
+
+enum diff_class {
+	DIFF_ADDED,
+	DIFF_DELETED,
+	DIFF_MODIFIED,
+	DIFF_APPENDED,
+	DIFF_RENAMED,
+	DIFF_METADATA,
+	DIFF_TYPE,
+	DIFF_NCLASSES
+};
+
+enum diff_flags {
+	DIFF_F_SUID_ADDED = 1 << 0,
+	DIFF_F_TIMESTOMP = 1 << 1, /* "timestomp_suspected" */
+	DIFF_F_EXECUTABLE = 1 << 2,
+	DIFF_F_HIDDEN = 1 << 3,
+	DIFF_F_TRUNCATED_LOG = 1 << 4,
+	DIFF_F_DELETED_ENTRY = 1 << 5,
+};
+#define DIFF_NFLAGS 6
+
+enum diff_fields {
+	DIFF_FIELD_TYPE = 1 << 0,
+	DIFF_FIELD_SIZE = 1 << 1,
+	DIFF_FIELD_MODE = 1 << 2,
+	DIFF_FIELD_UID = 1 << 3,
+	DIFF_FIELD_GID = 1 << 4,
+	DIFF_FIELD_SHA256 = 1 << 5,
+	DIFF_FIELD_LINK = 1 << 6,
+	DIFF_FIELD_INODE = 1 << 7,
+	DIFF_FIELD_MTIME = 1 << 8,
+	DIFF_FIELD_ATIME = 1 << 9,
+	DIFF_FIELD_CTIME = 1 << 10,
+	DIFF_FIELD_CRTIME = 1 << 11,
+};
+#define DIFF_NFIELDS 12
+
+struct diff_change {
+	enum diff_class cls;
+	unsigned flags;  /* enum diff_flags */
+	unsigned fields; /* enum diff_fields that differ (with a gold entry) */
+	const char *fs;  /* borrowed: the filesystem's name */
+	const struct htree_entry *e;    /* borrowed from the incident tree; NULL for deleted */
+	const struct htree_entry *gold; /* borrowed from the gold tree; NULL for added */
+};
+
+struct diff_stats {
+	uint64_t count[DIFF_NCLASSES];
+	uint64_t entries;         /* incident entries considered */
+	uint64_t skipped_entries; /* incident entries inside equal subtrees */
+	uint64_t skipped_bytes;   /* regular-file bytes inside equal subtrees */
+};
+
+/*
+ * Compare; calls cb once per change, in tree order (renames where the added path sorts).
+ * cb returns 0 to go on, -1 to stop (the diff then returns -1 and keeps cb's err).
+ */
+int diff_trees(const struct htree *gold, const struct htree *cur,
+	       int (*cb)(void *ctx, const struct diff_change *c, struct dt_err *err), void *ctx,
+	       struct diff_stats *stats, struct dt_err *err);
+
+const char *diff_class_name(enum diff_class c);       /* "added", ... */
+const char *diff_flag_name(unsigned single_flag);     /* "suid_added", ... */
+const char *diff_field_name(unsigned single_field);   /* "sha256", ... */
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * events.h - the JSON Lines events every sink shares (docs/events.md).
+ * An event is built as a jansson object and written as one line by a sink. Paths that are
+ * not valid UTF-8 are given lossily in "path" and exactly, base64, in "path_bytes".
+ */
+#ifndef DELTAIR_EVENTS_H
+#define DELTAIR_EVENTS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "diff.h"
+#include "error.h"
+#include "htree.h"
+
+/* Set "KEY" (and "KEY_bytes" when s is not UTF-8) on obj. */
+int events_set_path(json_t *obj, const char *key, const char *s, size_t len);
+/* New: the metadata of one entry, as the `file` event and `tree export --format jsonl`. */
+json_t *events_entry_fields(const char *fs, const struct htree_entry *e);
+/* New: a `file` event for a change. */
+json_t *events_file(const struct diff_change *c);
+/* New: an `error` event; path may be NULL. */
+json_t *events_error(const char *fs, const char *path, size_t path_len, const char *msg);
+
+/* A sink: one JSON object per line. */
+struct sink {
+	FILE *fp;  /* borrowed */
+	int failed;
+};
+/* Write obj as one line and decref it (steals obj, also on failure). */
+int sink_emit(struct sink *s, json_t *obj, struct dt_err *err);
+
+#endif

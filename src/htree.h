@@ -1,0 +1,171 @@
+/*
+ * htree.h - the Merkle hash-tree of an image's filesystems, and its .dtree file.
+ *
+ * Build: htree_new(), htree_add_fs() per filesystem, htree_add() per entry, htree_seal();
+ * or htree_load(). Sealing sorts entries by (filesystem, path) in tree order ('/' sorts
+ * before every other byte, so a directory is followed by exactly its subtree) and computes
+ * every directory's node hash: the SHA-256 of its children's records sorted by name (name,
+ * type, mode, uid, gid, and the content hash, link target or child node hash). Times and
+ * inode numbers are kept but not hashed, so a pristine copy of a tree hashes equal to it.
+ * Unallocated names (HTREE_F_DELETED) are kept but are never part of a node hash.
+ * A sealed tree is read-only and may be shared by threads. Format: docs/dtree-format.md.
+ */
+#ifndef DELTAIR_HTREE_H
+#define DELTAIR_HTREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define HTREE_MAX_PATH    65536      /* bytes in one path */
+#define HTREE_MAX_LINK    65536      /* bytes in one link target */
+#define HTREE_MAX_ENTRIES 50000000u  /* entries in one tree */
+#define HTREE_MAX_FS      256        /* filesystems in one tree */
+#define HTREE_MAX_FILE    (8ull << 30) /* bytes of a .dtree file we agree to read */
+#define HTREE_NO_TIME     INT64_MIN  /* a time the filesystem does not have */
+#define HTREE_VERSION_MAJOR 1
+#define HTREE_VERSION_MINOR 0
+
+enum htree_type {
+	HTREE_REG = 1,
+	HTREE_DIR,
+	HTREE_LNK,
+	HTREE_CHR,
+	HTREE_BLK,
+	HTREE_FIFO,
+	HTREE_SOCK,
+	HTREE_OTHER,
+};
+
+enum htree_flags {
+	HTREE_F_DELETED = 1 << 0, /* a name found in unallocated space */
+	HTREE_F_HASHED = 1 << 1,  /* sha256 holds the content hash */
+	HTREE_F_READERR = 1 << 2, /* content could not be read; sha256 is not valid */
+	HTREE_F_PREFIX = 1 << 3,  /* prefix holds the hash of the first prefix_len bytes */
+};
+
+/* What the first bytes of a regular file say it is (kept in the .dtree). */
+enum htree_magic { HTREE_MAGIC_NONE, HTREE_MAGIC_ELF, HTREE_MAGIC_SCRIPT };
+
+struct htree_entry {
+	const char *path; /* borrowed from the tree: absolute within its filesystem */
+	const char *link; /* borrowed from the tree, NULL unless a link target is known */
+	uint32_t path_len;
+	uint32_t link_len;
+	uint32_t fs; /* index of the filesystem */
+	uint8_t type;  /* enum htree_type */
+	uint8_t flags; /* enum htree_flags */
+	uint8_t magic; /* enum htree_magic */
+	uint32_t mode; /* permission bits with setuid, setgid, sticky (07777) */
+	uint32_t uid, gid, nlink;
+	uint64_t size, inode;
+	int64_t mtime, atime, ctime, crtime; /* ns since the epoch, or HTREE_NO_TIME */
+	unsigned char sha256[32]; /* content (regular files) or node hash (directories) */
+	unsigned char prefix[32]; /* see HTREE_F_PREFIX: not stored in the .dtree */
+	uint64_t prefix_len;
+	uint32_t end;   /* sealed: index one past the last entry of this entry's subtree */
+	uint32_t depth; /* sealed: path components (the root is 0) */
+};
+
+struct htree_fs {
+	char name[16];
+	char type[16];
+	uint64_t offset, size;
+	uint32_t first, count;   /* sealed: the filesystem's allocated entries */
+	uint32_t dfirst, dcount; /* sealed: its unallocated names */
+};
+
+struct htree_info {
+	int major, minor;
+	char tool[64];
+	char created[40];    /* RFC 3339 UTC */
+	char *image;         /* owned: the evidence spec as given */
+	char *format;        /* owned: "raw", "ewf", "dir" */
+	char *layout;        /* owned: "gpt", "dos", "none", "dir" */
+	uint64_t image_size;
+	unsigned char digest[32]; /* the trailer digest of the loaded or saved file */
+	int has_digest;
+};
+
+struct htree;
+
+/* New, empty and unsealed; NULL only when out of memory. */
+struct htree *htree_new(void);
+void htree_free(struct htree *t);
+
+/* Describe the evidence (copied). */
+int htree_set_image(struct htree *t, const char *image, const char *format, const char *layout,
+		    uint64_t size, struct dt_err *err);
+/* Append a filesystem; returns its index or -1. */
+int htree_add_fs(struct htree *t, const char *name, const char *type, uint64_t offset,
+		 uint64_t size, struct dt_err *err);
+/*
+ * Copy e (its path and link target too) into the tree; e->end and e->depth are ignored.
+ * Returns the new entry's index among entries of its kind (allocated, or unallocated when
+ * e->flags has HTREE_F_DELETED), or -1. Not after htree_seal().
+ */
+int64_t htree_add(struct htree *t, const struct htree_entry *e, struct dt_err *err);
+/* Borrowed: the allocated entry at index i, valid until the tree is freed or sealed. */
+struct htree_entry *htree_at(struct htree *t, size_t i);
+/*
+ * Sort and compute node hashes. An entry whose parent directory is not in the tree is an
+ * error (DT_EFORMAT); of two allocated entries with the same path the first added is kept
+ * and the rest are dropped and counted (htree_dropped()).
+ */
+int htree_seal(struct htree *t, struct dt_err *err);
+
+size_t htree_dropped(const struct htree *t);
+
+/* Allocated entries, in tree order once sealed. */
+size_t htree_count(const struct htree *t);
+const struct htree_entry *htree_get(const struct htree *t, size_t i);
+/* Unallocated names (HTREE_F_DELETED), sorted by (filesystem, path) once sealed. */
+size_t htree_ndeleted(const struct htree *t);
+const struct htree_entry *htree_deleted(const struct htree *t, size_t i);
+size_t htree_nfs(const struct htree *t);
+const struct htree_fs *htree_fs(const struct htree *t, size_t i);
+const struct htree_info *htree_info(const struct htree *t);
+/* Index of the filesystem named name, or -1. */
+int htree_fs_index(const struct htree *t, const char *name);
+
+/* Sealed only. Borrowed: the allocated entry at path in filesystem fs, or NULL. */
+const struct htree_entry *htree_find(const struct htree *t, uint32_t fs, const char *path,
+				     size_t len);
+/* Tree order of two paths: '/' sorts first. <0, 0, >0 as memcmp. */
+int htree_pathcmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/*
+ * Write the tree to path atomically (temporary name, fsync, rename). The tree must be
+ * sealed. Fills the digest in the tree's info.
+ */
+int htree_save(struct htree *t, const char *path, struct dt_err *err);
+/*
+ * Read and verify path; the trailer digest is checked before anything else is trusted.
+ * Not a .dtree or damaged: DT_EFORMAT; unknown major version: DT_EVERSION. On success *out
+ * is new and sealed: htree_free() it.
+ */
+int htree_load(const char *path, struct htree **out, struct dt_err *err);
+/* The same over a buffer (the fuzzer's entry point). */
+int htree_load_mem(const unsigned char *data, size_t len, struct htree **out,
+		   struct dt_err *err);
+
+/*
+ * Parsed rows of the artifact files (issue: row diff), kept in the .dtree beside the
+ * entries: a JSON object { "TABLE": [ {"path":..., "columns": {...}}, ... ], ... }.
+ * htree_set_rows() steals rows (a json_t *, also on failure); htree_rows() is borrowed
+ * until the tree is freed, NULL when the tree has none.
+ */
+int htree_set_rows(struct htree *t, void *rows, struct dt_err *err);
+void *htree_rows(const struct htree *t);
+
+/* Encoded body sizes of the last save or load (for `tree info` and the benchmark). */
+uint64_t htree_file_size(const struct htree *t);
+
+/* Helpers shared by the exporters and events. */
+const char *htree_type_name(enum htree_type type); /* "file", "dir", "symlink", ... */
+/* Format a time in ns as RFC 3339 UTC with nanoseconds; "" for HTREE_NO_TIME. */
+void htree_format_time(int64_t ns, char out[40]);
+void htree_hex(const unsigned char *d, size_t n, char *out); /* out: 2n+1 bytes */
+
+#endif

@@ -1,0 +1,429 @@
+/*
+ * source.c - evidence sources through libtsk's image and volume layers, or a directory.
+ *
+ * Raw images and block devices are also opened with our own descriptor, so that content
+ * reads are plain pread() calls that several threads can issue at once; other formats
+ * (E01, VMDK, VHD, split raw) go through tsk_img_read(), which locks its own cache.
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <tsk/libtsk.h>
+
+#include "banned.h"
+
+#define MAX_FS 64
+
+struct source {
+	enum source_kind kind;
+	char *spec;
+	char format[32];
+	char layout[16];
+	uint64_t size;
+	TSK_IMG_INFO *img;
+	TSK_VS_INFO *vs;
+	int fd; /* our own descriptor for single-file raw images, or -1 */
+	struct source_fs fs[MAX_FS];
+	size_t nfs;
+	struct source_skip skip[MAX_FS];
+	size_t nskip;
+	pthread_mutex_t lock;
+};
+
+enum source_kind
+source_kind(const struct source *s)
+{
+	return s->kind;
+}
+
+const char *
+source_spec(const struct source *s)
+{
+	return s->spec;
+}
+
+const char *
+source_format(const struct source *s)
+{
+	return s->format;
+}
+
+const char *
+source_layout(const struct source *s)
+{
+	return s->layout;
+}
+
+uint64_t
+source_size(const struct source *s)
+{
+	return s->size;
+}
+
+size_t
+source_nfs(const struct source *s)
+{
+	return s->nfs;
+}
+
+const struct source_fs *
+source_fs(const struct source *s, size_t i)
+{
+	return i < s->nfs ? &s->fs[i] : NULL;
+}
+
+size_t
+source_nskipped(const struct source *s)
+{
+	return s->nskip;
+}
+
+const struct source_skip *
+source_skipped(const struct source *s, size_t i)
+{
+	return i < s->nskip ? &s->skip[i] : NULL;
+}
+
+void
+source_lock(struct source *s)
+{
+	pthread_mutex_lock(&s->lock);
+}
+
+void
+source_unlock(struct source *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* libtsk keeps its last error per thread; take its words and clear it. */
+static void
+tsk_words(char *out, size_t n)
+{
+	const char *m = tsk_error_get();
+
+	snprintf(out, n, "%s", m && *m ? m : "unknown libtsk error");
+	for (char *p = out; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	tsk_error_reset();
+}
+
+void
+source_free(struct source *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nfs; i++)
+		if (s->fs[i].tsk_fs)
+			tsk_fs_close(s->fs[i].tsk_fs);
+	if (s->vs)
+		tsk_vs_close(s->vs);
+	if (s->img)
+		tsk_img_close(s->img);
+	if (s->fd >= 0)
+		close(s->fd);
+	for (size_t i = 0; i < s->nfs; i++)
+		free((char *)s->fs[i].root);
+	pthread_mutex_destroy(&s->lock);
+	free(s->spec);
+	free(s);
+}
+
+/* What the first bytes of a filesystem libtsk did not recognise look like. */
+static const char *
+guess_unknown_fs(struct source *s, uint64_t off)
+{
+	unsigned char b[1088];
+	ssize_t n = source_read(s, off, b, sizeof(b), NULL);
+
+	if (n >= 4 && memcmp(b, "XFSB", 4) == 0)
+		return "XFS";
+	if (n >= 1088 && b[1080] == 0x53 && b[1081] == 0xef)
+		return "ext2/3/4 (damaged)";
+	if (n >= 8 && memcmp(b + 3, "NTFS    ", 8) == 0)
+		return "NTFS (damaged)";
+	if (n >= 4 && memcmp(b, "LUKS", 4) == 0)
+		return "LUKS (encrypted)";
+	return NULL;
+}
+
+static void
+add_skip(struct source *s, const char *name, uint64_t off, const char *reason)
+{
+	struct source_skip *k;
+
+	if (s->nskip >= MAX_FS)
+		return;
+	k = &s->skip[s->nskip++];
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->offset = off;
+	snprintf(k->reason, sizeof(k->reason), "%s", reason);
+}
+
+static void
+add_fs(struct source *s, TSK_FS_INFO *fs, const char *name, uint64_t size)
+{
+	struct source_fs *f = &s->fs[s->nfs++];
+	const char *t = tsk_fs_type_toname(fs->ftype);
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	snprintf(f->type, sizeof(f->type), "%s", t ? t : "unknown");
+	f->offset = (uint64_t)fs->offset;
+	f->size = size ? size : (uint64_t)fs->block_count * fs->block_size;
+	f->block_size = fs->block_size;
+	f->tsk_fs = fs;
+}
+
+/* Try one filesystem at a byte offset; on failure record why under name. */
+static int
+try_fs(struct source *s, uint64_t off, uint64_t size, const char *name)
+{
+	TSK_FS_INFO *fs;
+	char why[200], reason[256];
+	const char *guess;
+
+	if (s->nfs >= MAX_FS)
+		return -1;
+	fs = tsk_fs_open_img(s->img, (TSK_OFF_T)off, TSK_FS_TYPE_DETECT);
+	if (fs != NULL) {
+		add_fs(s, fs, name, size);
+		return 0;
+	}
+	tsk_words(why, sizeof(why));
+	guess = guess_unknown_fs(s, off);
+	if (guess)
+		snprintf(reason, sizeof(reason), "libtsk cannot read this filesystem (looks like %s)",
+			 guess);
+	else
+		snprintf(reason, sizeof(reason), "no filesystem libtsk recognises (%.180s)", why);
+	add_skip(s, name, off, reason);
+	return -1;
+}
+
+/* Linux's number for a partition: GPT entry index + 1; DOS primaries 1-4, logicals 5 on. */
+static int
+linux_partno(const TSK_VS_INFO *vs, const TSK_VS_PART_INFO *p, int nth_logical)
+{
+	if (vs->vstype == TSK_VS_TYPE_DOS) {
+		if (p->table_num <= 0)
+			return p->slot_num + 1;
+		return 4 + nth_logical;
+	}
+	if (p->slot_num >= 0)
+		return p->slot_num + 1;
+	return (int)p->addr + 1;
+}
+
+static int
+open_volumes(struct source *s)
+{
+	int logical = 0;
+
+	s->vs = tsk_vs_open(s->img, 0, TSK_VS_TYPE_DETECT);
+	if (s->vs == NULL) {
+		tsk_error_reset();
+		return -1;
+	}
+	snprintf(s->layout, sizeof(s->layout), "%s", tsk_vs_type_toname(s->vs->vstype));
+	for (TSK_PNUM_T i = 0; i < s->vs->part_count; i++) {
+		const TSK_VS_PART_INFO *p = tsk_vs_part_get(s->vs, i);
+		char name[16];
+		uint64_t off, size;
+
+		if (p == NULL || !(p->flags & TSK_VS_PART_FLAG_ALLOC))
+			continue;
+		if (s->vs->vstype == TSK_VS_TYPE_DOS && p->table_num > 0)
+			logical++;
+		snprintf(name, sizeof(name), "p%d", linux_partno(s->vs, p, logical));
+		off = (uint64_t)p->start * s->vs->block_size;
+		size = (uint64_t)p->len * s->vs->block_size;
+		try_fs(s, off, size, name);
+	}
+	return 0;
+}
+
+static int
+open_dir(struct source *s, const char *path, struct dt_err *err)
+{
+	struct stat st;
+	struct source_fs *f;
+
+	if (stat(path, &st) != 0)
+		return dt_fail_errno(err, DT_EIO, "cannot open '%s'", path);
+	if (!S_ISDIR(st.st_mode))
+		return dt_fail(err, DT_EUSAGE, "'%s' is not a directory", path);
+	s->kind = SOURCE_DIR;
+	snprintf(s->format, sizeof(s->format), "dir");
+	snprintf(s->layout, sizeof(s->layout), "dir");
+	f = &s->fs[s->nfs++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "p0");
+	snprintf(f->type, sizeof(f->type), "dir");
+	f->root = strdup(path);
+	if (f->root == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Our own descriptor, when it sees exactly the bytes libtsk sees. */
+static void
+open_raw_fd(struct source *s, const char *path)
+{
+	struct stat st;
+	uint64_t size = 0;
+	int fd;
+
+	if (s->img->itype != TSK_IMG_TYPE_RAW)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0) {
+		if (S_ISREG(st.st_mode))
+			size = (uint64_t)st.st_size;
+		else if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &size) != 0)
+			size = 0;
+	}
+	if (size == 0 || size != (uint64_t)s->img->size) {
+		close(fd); /* split raw: libtsk stitches the segments */
+		return;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	s->fd = fd;
+}
+
+int
+source_open(const char *spec, const struct source_opts *o, struct source **out,
+	    struct dt_err *err)
+{
+	struct source *s;
+	struct stat st;
+	char why[200];
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	s->fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	s->spec = strdup(spec);
+	if (s->spec == NULL) {
+		source_free(s);
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	}
+	if (strncmp(spec, "dir:", 4) == 0) {
+		if (open_dir(s, spec + 4, err) < 0) {
+			source_free(s);
+			return -1;
+		}
+		*out = s;
+		return 0;
+	}
+	if (stat(spec, &st) != 0) {
+		dt_fail_errno(err, DT_EIO, "cannot open '%s'", spec);
+		source_free(s);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		dt_fail(err, DT_EUSAGE,
+			"'%s' is a directory; to read a mounted filesystem use 'dir:%s'", spec,
+			spec);
+		source_free(s);
+		return -1;
+	}
+	s->kind = SOURCE_IMAGE;
+	s->img = tsk_img_open_utf8_sing(spec, TSK_IMG_TYPE_DETECT, 0);
+	if (s->img == NULL) {
+		tsk_words(why, sizeof(why));
+		dt_fail(err, DT_EFORMAT, "cannot open '%s' as a disk image: %s", spec, why);
+		source_free(s);
+		return -1;
+	}
+	s->size = (uint64_t)s->img->size;
+	snprintf(s->format, sizeof(s->format), "%s", tsk_img_type_toname(s->img->itype));
+	open_raw_fd(s, spec);
+	snprintf(s->layout, sizeof(s->layout), "none");
+	if (o && o->offset >= 0) {
+		snprintf(s->layout, sizeof(s->layout), "offset");
+		try_fs(s, (uint64_t)o->offset, 0, "p0");
+	} else if (open_volumes(s) < 0) {
+		try_fs(s, 0, s->size, "p0");
+	}
+	if (s->nfs == 0) {
+		if (s->nskip == 1 && strstr(s->skip[0].reason, "looks like")) {
+			dt_fail(err, DT_EFORMAT,
+				"'%s' %s: %s; mount it read-only (mount -o ro,norecovery,nouuid) and "
+				"read it as 'dir:MOUNTPOINT'",
+				spec, s->skip[0].name, s->skip[0].reason);
+		} else if (s->nskip == 0) {
+			dt_fail(err, DT_EFORMAT, "'%s': partition table (%s) lists no partitions",
+				spec, s->layout);
+		} else if (strcmp(s->layout, "none") == 0 || strcmp(s->layout, "offset") == 0) {
+			dt_fail(err, DT_EFORMAT,
+				"'%s': %s; if it holds a filesystem libtsk cannot read (XFS), mount it "
+				"read-only (mount -o ro,norecovery,nouuid) and read it as "
+				"'dir:MOUNTPOINT'",
+				spec, s->skip[0].reason);
+		} else {
+			dt_fail(err, DT_EFORMAT,
+				"'%s': no readable filesystem in %zu %s partition(s) (%s: %s); for a "
+				"filesystem libtsk cannot read (XFS), mount it read-only (mount -o "
+				"ro,norecovery,nouuid) and read it as 'dir:MOUNTPOINT'",
+				spec, s->nskip, s->layout, s->skip[0].name, s->skip[0].reason);
+		}
+		source_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+ssize_t
+source_read(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err *err)
+{
+	size_t done = 0;
+
+	if (s->kind != SOURCE_IMAGE)
+		return dt_fail(err, DT_EBUG, "source_read on a directory source");
+	if (off >= s->size)
+		return 0;
+	if (len > s->size - off)
+		len = (size_t)(s->size - off);
+	while (done < len) {
+		ssize_t n;
+
+		if (s->fd >= 0) {
+			n = pread(s->fd, (char *)buf + done, len - done, (off_t)(off + done));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return dt_fail_errno(err, DT_EIO, "read error at byte %llu of '%s'",
+						     (unsigned long long)(off + done), s->spec);
+		} else {
+			n = tsk_img_read(s->img, (TSK_OFF_T)(off + done), (char *)buf + done,
+					 len - done);
+			if (n < 0) {
+				char why[200];
+				tsk_words(why, sizeof(why));
+				return dt_fail(err, DT_EIO, "read error at byte %llu of '%s': %s",
+					       (unsigned long long)(off + done), s->spec, why);
+			}
+		}
+		if (n == 0)
+			break; /* the image is shorter than it says */
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}

@@ -1,0 +1,80 @@
+/*
+ * source.h - evidence sources: what bytes we read and which filesystems they hold.
+ *
+ * A source is opened read-only from a spec:
+ *   PATH            a raw image file or block device, or an E01/VMDK/VHD (libtsk's image
+ *                   layer detects the format); partition tables (GPT, MBR) are read with
+ *                   libtsk and every filesystem libtsk recognises is listed, named "pN" by
+ *                   its partition number as Linux numbers /dev/sdaN ("p0" without a table)
+ *   dir:PATH        a mounted directory, for filesystems libtsk cannot read (XFS); mount
+ *                   evidence with -o ro,norecovery,nouuid first
+ * Reads are thread-safe: source_read() may be called from several threads at once.
+ */
+#ifndef DELTAIR_SOURCE_H
+#define DELTAIR_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+struct source;
+
+enum source_kind { SOURCE_IMAGE, SOURCE_DIR };
+
+struct source_fs {
+	char name[16];       /* "p1", "p0" */
+	char type[16];       /* "ext4", "ntfs", "fat32", "dir" ... */
+	uint64_t offset;     /* byte offset of the filesystem in the image */
+	uint64_t size;       /* bytes, 0 when unknown */
+	uint32_t block_size; /* 0 for dir: */
+	void *tsk_fs;        /* borrowed TSK_FS_INFO *, NULL for dir: */
+	const char *root;    /* dir: the directory; NULL for images */
+};
+
+struct source_skip {
+	char name[16];     /* "p2" */
+	uint64_t offset;   /* byte offset */
+	char reason[256];  /* why no filesystem was opened there */
+};
+
+struct source_opts {
+	int64_t offset; /* >= 0: open one filesystem at this byte offset, no partition table */
+};
+
+/*
+ * Open spec. On success *out is new: source_free() it. An image in which no filesystem
+ * can be opened fails with DT_EFORMAT and a message that says what was found (no image,
+ * a partition table with no readable filesystem, an unknown filesystem with the dir:
+ * fallback to use for it).
+ */
+int source_open(const char *spec, const struct source_opts *o, struct source **out,
+		struct dt_err *err);
+void source_free(struct source *s);
+
+enum source_kind source_kind(const struct source *s);
+/* Borrowed: valid until s is freed. The spec as given, the image format ("raw", "ewf"...),
+ * the partition layout ("gpt", "dos", "none", "dir"). */
+const char *source_spec(const struct source *s);
+const char *source_format(const struct source *s);
+const char *source_layout(const struct source *s);
+uint64_t source_size(const struct source *s);
+
+size_t source_nfs(const struct source *s);
+const struct source_fs *source_fs(const struct source *s, size_t i);
+/* Partitions that were found but held no filesystem libtsk could open. */
+size_t source_nskipped(const struct source *s);
+const struct source_skip *source_skipped(const struct source *s, size_t i);
+
+/*
+ * Read len bytes at byte offset off of the image (not of a filesystem). Returns the
+ * number of bytes read (short only at the end of the image) or -1 with err filled.
+ */
+ssize_t source_read(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err *err);
+
+/* Serialise calls into libtsk that are not known to be thread-safe (file reads). */
+void source_lock(struct source *s);
+void source_unlock(struct source *s);
+
+#endif

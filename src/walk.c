@@ -1,0 +1,1369 @@
+/*
+ * walk.c - metadata walk and content hashing. See walk.h for the shape.
+ *
+ * The walking thread reads directories (libtsk, or the host for dir: sources) and queues
+ * one hashing job per regular file as soon as it knows where the file's blocks are; the
+ * hashing threads start at once, so hashing overlaps the metadata walk. A job that needs
+ * libtsk to read the content (resident, compressed or inline data) is held back until the
+ * walk is over, because libtsk's filesystem state is not ours to share with a walk in
+ * progress; those jobs then run one at a time under the source's lock.
+ * Jobs live in fixed blocks that never move, so a worker may hold a job while the walking
+ * thread queues more; results go into the job and are copied into the tree at the end.
+ */
+#include "walk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <tsk/libtsk.h>
+
+#include "buf.h"
+
+#include "banned.h"
+
+#define JOB_BLOCK   4096
+#define READ_CHUNK  (1u << 20)
+#define MAX_THREADS 64
+#define NO_JOB      SIZE_MAX
+
+struct run {
+	uint64_t off; /* byte offset in the image; SPARSE_RUN reads as zeros */
+	uint64_t len;
+};
+#define SPARSE_RUN UINT64_MAX
+
+enum job_kind { JOB_RUNS, JOB_TSK, JOB_HOST };
+
+struct job {
+	size_t entry; /* index of the tree entry */
+	enum job_kind kind;
+	uint32_t fsi;
+	uint64_t inum;
+	const char *path; /* borrowed from the tree's arena (stable) */
+	uint64_t size;
+	uint64_t prefix_len;
+	int want_prefix;
+	struct run *runs; /* owned */
+	size_t nruns;
+	/* results */
+	unsigned char sha[32], prefix[32];
+	uint8_t done, ok, has_prefix, magic;
+};
+
+struct alias {
+	size_t entry, job;
+};
+
+/* Open addressing map from a 64-bit key to a size_t value. */
+struct u64map {
+	uint64_t *keys;
+	size_t *vals;
+	size_t cap, n;
+};
+
+struct walker {
+	struct source *src;
+	const struct walk_opts *o;
+	struct htree *t;
+	struct walk_stats st;
+	struct dt_err *err;
+	int failed; /* a whole-walk failure is in err */
+
+	/* the filesystem being walked */
+	uint32_t fsi;
+	const struct source_fs *sfs;
+	TSK_FS_INFO *fs;
+	int is_ntfs;
+	int gold_fs; /* matching filesystem of the gold tree, or -1 */
+	struct buf path;
+	struct u64map visited; /* directory inodes already walked */
+	struct u64map links;   /* inode of a multiply-linked file -> its job */
+	int root_fd;           /* dir: sources */
+	dev_t root_dev;
+	int max_depth;
+
+	/* the job queue */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct job **blocks;
+	size_t nblocks, njobs, next;
+	int closed;
+	struct job *held; /* libtsk jobs held back until the walk is over */
+	size_t nheld, capheld;
+	struct alias *aliases;
+	size_t naliases, capaliases;
+
+	pthread_mutex_t elock; /* serialises on_error */
+	_Atomic uint64_t bytes_done;
+	_Atomic uint64_t errors;
+	uint64_t bytes_total;
+	struct timespec start, last_progress;
+};
+
+static double
+since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* ---- small containers ---- */
+
+static uint64_t
+mix(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return k;
+}
+
+static void
+map_release(struct u64map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Find key; *slot is where it is or would go. Keys are stored +1 so that 0 means empty. */
+static size_t *
+map_find(struct u64map *m, uint64_t key)
+{
+	if (m->cap == 0)
+		return NULL;
+	for (size_t i = mix(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (m->keys[i] == 0)
+			return NULL;
+		if (m->keys[i] == key + 1)
+			return &m->vals[i];
+	}
+}
+
+static int
+map_put(struct u64map *m, uint64_t key, size_t val)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct u64map nm;
+		nm.cap = m->cap ? m->cap * 2 : 1024;
+		nm.n = 0;
+		nm.keys = calloc(nm.cap, sizeof(*nm.keys));
+		nm.vals = calloc(nm.cap, sizeof(*nm.vals));
+		if (nm.keys == NULL || nm.vals == NULL) {
+			free(nm.keys);
+			free(nm.vals);
+			return -1;
+		}
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->keys[i])
+				for (size_t j = mix(m->keys[i] - 1) & (nm.cap - 1);;
+				     j = (j + 1) & (nm.cap - 1))
+					if (nm.keys[j] == 0) {
+						nm.keys[j] = m->keys[i];
+						nm.vals[j] = m->vals[i];
+						nm.n++;
+						break;
+					}
+		map_release(m);
+		*m = nm;
+	}
+	for (size_t i = mix(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (m->keys[i] == 0) {
+			m->keys[i] = key + 1;
+			m->vals[i] = val;
+			m->n++;
+			return 0;
+		}
+		if (m->keys[i] == key + 1) {
+			m->vals[i] = val;
+			return 0;
+		}
+	}
+}
+
+/* ---- errors and progress ---- */
+
+static void
+report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
+	DT_PRINTF(4, 5);
+
+static void
+report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	atomic_fetch_add(&w->errors, 1);
+	if (w->o->on_error == NULL)
+		return;
+	pthread_mutex_lock(&w->elock);
+	w->o->on_error(w->o->ctx, w->sfs ? w->sfs->name : NULL, path, path_len, msg);
+	pthread_mutex_unlock(&w->elock);
+}
+
+static void
+progress(struct walker *w, int force)
+{
+	struct walk_progress p;
+
+	if (w->o->on_progress == NULL)
+		return;
+	if (!force && since(&w->last_progress) < 0.25)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &w->last_progress);
+	p.entries = w->st.entries;
+	p.bytes_done = atomic_load(&w->bytes_done);
+	p.bytes_total = w->bytes_total;
+	p.elapsed = since(&w->start);
+	p.fs = w->sfs ? w->sfs->name : "";
+	w->o->on_progress(w->o->progress_ctx, &p);
+}
+
+/* ---- the job queue ---- */
+
+static struct job *
+job_at(struct walker *w, size_t i)
+{
+	return &w->blocks[i / JOB_BLOCK][i % JOB_BLOCK];
+}
+
+/* Queue a copy of j; the queue owns j's runs from now on. Returns the job's index. */
+static size_t
+queue_job(struct walker *w, const struct job *j)
+{
+	size_t idx;
+
+	pthread_mutex_lock(&w->qlock);
+	if (w->njobs == w->nblocks * JOB_BLOCK) {
+		struct job **nb = realloc(w->blocks, (w->nblocks + 1) * sizeof(*nb));
+		struct job *blk = nb ? malloc(JOB_BLOCK * sizeof(*blk)) : NULL;
+
+		if (nb)
+			w->blocks = nb;
+		if (blk == NULL) {
+			pthread_mutex_unlock(&w->qlock);
+			free(j->runs);
+			dt_fail(w->err, DT_ENOMEM, "out of memory");
+			w->failed = 1;
+			return NO_JOB;
+		}
+		w->blocks[w->nblocks++] = blk;
+	}
+	idx = w->njobs;
+	*job_at(w, idx) = *j;
+	w->njobs++;
+	w->bytes_total += j->size;
+	pthread_cond_signal(&w->qcond);
+	pthread_mutex_unlock(&w->qlock);
+	return idx;
+}
+
+static struct job *
+take_job(struct walker *w)
+{
+	struct job *j = NULL;
+
+	pthread_mutex_lock(&w->qlock);
+	while (w->next >= w->njobs && !w->closed)
+		pthread_cond_wait(&w->qcond, &w->qlock);
+	if (w->next < w->njobs)
+		j = job_at(w, w->next++);
+	pthread_mutex_unlock(&w->qlock);
+	return j;
+}
+
+/* ---- hashing ---- */
+
+struct hasher {
+	EVP_MD_CTX *md, *tmp;
+	struct job *j;
+	uint64_t fed;
+	unsigned char head[4];
+};
+
+static void
+feed(struct hasher *h, const unsigned char *p, size_t n)
+{
+	struct job *j = h->j;
+
+	if (h->fed < 4) {
+		size_t k = 4 - (size_t)h->fed < n ? 4 - (size_t)h->fed : n;
+		memcpy(h->head + h->fed, p, k);
+	}
+	if (j->want_prefix && !j->has_prefix && h->fed + n >= j->prefix_len) {
+		size_t k = (size_t)(j->prefix_len - h->fed);
+		unsigned int len;
+
+		EVP_DigestUpdate(h->md, p, k);
+		EVP_MD_CTX_copy_ex(h->tmp, h->md);
+		EVP_DigestFinal_ex(h->tmp, j->prefix, &len);
+		j->has_prefix = 1;
+		p += k;
+		n -= k;
+		h->fed += k;
+	}
+	EVP_DigestUpdate(h->md, p, n);
+	h->fed += n;
+}
+
+static int
+hash_runs(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err *err)
+{
+	static const unsigned char zeros[65536];
+	struct job *j = h->j;
+
+	for (size_t r = 0; r < j->nruns; r++) {
+		uint64_t left = j->runs[r].len, off = j->runs[r].off;
+
+		while (left > 0) {
+			size_t n = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
+			ssize_t got;
+
+			if (off == SPARSE_RUN) {
+				n = n > sizeof(zeros) ? sizeof(zeros) : n;
+				feed(h, zeros, n);
+				left -= n;
+				continue;
+			}
+			got = source_read(w->src, off, buf, n, err);
+			if (got < 0)
+				return -1;
+			if ((size_t)got < n)
+				return dt_fail(err, DT_EIO,
+					       "the image ends at byte %llu, inside the file's data",
+					       (unsigned long long)(off + (uint64_t)got));
+			feed(h, buf, n);
+			atomic_fetch_add(&w->bytes_done, n);
+			off += n;
+			left -= n;
+		}
+	}
+	return 0;
+}
+
+static int
+hash_tsk(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err *err)
+{
+	struct job *j = h->j;
+	TSK_FS_INFO *fs = source_fs(w->src, j->fsi)->tsk_fs;
+	TSK_FS_FILE *f;
+	TSK_OFF_T off = 0;
+	int rc = 0;
+
+	source_lock(w->src);
+	f = tsk_fs_file_open_meta(fs, NULL, (TSK_INUM_T)j->inum);
+	if (f == NULL) {
+		const char *m = tsk_error_get();
+		rc = dt_fail(err, DT_EIO, "cannot open the file's metadata: %s", m ? m : "?");
+		tsk_error_reset();
+		goto out;
+	}
+	while ((uint64_t)off < j->size) {
+		size_t n = j->size - (uint64_t)off > READ_CHUNK ? READ_CHUNK
+							       : (size_t)(j->size - (uint64_t)off);
+		ssize_t got = tsk_fs_file_read(f, off, (char *)buf, n, TSK_FS_FILE_READ_FLAG_NONE);
+
+		if (got <= 0) {
+			const char *m = tsk_error_get();
+			rc = dt_fail(err, DT_EIO, "read error at byte %lld of the file: %s",
+				     (long long)off, m && *m ? m : "short read");
+			tsk_error_reset();
+			break;
+		}
+		feed(h, buf, (size_t)got);
+		atomic_fetch_add(&w->bytes_done, (uint64_t)got);
+		off += got;
+	}
+	tsk_fs_file_close(f);
+out:
+	source_unlock(w->src);
+	return rc;
+}
+
+/* Open path (absolute within the directory source) without following any symlink. */
+static int
+open_beneath(int root_fd, const char *path)
+{
+	int fd = openat(root_fd, path + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM)
+		fd = openat(root_fd, path + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 || errno != ENAMETOOLONG)
+		return fd;
+	/* Deeper than PATH_MAX: one component at a time. */
+	int dfd = dup(root_fd);
+	const char *p = path + 1;
+	while (dfd >= 0) {
+		const char *slash = strchr(p, '/');
+		char name[256];
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		int nfd;
+
+		if (n >= sizeof(name)) {
+			close(dfd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		nfd = openat(dfd, name,
+			     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0));
+		close(dfd);
+		if (!slash || nfd < 0)
+			return nfd;
+		dfd = nfd;
+		p = slash + 1;
+	}
+	return -1;
+}
+
+static int
+hash_host(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err *err)
+{
+	struct job *j = h->j;
+	int fd = open_beneath(w->root_fd, j->path);
+	uint64_t total = 0;
+
+	if (fd < 0)
+		return dt_fail_errno(err, DT_EIO, "cannot open");
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (;;) {
+		ssize_t n = read(fd, buf, READ_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			dt_fail_errno(err, DT_EIO, "read error at byte %llu",
+				      (unsigned long long)total);
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		feed(h, buf, (size_t)n);
+		atomic_fetch_add(&w->bytes_done, (uint64_t)n);
+		total += (uint64_t)n;
+	}
+	close(fd);
+	if (total != j->size)
+		return dt_fail(err, DT_EIO, "size changed while reading (%llu bytes, expected %llu)",
+			       (unsigned long long)total, (unsigned long long)j->size);
+	return 0;
+}
+
+static void
+run_job(struct walker *w, struct hasher *h, unsigned char *buf)
+{
+	struct job *j = h->j;
+	struct dt_err err = { 0 };
+	unsigned int len;
+	int rc;
+
+	h->fed = 0;
+	memset(h->head, 0, sizeof(h->head));
+	EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
+	if (j->want_prefix && j->prefix_len == 0)
+		feed(h, (const unsigned char *)"", 0);
+	switch (j->kind) {
+	case JOB_RUNS: rc = hash_runs(w, h, buf, &err); break;
+	case JOB_TSK: rc = hash_tsk(w, h, buf, &err); break;
+	default: rc = hash_host(w, h, buf, &err); break;
+	}
+	if (rc == 0 && h->fed != j->size)
+		rc = dt_fail(&err, DT_EIO, "read %llu bytes of a %llu-byte file",
+			     (unsigned long long)h->fed, (unsigned long long)j->size);
+	EVP_DigestFinal_ex(h->md, j->sha, &len);
+	if (rc == 0) {
+		j->ok = 1;
+		if (memcmp(h->head, "\x7f" "ELF", 4) == 0)
+			j->magic = HTREE_MAGIC_ELF;
+		else if (h->head[0] == '#' && h->head[1] == '!')
+			j->magic = HTREE_MAGIC_SCRIPT;
+	} else {
+		j->has_prefix = 0;
+		report(w, j->path, strlen(j->path), "cannot read file content: %s", err.msg);
+	}
+	j->done = 1;
+}
+
+static void *
+worker(void *arg)
+{
+	struct walker *w = arg;
+	struct hasher h = { 0 };
+	unsigned char *buf = malloc(READ_CHUNK);
+	struct job *j;
+
+	h.md = EVP_MD_CTX_new();
+	h.tmp = EVP_MD_CTX_new();
+	while ((j = take_job(w)) != NULL) {
+		h.j = j;
+		if (buf == NULL || h.md == NULL || h.tmp == NULL) {
+			report(w, j->path, strlen(j->path), "cannot read file content: out of memory");
+			j->done = 1;
+			continue;
+		}
+		run_job(w, &h, buf);
+	}
+	EVP_MD_CTX_free(h.md);
+	EVP_MD_CTX_free(h.tmp);
+	free(buf);
+	return NULL;
+}
+
+/* ---- building entries ---- */
+
+static int
+gold_prefix(struct walker *w, struct job *j, const char *path, size_t len)
+{
+	const struct htree_entry *g;
+
+	if (w->gold_fs < 0)
+		return 0;
+	g = htree_find(w->o->gold, (uint32_t)w->gold_fs, path, len);
+	if (g && g->type == HTREE_REG && (g->flags & HTREE_F_HASHED) && g->size < j->size) {
+		j->want_prefix = 1;
+		j->prefix_len = g->size;
+	}
+	return 0;
+}
+
+static int
+add_alias(struct walker *w, size_t entry, size_t job)
+{
+	if (w->naliases == w->capaliases) {
+		size_t cap = w->capaliases ? w->capaliases * 2 : 256;
+		struct alias *a = realloc(w->aliases, cap * sizeof(*a));
+		if (a == NULL)
+			return dt_fail(w->err, DT_ENOMEM, "out of memory");
+		w->aliases = a;
+		w->capaliases = cap;
+	}
+	w->aliases[w->naliases].entry = entry;
+	w->aliases[w->naliases].job = job;
+	w->naliases++;
+	return 0;
+}
+
+static int
+hold_job(struct walker *w, const struct job *j)
+{
+	if (w->nheld == w->capheld) {
+		size_t cap = w->capheld ? w->capheld * 2 : 64;
+		struct job *h = realloc(w->held, cap * sizeof(*h));
+		if (h == NULL)
+			return dt_fail(w->err, DT_ENOMEM, "out of memory");
+		w->held = h;
+		w->capheld = cap;
+	}
+	w->held[w->nheld++] = *j;
+	return 0;
+}
+
+struct runs_ctx {
+	struct run *v;
+	size_t n, cap;
+	uint64_t total;
+	uint64_t fs_off;
+	unsigned block_size;
+	int need_tsk, oom;
+};
+
+static TSK_WALK_RET_ENUM
+runs_cb(TSK_FS_FILE *f, TSK_OFF_T off, TSK_DADDR_T addr, char *buf, size_t len,
+	TSK_FS_BLOCK_FLAG_ENUM flags, void *arg)
+{
+	struct runs_ctx *r = arg;
+	uint64_t start;
+
+	(void)f;
+	(void)off;
+	(void)buf;
+	if (flags & (TSK_FS_BLOCK_FLAG_RES | TSK_FS_BLOCK_FLAG_COMP)) {
+		r->need_tsk = 1;
+		return TSK_WALK_STOP;
+	}
+	start = (flags & TSK_FS_BLOCK_FLAG_SPARSE) ? SPARSE_RUN
+						   : r->fs_off + (uint64_t)addr * r->block_size;
+	if (r->n > 0) {
+		struct run *last = &r->v[r->n - 1];
+		if ((start == SPARSE_RUN && last->off == SPARSE_RUN) ||
+		    (start != SPARSE_RUN && last->off != SPARSE_RUN &&
+		     last->off + last->len == start)) {
+			last->len += len;
+			r->total += len;
+			return TSK_WALK_CONT;
+		}
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 4;
+		struct run *v = realloc(r->v, cap * sizeof(*v));
+		if (v == NULL) {
+			r->oom = 1;
+			return TSK_WALK_ERROR;
+		}
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n].off = start;
+	r->v[r->n].len = len;
+	r->n++;
+	r->total += len;
+	return TSK_WALK_CONT;
+}
+
+static void
+queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f)
+{
+	struct job j;
+	size_t *seen;
+
+	if (w->o->flags & WALK_NO_CONTENT)
+		return;
+	/* Hard links: one job per inode, every name gets its hash. */
+	if (e->nlink > 1 && (seen = map_find(&w->links, e->inode)) != NULL) {
+		add_alias(w, entry, *seen);
+		return;
+	}
+	memset(&j, 0, sizeof(j));
+	j.entry = entry;
+	j.fsi = w->fsi;
+	j.inum = e->inode;
+	j.size = e->size;
+	j.path = htree_at(w->t, entry)->path;
+	gold_prefix(w, &j, e->path, e->path_len);
+	if (f == NULL) {
+		j.kind = JOB_HOST;
+	} else {
+		struct runs_ctx r;
+
+		memset(&r, 0, sizeof(r));
+		r.fs_off = (uint64_t)w->fs->offset;
+		r.block_size = w->fs->block_size;
+		j.kind = JOB_RUNS;
+		if (e->size > 0 &&
+		    (tsk_fs_file_walk(f, TSK_FS_FILE_WALK_FLAG_AONLY, runs_cb, &r) != 0 ||
+		     r.need_tsk || r.total != e->size)) {
+			tsk_error_reset();
+			j.kind = JOB_TSK;
+		}
+		if (r.oom) {
+			free(r.v);
+			dt_fail(w->err, DT_ENOMEM, "out of memory");
+			w->failed = 1;
+			return;
+		}
+		if (j.kind == JOB_RUNS) {
+			j.runs = r.v;
+			j.nruns = r.n;
+		} else {
+			free(r.v);
+		}
+	}
+	if (j.kind == JOB_TSK) {
+		/* Index in the held list, made final when the held jobs are queued. */
+		if (e->nlink > 1)
+			map_put(&w->links, e->inode, (size_t)1 << 62 | w->nheld);
+		hold_job(w, &j);
+		return;
+	}
+	size_t idx = queue_job(w, &j);
+	if (idx != NO_JOB && e->nlink > 1)
+		map_put(&w->links, e->inode, idx);
+}
+
+static int64_t
+ns_time(time_t s, uint32_t ns)
+{
+	if (s == 0 && ns == 0)
+		return HTREE_NO_TIME;
+	return (int64_t)s * 1000000000 + (int64_t)ns;
+}
+
+static uint8_t
+tsk_type(TSK_FS_META_TYPE_ENUM t, int include_meta)
+{
+	switch (t) {
+	case TSK_FS_META_TYPE_REG: return HTREE_REG;
+	case TSK_FS_META_TYPE_DIR: return HTREE_DIR;
+	case TSK_FS_META_TYPE_LNK: return HTREE_LNK;
+	case TSK_FS_META_TYPE_CHR: return HTREE_CHR;
+	case TSK_FS_META_TYPE_BLK: return HTREE_BLK;
+	case TSK_FS_META_TYPE_FIFO: return HTREE_FIFO;
+	case TSK_FS_META_TYPE_SOCK: return HTREE_SOCK;
+	case TSK_FS_META_TYPE_VIRT: return include_meta ? HTREE_REG : 0;
+	case TSK_FS_META_TYPE_VIRT_DIR: return include_meta ? HTREE_DIR : 0;
+	default: return HTREE_OTHER;
+	}
+}
+
+static uint8_t
+name_type(TSK_FS_NAME_TYPE_ENUM t)
+{
+	switch (t) {
+	case TSK_FS_NAME_TYPE_REG: return HTREE_REG;
+	case TSK_FS_NAME_TYPE_DIR: return HTREE_DIR;
+	case TSK_FS_NAME_TYPE_LNK: return HTREE_LNK;
+	case TSK_FS_NAME_TYPE_CHR: return HTREE_CHR;
+	case TSK_FS_NAME_TYPE_BLK: return HTREE_BLK;
+	case TSK_FS_NAME_TYPE_FIFO: return HTREE_FIFO;
+	case TSK_FS_NAME_TYPE_SOCK: return HTREE_SOCK;
+	default: return HTREE_OTHER;
+	}
+}
+
+static void
+meta_fields(struct htree_entry *e, const TSK_FS_META *m)
+{
+	e->mode = (uint32_t)m->mode & 07777;
+	e->uid = (uint32_t)m->uid;
+	e->gid = (uint32_t)m->gid;
+	e->nlink = (uint32_t)m->nlink;
+	e->size = m->size > 0 ? (uint64_t)m->size : 0;
+	e->inode = (uint64_t)m->addr;
+	e->mtime = ns_time(m->mtime, m->mtime_nano);
+	e->atime = ns_time(m->atime, m->atime_nano);
+	e->ctime = ns_time(m->ctime, m->ctime_nano);
+	e->crtime = ns_time(m->crtime, m->crtime_nano);
+}
+
+/* Append "/name" to the current path (the root is "/"); returns the old length. */
+static int
+path_push(struct walker *w, const char *name, size_t n, size_t *old)
+{
+	*old = w->path.len;
+	if (!(w->path.len == 1 && w->path.data[0] == '/') &&
+	    buf_addc(&w->path, '/', NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		/* A '/' inside a name (hostile or foreign filesystems) must not fake depth. */
+		if (name[i] == '/') {
+			if (buf_add(&w->path, "%2F", 3, NULL) < 0)
+				return -1;
+		} else if (buf_addc(&w->path, (unsigned char)name[i], NULL) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+path_pop(struct walker *w, size_t old)
+{
+	w->path.len = old;
+	w->path.data[old] = '\0';
+}
+
+struct subdir {
+	uint64_t inum;
+	size_t name_off, name_len;
+};
+
+static void walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth);
+
+static int
+add_entry(struct walker *w, struct htree_entry *e, int64_t *idx)
+{
+	e->path = (const char *)w->path.data;
+	e->path_len = (uint32_t)w->path.len;
+	e->fs = w->fsi;
+	*idx = htree_add(w->t, e, w->err);
+	if (*idx < 0) {
+		w->failed = 1;
+		return -1;
+	}
+	w->st.entries++;
+	if (e->flags & HTREE_F_DELETED)
+		w->st.deleted++;
+	else if (e->type == HTREE_REG)
+		w->st.regular++;
+	else if (e->type == HTREE_DIR)
+		w->st.dirs++;
+	if ((w->st.entries & 255) == 0)
+		progress(w, 0);
+	return 0;
+}
+
+static void
+tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, size_t *nsubs,
+	  size_t *capsubs, struct buf *names)
+{
+	const TSK_FS_NAME *nm = f->name;
+	const TSK_FS_META *m = f->meta;
+	struct htree_entry e;
+	size_t old, nlen = strlen(nm->name);
+	int include_meta = (w->o->flags & WALK_INCLUDE_META) != 0;
+	int64_t idx;
+
+	memset(&e, 0, sizeof(e));
+	if (!include_meta) {
+		if (m && (m->type == TSK_FS_META_TYPE_VIRT || m->type == TSK_FS_META_TYPE_VIRT_DIR))
+			return;
+		/* NTFS system files ($MFT, $Extend, ...) live in the root and start with '$'. */
+		if (w->is_ntfs && depth == 0 && nm->name[0] == '$')
+			return;
+	}
+	if (path_push(w, nm->name, nlen, &old) < 0) {
+		report(w, (const char *)w->path.data, w->path.len, "path too long; entry skipped");
+		path_pop(w, old);
+		return;
+	}
+	if (!(nm->flags & TSK_FS_NAME_FLAG_ALLOC)) {
+		/* A name left in unallocated directory space: kept, never hashed. */
+		e.flags = HTREE_F_DELETED;
+		e.type = name_type(nm->type);
+		e.inode = (uint64_t)nm->meta_addr;
+		e.mtime = e.atime = e.ctime = e.crtime = HTREE_NO_TIME;
+		if (m && m->addr == nm->meta_addr && !(m->flags & TSK_FS_META_FLAG_ALLOC)) {
+			meta_fields(&e, m);
+			e.type = tsk_type(m->type, 1);
+			if (e.type == 0)
+				e.type = HTREE_OTHER;
+		}
+		add_entry(w, &e, &idx);
+		path_pop(w, old);
+		return;
+	}
+	if (m == NULL) {
+		report(w, (const char *)w->path.data, w->path.len,
+		       "no metadata for this name (inode %llu)", (unsigned long long)nm->meta_addr);
+		path_pop(w, old);
+		return;
+	}
+	meta_fields(&e, m);
+	e.type = tsk_type(m->type, include_meta);
+	if (m->link && e.type == HTREE_LNK) {
+		e.link = m->link;
+		e.link_len = (uint32_t)strnlen(m->link, HTREE_MAX_LINK);
+	}
+	if (add_entry(w, &e, &idx) == 0) {
+		if (e.type == HTREE_REG)
+			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), f);
+		if (e.type == HTREE_DIR) {
+			if (*nsubs == *capsubs) {
+				size_t cap = *capsubs ? *capsubs * 2 : 16;
+				struct subdir *s = realloc(*subs, cap * sizeof(*s));
+				if (s == NULL) {
+					path_pop(w, old);
+					return;
+				}
+				*subs = s;
+				*capsubs = cap;
+			}
+			(*subs)[*nsubs].inum = (uint64_t)m->addr;
+			(*subs)[*nsubs].name_off = names->len;
+			(*subs)[*nsubs].name_len = nlen;
+			if (buf_add(names, nm->name, nlen + 1, NULL) == 0)
+				(*nsubs)++;
+		}
+	}
+	path_pop(w, old);
+}
+
+static void
+walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth)
+{
+	TSK_FS_DIR *dir;
+	struct subdir *subs = NULL;
+	size_t nsubs = 0, capsubs = 0;
+	struct buf names;
+
+	if (w->failed)
+		return;
+	if (depth >= w->max_depth) {
+		report(w, (const char *)w->path.data, w->path.len,
+		       "more than %d levels deep; not walked further", w->max_depth);
+		return;
+	}
+	dir = tsk_fs_dir_open_meta(w->fs, inum);
+	if (dir == NULL) {
+		const char *m = tsk_error_get();
+		report(w, (const char *)w->path.data, w->path.len, "cannot read directory: %s",
+		       m && *m ? m : "unknown libtsk error");
+		tsk_error_reset();
+		return;
+	}
+	buf_init(&names, SIZE_MAX / 2);
+	for (size_t i = 0; i < tsk_fs_dir_getsize(dir) && !w->failed; i++) {
+		TSK_FS_FILE *f = tsk_fs_dir_get(dir, i);
+
+		if (f == NULL) {
+			tsk_error_reset();
+			continue;
+		}
+		if (f->name && f->name->name && !TSK_FS_ISDOT(f->name->name) && f->name->name[0])
+			tsk_entry(w, f, depth, &subs, &nsubs, &capsubs, &names);
+		tsk_fs_file_close(f);
+	}
+	tsk_fs_dir_close(dir);
+	for (size_t i = 0; i < nsubs && !w->failed; i++) {
+		size_t old;
+		const char *name = (const char *)names.data + subs[i].name_off;
+
+		/* A directory reached twice is a loop in a damaged or hostile image. */
+		if (map_find(&w->visited, subs[i].inum)) {
+			path_push(w, name, subs[i].name_len, &old);
+			report(w, (const char *)w->path.data, w->path.len,
+			       "directory inode %llu already walked (loop); not walked again",
+			       (unsigned long long)subs[i].inum);
+			path_pop(w, old);
+			continue;
+		}
+		map_put(&w->visited, subs[i].inum, 1);
+		if (path_push(w, name, subs[i].name_len, &old) == 0)
+			walk_tsk_dir(w, (TSK_INUM_T)subs[i].inum, depth + 1);
+		path_pop(w, old);
+	}
+	free(subs);
+	buf_release(&names);
+}
+
+static int
+walk_tsk(struct walker *w)
+{
+	TSK_FS_FILE *root;
+	struct htree_entry e;
+	int64_t idx;
+
+	w->fs = w->sfs->tsk_fs;
+	w->is_ntfs = TSK_FS_TYPE_ISNTFS(w->fs->ftype) != 0;
+	root = tsk_fs_file_open_meta(w->fs, NULL, w->fs->root_inum);
+	if (root == NULL || root->meta == NULL) {
+		const char *m = tsk_error_get();
+		report(w, NULL, 0, "cannot read the root directory: %s", m ? m : "?");
+		tsk_error_reset();
+		tsk_fs_file_close(root);
+		return 0;
+	}
+	memset(&e, 0, sizeof(e));
+	meta_fields(&e, root->meta);
+	e.type = HTREE_DIR;
+	tsk_fs_file_close(root);
+	buf_reset(&w->path);
+	buf_addc(&w->path, '/', NULL);
+	if (add_entry(w, &e, &idx) < 0)
+		return -1;
+	map_put(&w->visited, (uint64_t)w->fs->root_inum, 1);
+	walk_tsk_dir(w, w->fs->root_inum, 0);
+	return w->failed ? -1 : 0;
+}
+
+/* ---- dir: sources ---- */
+
+static uint8_t
+host_type(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFREG: return HTREE_REG;
+	case S_IFDIR: return HTREE_DIR;
+	case S_IFLNK: return HTREE_LNK;
+	case S_IFCHR: return HTREE_CHR;
+	case S_IFBLK: return HTREE_BLK;
+	case S_IFIFO: return HTREE_FIFO;
+	case S_IFSOCK: return HTREE_SOCK;
+	default: return HTREE_OTHER;
+	}
+}
+
+static int64_t
+stx_time(const struct statx_timestamp *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static void
+host_entry(struct walker *w, int dfd, const char *name, struct htree_entry *e, char *lbuf,
+	   struct statx *sx)
+{
+	e->type = host_type(sx->stx_mode);
+	e->mode = sx->stx_mode & 07777;
+	e->uid = sx->stx_uid;
+	e->gid = sx->stx_gid;
+	e->nlink = sx->stx_nlink;
+	e->size = e->type == HTREE_DIR ? sx->stx_size : sx->stx_size;
+	e->inode = sx->stx_ino;
+	e->mtime = stx_time(&sx->stx_mtime);
+	e->atime = stx_time(&sx->stx_atime);
+	e->ctime = stx_time(&sx->stx_ctime);
+	e->crtime = (sx->stx_mask & STATX_BTIME) ? stx_time(&sx->stx_btime) : HTREE_NO_TIME;
+	if (e->type == HTREE_LNK) {
+		ssize_t n = readlinkat(dfd, name, lbuf, HTREE_MAX_LINK);
+		if (n >= 0) {
+			e->link = lbuf;
+			e->link_len = (uint32_t)n;
+		} else {
+			report(w, (const char *)w->path.data, w->path.len,
+			       "cannot read link target: %s", strerror(errno));
+		}
+	}
+}
+
+static void
+walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
+{
+	DIR *d;
+	struct dirent *de;
+	struct subdir *subs = NULL;
+	size_t nsubs = 0, capsubs = 0;
+	struct buf names;
+	int dup_fd;
+
+	if (depth >= w->max_depth) {
+		report(w, (const char *)w->path.data, w->path.len,
+		       "more than %d levels deep; not walked further", w->max_depth);
+		return;
+	}
+	dup_fd = dup(dfd);
+	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (d == NULL) {
+		report(w, (const char *)w->path.data, w->path.len, "cannot read directory: %s",
+		       strerror(errno));
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return;
+	}
+	buf_init(&names, SIZE_MAX / 2);
+	while (!w->failed && (errno = 0, de = readdir(d)) != NULL) {
+		struct htree_entry e;
+		struct statx sx;
+		size_t old, nlen = strlen(de->d_name);
+		int64_t idx;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		path_push(w, de->d_name, nlen, &old);
+		memset(&e, 0, sizeof(e));
+		if (statx(dfd, de->d_name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+			  STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) {
+			report(w, (const char *)w->path.data, w->path.len, "cannot stat: %s",
+			       strerror(errno));
+			path_pop(w, old);
+			continue;
+		}
+		host_entry(w, dfd, de->d_name, &e, lbuf, &sx);
+		if (add_entry(w, &e, &idx) == 0) {
+			if (e.type == HTREE_REG)
+				queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL);
+			if (e.type == HTREE_DIR &&
+			    makedev(sx.stx_dev_major, sx.stx_dev_minor) == w->root_dev) {
+				if (nsubs == capsubs) {
+					size_t cap = capsubs ? capsubs * 2 : 16;
+					struct subdir *s = realloc(subs, cap * sizeof(*s));
+					if (s) {
+						subs = s;
+						capsubs = cap;
+					}
+				}
+				if (nsubs < capsubs &&
+				    buf_add(&names, de->d_name, nlen + 1, NULL) == 0) {
+					subs[nsubs].name_off = names.len - nlen - 1;
+					subs[nsubs].name_len = nlen;
+					nsubs++;
+				}
+			}
+		}
+		path_pop(w, old);
+	}
+	closedir(d);
+	for (size_t i = 0; i < nsubs && !w->failed; i++) {
+		const char *name = (const char *)names.data + subs[i].name_off;
+		size_t old;
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		path_push(w, name, subs[i].name_len, &old);
+		if (fd < 0) {
+			report(w, (const char *)w->path.data, w->path.len,
+			       "cannot open directory: %s", strerror(errno));
+		} else {
+			walk_host_dir(w, fd, depth + 1, lbuf);
+			close(fd);
+		}
+		path_pop(w, old);
+	}
+	free(subs);
+	buf_release(&names);
+}
+
+static int
+walk_host(struct walker *w)
+{
+	struct htree_entry e;
+	struct statx sx;
+	struct rlimit rl;
+	char *lbuf;
+	int64_t idx;
+
+	w->root_fd = open(w->sfs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->root_fd < 0)
+		return dt_fail_errno(w->err, DT_EIO, "cannot open '%s'", w->sfs->root);
+	if (statx(w->root_fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0)
+		return dt_fail_errno(w->err, DT_EIO, "cannot stat '%s'", w->sfs->root);
+	w->root_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	/* One descriptor per level is open while walking: allow as many as the depth cap. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_cur != RLIM_INFINITY && (int)rl.rlim_cur - 64 < w->max_depth)
+			w->max_depth = (int)rl.rlim_cur - 64;
+	}
+	lbuf = malloc(HTREE_MAX_LINK + 1);
+	if (lbuf == NULL)
+		return dt_fail(w->err, DT_ENOMEM, "out of memory");
+	memset(&e, 0, sizeof(e));
+	buf_reset(&w->path);
+	buf_addc(&w->path, '/', NULL);
+	host_entry(w, w->root_fd, "", &e, lbuf, &sx);
+	if (add_entry(w, &e, &idx) == 0)
+		walk_host_dir(w, w->root_fd, 0, lbuf);
+	free(lbuf);
+	return w->failed ? -1 : 0;
+}
+
+/* ---- the whole walk ---- */
+
+static int
+gold_fs_for(const struct htree *gold, const struct source *s, const char *name)
+{
+	int i;
+
+	if (gold == NULL)
+		return -1;
+	i = htree_fs_index(gold, name);
+	/* One filesystem on each side: they are the same one, whatever their names. */
+	if (i < 0 && htree_nfs(gold) == 1 && source_nfs(s) == 1)
+		i = 0;
+	return i;
+}
+
+static void
+finish_jobs(struct walker *w)
+{
+	/* Results into the tree; hard-link aliases copy their inode's result. */
+	for (size_t i = 0; i < w->njobs; i++) {
+		struct job *j = job_at(w, i);
+		struct htree_entry *e = htree_at(w->t, j->entry);
+
+		if (j->ok) {
+			memcpy(e->sha256, j->sha, 32);
+			e->flags |= HTREE_F_HASHED;
+			e->magic = j->magic;
+			w->st.bytes_hashed += j->size;
+			if (j->has_prefix) {
+				memcpy(e->prefix, j->prefix, 32);
+				e->prefix_len = j->prefix_len;
+				e->flags |= HTREE_F_PREFIX;
+			}
+		} else {
+			e->flags |= HTREE_F_READERR;
+		}
+	}
+	for (size_t i = 0; i < w->naliases; i++) {
+		size_t ji = w->aliases[i].job;
+		struct htree_entry *e = htree_at(w->t, w->aliases[i].entry);
+		struct job *j;
+
+		if (ji == NO_JOB || ji >= w->njobs)
+			continue;
+		j = job_at(w, ji);
+		if (j->ok) {
+			memcpy(e->sha256, j->sha, 32);
+			e->flags |= HTREE_F_HASHED;
+			e->magic = j->magic;
+			if (j->has_prefix && e->size == j->size) {
+				const struct htree_entry *g =
+					w->gold_fs >= 0 ? htree_find(w->o->gold,
+								     (uint32_t)w->gold_fs, e->path,
+								     e->path_len)
+							: NULL;
+				if (g && g->size == j->prefix_len) {
+					memcpy(e->prefix, j->prefix, 32);
+					e->prefix_len = j->prefix_len;
+					e->flags |= HTREE_F_PREFIX;
+				}
+			}
+		} else {
+			e->flags |= HTREE_F_READERR;
+		}
+	}
+}
+
+int
+walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
+	    struct walk_stats *stats, struct dt_err *err)
+{
+	struct walker w;
+	pthread_t tids[MAX_THREADS];
+	int nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int started = 0, rc = -1;
+	size_t held_base;
+
+	*out = NULL;
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > MAX_THREADS)
+		nthreads = MAX_THREADS;
+	memset(&w, 0, sizeof(w));
+	w.src = s;
+	w.o = o;
+	w.err = err;
+	w.root_fd = -1;
+	w.max_depth = WALK_MAX_DEPTH;
+	pthread_mutex_init(&w.qlock, NULL);
+	pthread_cond_init(&w.qcond, NULL);
+	pthread_mutex_init(&w.elock, NULL);
+	buf_init(&w.path, HTREE_MAX_PATH);
+	clock_gettime(CLOCK_MONOTONIC, &w.start);
+	w.t = htree_new();
+	if (w.t == NULL) {
+		dt_fail(err, DT_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (htree_set_image(w.t, source_spec(s), source_format(s), source_layout(s),
+			    source_size(s), err) < 0)
+		goto out;
+	for (size_t i = 0; i < source_nfs(s); i++) {
+		const struct source_fs *f = source_fs(s, i);
+		if (htree_add_fs(w.t, f->name, f->type, f->offset, f->size, err) < 0)
+			goto out;
+	}
+	if (!(o->flags & WALK_NO_CONTENT))
+		for (; started < nthreads; started++)
+			if (pthread_create(&tids[started], NULL, worker, &w) != 0)
+				break;
+	if (!(o->flags & WALK_NO_CONTENT) && started == 0) {
+		dt_fail(err, DT_ENOMEM, "cannot start hashing threads");
+		goto out;
+	}
+	for (size_t i = 0; i < source_nfs(s) && !w.failed; i++) {
+		w.fsi = (uint32_t)i;
+		w.sfs = source_fs(s, i);
+		w.gold_fs = gold_fs_for(o->gold, s, w.sfs->name);
+		map_release(&w.visited);
+		map_release(&w.links);
+		if (w.sfs->tsk_fs)
+			walk_tsk(&w);
+		else if (walk_host(&w) < 0)
+			w.failed = 1;
+		if (w.root_fd >= 0) {
+			close(w.root_fd);
+			w.root_fd = -1;
+		}
+		/* Content that needs libtsk: now that nothing else uses it. Hard-link aliases
+		 * of held jobs learn their final index here. */
+		held_base = w.njobs;
+		for (size_t k = 0; k < w.nheld; k++)
+			queue_job(&w, &w.held[k]);
+		for (size_t k = 0; k < w.naliases; k++)
+			if (w.aliases[k].job != NO_JOB && (w.aliases[k].job >> 62) == 1)
+				w.aliases[k].job = held_base + (w.aliases[k].job & ~((size_t)1 << 62));
+		w.nheld = 0;
+		/* The next filesystem's libtsk walk must wait for this one's held jobs. */
+		if (i + 1 < source_nfs(s)) {
+			for (;;) {
+				size_t done = 0;
+				pthread_mutex_lock(&w.qlock);
+				int busy = w.next < w.njobs;
+				pthread_mutex_unlock(&w.qlock);
+				if (!busy) {
+					for (size_t k = held_base; k < w.njobs; k++)
+						done += job_at(&w, k)->done;
+					if (done == w.njobs - held_base)
+						break;
+				}
+				struct timespec ts = { 0, 5000000 };
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+	w.sfs = NULL;
+	pthread_mutex_lock(&w.qlock);
+	w.closed = 1;
+	pthread_cond_broadcast(&w.qcond);
+	pthread_mutex_unlock(&w.qlock);
+	/* Report progress while the hashing threads finish. */
+	for (;;) {
+		size_t done = 0;
+
+		pthread_mutex_lock(&w.qlock);
+		int pending = w.next < w.njobs;
+		pthread_mutex_unlock(&w.qlock);
+		if (!pending) {
+			for (size_t k = 0; k < w.njobs; k++)
+				done += job_at(&w, k)->done;
+			if (done == w.njobs)
+				break;
+		}
+		progress(&w, 0);
+		struct timespec ts = { 0, 20000000 };
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	started = 0;
+	progress(&w, 1);
+	if (w.failed)
+		goto out;
+	finish_jobs(&w);
+	if (htree_seal(w.t, err) < 0)
+		goto out;
+	if (htree_dropped(w.t))
+		report(&w, NULL, 0, "%zu duplicate names in directories were left out",
+		       htree_dropped(w.t));
+	w.st.errors = atomic_load(&w.errors);
+	w.st.bytes_read = atomic_load(&w.bytes_done);
+	w.st.seconds = since(&w.start);
+	if (stats)
+		*stats = w.st;
+	*out = w.t;
+	w.t = NULL;
+	rc = 0;
+out:
+	if (started) {
+		pthread_mutex_lock(&w.qlock);
+		w.closed = 1;
+		w.next = w.njobs; /* abandon what is left */
+		pthread_cond_broadcast(&w.qcond);
+		pthread_mutex_unlock(&w.qlock);
+		for (int i = 0; i < started; i++)
+			pthread_join(tids[i], NULL);
+	}
+	for (size_t i = 0; i < w.njobs; i++)
+		free(job_at(&w, i)->runs);
+	for (size_t i = 0; i < w.nblocks; i++)
+		free(w.blocks[i]);
+	free(w.blocks);
+	for (size_t i = 0; i < w.nheld; i++)
+		free(w.held[i].runs);
+	free(w.held);
+	free(w.aliases);
+	map_release(&w.visited);
+	map_release(&w.links);
+	buf_release(&w.path);
+	if (w.root_fd >= 0)
+		close(w.root_fd);
+	htree_free(w.t);
+	pthread_mutex_destroy(&w.qlock);
+	pthread_cond_destroy(&w.qcond);
+	pthread_mutex_destroy(&w.elock);
+	return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * walk.h - walk a source's filesystems into a hash-tree: metadata of every entry, and
+ * the SHA-256 of every regular file's content.
+ *
+ * Metadata comes from libtsk (or lstat for dir: sources) one directory at a time. Content
+ * is hashed after the metadata walk, by several threads, in the order of the files' first
+ * blocks on the disk; a file's blocks are read with large sequential reads straight from
+ * the image where libtsk can tell where they are, and through libtsk otherwise (resident,
+ * compressed or inline data). Hard links are hashed once per inode.
+ * A per-entry failure (an unreadable directory, a read error inside a file) is reported
+ * through on_error and the walk goes on; only what makes the whole tree meaningless fails.
+ */
+#ifndef DELTAIR_WALK_H
+#define DELTAIR_WALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "htree.h"
+#include "source.h"
+
+#define WALK_MAX_DEPTH 4096 /* directory levels below a filesystem's root */
+
+enum walk_flags {
+	WALK_INCLUDE_META = 1 << 0, /* libtsk's virtual entries, NTFS $ files, $OrphanFiles */
+	WALK_NO_CONTENT = 1 << 1,   /* metadata only */
+};
+
+struct walk_progress {
+	uint64_t entries;     /* walked so far */
+	uint64_t bytes_done;  /* content hashed so far */
+	uint64_t bytes_total; /* content to hash, once the metadata walk is done (else 0) */
+	double elapsed;       /* seconds */
+	const char *fs;       /* the filesystem being walked */
+};
+
+struct walk_stats {
+	uint64_t entries, regular, dirs, deleted, errors;
+	uint64_t bytes_hashed, bytes_read;
+	double seconds;
+};
+
+struct walk_opts {
+	unsigned flags;  /* enum walk_flags */
+	int threads;     /* hashing threads; 0: one per online CPU */
+	/*
+	 * Borrowed, may be NULL: a sealed gold tree. A regular file whose gold version is
+	 * shorter also gets the hash of its first gold-size bytes (HTREE_F_PREFIX), so that
+	 * the diff can tell appended from modified.
+	 */
+	const struct htree *gold;
+	/* Called for each per-entry failure; path is NULL for a whole-filesystem problem. */
+	void (*on_error)(void *ctx, const char *fs, const char *path, size_t path_len,
+			 const char *msg);
+	/* Called from the calling thread about four times a second while the walk runs. */
+	void (*on_progress)(void *progress_ctx, const struct walk_progress *p);
+	void *ctx;          /* for on_error */
+	void *progress_ctx; /* for on_progress */
+};
+
+/*
+ * Walk every filesystem of s into a new tree; sealed on success (htree_free() it).
+ * stats may be NULL.
+ */
+int walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
+		struct walk_stats *stats, struct dt_err *err);
+
+#endif

@@ -1,0 +1,360 @@
+/* t_core.c - unit tests of buf, htree (.dtree) and diff on hand-built trees. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "diff.h"
+#include "htree.h"
+#include "t.h"
+
+/* ---- buf ---- */
+
+TEST(t_buf_varint_roundtrip)
+{
+	struct buf b;
+	uint64_t vals[] = { 0, 1, 127, 128, 300, 1ull << 32, UINT64_MAX };
+	struct cursor c;
+
+	buf_init(&b, 1024);
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		REQUIRE(buf_add_varint(&b, vals[i], NULL) == 0);
+	c.p = b.data;
+	c.left = b.len;
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		uint64_t v;
+		CHECK(cur_varint(&c, &v) == 0 && v == vals[i]);
+	}
+	CHECK(c.left == 0);
+	buf_release(&b);
+}
+
+TEST(t_buf_rejects_growth_past_limit)
+{
+	struct buf b;
+	struct dt_err err = { 0 };
+
+	buf_init(&b, 10);
+	CHECK(buf_add(&b, "0123456789", 10, &err) == 0);
+	CHECK(buf_addc(&b, 'x', &err) == -1 && err.code == DT_ENOMEM);
+	buf_release(&b);
+}
+
+TEST(t_cursor_rejects_overlong_varint)
+{
+	unsigned char bad[11];
+	struct cursor c = { bad, sizeof(bad) };
+	uint64_t v;
+
+	memset(bad, 0xff, sizeof(bad));
+	CHECK(cur_varint(&c, &v) == -1);
+	c.p = bad;
+	c.left = 3; /* continuation bits to the end */
+	CHECK(cur_varint(&c, &v) == -1);
+}
+
+/* ---- htree ---- */
+
+static void
+sha(const char *s, unsigned char out[32])
+{
+	unsigned int n;
+	EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL);
+}
+
+static void
+add(struct htree *t, const char *path, int type, unsigned mode, const char *content,
+    int64_t mtime)
+{
+	struct htree_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.path = path;
+	e.path_len = (uint32_t)strlen(path);
+	e.type = (uint8_t)type;
+	e.mode = mode;
+	e.uid = 1000;
+	e.gid = 1000;
+	e.nlink = 1;
+	e.inode = (uint64_t)(strlen(path) * 7 + (size_t)mtime);
+	e.mtime = mtime;
+	e.atime = mtime + 5;
+	e.ctime = mtime + 7;
+	e.crtime = HTREE_NO_TIME;
+	if (type == HTREE_REG && content) {
+		e.size = strlen(content);
+		sha(content, e.sha256);
+		e.flags = HTREE_F_HASHED;
+	}
+	if (type == HTREE_LNK) {
+		e.link = content;
+		e.link_len = (uint32_t)strlen(content);
+	}
+	if (htree_add(t, &e, NULL) < 0)
+		abort();
+}
+
+/* A small tree: added out of order on purpose. */
+static struct htree *
+sample(int64_t t0, const char *passwd)
+{
+	struct htree *t = htree_new();
+
+	htree_add_fs(t, "p1", "ext4", 1048576, 1 << 20, NULL);
+	add(t, "/etc/passwd", HTREE_REG, 0644, passwd, t0);
+	add(t, "/", HTREE_DIR, 0755, NULL, t0);
+	add(t, "/etc", HTREE_DIR, 0755, NULL, t0);
+	add(t, "/etc.d", HTREE_DIR, 0755, NULL, t0);
+	add(t, "/etc/hosts", HTREE_REG, 0644, "127.0.0.1 localhost\n", t0 + 1);
+	add(t, "/var", HTREE_DIR, 0755, NULL, t0);
+	add(t, "/var/log", HTREE_DIR, 0755, NULL, t0);
+	add(t, "/var/log/syslog", HTREE_REG, 0640, "line1\n", t0 + 2);
+	add(t, "/usr", HTREE_DIR, 0755, NULL, t0);
+	add(t, "/usr/bin", HTREE_DIR, 0755, NULL, t0);
+	add(t, "/usr/bin/true", HTREE_REG, 0755, "\x7f" "ELFtrue", t0);
+	add(t, "/usr/bin/sh", HTREE_LNK, 0777, "dash", t0);
+	add(t, "/usr/bin/dash", HTREE_REG, 0755, "\x7f" "ELFdash", t0);
+	return t;
+}
+
+TEST(t_htree_seal_orders_subtrees)
+{
+	struct htree *t = sample(1700000000000000000LL, "root:x:0:0::/root:/bin/sh\n");
+
+	REQUIRE(htree_seal(t, NULL) == 0);
+	REQUIRE(htree_count(t) == 13);
+	CHECK(strcmp(htree_get(t, 0)->path, "/") == 0);
+	CHECK(strcmp(htree_get(t, 1)->path, "/etc") == 0);
+	CHECK(strcmp(htree_get(t, 2)->path, "/etc/hosts") == 0);
+	CHECK(strcmp(htree_get(t, 3)->path, "/etc/passwd") == 0);
+	CHECK(strcmp(htree_get(t, 4)->path, "/etc.d") == 0); /* after /etc's subtree */
+	CHECK(htree_get(t, 1)->end == 4);
+	CHECK(htree_get(t, 0)->end == 13);
+	CHECK(htree_find(t, 0, "/usr/bin/sh", 11) != NULL);
+	CHECK(htree_find(t, 0, "/usr/bin/s", 10) == NULL);
+	htree_free(t);
+}
+
+TEST(t_htree_node_hash_ignores_times_and_inodes)
+{
+	struct htree *a = sample(1700000000000000000LL, "root\n");
+	struct htree *b = sample(1600000000123456789LL, "root\n");
+	struct htree *c = sample(1700000000000000000LL, "root\nevil\n");
+
+	REQUIRE(htree_seal(a, NULL) == 0 && htree_seal(b, NULL) == 0 && htree_seal(c, NULL) == 0);
+	CHECK(memcmp(htree_get(a, 0)->sha256, htree_get(b, 0)->sha256, 32) == 0);
+	CHECK(memcmp(htree_get(a, 0)->sha256, htree_get(c, 0)->sha256, 32) != 0);
+	/* /usr is untouched by the passwd change. */
+	CHECK(memcmp(htree_find(a, 0, "/usr", 4)->sha256, htree_find(c, 0, "/usr", 4)->sha256,
+		     32) == 0);
+	htree_free(a);
+	htree_free(b);
+	htree_free(c);
+}
+
+TEST(t_htree_rejects_orphan_entry)
+{
+	struct htree *t = htree_new();
+	struct dt_err err = { 0 };
+
+	htree_add_fs(t, "p1", "ext4", 0, 0, NULL);
+	add(t, "/", HTREE_DIR, 0755, NULL, 1);
+	add(t, "/a/b", HTREE_REG, 0644, "x", 1);
+	CHECK(htree_seal(t, &err) == -1 && err.code == DT_EFORMAT);
+	htree_free(t);
+}
+
+TEST(t_htree_save_load_roundtrip)
+{
+	struct htree *t = sample(1700000000123456789LL, "root\n"), *u = NULL;
+	struct dt_err err = { 0 };
+
+	REQUIRE(htree_seal(t, NULL) == 0);
+	REQUIRE(htree_save(t, "t.dtree", &err) == 0);
+	REQUIRE(htree_load("t.dtree", &u, &err) == 0);
+	REQUIRE(htree_count(u) == htree_count(t));
+	for (size_t i = 0; i < htree_count(t); i++) {
+		const struct htree_entry *a = htree_get(t, i), *b = htree_get(u, i);
+		CHECK(a->path_len == b->path_len && memcmp(a->path, b->path, a->path_len) == 0);
+		CHECK(a->type == b->type && a->mode == b->mode && a->uid == b->uid);
+		CHECK(a->size == b->size && a->inode == b->inode);
+		CHECK(a->mtime == b->mtime && a->atime == b->atime && a->ctime == b->ctime);
+		CHECK(a->crtime == b->crtime);
+		CHECK(memcmp(a->sha256, b->sha256, 32) == 0);
+		CHECK((a->link == NULL) == (b->link == NULL));
+	}
+	CHECK(memcmp(htree_info(t)->digest, htree_info(u)->digest, 32) == 0);
+	htree_free(t);
+	htree_free(u);
+}
+
+static size_t
+save_sample(unsigned char **data)
+{
+	struct htree *t = sample(1700000000000000000LL, "root\n");
+	size_t len = 0;
+
+	htree_seal(t, NULL);
+	htree_save(t, "t.dtree", NULL);
+	htree_free(t);
+	*data = (unsigned char *)t_slurp("t.dtree", &len);
+	return len;
+}
+
+TEST(t_htree_rejects_flipped_byte)
+{
+	unsigned char *d;
+	size_t len = save_sample(&d);
+
+	REQUIRE(d && len > 100);
+	/* Every byte: a flipped bit anywhere is caught before anything is trusted. */
+	for (size_t i = 0; i < len; i++) {
+		struct htree *t = (struct htree *)1;
+		struct dt_err err = { 0 };
+
+		d[i] ^= 0x10;
+		CHECK(htree_load_mem(d, len, &t, &err) == -1 && err.code == DT_EFORMAT && t == NULL);
+		d[i] ^= 0x10;
+	}
+	free(d);
+}
+
+TEST(t_htree_rejects_truncation)
+{
+	unsigned char *d;
+	size_t len = save_sample(&d);
+
+	for (size_t n = 0; n < len; n += 7) {
+		struct htree *t;
+		struct dt_err err = { 0 };
+		CHECK(htree_load_mem(d, n, &t, &err) == -1 && err.code == DT_EFORMAT);
+	}
+	free(d);
+}
+
+TEST(t_htree_rejects_newer_major_version)
+{
+	unsigned char *d, digest[32];
+	unsigned int n;
+	size_t len = save_sample(&d);
+	struct htree *t;
+	struct dt_err err = { 0 };
+
+	d[8] = 2; /* major version, then a valid trailer for the changed bytes */
+	EVP_Digest(d, len - 32, digest, &n, EVP_sha256(), NULL);
+	memcpy(d + len - 32, digest, 32);
+	CHECK(htree_load_mem(d, len, &t, &err) == -1 && err.code == DT_EVERSION);
+	free(d);
+}
+
+TEST(t_htree_rejects_foreign_file)
+{
+	struct htree *t;
+	struct dt_err err = { 0 };
+
+	REQUIRE(t_write("x", "PK\3\4 not a tree at all", 22) == 0);
+	CHECK(htree_load("x", &t, &err) == -1 && err.code == DT_EFORMAT);
+	REQUIRE(t_write("empty", "", 0) == 0);
+	dt_clear(&err);
+	CHECK(htree_load("empty", &t, &err) == -1 && err.code == DT_EFORMAT);
+}
+
+/* ---- diff ---- */
+
+struct seen {
+	char line[64][128];
+	int n;
+};
+
+static int
+collect(void *ctx, const struct diff_change *c, struct dt_err *err)
+{
+	struct seen *s = ctx;
+	const struct htree_entry *e = c->e ? c->e : c->gold;
+	char flags[64] = "";
+
+	(void)err;
+	for (unsigned f = 1; f < (1u << DIFF_NFLAGS); f <<= 1)
+		if (c->flags & f) {
+			strncat(flags, ",", sizeof(flags) - strlen(flags) - 1);
+			strncat(flags, diff_flag_name(f), sizeof(flags) - strlen(flags) - 1);
+		}
+	if (s->n < 64)
+		snprintf(s->line[s->n++], 128, "%s %s%s", diff_class_name(c->cls), e->path, flags);
+	return 0;
+}
+
+static int
+has(const struct seen *s, const char *line)
+{
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->line[i], line) == 0)
+			return 1;
+	return 0;
+}
+
+TEST(t_diff_reports_each_class_once)
+{
+	struct htree *g = sample(1700000000000000000LL, "root\n");
+	struct htree *c = htree_new();
+	struct seen s = { .n = 0 };
+	struct diff_stats st;
+	int64_t t0 = 1700000000000000000LL;
+	struct htree_entry *e;
+
+	htree_add_fs(c, "p1", "ext4", 1048576, 1 << 20, NULL);
+	add(c, "/", HTREE_DIR, 0755, NULL, t0 + 99);
+	add(c, "/etc", HTREE_DIR, 0700, NULL, t0 + 99);                  /* metadata */
+	add(c, "/etc/passwd", HTREE_REG, 0644, "root\nevil\n", t0 + 50); /* appended */
+	add(c, "/etc/hosts", HTREE_REG, 0644, "10.0.0.1 x\n", t0);       /* modified, stomped */
+	add(c, "/etc.d", HTREE_REG, 0644, "now a file", t0);              /* type */
+	add(c, "/var", HTREE_DIR, 0755, NULL, t0 + 99);
+	add(c, "/var/log", HTREE_DIR, 0755, NULL, t0 + 99); /* child changed: not reported */
+	add(c, "/var/log/syslog", HTREE_REG, 0640, "xxxxx\n", t0 + 60); /* edited log */
+	add(c, "/usr", HTREE_DIR, 0755, NULL, t0);
+	add(c, "/usr/bin", HTREE_DIR, 0755, NULL, t0);
+	add(c, "/usr/bin/true", HTREE_REG, 04755, "\x7f" "ELFtrue", t0);  /* suid added */
+	add(c, "/usr/bin/sh", HTREE_LNK, 0777, "bash", t0);              /* link retarget */
+	add(c, "/usr/bin/.dash", HTREE_REG, 0755, "\x7f" "ELFdash", t0); /* renamed */
+	add(c, "/tmp", HTREE_DIR, 01777, NULL, t0);                      /* added */
+	/* The walk computes the prefix hash of /etc/passwd for the gold's length. */
+	e = htree_at(c, 2);
+	sha("root\n", e->prefix);
+	e->prefix_len = 5;
+	e->flags |= HTREE_F_PREFIX;
+	e = htree_at(c, 7);
+	sha("line1\n", e->sha256); /* same length, other bytes */
+	sha("xxxxx\n", e->sha256);
+	e->flags |= HTREE_F_PREFIX;
+	REQUIRE(htree_seal(g, NULL) == 0 && htree_seal(c, NULL) == 0);
+	REQUIRE(diff_trees(g, c, collect, &s, &st, NULL) == 0);
+	CHECK(has(&s, "metadata /etc"));
+	CHECK(has(&s, "appended /etc/passwd"));
+	CHECK(has(&s, "modified /etc/hosts,timestomp_suspected"));
+	CHECK(has(&s, "type /etc.d"));
+	CHECK(has(&s, "modified /var/log/syslog,truncated_log"));
+	CHECK(has(&s, "metadata /usr/bin/true,suid_added,executable"));
+	CHECK(has(&s, "metadata /usr/bin/sh"));
+	CHECK(has(&s, "renamed /usr/bin/.dash,executable,hidden"));
+	CHECK(has(&s, "added /tmp"));
+	CHECK(s.n == 9);
+	CHECK(st.count[DIFF_METADATA] == 3 && st.count[DIFF_RENAMED] == 1);
+	htree_free(g);
+	htree_free(c);
+}
+
+TEST(t_diff_skips_equal_subtrees)
+{
+	struct htree *g = sample(1700000000000000000LL, "root\n");
+	struct htree *c = sample(1600000000000000000LL, "root\n");
+	struct seen s = { .n = 0 };
+	struct diff_stats st;
+
+	REQUIRE(htree_seal(g, NULL) == 0 && htree_seal(c, NULL) == 0);
+	REQUIRE(diff_trees(g, c, collect, &s, &st, NULL) == 0);
+	CHECK(s.n == 0);
+	CHECK(st.skipped_entries == htree_count(c) - 1);
+	htree_free(g);
+	htree_free(c);
+}
