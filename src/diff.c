@@ -456,7 +456,8 @@ diff_trees(const struct htree *gold, const struct htree *cur,
 		if (l.v[i].cls != DIFF_NCLASSES)
 			l.v[w++] = l.v[i];
 	l.n = w;
-	qsort(l.v, l.n, sizeof(*l.v), change_cmp);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), change_cmp);
 	for (size_t i = 0; i < l.n; i++) {
 		struct diff_change *c = &l.v[i];
 

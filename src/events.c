@@ -209,3 +209,245 @@ sink_emit(struct sink *s, json_t *obj, struct dt_err *err)
 	json_decref(obj);
 	return rc;
 }
+
+static long long
+secs(int64_t ns)
+{
+	if (ns == HTREE_NO_TIME)
+		return 0;
+	return ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
+}
+
+/* The 10-character ls-style mode after TSK's type letters ("r/rrw-r--r--"). */
+static void
+mode_string(const struct htree_entry *e, char out[16])
+{
+	static const char types[] = "-rdlcbps-";
+	const char *perm = "rwxrwxrwx";
+	uint32_t m = e->mode;
+	char t = types[e->type <= HTREE_SOCK ? e->type : 0];
+
+	out[0] = t;
+	out[1] = '/';
+	out[2] = t;
+	for (int i = 0; i < 9; i++)
+		out[3 + i] = (m & (0400u >> i)) ? perm[i] : '-';
+	if (m & 04000)
+		out[5] = (m & 0100) ? 's' : 'S';
+	if (m & 02000)
+		out[8] = (m & 0010) ? 's' : 'S';
+	if (m & 01000)
+		out[11] = (m & 0001) ? 't' : 'T';
+	out[12] = '\0';
+}
+
+/* mactime percent-decodes every field: '|', '%' and control bytes are written as %XX. */
+static void
+put_escaped(FILE *fp, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '|' || c == '%' || c < 0x20 || c == 0x7f)
+			fprintf(fp, "%%%02X", c);
+		else
+			fputc(c, fp);
+	}
+}
+
+void
+events_body_line(FILE *fp, const char *prefix, const char *fs, const struct htree_entry *e)
+{
+	char mode[16];
+
+	mode_string(e, mode);
+	fputs("0|", fp);
+	if (prefix)
+		put_escaped(fp, prefix, strlen(prefix));
+	if (fs) {
+		fputc('/', fp);
+		put_escaped(fp, fs, strlen(fs));
+	}
+	if (!(e->path_len == 1 && (prefix || fs)))
+		put_escaped(fp, e->path, e->path_len);
+	if (e->type == HTREE_LNK && e->link) {
+		fputs(" -> ", fp);
+		put_escaped(fp, e->link, e->link_len);
+	}
+	if (e->flags & HTREE_F_DELETED)
+		fputs(" (deleted)", fp);
+	fprintf(fp, "|%llu|%s|%u|%u|%llu|%lld|%lld|%lld|%lld\n", (unsigned long long)e->inode, mode,
+		e->uid, e->gid, (unsigned long long)e->size, secs(e->atime), secs(e->mtime),
+		secs(e->ctime), secs(e->crtime));
+}
+
+static void
+ts_time(json_t *o, int64_t ns, const char *desc)
+{
+	char buf[64], full[80];
+	int64_t us = ns >= 0 ? ns / 1000 : (ns - 999) / 1000;
+
+	htree_format_time(ns, buf); /* ...T03:17:00.123456789Z */
+	if (strlen(buf) >= 27)
+		snprintf(full, sizeof(full), "%.26s+00:00", buf);
+	else
+		snprintf(full, sizeof(full), "1970-01-01T00:00:00.000000+00:00");
+	json_object_set_new(o, "datetime", json_string(full));
+	json_object_set_new(o, "timestamp", json_integer((json_int_t)us));
+	json_object_set_new(o, "timestamp_desc", json_string(desc));
+}
+
+static json_t *
+ts_base(const json_t *ev, const char *data_type, const char *event_type, const char *message)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "message", json_string(message));
+	json_object_set_new(o, "data_type", json_string(data_type));
+	json_object_set_new(o, "event_type", json_string(event_type));
+	json_object_set(o, "fs", json_object_get(ev, "fs"));
+	json_object_set(o, "path", json_object_get(ev, "path"));
+	if (json_object_get(ev, "path_bytes"))
+		json_object_set(o, "path_bytes", json_object_get(ev, "path_bytes"));
+	return o;
+}
+
+static void
+join_strings(const json_t *arr, char *out, size_t n, const char *sep)
+{
+	size_t i;
+	json_t *v;
+
+	out[0] = '\0';
+	json_array_foreach(arr, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (!s)
+			continue;
+		if (out[0])
+			strncat(out, sep, n - strlen(out) - 1);
+		strncat(out, s, n - strlen(out) - 1);
+	}
+}
+
+json_t *
+events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mtime_ns)
+{
+	static const char *const reserved[] = { "message", "datetime",  "timestamp", "timestamp_desc",
+						"data_type", "event_type", "path",     "fs",
+						"tag",     NULL };
+	const char *kind = json_string_value(json_object_get(ev, "event"));
+	const char *path = json_string_value(json_object_get(ev, "path"));
+	json_t *out = json_array();
+	char msg[1200], list[400];
+
+	if (kind == NULL || path == NULL)
+		return out;
+	if (strcmp(kind, "file") == 0 && e) {
+		const char *change = json_string_value(json_object_get(ev, "change"));
+		const char *old = json_string_value(json_object_get(ev, "old_path"));
+		static const char *const descs[] = { "Content Modification Time", "Last Access Time",
+						     "Metadata Modification Time", "Creation Time" };
+		int64_t times[4] = { e->mtime, e->atime, e->ctime, e->crtime };
+		char et[64];
+
+		join_strings(json_object_get(ev, "flags"), list, sizeof(list), ",");
+		snprintf(msg, sizeof(msg), "%s %s %s:%s%s%s%s%s%s", change ? change : "",
+			 htree_type_name(e->type), json_string_value(json_object_get(ev, "fs")), path,
+			 old ? " (was " : "", old ? old : "", old ? ")" : "", list[0] ? " [" : "",
+			 list[0] ? list : "");
+		if (list[0])
+			strncat(msg, "]", sizeof(msg) - strlen(msg) - 1);
+		snprintf(et, sizeof(et), "file_%s", change ? change : "changed");
+		for (int k = 0; k < 4; k++) {
+			json_t *o, *tags;
+			if (times[k] == HTREE_NO_TIME)
+				continue;
+			o = ts_base(ev, "fs:stat", et, msg);
+			ts_time(o, times[k], descs[k]);
+			json_object_set(o, "change", json_object_get(ev, "change"));
+			json_object_set(o, "flags", json_object_get(ev, "flags"));
+			for (const char *const *f = (const char *const[]){ "old_path", "type", "size",
+									   "mode", "uid", "gid", "inode",
+									   "sha256", "link_target",
+									   "artifacts", NULL };
+			     *f; f++)
+				if (json_object_get(ev, *f))
+					json_object_set(o, *f, json_object_get(ev, *f));
+			if (json_object_get(json_object_get(ev, "gold"), "sha256"))
+				json_object_set(o, "baseline_sha256",
+						json_object_get(json_object_get(ev, "gold"), "sha256"));
+			tags = json_pack("[s,s]", "deltair", change ? change : "changed");
+			json_object_set_new(o, "tag", tags);
+			json_array_append_new(out, o);
+		}
+		return out;
+	}
+	if (file_mtime_ns == HTREE_NO_TIME)
+		return out;
+	if (strcmp(kind, "yara") == 0) {
+		const char *rule = json_string_value(json_object_get(ev, "rule"));
+		json_t *o, *strs = json_array(), *s;
+		size_t i;
+
+		join_strings(json_object_get(ev, "tags"), list, sizeof(list), ",");
+		snprintf(msg, sizeof(msg), "YARA match %s [%s] in %s", rule ? rule : "", list, path);
+		o = ts_base(ev, "yara:match", "yara_match", msg);
+		ts_time(o, file_mtime_ns, "Content Modification Time");
+		json_object_set(o, "rule", json_object_get(ev, "rule"));
+		json_object_set(o, "namespace", json_object_get(ev, "namespace"));
+		json_object_set(o, "rule_tags", json_object_get(ev, "tags"));
+		json_object_set(o, "meta", json_object_get(ev, "meta"));
+		if (json_object_get(ev, "sha256"))
+			json_object_set(o, "sha256", json_object_get(ev, "sha256"));
+		json_array_foreach(json_object_get(ev, "strings"), i, s)
+		{
+			char b[160];
+			snprintf(b, sizeof(b), "%s:0x%llx",
+				 json_string_value(json_object_get(s, "id")) ?: "",
+				 (unsigned long long)json_integer_value(json_object_get(s, "offset")));
+			json_array_append_new(strs, json_string(b));
+		}
+		json_object_set_new(o, "strings", strs);
+		json_object_set_new(o, "tag", json_pack("[s]", "yara"));
+		json_array_append_new(out, o);
+		return out;
+	}
+	if (strcmp(kind, "row") == 0) {
+		const char *table = json_string_value(json_object_get(ev, "table"));
+		const char *action = json_string_value(json_object_get(ev, "action"));
+		json_t *cols = json_object_get(ev, "columns"), *o, *v;
+		const char *k;
+		char dt[96];
+		size_t used = 0;
+
+		msg[0] = '\0';
+		used = (size_t)snprintf(msg, sizeof(msg), "%s %s row in %s:", action ? action : "",
+					table ? table : "", path);
+		json_object_foreach(cols, k, v)
+		{
+			const char *sv = json_string_value(v);
+			if (sv && *sv && used < sizeof(msg) - 1)
+				used += (size_t)snprintf(msg + used, sizeof(msg) - used, " %s=%s", k,
+							 sv);
+		}
+		snprintf(dt, sizeof(dt), "config:%s", table ? table : "");
+		o = ts_base(ev, dt, action && strcmp(action, "removed") == 0 ? "config_entry_removed"
+									      : "config_entry_added",
+			    msg);
+		ts_time(o, file_mtime_ns, "Content Modification Time");
+		json_object_set(o, "osquery_table", json_object_get(ev, "table"));
+		json_object_set(o, "action", json_object_get(ev, "action"));
+		json_object_foreach(cols, k, v)
+		{
+			int clash = 0;
+			char key[128];
+			for (const char *const *r = reserved; *r; r++)
+				clash |= strcmp(*r, k) == 0;
+			snprintf(key, sizeof(key), "%s%s", clash ? "column_" : "", k);
+			json_object_set(o, key, v);
+		}
+		json_object_set_new(o, "tag", json_pack("[s,s]", "deltair", "config"));
+		json_array_append_new(out, o);
+	}
+	return out;
+}

@@ -24,6 +24,20 @@ json_t *events_file(const struct diff_change *c);
 /* New: an `error` event; path may be NULL. */
 json_t *events_error(const char *fs, const char *path, size_t path_len, const char *msg);
 
+/*
+ * One TSK 3 body-file line for e (mactime reads it): prefix (may be NULL) and "/FS" (fs may
+ * be NULL) go before the path; '|', '%' and control bytes are percent-encoded.
+ */
+void events_body_line(FILE *fp, const char *prefix, const char *fs, const struct htree_entry *e);
+
+/*
+ * Timesketch lines for one event (message, datetime with offset, timestamp in µs,
+ * timestamp_desc in plaso's words): a new array, one object per time the event carries
+ * (a `file` event gives one per known timestamp of its entry; `yara` and `row` events are
+ * dated by the file's modification time, given as file_mtime_ns). Other events: empty.
+ */
+json_t *events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mtime_ns);
+
 /* A sink: one JSON object per line. */
 struct sink {
 	FILE *fp;  /* borrowed */

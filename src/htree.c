@@ -402,8 +402,10 @@ htree_seal(struct htree *t, struct dt_err *err)
 
 	if (t->sealed)
 		return 0;
-	qsort(t->ents.v, t->ents.n, sizeof(*t->ents.v), entry_cmp);
-	qsort(t->dels.v, t->dels.n, sizeof(*t->dels.v), entry_cmp);
+	if (t->ents.n)
+		qsort(t->ents.v, t->ents.n, sizeof(*t->ents.v), entry_cmp);
+	if (t->dels.n)
+		qsort(t->dels.v, t->dels.n, sizeof(*t->dels.v), entry_cmp);
 	/* Drop later duplicates of a path (a hostile directory may list a name twice). */
 	for (size_t i = 0; i < t->ents.n; i++) {
 		if (w > 0 && t->ents.v[w - 1].fs == t->ents.v[i].fs &&
@@ -776,7 +778,7 @@ htree_encode(struct htree *t, unsigned char **out, size_t *out_len, struct dt_er
 			goto out;
 	}
 	if (t->rows) {
-		char *rs = json_dumps(t->rows, JSON_COMPACT | JSON_SORT_KEYS);
+		char *rs = json_dumps(t->rows, JSON_COMPACT);
 		if (rs == NULL) {
 			dt_fail(err, DT_ENOMEM, "cannot encode rows");
 			goto out;

@@ -427,3 +427,110 @@ source_read(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err
 	}
 	return (ssize_t)done;
 }
+
+int
+source_open_beneath(struct source *s, size_t fsi, const char *path)
+{
+	const struct source_fs *f = source_fs(s, fsi);
+	int root, fd, dfd;
+	const char *p;
+
+	if (f == NULL || f->root == NULL || path[0] != '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	root = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	if (path[1] == '\0')
+		return root;
+	/* One component at a time, none of them a symlink: nothing resolves outside. */
+	dfd = root;
+	p = path + 1;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		char name[256];
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (n == 0 || n >= sizeof(name)) {
+			close(dfd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0));
+		close(dfd);
+		if (!slash || fd < 0)
+			return fd;
+		dfd = fd;
+		p = slash + 1;
+	}
+}
+
+ssize_t
+source_read_file(struct source *s, size_t fsi, uint64_t inode, const char *path, uint64_t off,
+		 void *buf, size_t len, struct dt_err *err)
+{
+	const struct source_fs *f = source_fs(s, fsi);
+	TSK_FS_FILE *file;
+	ssize_t n;
+	size_t done = 0;
+
+	if (f == NULL)
+		return dt_fail(err, DT_EBUG, "no filesystem %zu", fsi);
+	if (f->root) {
+		int fd = source_open_beneath(s, fsi, path);
+		if (fd < 0)
+			return dt_fail_errno(err, DT_EIO, "cannot open '%s'", path);
+		while (done < len) {
+			n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				dt_fail_errno(err, DT_EIO, "cannot read '%s'", path);
+				close(fd);
+				return -1;
+			}
+			if (n == 0)
+				break;
+			done += (size_t)n;
+		}
+		close(fd);
+		return (ssize_t)done;
+	}
+	source_lock(s);
+	file = tsk_fs_file_open_meta(f->tsk_fs, NULL, (TSK_INUM_T)inode);
+	if (file == NULL || file->meta == NULL) {
+		char why[200];
+		tsk_words(why, sizeof(why));
+		tsk_fs_file_close(file);
+		source_unlock(s);
+		return dt_fail(err, DT_EIO, "cannot open inode %llu: %s", (unsigned long long)inode,
+			       why);
+	}
+	if (file->meta->size <= 0 || off >= (uint64_t)file->meta->size) {
+		tsk_fs_file_close(file);
+		source_unlock(s);
+		return 0;
+	}
+	if (len > (uint64_t)file->meta->size - off)
+		len = (size_t)((uint64_t)file->meta->size - off);
+	while (done < len) {
+		n = tsk_fs_file_read(file, (TSK_OFF_T)(off + done), (char *)buf + done, len - done,
+				     TSK_FS_FILE_READ_FLAG_NONE);
+		if (n <= 0) {
+			char why[200];
+			tsk_words(why, sizeof(why));
+			tsk_fs_file_close(file);
+			source_unlock(s);
+			return dt_fail(err, DT_EIO, "read error at byte %llu of inode %llu: %s",
+				       (unsigned long long)(off + done), (unsigned long long)inode,
+				       why);
+		}
+		done += (size_t)n;
+	}
+	tsk_fs_file_close(file);
+	source_unlock(s);
+	return (ssize_t)done;
+}

@@ -73,6 +73,17 @@ const struct source_skip *source_skipped(const struct source *s, size_t i);
  */
 ssize_t source_read(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err *err);
 
+/*
+ * Read up to len bytes at offset off of a file's content: inode is the entry's inode
+ * (libtsk's metadata address), path its path (used for dir: sources, opened without
+ * following symlinks). Returns bytes read (0 at the end), or -1 with err filled.
+ * Thread-safe; libtsk reads are serialised under the source's lock.
+ */
+ssize_t source_read_file(struct source *s, size_t fs, uint64_t inode, const char *path,
+			 uint64_t off, void *buf, size_t len, struct dt_err *err);
+/* Open path (absolute within a dir: source) without following any symlink: an fd or -1. */
+int source_open_beneath(struct source *s, size_t fs, const char *path);
+
 /* Serialise calls into libtsk that are not known to be thread-safe (file reads). */
 void source_lock(struct source *s);
 void source_unlock(struct source *s);

@@ -90,7 +90,8 @@ struct walker {
 	struct buf path;
 	struct u64map visited; /* directory inodes already walked */
 	struct u64map links;   /* inode of a multiply-linked file -> its job */
-	int root_fd;           /* dir: sources */
+	int root_fd;           /* dir: sources: the filesystem being walked */
+	int root_fds[64];      /* dir: sources: per filesystem, open until hashing ends */
 	dev_t root_dev;
 	int max_depth;
 
@@ -198,24 +199,46 @@ map_put(struct u64map *m, uint64_t key, size_t val)
 /* ---- errors and progress ---- */
 
 static void
-report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
+vreport(struct walker *w, const char *fs, const char *path, size_t path_len, const char *fmt,
+	va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	atomic_fetch_add(&w->errors, 1);
+	if (w->o->on_error == NULL)
+		return;
+	pthread_mutex_lock(&w->elock);
+	w->o->on_error(w->o->ctx, fs, path, path_len, msg);
+	pthread_mutex_unlock(&w->elock);
+}
+
+/* A per-entry failure in the filesystem being walked. */
+static void report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
 	DT_PRINTF(4, 5);
 
 static void
 report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vreport(w, w->sfs ? w->sfs->name : NULL, path, path_len, fmt, ap);
 	va_end(ap);
-	atomic_fetch_add(&w->errors, 1);
-	if (w->o->on_error == NULL)
-		return;
-	pthread_mutex_lock(&w->elock);
-	w->o->on_error(w->o->ctx, w->sfs ? w->sfs->name : NULL, path, path_len, msg);
-	pthread_mutex_unlock(&w->elock);
+}
+
+/* A failure of a hashing job: its filesystem, whatever the walk is doing now. */
+static void report_job(struct walker *w, const struct job *j, const char *fmt, ...)
+	DT_PRINTF(3, 4);
+
+static void
+report_job(struct walker *w, const struct job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(w, source_fs(w->src, j->fsi)->name, j->path, strlen(j->path), fmt, ap);
+	va_end(ap);
 }
 
 static void
@@ -438,7 +461,7 @@ static int
 hash_host(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err *err)
 {
 	struct job *j = h->j;
-	int fd = open_beneath(w->root_fd, j->path);
+	int fd = open_beneath(w->root_fds[j->fsi], j->path);
 	uint64_t total = 0;
 
 	if (fd < 0)
@@ -498,7 +521,7 @@ run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 			j->magic = HTREE_MAGIC_SCRIPT;
 	} else {
 		j->has_prefix = 0;
-		report(w, j->path, strlen(j->path), "cannot read file content: %s", err.msg);
+		report_job(w, j, "cannot read file content: %s", err.msg);
 	}
 	j->done = 1;
 }
@@ -516,7 +539,7 @@ worker(void *arg)
 	while ((j = take_job(w)) != NULL) {
 		h.j = j;
 		if (buf == NULL || h.md == NULL || h.tmp == NULL) {
-			report(w, j->path, strlen(j->path), "cannot read file content: out of memory");
+			report_job(w, j, "cannot read file content: out of memory");
 			j->done = 1;
 			continue;
 		}
@@ -849,9 +872,22 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, siz
 	}
 	meta_fields(&e, m);
 	e.type = tsk_type(m->type, include_meta);
+	char *lbuf = NULL;
 	if (m->link && e.type == HTREE_LNK) {
 		e.link = m->link;
 		e.link_len = (uint32_t)strnlen(m->link, HTREE_MAX_LINK);
+	} else if (e.type == HTREE_LNK && e.size > 0 && e.size <= HTREE_MAX_LINK) {
+		/* libtsk leaves a target stored in a data block (ext4 extents) unread: read it. */
+		lbuf = malloc(e.size + 1);
+		if (lbuf && tsk_fs_file_read(f, 0, lbuf, e.size, TSK_FS_FILE_READ_FLAG_NONE) ==
+				    (ssize_t)e.size) {
+			e.link = lbuf;
+			e.link_len = (uint32_t)strnlen(lbuf, e.size);
+		} else {
+			tsk_error_reset();
+			report(w, (const char *)w->path.data, w->path.len,
+			       "cannot read the symlink's target");
+		}
 	}
 	if (add_entry(w, &e, &idx) == 0) {
 		if (e.type == HTREE_REG)
@@ -874,6 +910,7 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, siz
 				(*nsubs)++;
 		}
 	}
+	free(lbuf);
 	path_pop(w, old);
 }
 
@@ -1227,6 +1264,8 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 	w.o = o;
 	w.err = err;
 	w.root_fd = -1;
+	for (int k = 0; k < 64; k++)
+		w.root_fds[k] = -1;
 	w.max_depth = WALK_MAX_DEPTH;
 	pthread_mutex_init(&w.qlock, NULL);
 	pthread_cond_init(&w.qcond, NULL);
@@ -1264,8 +1303,8 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 			walk_tsk(&w);
 		else if (walk_host(&w) < 0)
 			w.failed = 1;
-		if (w.root_fd >= 0) {
-			close(w.root_fd);
+		if (w.root_fd >= 0 && i < 64) {
+			w.root_fds[i] = w.root_fd; /* the hashing threads still need it */
 			w.root_fd = -1;
 		}
 		/* Content that needs libtsk: now that nothing else uses it. Hard-link aliases
@@ -1361,6 +1400,9 @@ out:
 	buf_release(&w.path);
 	if (w.root_fd >= 0)
 		close(w.root_fd);
+	for (int k = 0; k < 64; k++)
+		if (w.root_fds[k] >= 0)
+			close(w.root_fds[k]);
 	htree_free(w.t);
 	pthread_mutex_destroy(&w.qlock);
 	pthread_cond_destroy(&w.qcond);

@@ -24,7 +24,13 @@ enum cli_exit {
 
 int cmd_baseline(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
 int cmd_tree(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+int cmd_artifacts(int argc, char **argv);
+
+/* The installed data folder `what` ("rules", "artifacts") into out; -1 if none is found. */
+int cli_data_path(const char *what, char *out, size_t n);
 
 /* The exit status for a failure. */
 int cli_exit_code(const struct dt_err *err);

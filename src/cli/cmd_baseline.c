@@ -6,6 +6,8 @@
 
 #include "cli.h"
 #include "htree.h"
+#include "scan.h"
+#include "source.h"
 
 #include "banned.h"
 
@@ -21,7 +23,9 @@ static const char usage_text[] =
 	"hash-tree to OUT (atomically: a temporary name, then rename).\n"
 	"\n"
 	"Options:\n"
-	"  -o, --output FILE  the .dtree to write (required)\n" CLI_SOURCE_HELP
+	"  -o, --output FILE  the .dtree to write (required)\n"
+	"  --no-rows          do not parse the gold's files into osquery-table rows (the rows\n"
+	"                     'deltair scan' diffs against)\n" CLI_SOURCE_HELP
 	"  -h, --help         this help\n";
 
 struct warn_ctx {
@@ -38,11 +42,34 @@ on_error(void *ctx, const char *fs, const char *path, size_t len, const char *ms
 			path ? (int)len : 0, path ? path : "", msg);
 }
 
+/* The gold's rows, parsed once now, so that a scan never parses an unchanged file. */
+static int
+collect_rows(const char *spec, const struct cli_source_opts *so, struct htree *t,
+	     struct warn_ctx *wc, uint64_t *files, struct dt_err *err)
+{
+	struct source_opts sopt = { .offset = so->offset };
+	struct source *s = NULL;
+	struct parser_ctx ctx;
+	json_t *rows = NULL;
+	int rc = -1;
+
+	memset(&ctx, 0, sizeof(ctx));
+	if (source_open(spec, &sopt, &s, err) < 0)
+		return -1;
+	if (scan_image_ctx(s, t, &ctx, err) == 0 &&
+	    scan_collect_rows(s, t, &ctx, &rows, files, on_error, wc, err) == 0)
+		rc = htree_set_rows(t, rows, err);
+	parser_ctx_release(&ctx);
+	source_free(s);
+	return rc;
+}
+
 int
 cmd_baseline(int argc, char **argv)
 {
 	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
 					      { "help", no_argument, NULL, 'h' },
+					      { "no-rows", no_argument, NULL, 'W' },
 					      CLI_SOURCE_OPTIONS,
 					      { NULL, 0, NULL, 0 } };
 	struct cli_source_opts so;
@@ -51,7 +78,8 @@ cmd_baseline(int argc, char **argv)
 	struct htree *t = NULL;
 	struct dt_err err = { 0 };
 	const char *out = NULL;
-	int c, rc;
+	int c, rc, rows = 1;
+	uint64_t parsed = 0;
 
 	cli_source_opts_init(&so);
 	optind = 1;
@@ -63,6 +91,7 @@ cmd_baseline(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'o': out = optarg; break;
+		case 'W': rows = 0; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: return cli_usage("baseline", "bad option");
 		}
@@ -74,6 +103,10 @@ cmd_baseline(int argc, char **argv)
 	rc = cli_walk("baseline", argv[optind], &so, NULL, on_error, &wc, &t, &st);
 	if (rc)
 		return rc;
+	if (rows && collect_rows(argv[optind], &so, t, &wc, &parsed, &err) < 0) {
+		htree_free(t);
+		return cli_fail("baseline", &err);
+	}
 	if (htree_save(t, out, &err) < 0) {
 		htree_free(t);
 		return cli_fail("baseline", &err);
@@ -83,10 +116,11 @@ cmd_baseline(int argc, char **argv)
 			wc.n - MAX_WARNINGS);
 	fprintf(stderr,
 		"deltair: baseline: %s: %llu entries (%llu files, %llu directories, %llu deleted "
-		"names), %.1f MB hashed in %.2f s, %lu errors -> %s (%llu bytes, %.1f bytes/entry)\n",
+		"names), %.1f MB hashed in %.2f s, %llu files parsed into rows, %lu errors -> %s "
+		"(%llu bytes, %.1f bytes/entry)\n",
 		argv[optind], (unsigned long long)st.entries, (unsigned long long)st.regular,
 		(unsigned long long)st.dirs, (unsigned long long)st.deleted,
-		(double)st.bytes_hashed / 1e6, st.seconds, wc.n, out,
+		(double)st.bytes_hashed / 1e6, st.seconds, (unsigned long long)parsed, wc.n, out,
 		(unsigned long long)htree_file_size(t),
 		st.entries ? (double)htree_file_size(t) / (double)st.entries : 0.0);
 	htree_free(t);

@@ -144,6 +144,13 @@ cmd_diff(int argc, char **argv)
 			rc = cli_fail("diff", &r.err);
 			goto out;
 		}
+		/* What could not be read when that tree was made is still unknown now. */
+		for (size_t i = 0; i < htree_count(cur); i++) {
+			const struct htree_entry *e = htree_get(cur, i);
+			if (e->type == HTREE_REG && (e->flags & HTREE_F_READERR))
+				on_error(&r, htree_fs(cur, e->fs)->name, e->path, e->path_len,
+					 "content was unreadable when the tree was made; not compared");
+		}
 	} else {
 		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws);
 		if (rc)

@@ -25,8 +25,10 @@ static const char usage_text[] =
 	"  -f, --format FMT   export format\n"
 	"  -o, --output FILE  write to FILE (atomically) instead of stdout\n"
 	"  --prefix DIR       put DIR before every path (hashdeep, bodyfile), e.g. a mount point\n"
+	"hashdeep names are relative (etc/passwd), as 'hashdeep -r -l *' prints them when run\n"
+	"in a mount of the filesystem; audit with: cd MOUNT && hashdeep -c sha256 -a -k LIST -r -l *\n"
 	"  -h, --help         this help\n"
-	"With several filesystems, hashdeep and bodyfile paths start with /pN.\n";
+	"With several filesystems, hashdeep names start with pN/ and bodyfile names with /pN.\n";
 
 static int
 info(const char *path)
@@ -85,89 +87,22 @@ info(const char *path)
 	return 0;
 }
 
-/* The path as an export shows it: the prefix, /pN with several filesystems, the path. */
+/*
+ * A hashdeep name: relative, as `hashdeep -r -l *` run in a mount of the filesystem prints
+ * it; "pN/" first with several filesystems; "PREFIX/" first when asked.
+ */
 static void
-put_path(FILE *fp, const struct htree *t, const struct htree_entry *e, const char *prefix,
-	 int body)
+put_hashdeep_name(FILE *fp, const struct htree *t, const struct htree_entry *e,
+		  const char *prefix)
 {
-	const char *p = e->path;
-	size_t n = e->path_len;
-
-	if (prefix)
+	if (prefix && *prefix) {
 		fputs(prefix, fp);
+		if (prefix[strlen(prefix) - 1] != '/')
+			fputc('/', fp);
+	}
 	if (htree_nfs(t) > 1)
-		fprintf(fp, "/%s", htree_fs(t, e->fs)->name);
-	if (n == 1 && (prefix || htree_nfs(t) > 1))
-		return; /* the root is the prefix itself */
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		/* mactime percent-decodes every field; fls would write '^' for controls. */
-		if (body && (c == '|' || c == '%' || c < 0x20 || c == 0x7f))
-			fprintf(fp, "%%%02X", c);
-		else
-			fputc(c, fp);
-	}
-}
-
-static long long
-secs(int64_t ns)
-{
-	if (ns == HTREE_NO_TIME)
-		return 0;
-	return ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
-}
-
-/* The 10-character ls-style mode with TSK's type letters (name type / meta type). */
-static void
-mode_string(const struct htree_entry *e, char out[16])
-{
-	static const char types[] = "?rdlcbps?";
-	char t = types[e->type <= HTREE_SOCK ? e->type : 0];
-	const char *perm = "rwxrwxrwx";
-	uint32_t m = e->mode;
-
-	if (e->type == HTREE_REG)
-		t = 'r';
-	out[0] = e->type == HTREE_REG ? 'r' : t;
-	out[1] = '/';
-	out[2] = e->type == HTREE_REG ? 'r' : t;
-	for (int i = 0; i < 9; i++)
-		out[3 + i] = (m & (0400u >> i)) ? perm[i] : '-';
-	if (m & 04000)
-		out[5] = (m & 0100) ? 's' : 'S';
-	if (m & 02000)
-		out[8] = (m & 0010) ? 's' : 'S';
-	if (m & 01000)
-		out[11] = (m & 0001) ? 't' : 'T';
-	out[12] = '\0';
-	/* TSK's name-type letters: '-' unknown, 'r' file, 'd' dir, 'l' link, ... */
-	if (e->type == HTREE_OTHER)
-		out[0] = out[2] = '-';
-}
-
-static void
-body_line(FILE *fp, const struct htree *t, const struct htree_entry *e, const char *prefix)
-{
-	char mode[16];
-
-	mode_string(e, mode);
-	fputs("0|", fp);
-	put_path(fp, t, e, prefix, 1);
-	if (e->type == HTREE_LNK && e->link) {
-		fputs(" -> ", fp);
-		for (size_t i = 0; i < e->link_len; i++) {
-			unsigned char c = (unsigned char)e->link[i];
-			if (c == '|' || c == '%' || c < 0x20 || c == 0x7f)
-				fprintf(fp, "%%%02X", c);
-			else
-				fputc(c, fp);
-		}
-	}
-	if (e->flags & HTREE_F_DELETED)
-		fputs(" (deleted)", fp);
-	fprintf(fp, "|%llu|%s|%u|%u|%llu|%lld|%lld|%lld|%lld\n", (unsigned long long)e->inode,
-		mode, e->uid, e->gid, (unsigned long long)e->size, secs(e->atime), secs(e->mtime),
-		secs(e->ctime), secs(e->crtime));
+		fprintf(fp, "%s/", htree_fs(t, e->fs)->name);
+	fwrite(e->path + 1, 1, e->path_len - 1, fp);
 }
 
 static int
@@ -217,10 +152,10 @@ export(const char *path, const char *format, const char *out, const char *prefix
 			}
 			htree_hex(e->sha256, 32, hex);
 			fprintf(of.fp, "%llu,%s,", (unsigned long long)e->size, hex);
-			put_path(of.fp, t, e, prefix, 0);
+			put_hashdeep_name(of.fp, t, e, prefix);
 			fputc('\n', of.fp);
 		} else {
-			body_line(of.fp, t, e, prefix);
+			events_body_line(of.fp, prefix, htree_nfs(t) > 1 ? htree_fs(t, e->fs)->name : NULL, e);
 		}
 	}
 	if (strcmp(format, "jsonl") == 0)
@@ -230,7 +165,7 @@ export(const char *path, const char *format, const char *out, const char *prefix
 		}
 	else if (strcmp(format, "bodyfile") == 0)
 		for (size_t i = 0; i < htree_ndeleted(t); i++)
-			body_line(of.fp, t, htree_deleted(t, i), prefix);
+			events_body_line(of.fp, prefix, htree_nfs(t) > 1 ? htree_fs(t, htree_deleted(t, i)->fs)->name : NULL, htree_deleted(t, i));
 	if (err.code != DT_OK || outfile_commit(&of, &err) < 0) {
 		rc = cli_fail("tree", &err);
 		goto out;

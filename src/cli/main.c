@@ -24,7 +24,10 @@ static int cmd_version(int argc, char **argv);
 static const struct command commands[] = {
 	{ "baseline", cmd_baseline, "walk and hash an image into a .dtree hash-tree" },
 	{ "diff", cmd_diff, "compare an image (or a .dtree) with a baseline; print the delta" },
+	{ "scan", cmd_scan, "diff, then YARA, artifacts and osquery-table rows on the delta" },
+	{ "artifacts", cmd_artifacts, "list ForensicArtifacts definitions, or resolve them on an image" },
 	{ "tree", cmd_tree, "inspect or export a .dtree (info, export)" },
+	{ "mount", cmd_mount, "read-only FUSE view of an image (or only its delta)" },
 	{ "help", cmd_help, "list commands and exit statuses" },
 	{ "version", cmd_version, "print the version" },
 };
@@ -149,6 +152,10 @@ usage(FILE *fp)
 static int
 cmd_help(int argc, char **argv)
 {
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
 	if (argc > 1) {
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (strcmp(argv[1], commands[i].name) == 0 &&

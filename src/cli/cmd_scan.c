@@ -1,0 +1,403 @@
+/* cmd_scan.c - deltair scan: the diff, then YARA, artifacts and rows on the delta only. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "artifacts.h"
+#include "cli.h"
+#include "events.h"
+#include "htree.h"
+#include "outfile.h"
+#include "scan.h"
+#include "yarascan.h"
+
+#include "banned.h"
+
+#define MAX_PATHS 64
+
+static const char usage_text[] =
+	"usage: deltair scan [options] --baseline GOLD.dtree IMAGE\n"
+	"\n"
+	"Diff IMAGE against the baseline (as 'deltair diff'), then triage only the delta:\n"
+	"YARA on every added, modified, appended, renamed or retyped regular file (read from\n"
+	"the image, never a kernel mount), the ForensicArtifacts definitions that cover each\n"
+	"change ('artifacts' on file events), and osquery-table rows parsed from the changed\n"
+	"files, diffed against the rows the baseline parsed from the gold ('row' events with\n"
+	"action added/removed). The summary says how many files YARA scanned and skipped, and\n"
+	"why.\n"
+	"\n"
+	"Options:\n"
+	"  -b, --baseline FILE   the gold .dtree (made by 'deltair baseline')\n"
+	"  -r, --rules PATH      YARA rules: a .yar/.yara file or a folder (repeatable;\n"
+	"                        default: the installed rules/)\n"
+	"  -a, --artifacts PATH  ForensicArtifacts YAML: a file or folder (repeatable;\n"
+	"                        default: the installed artifacts/)\n"
+	"      --no-rules        no YARA\n"
+	"      --no-artifacts    no artifact matching\n"
+	"      --no-rows         no parsing into rows\n"
+	"  -x, --extract DIR     copy every changed file out of the image into DIR, with\n"
+	"                        manifest.jsonl and a COMPLETE marker written last\n"
+	"      --max-size BYTES  YARA skips larger files (default 64 MiB; reported)\n"
+	"      --timeout SECONDS YARA time limit per file (default 30; reported)\n"
+	"  -f, --format FMT      jsonl (default), timesketch (Timesketch JSONL), bodyfile\n"
+	"  -o, --output FILE     write to FILE (atomically) instead of stdout\n" CLI_SOURCE_HELP
+	"  -h, --help            this help\n"
+	"\n"
+	"Exit status: 0 no delta, 1 delta found, 2 and above errors (see 'deltair help').\n";
+
+enum fmt { FMT_JSONL, FMT_TIMESKETCH, FMT_BODYFILE };
+
+struct run {
+	struct sink sink;
+	enum fmt fmt;
+	const struct htree *cur;
+	int64_t last_mtime;
+	const char *last_path;
+	unsigned long errors;
+	unsigned long yara_hits;
+};
+
+static int
+emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
+{
+	struct run *r = ctx;
+	const char *kind = json_string_value(json_object_get(ev, "event"));
+	json_t *lines, *l;
+	size_t i;
+	int rc = 0;
+
+	if (kind && strcmp(kind, "error") == 0)
+		r->errors++;
+	if (kind && strcmp(kind, "yara") == 0)
+		r->yara_hits++;
+	if (e) {
+		r->last_mtime = e->mtime;
+		r->last_path = e->path;
+	}
+	switch (r->fmt) {
+	case FMT_JSONL: return sink_emit(&r->sink, ev, err);
+	case FMT_BODYFILE:
+		if (e) {
+			const char *fs = json_string_value(json_object_get(ev, "fs"));
+			events_body_line(r->sink.fp, NULL, htree_nfs(r->cur) > 1 ? fs : NULL, e);
+		}
+		json_decref(ev);
+		return 0;
+	case FMT_TIMESKETCH: {
+		int64_t mt = r->last_mtime;
+		if (e == NULL && kind && strcmp(kind, "file") != 0) {
+			/* Date a yara or row event by its file's modification time. */
+			const char *fs = json_string_value(json_object_get(ev, "fs"));
+			const char *p = json_string_value(json_object_get(ev, "path"));
+			int fi = fs ? htree_fs_index(r->cur, fs) : -1;
+			const struct htree_entry *f =
+				(fi >= 0 && p) ? htree_find(r->cur, (uint32_t)fi, p, strlen(p)) : NULL;
+			if (f)
+				mt = f->mtime;
+		}
+		lines = events_timesketch(ev, e, mt);
+		json_array_foreach(lines, i, l)
+		{
+			if (sink_emit(&r->sink, json_incref(l), err) < 0) {
+				rc = -1;
+				break;
+			}
+		}
+		json_decref(lines);
+		json_decref(ev);
+		return rc;
+	}
+	}
+	json_decref(ev);
+	return 0;
+}
+
+static void
+walk_error(void *ctx, const char *fs, const char *path, size_t len, const char *msg)
+{
+	struct dt_err err = { 0 };
+
+	emit(ctx, events_error(fs, path, len, msg), NULL, &err);
+}
+
+static json_t *
+identity(const struct htree *t, const char *path)
+{
+	const struct htree_info *in = htree_info(t);
+	json_t *o = json_object();
+	char hex[65];
+
+	if (path)
+		json_object_set_new(o, "path", json_string(path));
+	if (in->has_digest) {
+		htree_hex(in->digest, 32, hex);
+		json_object_set_new(o, "digest", json_string(hex));
+	}
+	json_object_set_new(o, "image", json_string(in->image ? in->image : ""));
+	json_object_set_new(o, "format", json_string(in->format ? in->format : ""));
+	json_object_set_new(o, "layout", json_string(in->layout ? in->layout : ""));
+	json_object_set_new(o, "size", json_integer((json_int_t)in->image_size));
+	return o;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static json_t *
+summary(const struct diff_stats *ds, const struct scan_stats *st, const struct walk_stats *ws,
+	const struct htree *gold, const char *base, const struct htree *cur, size_t nrules,
+	int yara_on, int rows_on, int extract_on, unsigned long errors, double elapsed)
+{
+	json_t *s = json_object(), *counts = json_object();
+	uint64_t total = 0;
+
+	for (int k = 0; k < DIFF_NCLASSES; k++) {
+		json_object_set_new(counts, diff_class_name(k), json_integer((json_int_t)ds->count[k]));
+		total += ds->count[k];
+	}
+	json_object_set_new(s, "event", json_string("summary"));
+	json_object_set_new(s, "fs", json_string("*"));
+	json_object_set_new(s, "counts", counts);
+	json_object_set_new(s, "delta", json_integer((json_int_t)total));
+	json_object_set_new(s, "entries", json_integer((json_int_t)ds->entries));
+	json_object_set_new(s, "entries_unchanged", json_integer((json_int_t)ds->skipped_entries));
+	json_object_set_new(s, "bytes_hashed", json_integer((json_int_t)ws->bytes_hashed));
+	json_object_set_new(s, "bytes_unchanged", json_integer((json_int_t)ds->skipped_bytes));
+	if (yara_on)
+		json_object_set_new(
+			s, "yara",
+			json_pack("{s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I}", "rules",
+				  (json_int_t)nrules, "candidates", (json_int_t)st->yara_candidates,
+				  "scanned", (json_int_t)st->yara_scanned, "skipped", "too_large",
+				  (json_int_t)st->yara_too_large, "timeout",
+				  (json_int_t)st->yara_timeout, "unreadable",
+				  (json_int_t)st->yara_unreadable, "failed",
+				  (json_int_t)st->yara_failed, "matches",
+				  (json_int_t)st->yara_matches, "files_matched",
+				  (json_int_t)st->yara_files_matched, "bytes_read",
+				  (json_int_t)st->yara_bytes));
+	if (rows_on)
+		json_object_set_new(s, "rows",
+				    json_pack("{s:I, s:I, s:I, s:I}", "files_parsed",
+					      (json_int_t)st->files_parsed, "parsed",
+					      (json_int_t)st->rows_parsed, "added",
+					      (json_int_t)st->rows_added, "removed",
+					      (json_int_t)st->rows_removed));
+	if (extract_on)
+		json_object_set_new(s, "extracted",
+				    json_pack("{s:I, s:I}", "files", (json_int_t)st->extracted,
+					      "bytes", (json_int_t)st->extracted_bytes));
+	json_object_set_new(s, "errors", json_integer((json_int_t)errors));
+	json_object_set_new(s, "elapsed", json_real(elapsed));
+	json_object_set_new(s, "baseline", identity(gold, base));
+	json_object_set_new(s, "evidence", identity(cur, NULL));
+	json_object_set_new(s, "tool", json_string("deltair " DELTAIR_VERSION));
+	return s;
+}
+
+int
+cmd_scan(int argc, char **argv)
+{
+	static const struct option opts[] = { { "baseline", required_argument, NULL, 'b' },
+					      { "rules", required_argument, NULL, 'r' },
+					      { "artifacts", required_argument, NULL, 'a' },
+					      { "no-rules", no_argument, NULL, 'R' },
+					      { "no-artifacts", no_argument, NULL, 'A' },
+					      { "no-rows", no_argument, NULL, 'W' },
+					      { "extract", required_argument, NULL, 'x' },
+					      { "max-size", required_argument, NULL, 's' },
+					      { "timeout", required_argument, NULL, 't' },
+					      { "format", required_argument, NULL, 'f' },
+					      { "output", required_argument, NULL, 'o' },
+					      { "help", no_argument, NULL, 'h' },
+					      CLI_SOURCE_OPTIONS,
+					      { NULL, 0, NULL, 0 } };
+	struct cli_source_opts so;
+	const char *base = NULL, *out = "-", *rules[MAX_PATHS], *arts[MAX_PATHS];
+	size_t nrules_paths = 0, narts = 0, nrules = 0;
+	int no_rules = 0, no_arts = 0, no_rows = 0, c, rc = EXIT_BUG;
+	char def_rules[4096], def_arts[4096];
+	struct scan_config cfg;
+	struct yarascan *y = NULL;
+	struct artifacts *a = NULL;
+	struct htree *gold = NULL, *cur = NULL;
+	struct source *src = NULL;
+	struct walk_stats ws;
+	struct diff_stats ds;
+	struct scan_stats st;
+	struct outfile of;
+	struct run r;
+	struct dt_err err = { 0 };
+	double t0 = now();
+	long long v;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&r, 0, sizeof(r));
+	memset(&of, 0, sizeof(of));
+	memset(&ws, 0, sizeof(ws));
+	memset(&ds, 0, sizeof(ds));
+	memset(&st, 0, sizeof(st));
+	cli_source_opts_init(&so);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "b:r:a:x:f:o:h", opts, NULL)) != -1) {
+		int x = cli_source_opt("scan", &so, c, optarg);
+		if (x < 0)
+			return EXIT_USAGE;
+		if (x > 0)
+			continue;
+		switch (c) {
+		case 'b': base = optarg; break;
+		case 'r':
+			if (nrules_paths == MAX_PATHS)
+				return cli_usage("scan", "too many --rules");
+			rules[nrules_paths++] = optarg;
+			break;
+		case 'a':
+			if (narts == MAX_PATHS)
+				return cli_usage("scan", "too many --artifacts");
+			arts[narts++] = optarg;
+			break;
+		case 'R': no_rules = 1; break;
+		case 'A': no_arts = 1; break;
+		case 'W': no_rows = 1; break;
+		case 'x': cfg.extract_dir = optarg; break;
+		case 's':
+			v = cli_number(optarg);
+			if (v < 1)
+				return cli_usage("scan", "--max-size needs a byte count, not '%s'", optarg);
+			cfg.yara.max_size = (uint64_t)v;
+			break;
+		case 't':
+			v = cli_number(optarg);
+			if (v < 1 || v > 86400)
+				return cli_usage("scan", "--timeout needs seconds (1-86400), not '%s'",
+						 optarg);
+			cfg.yara.timeout = (int)v;
+			break;
+		case 'f':
+			if (strcmp(optarg, "jsonl") == 0)
+				r.fmt = FMT_JSONL;
+			else if (strcmp(optarg, "timesketch") == 0)
+				r.fmt = FMT_TIMESKETCH;
+			else if (strcmp(optarg, "bodyfile") == 0)
+				r.fmt = FMT_BODYFILE;
+			else
+				return cli_usage("scan", "unknown format '%s'", optarg);
+			break;
+		case 'o': out = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: return cli_usage("scan", "bad option");
+		}
+	}
+	if (base == NULL)
+		return cli_usage("scan", "--baseline GOLD.dtree is required");
+	if (argc - optind != 1)
+		return cli_usage("scan", "expected one IMAGE");
+	if (!no_rules && nrules_paths == 0) {
+		if (cli_data_path("rules", def_rules, sizeof(def_rules)) < 0)
+			return cli_usage("scan", "no installed rules/ found; give --rules or --no-rules");
+		rules[nrules_paths++] = def_rules;
+	}
+	if (!no_arts && narts == 0) {
+		if (cli_data_path("artifacts", def_arts, sizeof(def_arts)) < 0)
+			return cli_usage("scan",
+					 "no installed artifacts/ found; give --artifacts or --no-artifacts");
+		arts[narts++] = def_arts;
+	}
+	/* Everything that can be wrong with the inputs is found before the long work. */
+	if (!no_rules && yarascan_compile(rules, nrules_paths, &y, &nrules, &err) < 0)
+		return cli_fail("scan", &err);
+	if (!no_arts && artifacts_load(arts, narts, &a, NULL, &err) < 0) {
+		rc = cli_fail("scan", &err);
+		goto out;
+	}
+	if (htree_load(base, &gold, &err) < 0) {
+		rc = cli_fail("scan", &err);
+		goto out;
+	}
+	if (outfile_open(&of, out, &err) < 0) {
+		rc = cli_fail("scan", &err);
+		goto out;
+	}
+	r.sink.fp = of.fp;
+	{
+		struct source_opts sopt = { .offset = so.offset };
+		struct walk_opts wo;
+		struct cli_progress prog;
+
+		if (source_open(argv[optind], &sopt, &src, &err) < 0) {
+			rc = cli_fail("scan", &err);
+			goto out;
+		}
+		memset(&wo, 0, sizeof(wo));
+		wo.flags = so.include_meta ? WALK_INCLUDE_META : 0;
+		wo.threads = so.threads;
+		wo.gold = gold;
+		wo.on_error = walk_error;
+		wo.ctx = &r;
+		cli_progress_init(&prog, so.progress);
+		if (prog.enabled) {
+			wo.on_progress = cli_progress_cb;
+			wo.progress_ctx = &prog;
+		}
+		c = walk_source(src, &wo, &cur, &ws, &err);
+		cli_progress_done(&prog);
+		if (c < 0) {
+			rc = cli_fail("scan", &err);
+			goto out;
+		}
+	}
+	r.cur = cur;
+	cfg.rules = y;
+	cfg.artifacts = a;
+	cfg.parse_rows = !no_rows;
+	if (scan_delta(src, gold, cur, &cfg, emit, &r, &ds, &st, &err) < 0) {
+		rc = cli_fail("scan", &err);
+		goto out;
+	}
+	{
+		json_t *s = summary(&ds, &st, &ws, gold, base, cur, nrules, y != NULL, !no_rows,
+				    cfg.extract_dir != NULL, r.errors, now() - t0);
+		if (r.fmt == FMT_JSONL) {
+			if (sink_emit(&r.sink, s, &err) < 0) {
+				rc = cli_fail("scan", &err);
+				goto out;
+			}
+		} else {
+			/* Timelines have no place for it: the summary goes to stderr. */
+			char *txt = json_dumps(s, JSON_COMPACT);
+			if (txt)
+				fprintf(stderr, "%s\n", txt);
+			free(txt);
+			json_decref(s);
+		}
+	}
+	if (r.sink.failed || outfile_commit(&of, &err) < 0) {
+		if (err.code == DT_OK)
+			dt_fail_errno(&err, DT_EIO, "cannot write '%s'", out);
+		rc = cli_fail("scan", &err);
+		goto out;
+	}
+	{
+		uint64_t total = 0;
+		for (int k = 0; k < DIFF_NCLASSES; k++)
+			total += ds.count[k];
+		rc = total ? EXIT_DELTA : EXIT_NO_DELTA;
+	}
+out:
+	outfile_release(&of);
+	source_free(src);
+	htree_free(gold);
+	htree_free(cur);
+	yarascan_free(y);
+	artifacts_free(a);
+	return rc;
+}

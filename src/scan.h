@@ -1,0 +1,77 @@
+/*
+ * scan.h - triage of the delta: YARA on the changed files, the ForensicArtifacts
+ * definitions that cover each change, osquery-schema rows parsed from the changed files
+ * and diffed against the gold's rows, and evidence extraction.
+ *
+ * Only the delta is read: an unchanged file is never scanned or parsed (the gold's rows
+ * were parsed once, at baseline time, and travel in the .dtree). File content always comes
+ * out of the image through the source (never through a kernel mount).
+ */
+#ifndef DELTAIR_SCAN_H
+#define DELTAIR_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "artifacts.h"
+#include "diff.h"
+#include "error.h"
+#include "htree.h"
+#include "parsers.h"
+#include "source.h"
+#include "yarascan.h"
+
+#define SCAN_MAX_ARTIFACTS 64 /* artifact names listed on one file event */
+
+struct scan_config {
+	struct yarascan *rules;      /* borrowed; NULL: no YARA */
+	struct yarascan_opts yara;
+	struct artifacts *artifacts; /* borrowed, prepared by scan_delta; NULL: none */
+	const char *extract_dir;     /* NULL: no extraction */
+	int parse_rows;              /* parse the delta's files into rows */
+};
+
+struct scan_stats {
+	uint64_t yara_candidates; /* regular files of the delta that YARA should see */
+	uint64_t yara_scanned, yara_too_large, yara_timeout, yara_unreadable, yara_failed;
+	uint64_t yara_matches, yara_files_matched, yara_bytes;
+	uint64_t files_parsed, rows_parsed, rows_added, rows_removed;
+	uint64_t extracted, extracted_bytes;
+	uint64_t errors;
+};
+
+/*
+ * Events go to emit (which steals ev, also on failure); e is the entry a `file` event
+ * describes (the incident's, or the gold's for a deleted file), NULL for other events.
+ * emit returns 0, or -1 to stop the scan (with err filled).
+ */
+typedef int (*scan_emit_fn)(void *ctx, json_t *ev, const struct htree_entry *e,
+			    struct dt_err *err);
+
+/* The image's accounts, from its own /etc/passwd and /etc/group (in filesystem fs). */
+int scan_image_ctx(struct source *s, const struct htree *t, struct parser_ctx *ctx,
+		   struct dt_err *err);
+
+/*
+ * Parse every file of t that a parser covers (what `deltair baseline` keeps in the .dtree):
+ * *rows is new, { TABLE: [ {"fs", "path", "columns": {...}}, ... ] }. Per-file failures go
+ * to on_error (may be NULL).
+ */
+int scan_collect_rows(struct source *s, const struct htree *t, const struct parser_ctx *ctx,
+		      json_t **rows, uint64_t *files,
+		      void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
+				       const char *msg),
+		      void *ectx, struct dt_err *err);
+
+/*
+ * Diff gold against cur (cur was walked from s) and triage the delta: `file` events (with
+ * "artifacts"), `yara` events, `row` events, `error` events for per-file failures. The
+ * caller writes the summary from *ds and *st.
+ */
+int scan_delta(struct source *s, const struct htree *gold, const struct htree *cur,
+	       const struct scan_config *c, scan_emit_fn emit, void *ectx, struct diff_stats *ds,
+	       struct scan_stats *st, struct dt_err *err);
+
+#endif
