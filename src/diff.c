@@ -84,13 +84,13 @@ same_content(const struct htree_entry *a, const struct htree_entry *b)
 	       memcmp(a->sha256, b->sha256, 32) == 0;
 }
 
+/* An unknown target hashes like an empty one (htree.c), so it compares like one too. */
 static int
 same_link(const struct htree_entry *a, const struct htree_entry *b)
 {
-	if ((a->link == NULL) != (b->link == NULL))
-		return 0;
-	return a->link == NULL ||
-	       (a->link_len == b->link_len && memcmp(a->link, b->link, a->link_len) == 0);
+	uint32_t al = a->link ? a->link_len : 0, bl = b->link ? b->link_len : 0;
+
+	return al == bl && (al == 0 || memcmp(a->link, b->link, al) == 0);
 }
 
 static unsigned
@@ -396,7 +396,7 @@ pair_renames(struct clist *l, struct dt_err *err)
 		}
 		for (size_t k = lo; k < nd && memcmp(del[k]->gold->sha256, a->e->sha256, 32) == 0;
 		     k++) {
-			if (used[k])
+			if (used[k] || strcmp(del[k]->fs, a->fs) != 0)
 				continue;
 			if (best == SIZE_MAX)
 				best = k;

@@ -666,7 +666,7 @@ encode_entry(struct buf *b, const struct htree_entry *e, struct prev *p, struct 
 	}
 	if (e->type == HTREE_REG && (e->flags & HTREE_F_HASHED))
 		rc |= buf_add(b, e->sha256, 32, err);
-	if (e->type == HTREE_LNK || e->link) {
+	if (e->type == HTREE_LNK) {
 		rc |= buf_add_varint(b, e->link ? e->link_len + 1 : 0, err);
 		if (e->link)
 			rc |= buf_add(b, e->link, e->link_len, err);

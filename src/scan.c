@@ -879,8 +879,15 @@ extract_open(struct scanner *sc, const char *dir, struct dt_err *err)
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		return dt_fail_errno(err, DT_EIO, "cannot create '%s'", dir);
 	sc->extract_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sc->extract_fd < 0)
+	if (sc->extract_fd < 0) {
+		struct stat st;
+		/* O_NOFOLLOW|O_DIRECTORY on a symlink fails with ENOTDIR: say what it is. */
+		if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			return dt_fail(err, DT_EIO,
+				       "'%s' is a symbolic link; extraction needs a real folder",
+				       dir);
 		return dt_fail_errno(err, DT_EIO, "cannot open '%s'", dir);
+	}
 	/* A re-run: the marker goes first, so an interrupted run never looks complete. */
 	if (unlinkat(sc->extract_fd, EXTRACT_DONE, 0) != 0 && errno != ENOENT)
 		return dt_fail_errno(err, DT_EIO, "cannot remove '%s/%s'", dir, EXTRACT_DONE);

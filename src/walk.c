@@ -1147,9 +1147,13 @@ walk_host(struct walker *w)
 	char *lbuf;
 	int64_t idx;
 
+	if (w->fsi >= 64)
+		return dt_fail(w->err, DT_EUSAGE, "too many directory sources");
 	w->root_fd = open(w->sfs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->root_fd < 0)
 		return dt_fail_errno(w->err, DT_EIO, "cannot open '%s'", w->sfs->root);
+	/* The hashing threads open files beneath it while and after the walk; closed at the end. */
+	w->root_fds[w->fsi] = w->root_fd;
 	if (statx(w->root_fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0)
 		return dt_fail_errno(w->err, DT_EIO, "cannot stat '%s'", w->sfs->root);
 	w->root_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
@@ -1303,10 +1307,7 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 			walk_tsk(&w);
 		else if (walk_host(&w) < 0)
 			w.failed = 1;
-		if (w.root_fd >= 0 && i < 64) {
-			w.root_fds[i] = w.root_fd; /* the hashing threads still need it */
-			w.root_fd = -1;
-		}
+		w.root_fd = -1; /* it is root_fds[i], closed when the hashing is over */
 		/* Content that needs libtsk: now that nothing else uses it. Hard-link aliases
 		 * of held jobs learn their final index here. */
 		held_base = w.njobs;
@@ -1398,8 +1399,6 @@ out:
 	map_release(&w.visited);
 	map_release(&w.links);
 	buf_release(&w.path);
-	if (w.root_fd >= 0)
-		close(w.root_fd);
 	for (int k = 0; k < 64; k++)
 		if (w.root_fds[k] >= 0)
 			close(w.root_fds[k]);

@@ -59,13 +59,18 @@ say "deltair baseline gold.img"
 "$deltair" baseline --no-progress -o gold.dtree gold.img
 "$deltair" tree info gold.dtree | sed -n '1,20p'
 
-say "deltair diff --baseline gold.dtree incident.img"
-rc=0; "$deltair" diff --no-progress --baseline gold.dtree -o events.jsonl incident.img || rc=$?
+say "deltair scan --baseline gold.dtree incident.img  (diff, then YARA, artifacts and rows on the delta)"
+rc=0; "$deltair" scan --no-progress --baseline gold.dtree -o events.jsonl -x evidence incident.img || rc=$?
 echo "exit status $rc (1: delta found)"
 
-say "findings"
+say "findings: what changed"
 jq -r 'select(.event=="file") | [.change, .fs + ":" + .path + (if .old_path then " (was " + .old_path + ")" else "" end), (.flags | join(","))] | @tsv' events.jsonl | column -t -s $'\t'
+say "findings: YARA on the delta"
+jq -r 'select(.event=="yara") | [.path, .rule, (.meta.severity // "")] | @tsv' events.jsonl | column -t -s $'\t'
+say "findings: osquery-table rows that differ from the gold"
+jq -r 'select(.event=="row") | [.action, .table, .path, (.columns | to_entries | map(select(.value != "")) | map(.key + "=" + .value) | join(" "))] | @tsv' events.jsonl | cut -c1-160
 say "summary"
-jq -c 'select(.event=="summary") | {counts, entries, entries_unchanged, bytes_hashed, elapsed}' events.jsonl
+jq -c 'select(.event=="summary") | {counts, entries, entries_unchanged, yara: {scanned: .yara.scanned, matches: .yara.matches}, rows, elapsed}' events.jsonl
+echo "extracted delta files: $work/evidence (manifest.jsonl)"
 echo; echo "events: $work/events.jsonl"
 [ "$rc" = 1 ]

@@ -1,9 +1,12 @@
 /* cmd_scan.c - deltair scan: the diff, then YARA, artifacts and rows on the delta only. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "artifacts.h"
 #include "cli.h"
@@ -140,6 +143,49 @@ identity(const struct htree *t, const char *path)
 	json_object_set_new(o, "layout", json_string(in->layout ? in->layout : ""));
 	json_object_set_new(o, "size", json_integer((json_int_t)in->image_size));
 	return o;
+}
+
+/*
+ * Whether --extract DIR can be used, checked before the walk (which may take hours) and
+ * without creating anything: DIR must be a real folder (never a symlink: the copies would
+ * land wherever it points) we can write, or not exist yet in a folder we can write.
+ */
+static int
+check_extract_dir(const char *dir, struct dt_err *err)
+{
+	char parent[4096];
+	struct stat st;
+	size_t n = strlen(dir);
+	char *slash;
+
+	if (lstat(dir, &st) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return dt_fail(err, DT_EIO,
+				       "'%s' is a symbolic link; --extract needs a real folder",
+				       dir);
+		if (!S_ISDIR(st.st_mode))
+			return dt_fail(err, DT_EIO, "'%s' is not a folder", dir);
+		if (access(dir, W_OK | X_OK) != 0)
+			return dt_fail_errno(err, DT_EIO, "cannot write to '%s'", dir);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return dt_fail_errno(err, DT_EIO, "cannot use '%s'", dir);
+	if (n == 0 || n >= sizeof(parent))
+		return dt_fail(err, DT_EIO, "bad folder name '%s'", dir);
+	memcpy(parent, dir, n + 1);
+	while (n > 1 && parent[n - 1] == '/')
+		parent[--n] = '\0';
+	slash = strrchr(parent, '/');
+	if (slash == NULL)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(parent, W_OK | X_OK) != 0)
+		return dt_fail_errno(err, DT_EIO, "cannot create '%s'", dir);
+	return 0;
 }
 
 static double
@@ -313,6 +359,8 @@ cmd_scan(int argc, char **argv)
 		arts[narts++] = def_arts;
 	}
 	/* Everything that can be wrong with the inputs is found before the long work. */
+	if (cfg.extract_dir && check_extract_dir(cfg.extract_dir, &err) < 0)
+		return cli_fail("scan", &err);
 	if (!no_rules && yarascan_compile(rules, nrules_paths, &y, &nrules, &err) < 0)
 		return cli_fail("scan", &err);
 	if (!no_arts && artifacts_load(arts, narts, &a, NULL, &err) < 0) {

@@ -62,8 +62,18 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 		return cli_fail(cmd, &err);
 	for (size_t i = 0; i < source_nskipped(src); i++) {
 		const struct source_skip *k = source_skipped(src, i);
-		fprintf(stderr, "deltair: %s: note: %s at byte %llu skipped: %s\n", cmd, k->name,
+		fprintf(stderr, "deltair: %s: warning: %s at byte %llu skipped: %s\n", cmd, k->name,
 			(unsigned long long)k->offset, k->reason);
+		/* A filesystem we recognise but cannot read is missing evidence: say so in the
+		 * events too, with the way to read it. */
+		if (strstr(k->reason, "looks like") && on_error) {
+			char msg[400];
+			snprintf(msg, sizeof(msg),
+				 "partition skipped: %s; mount it read-only (mount -o "
+				 "ro,norecovery,nouuid) and read it as dir:MOUNTPOINT",
+				 k->reason);
+			on_error(ctx, k->name, NULL, 0, msg);
+		}
 	}
 	memset(&wo, 0, sizeof(wo));
 	wo.flags = so->include_meta ? WALK_INCLUDE_META : 0;

@@ -2,6 +2,7 @@
  * main.c - deltair's command table and exit statuses. Each command lives in cmd_<name>.c,
  * parses its own options and calls the library.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,8 +101,9 @@ cli_number(const char *s)
 
 	if (s == NULL || *s == '\0' || *s == '-')
 		return -1;
-	v = strtoll(s, &end, 0);
-	return *end == '\0' ? v : -1;
+	errno = 0;
+	v = strtoll(s, &end, 10); /* decimal: "010" is ten, not eight */
+	return (*end == '\0' && errno == 0) ? v : -1;
 }
 
 void

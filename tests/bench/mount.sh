@@ -50,19 +50,22 @@ read_us()
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 mbs() { awk -v b=$((mib * 1048576)) -v us="$1" 'BEGIN { printf "%.0f", b / us }'; }
 
+# Rounds alternate between the two mounts, so that both see the same load on the machine.
 mount -o ro,noload,loop "$work/img.ext4" "$loop_mnt"
 read_us "$loop_mnt/big.bin" > /dev/null
-loop_us=$(for i in $(seq 1 "$runs"); do read_us "$loop_mnt/big.bin"; done | median)
-umount "$loop_mnt"
-
-: > "$work/first" > "$work/warm"
-for i in $(seq 1 "$runs"); do
+: > "$work/loop.us"
+: > "$work/first"
+: > "$work/warm"
+for _ in $(seq 1 "$runs"); do
+	read_us "$loop_mnt/big.bin" >> "$work/loop.us"
 	"$deltair" mount --no-progress "$work/img.ext4" "$fuse_mnt"
-	cat "$work/img.ext4" > /dev/null # the image in the page cache, as the loop's file was
+	cat "$work/img.ext4" > /dev/null # the image in the page cache, as the loop's file is
 	read_us "$fuse_mnt/big.bin" >> "$work/first"
 	read_us "$fuse_mnt/big.bin" >> "$work/warm"
 	fusermount3 -u "$fuse_mnt"
 done
+umount "$loop_mnt"
+loop_us=$(median < "$work/loop.us")
 first_us=$(median < "$work/first")
 fuse_us=$(median < "$work/warm")
 

@@ -323,6 +323,12 @@ EOF
 
 # The same through two trees: appended cannot be told from modified without the image.
 dt_ok baseline --no-progress -o incident.dtree incident.img
+# The incident tree itself is the incident filesystem, to the nanosecond (kernel timestamps).
+oracle incmnt p0 > incident-want.jsonl
+dt_ok tree export --format jsonl incident.dtree
+grep -v '"deleted_entry":true' out | canon_jsonl > incident-got.jsonl
+compare incident-want.jsonl incident-got.jsonl fs type mode uid gid size link sha256 inode \
+	mtime_ns atime_ns ctime_ns crtime_ns || fail "the incident tree differs from the incident filesystem"
 python3 -c '
 import json, sys
 for l in open(sys.argv[1]):

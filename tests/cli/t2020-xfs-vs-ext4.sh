@@ -59,6 +59,8 @@ dt_ok tree export --format jsonl xfs.dtree
 canon_jsonl < out > got-xfs.jsonl
 compare want-xfs.jsonl got-xfs.jsonl fs type mode uid gid size link sha256 ||
 	fail "the dir: baseline of the XFS mount differs from find + sha256sum"
+compare want-xfs.jsonl got-xfs.jsonl inode mtime_ns atime_ns ctime_ns crtime_ns ||
+	fail "the dir: baseline of the XFS mount has other inode numbers or times than stat"
 
 dt diff ext4.dtree xfs.dtree
 expect_rc 1 "diff ext4.dtree xfs.dtree (ext4 has lost+found)"

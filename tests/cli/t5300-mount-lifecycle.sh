@@ -25,8 +25,8 @@ daemons()
 # gone DIR: within 10 s, DIR is no mount point and no deltair serves it.
 gone()
 {
-	local i
-	for i in $(seq 1 50); do
+	local _
+	for _ in $(seq 1 50); do
 		if ! mountpoint -q "$1" && [ -z "$(daemons "$1")" ]; then
 			return 0
 		fi
@@ -37,8 +37,8 @@ gone()
 # up DIR: within 10 s, DIR is a deltair mount.
 up()
 {
-	local i
-	for i in $(seq 1 50); do
+	local _
+	for _ in $(seq 1 50); do
 		grep -F " $1 " /proc/self/mountinfo | grep -q ' - fuse\.deltair ' && return 0
 		sleep 0.2
 	done

@@ -52,7 +52,7 @@ ls "$w/m" > /dev/null 2> e3 && fail "root got into nobody's mount without --allo
 as_user touch "$w/m/pub/new" 2> e4 && fail "nobody created a file"
 grep -q 'Read-only file system' e4 || fail "touch as nobody: $(cat e4), want EROFS"
 as_user fusermount3 -u "$w/m" || fail "nobody cannot unmount the view"
-for i in $(seq 1 50); do mounted "$w/m" || break; sleep 0.2; done
+for _ in $(seq 1 50); do mounted "$w/m" || break; sleep 0.2; done
 mounted "$w/m" && fail "still mounted after nobody's fusermount3 -u"
 
 rc=0
