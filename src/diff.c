@@ -159,8 +159,9 @@ flags_of(const struct diff_change *c)
 		return is_hidden(g) ? DIFF_F_HIDDEN : 0;
 	if (e->mode & ~(g ? g->mode : 0) & 06000 && e->type != HTREE_DIR)
 		f |= DIFF_F_SUID_ADDED;
-	if (e->type == HTREE_REG &&
-	    ((e->mode & 0111) || e->magic == HTREE_MAGIC_ELF || e->magic == HTREE_MAGIC_SCRIPT))
+	/* FAT and NTFS have no x bits (libtsk shows 0777): there only the content counts. */
+	if (e->type == HTREE_REG && ((c->unix_modes && (e->mode & 0111)) ||
+				     e->magic == HTREE_MAGIC_ELF || e->magic == HTREE_MAGIC_SCRIPT))
 		f |= DIFF_F_EXECUTABLE;
 	if (is_hidden(e))
 		f |= DIFF_F_HIDDEN;
@@ -180,6 +181,18 @@ flags_of(const struct diff_change *c)
 	if (e->flags & HTREE_F_DELETED)
 		f |= DIFF_F_DELETED_ENTRY;
 	return f;
+}
+
+/* Filesystems whose modes libtsk makes up. */
+static int
+has_unix_modes(const char *type)
+{
+	static const char *const no[] = { "fat", "ntfs", "exfat", "iso9660", NULL };
+
+	for (int i = 0; no[i]; i++)
+		if (strncmp(type, no[i], strlen(no[i])) == 0)
+			return 0;
+	return 1;
 }
 
 static int
@@ -460,7 +473,11 @@ diff_trees(const struct htree *gold, const struct htree *cur,
 		qsort(l.v, l.n, sizeof(*l.v), change_cmp);
 	for (size_t i = 0; i < l.n; i++) {
 		struct diff_change *c = &l.v[i];
+		int fi = htree_fs_index(cur, c->fs), gi = htree_fs_index(gold, c->fs);
+		const struct htree_fs *f = fi >= 0 ? htree_fs(cur, (size_t)fi)
+					 : gi >= 0 ? htree_fs(gold, (size_t)gi) : NULL;
 
+		c->unix_modes = f ? has_unix_modes(f->type) : 1;
 		c->flags = flags_of(c);
 		st.count[c->cls]++;
 		if (cb(ctx, c, err) < 0)

@@ -56,6 +56,7 @@ struct diff_change {
 	unsigned flags;  /* enum diff_flags */
 	unsigned fields; /* enum diff_fields that differ (with a gold entry) */
 	const char *fs;  /* borrowed: the filesystem's name */
+	int unix_modes;  /* the filesystem keeps Unix modes (not FAT, NTFS, exFAT, ISO 9660) */
 	const struct htree_entry *e;    /* borrowed from the incident tree; NULL for deleted */
 	const struct htree_entry *gold; /* borrowed from the gold tree; NULL for added */
 };

@@ -451,3 +451,53 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 	}
 	return out;
 }
+
+json_t *
+events_tree_identity(const struct htree *t, const char *path)
+{
+	const struct htree_info *in = htree_info(t);
+	char hex[65] = "";
+	json_t *o = json_object();
+
+	if (in->has_digest)
+		htree_hex(in->digest, 32, hex);
+	if (path)
+		json_object_set_new(o, "path", json_string(path));
+	if (hex[0])
+		json_object_set_new(o, "digest", json_string(hex));
+	json_object_set_new(o, "image", json_string(in->image ? in->image : ""));
+	json_object_set_new(o, "format", json_string(in->format ? in->format : ""));
+	json_object_set_new(o, "layout", json_string(in->layout ? in->layout : ""));
+	json_object_set_new(o, "size", json_integer((json_int_t)in->image_size));
+	if (in->created[0])
+		json_object_set_new(o, "created", json_string(in->created));
+	return o;
+}
+
+json_t *
+events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t errors,
+	       double elapsed, const struct htree *gold, const char *gold_path,
+	       const struct htree *cur, const char *cur_path)
+{
+	json_t *sum = json_object(), *counts = json_object();
+	uint64_t total = 0;
+
+	for (int k = 0; k < DIFF_NCLASSES; k++) {
+		json_object_set_new(counts, diff_class_name(k), json_integer((json_int_t)ds->count[k]));
+		total += ds->count[k];
+	}
+	json_object_set_new(sum, "event", json_string("summary"));
+	json_object_set_new(sum, "fs", json_string("*"));
+	json_object_set_new(sum, "counts", counts);
+	json_object_set_new(sum, "delta", json_integer((json_int_t)total));
+	json_object_set_new(sum, "entries", json_integer((json_int_t)ds->entries));
+	json_object_set_new(sum, "entries_unchanged", json_integer((json_int_t)ds->skipped_entries));
+	json_object_set_new(sum, "bytes_hashed", json_integer((json_int_t)bytes_hashed));
+	json_object_set_new(sum, "bytes_unchanged", json_integer((json_int_t)ds->skipped_bytes));
+	json_object_set_new(sum, "errors", json_integer((json_int_t)errors));
+	json_object_set_new(sum, "elapsed", json_real(elapsed));
+	json_object_set_new(sum, "baseline", events_tree_identity(gold, gold_path));
+	json_object_set_new(sum, "evidence", events_tree_identity(cur, cur_path));
+	json_object_set_new(sum, "tool", json_string("deltair " DELTAIR_VERSION));
+	return sum;
+}

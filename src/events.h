@@ -38,6 +38,18 @@ void events_body_line(FILE *fp, const char *prefix, const char *fs, const struct
  */
 json_t *events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mtime_ns);
 
+/* New: where a tree came from ("path", "digest", "image", "format", "layout", "size",
+ * "created"), as summaries name the baseline and the evidence. path may be NULL. */
+json_t *events_tree_identity(const struct htree *t, const char *path);
+/*
+ * New: the `summary` event of a diff (what diff, scan and mount --delta share; scan adds
+ * its "yara", "rows" and "extracted" objects). cur_path: the evidence's tree file, or NULL
+ * when the evidence was walked.
+ */
+json_t *events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t errors,
+		       double elapsed, const struct htree *gold, const char *gold_path,
+		       const struct htree *cur, const char *cur_path);
+
 /* A sink: one JSON object per line. */
 struct sink {
 	FILE *fp;  /* borrowed */

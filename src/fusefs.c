@@ -1212,29 +1212,6 @@ on_change(void *ctx, const struct diff_change *c, struct dt_err *err)
 	return sink_emit(&b->sink, events_file(c), err);
 }
 
-/* The same identity `deltair diff` gives a tree in its summary. */
-static json_t *
-tree_identity(const struct htree *t, const char *path)
-{
-	const struct htree_info *in = htree_info(t);
-	char hex[65] = "";
-	json_t *o = json_object();
-
-	if (in->has_digest)
-		htree_hex(in->digest, 32, hex);
-	if (path)
-		json_object_set_new(o, "path", json_string(path));
-	if (hex[0])
-		json_object_set_new(o, "digest", json_string(hex));
-	json_object_set_new(o, "image", json_string(in->image ? in->image : ""));
-	json_object_set_new(o, "format", json_string(in->format ? in->format : ""));
-	json_object_set_new(o, "layout", json_string(in->layout ? in->layout : ""));
-	json_object_set_new(o, "size", json_integer((json_int_t)in->image_size));
-	if (in->created[0])
-		json_object_set_new(o, "created", json_string(in->created));
-	return o;
-}
-
 static double
 since(const struct timespec *t0)
 {
@@ -1252,34 +1229,15 @@ build_delta(struct builder *b, const struct walk_stats *ws, const struct timespe
 	struct fusefs *f = b->f;
 	const struct fusefs_opts *o = b->o;
 	struct diff_stats ds;
-	json_t *sum, *counts;
-	uint64_t total = 0;
+	json_t *sum;
 
 	f->visible = calloc(htree_count(f->t) + 1, 1);
 	if (f->visible == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
 	if (diff_trees(o->gold, f->t, on_change, b, &ds, err) < 0)
 		return -1;
-	counts = json_object();
-	for (int k = 0; k < DIFF_NCLASSES; k++) {
-		json_object_set_new(counts, diff_class_name(k),
-				    json_integer((json_int_t)ds.count[k]));
-		total += ds.count[k];
-	}
-	sum = json_object();
-	json_object_set_new(sum, "event", json_string("summary"));
-	json_object_set_new(sum, "fs", json_string("*"));
-	json_object_set_new(sum, "counts", counts);
-	json_object_set_new(sum, "delta", json_integer((json_int_t)total));
-	json_object_set_new(sum, "entries", json_integer((json_int_t)ds.entries));
-	json_object_set_new(sum, "entries_unchanged", json_integer((json_int_t)ds.skipped_entries));
-	json_object_set_new(sum, "bytes_hashed", json_integer((json_int_t)ws->bytes_hashed));
-	json_object_set_new(sum, "bytes_unchanged", json_integer((json_int_t)ds.skipped_bytes));
-	json_object_set_new(sum, "errors", json_integer((json_int_t)b->errors));
-	json_object_set_new(sum, "elapsed", json_real(since(t0)));
-	json_object_set_new(sum, "baseline", tree_identity(o->gold, o->gold_path));
-	json_object_set_new(sum, "evidence", tree_identity(f->t, NULL));
-	json_object_set_new(sum, "tool", json_string("deltair " DELTAIR_VERSION));
+	sum = events_summary(&ds, ws->bytes_hashed, b->errors, since(t0), o->gold, o->gold_path,
+			     f->t, NULL);
 	if (sink_emit(&b->sink, sum, err) < 0)
 		return -1;
 	/* Each filesystem's root is in the view when anything below it is. */

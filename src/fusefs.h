@@ -78,8 +78,9 @@ void fusefs_stats(const struct fusefs *f, struct fusefs_stats *st);
 const char *fusefs_events(const struct fusefs *f, size_t *len);
 
 /*
- * Mount f on mountpoint (an existing directory). A failure says why in libfuse's or
- * fusermount3's words (DT_EIO; DT_EUSAGE for a bad mountpoint).
+ * Mount f on mountpoint (an existing directory; kept as an absolute path, since serving
+ * starts in "/"). As root, also widen the mount's readahead (docs/mount.md). A failure says
+ * why, in libfuse's or fusermount3's words: DT_EIO; DT_EUSAGE when mountpoint is no directory.
  */
 int fusefs_mount(struct fusefs *f, const char *mountpoint, const struct fusefs_mount_opts *mo,
 		 struct dt_err *err);

@@ -54,28 +54,6 @@ on_change(void *ctx, const struct diff_change *c, struct dt_err *err)
 	return sink_emit(&r->sink, events_file(c), err);
 }
 
-static json_t *
-tree_identity(const struct htree *t, const char *path)
-{
-	const struct htree_info *in = htree_info(t);
-	char hex[65] = "";
-	json_t *o = json_object();
-
-	if (in->has_digest)
-		htree_hex(in->digest, 32, hex);
-	if (path)
-		json_object_set_new(o, "path", json_string(path));
-	if (hex[0])
-		json_object_set_new(o, "digest", json_string(hex));
-	json_object_set_new(o, "image", json_string(in->image ? in->image : ""));
-	json_object_set_new(o, "format", json_string(in->format ? in->format : ""));
-	json_object_set_new(o, "layout", json_string(in->layout ? in->layout : ""));
-	json_object_set_new(o, "size", json_integer((json_int_t)in->image_size));
-	if (in->created[0])
-		json_object_set_new(o, "created", json_string(in->created));
-	return o;
-}
-
 static double
 now(void)
 {
@@ -102,7 +80,7 @@ cmd_diff(int argc, char **argv)
 	struct run r;
 	int c, rc = EXIT_BUG, from_tree;
 	double t0 = now();
-	json_t *sum, *counts;
+	json_t *sum;
 
 	memset(&r, 0, sizeof(r));
 	memset(&of, 0, sizeof(of));
@@ -160,26 +138,8 @@ cmd_diff(int argc, char **argv)
 		rc = cli_fail("diff", &r.err);
 		goto out;
 	}
-	counts = json_object();
-	uint64_t total = 0;
-	for (int k = 0; k < DIFF_NCLASSES; k++) {
-		json_object_set_new(counts, diff_class_name(k), json_integer((json_int_t)ds.count[k]));
-		total += ds.count[k];
-	}
-	sum = json_object();
-	json_object_set_new(sum, "event", json_string("summary"));
-	json_object_set_new(sum, "fs", json_string("*"));
-	json_object_set_new(sum, "counts", counts);
-	json_object_set_new(sum, "delta", json_integer((json_int_t)total));
-	json_object_set_new(sum, "entries", json_integer((json_int_t)ds.entries));
-	json_object_set_new(sum, "entries_unchanged", json_integer((json_int_t)ds.skipped_entries));
-	json_object_set_new(sum, "bytes_hashed", json_integer((json_int_t)ws.bytes_hashed));
-	json_object_set_new(sum, "bytes_unchanged", json_integer((json_int_t)ds.skipped_bytes));
-	json_object_set_new(sum, "errors", json_integer((json_int_t)r.errors));
-	json_object_set_new(sum, "elapsed", json_real(now() - t0));
-	json_object_set_new(sum, "baseline", tree_identity(gold, base));
-	json_object_set_new(sum, "evidence", tree_identity(cur, from_tree ? cur_path : NULL));
-	json_object_set_new(sum, "tool", json_string("deltair " DELTAIR_VERSION));
+	sum = events_summary(&ds, ws.bytes_hashed, r.errors, now() - t0, gold, base, cur,
+			     from_tree ? cur_path : NULL);
 	if (sink_emit(&r.sink, sum, &r.err) < 0 || r.sink.failed ||
 	    outfile_commit(&of, &r.err) < 0) {
 		if (r.err.code == DT_OK)
@@ -187,7 +147,10 @@ cmd_diff(int argc, char **argv)
 		rc = cli_fail("diff", &r.err);
 		goto out;
 	}
-	rc = total ? EXIT_DELTA : EXIT_NO_DELTA;
+	rc = EXIT_NO_DELTA;
+	for (int k = 0; k < DIFF_NCLASSES; k++)
+		if (ds.count[k])
+			rc = EXIT_DELTA;
 out:
 	outfile_release(&of);
 	htree_free(gold);

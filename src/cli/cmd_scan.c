@@ -91,10 +91,11 @@ emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
 	case FMT_TIMESKETCH: {
 		int64_t mt = r->last_mtime;
 		if (e == NULL && kind && strcmp(kind, "file") != 0) {
-			/* Date a yara or row event by its file's modification time. */
+			/* Date a yara or row event by its file's modification time. An error
+			 * of the walk comes before there is a tree (r->cur is still NULL). */
 			const char *fs = json_string_value(json_object_get(ev, "fs"));
 			const char *p = json_string_value(json_object_get(ev, "path"));
-			int fi = fs ? htree_fs_index(r->cur, fs) : -1;
+			int fi = (fs && r->cur) ? htree_fs_index(r->cur, fs) : -1;
 			const struct htree_entry *f =
 				(fi >= 0 && p) ? htree_find(r->cur, (uint32_t)fi, p, strlen(p)) : NULL;
 			if (f)
@@ -123,26 +124,6 @@ walk_error(void *ctx, const char *fs, const char *path, size_t len, const char *
 	struct dt_err err = { 0 };
 
 	emit(ctx, events_error(fs, path, len, msg), NULL, &err);
-}
-
-static json_t *
-identity(const struct htree *t, const char *path)
-{
-	const struct htree_info *in = htree_info(t);
-	json_t *o = json_object();
-	char hex[65];
-
-	if (path)
-		json_object_set_new(o, "path", json_string(path));
-	if (in->has_digest) {
-		htree_hex(in->digest, 32, hex);
-		json_object_set_new(o, "digest", json_string(hex));
-	}
-	json_object_set_new(o, "image", json_string(in->image ? in->image : ""));
-	json_object_set_new(o, "format", json_string(in->format ? in->format : ""));
-	json_object_set_new(o, "layout", json_string(in->layout ? in->layout : ""));
-	json_object_set_new(o, "size", json_integer((json_int_t)in->image_size));
-	return o;
 }
 
 /*
@@ -202,21 +183,11 @@ summary(const struct diff_stats *ds, const struct scan_stats *st, const struct w
 	const struct htree *gold, const char *base, const struct htree *cur, size_t nrules,
 	int yara_on, int rows_on, int extract_on, unsigned long errors, double elapsed)
 {
-	json_t *s = json_object(), *counts = json_object();
-	uint64_t total = 0;
+	json_t *s = events_summary(ds, ws->bytes_hashed, errors, elapsed, gold, base, cur, NULL);
+	json_t *tool = json_incref(json_object_get(s, "tool"));
 
-	for (int k = 0; k < DIFF_NCLASSES; k++) {
-		json_object_set_new(counts, diff_class_name(k), json_integer((json_int_t)ds->count[k]));
-		total += ds->count[k];
-	}
-	json_object_set_new(s, "event", json_string("summary"));
-	json_object_set_new(s, "fs", json_string("*"));
-	json_object_set_new(s, "counts", counts);
-	json_object_set_new(s, "delta", json_integer((json_int_t)total));
-	json_object_set_new(s, "entries", json_integer((json_int_t)ds->entries));
-	json_object_set_new(s, "entries_unchanged", json_integer((json_int_t)ds->skipped_entries));
-	json_object_set_new(s, "bytes_hashed", json_integer((json_int_t)ws->bytes_hashed));
-	json_object_set_new(s, "bytes_unchanged", json_integer((json_int_t)ds->skipped_bytes));
+	/* Scan adds its own counts; "tool" stays the last key. */
+	json_object_del(s, "tool");
 	if (yara_on)
 		json_object_set_new(
 			s, "yara",
@@ -241,11 +212,7 @@ summary(const struct diff_stats *ds, const struct scan_stats *st, const struct w
 		json_object_set_new(s, "extracted",
 				    json_pack("{s:I, s:I}", "files", (json_int_t)st->extracted,
 					      "bytes", (json_int_t)st->extracted_bytes));
-	json_object_set_new(s, "errors", json_integer((json_int_t)errors));
-	json_object_set_new(s, "elapsed", json_real(elapsed));
-	json_object_set_new(s, "baseline", identity(gold, base));
-	json_object_set_new(s, "evidence", identity(cur, NULL));
-	json_object_set_new(s, "tool", json_string("deltair " DELTAIR_VERSION));
+	json_object_set_new(s, "tool", tool);
 	return s;
 }
 
@@ -371,6 +338,15 @@ cmd_scan(int argc, char **argv)
 		rc = cli_fail("scan", &err);
 		goto out;
 	}
+	cfg.parse_rows = !no_rows;
+	if (cfg.parse_rows && htree_rows(gold) == NULL) {
+		/* Made with --no-rows: every row of a changed file would look added. */
+		fprintf(stderr,
+			"deltair: scan: note: '%s' has no rows (baseline --no-rows): no row "
+			"events\n",
+			base);
+		cfg.parse_rows = 0;
+	}
 	if (outfile_open(&of, out, &err) < 0) {
 		rc = cli_fail("scan", &err);
 		goto out;
@@ -406,14 +382,13 @@ cmd_scan(int argc, char **argv)
 	r.cur = cur;
 	cfg.rules = y;
 	cfg.artifacts = a;
-	cfg.parse_rows = !no_rows;
 	if (scan_delta(src, gold, cur, &cfg, emit, &r, &ds, &st, &err) < 0) {
 		rc = cli_fail("scan", &err);
 		goto out;
 	}
 	{
-		json_t *s = summary(&ds, &st, &ws, gold, base, cur, nrules, y != NULL, !no_rows,
-				    cfg.extract_dir != NULL, r.errors, now() - t0);
+		json_t *s = summary(&ds, &st, &ws, gold, base, cur, nrules, y != NULL,
+				    cfg.parse_rows, cfg.extract_dir != NULL, r.errors, now() - t0);
 		if (r.fmt == FMT_JSONL) {
 			if (sink_emit(&r.sink, s, &err) < 0) {
 				rc = cli_fail("scan", &err);

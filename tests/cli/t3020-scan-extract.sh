@@ -5,8 +5,9 @@
 # of the incident), listed in DIR/manifest.jsonl, and DIR/COMPLETE is written. Hostile names
 # (a newline, non-UTF-8 bytes, '%', names that look like "." and "..") stay inside DIR;
 # symlinks in the image (to the host's /etc/passwd, to /tmp) are never followed or
-# extracted; symlinks planted inside DIR on the host are not followed either. A re-run into
-# the same DIR gives the same manifest. DIR being a symlink or unwritable: an error, exit != 0.
+# extracted; symlinks planted inside DIR on the host are not followed either. A name too long
+# for the host once encoded is an error event, not a silent gap. A re-run into the same DIR
+# gives the same manifest. DIR being a symlink, a file or unwritable: an error before the walk.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs sgdisk sha256sum jq python3
 

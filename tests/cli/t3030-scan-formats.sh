@@ -254,4 +254,30 @@ cmp -s <(grep -v '"event":"summary"' keep.jsonl) <(grep -v '"event":"summary"' r
 	fail "scan -o keep.jsonl is not the reference output"
 left=$(find . -maxdepth 1 -name '.*.jsonl.*' -o -maxdepth 1 -name '.body.txt.*')
 [ -z "$left" ] || fail "temporary files left: $left"
+
+# --- an error event of the walk (a directory whose block is out of the filesystem), in
+# each format: it comes before the tree exists (the timeline used to crash on it).
+if command -v debugfs > /dev/null; then
+	mkdir -p t2/d t2/e
+	printf 'in d\n' > t2/d/f
+	printf 'in e\n' > t2/e/g
+	mke2fs -q -F -t ext2 -d t2 e2.img 8M > /dev/null || die "mke2fs ext2 failed"
+	dt_ok baseline --no-progress -o e2.dtree e2.img
+	cp e2.img e2-bad.img
+	debugfs -w -R 'set_inode_field /d block[0] 4000000' e2-bad.img > /dev/null 2>&1 ||
+		die "debugfs set_inode_field failed"
+	for f in jsonl timesketch bodyfile; do
+		dt scan --no-progress --no-rules --no-artifacts --format "$f" --baseline e2.dtree e2-bad.img
+		expect_rc 1 "scan --format $f with a walk error"
+		cp out "e2.$f"
+		cp err "e2.$f.err"
+		s=$(grep '"event":"summary"' "e2.$f" "e2.$f.err" | sed 's/^[^:]*://' | head -1)
+		[ "$(printf '%s' "$s" | jq -r '.errors')" = 1 ] || fail "--format $f: summary.errors is not 1: $s"
+		grep -q '/d/f' "e2.$f" || fail "--format $f: /d/f (gone with its directory) is missing"
+	done
+	jq -s -e 'any(.[]; .event == "error" and .path == "/d" and (.message | startswith("cannot read directory")))' \
+		e2.jsonl > /dev/null || fail "no error event for /d: $(cat e2.jsonl)"
+else
+	note "no debugfs: the walk-error case is not tested"
+fi
 t_done
