@@ -327,6 +327,97 @@ scan_image_ctx(struct source *s, const struct htree *t, struct parser_ctx *ctx,
 	return rc;
 }
 
+/*
+ * The literal text every parser path starts with ("/etc/cron.d/", "/home/alice/.", ...):
+ * a cheap test that spares the fnmatch of every parser glob for the many paths no parser
+ * reads (a home such as /bin or /var/www would otherwise send all of it through them).
+ */
+struct prefixes {
+	char **v;
+	size_t *len;
+	size_t n;
+	int all;
+};
+
+static void
+add_prefix(struct prefixes *px, const char *home, const char *glob)
+{
+	char buf[4200], **nv;
+	size_t n = strcspn(glob, "*?[\\");
+	int len;
+
+	len = snprintf(buf, sizeof(buf), "%s%.*s", home ? home : "", (int)n, glob);
+	if (len <= 0 || (size_t)len >= sizeof(buf)) {
+		px->all = 1;
+		return;
+	}
+	/* Everything before the first wildcard must match literally (fnmatch, FNM_PATHNAME). */
+	if (buf[0] != '/') {
+		px->all = 1;
+		return;
+	}
+	/* "//x" from a home of "/" names "/x". */
+	char *start = (buf[0] == '/' && buf[1] == '/') ? buf + 1 : buf;
+	for (size_t i = 0; i < px->n; i++)
+		if (strcmp(px->v[i], start) == 0)
+			return;
+	nv = realloc(px->v, (px->n + 1) * sizeof(*nv));
+	size_t *nl = realloc(px->len, (px->n + 1) * sizeof(*nl));
+	if (nv)
+		px->v = nv;
+	if (nl)
+		px->len = nl;
+	if (nv == NULL || nl == NULL) {
+		px->all = 1;
+		return;
+	}
+	px->v[px->n] = strdup(start);
+	if (px->v[px->n]) {
+		px->len[px->n] = strlen(start);
+		px->n++;
+	} else {
+		px->all = 1;
+	}
+}
+
+static void
+build_prefixes(struct prefixes *px, const struct parser_ctx *ctx)
+{
+	static const char homedir[] = "%%users.homedir%%";
+
+	memset(px, 0, sizeof(*px));
+	/* Metadata parsers (suid_bin) are asked only about setuid and setgid entries. */
+	for (const struct parser *p = parsers_table; p->table; p++)
+		for (const char *const *g = p->meta_only ? NULL : p->paths; g && *g; g++) {
+			if (strncmp(*g, homedir, sizeof(homedir) - 1) != 0) {
+				add_prefix(px, NULL, *g);
+				continue;
+			}
+			for (size_t u = 0; u < ctx->nusers; u++)
+				add_prefix(px, ctx->users[u].home, *g + sizeof(homedir) - 1);
+		}
+}
+
+static int
+under_prefix(const struct prefixes *px, const struct htree_entry *e)
+{
+	if (px->all)
+		return 1;
+	for (size_t i = 0; i < px->n; i++)
+		if (e->path_len >= px->len[i] && memcmp(e->path, px->v[i], px->len[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+free_prefixes(struct prefixes *px)
+{
+	for (size_t i = 0; i < px->n; i++)
+		free(px->v[i]);
+	free(px->v);
+	free(px->len);
+}
+
 int
 scan_collect_rows(struct source *s, const struct htree *t, const struct parser_ctx *ctx,
 		  json_t **rows, uint64_t *files,
@@ -336,23 +427,30 @@ scan_collect_rows(struct source *s, const struct htree *t, const struct parser_c
 {
 	json_t *all = json_object();
 	struct reader r = { s, t, 0 };
+	struct prefixes px;
 
 	*rows = NULL;
 	if (files)
 		*files = 0;
 	if (all == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
+	build_prefixes(&px, ctx);
 	for (size_t i = 0; i < htree_count(t); i++) {
 		const struct htree_entry *e = htree_get(t, i);
 		const struct parser *ps[MAX_PARSERS];
 		size_t np;
 
-		if (e->type == HTREE_DIR || e->path_len > 4096 || memchr(e->path, '\0', e->path_len))
+		if (e->type == HTREE_DIR || e->path_len > 4096 || memchr(e->path, '\0', e->path_len) ||
+		    (!under_prefix(&px, e) && !(e->mode & 06000)))
 			continue;
 		np = parsers_for_path(e->path, ctx, ps, MAX_PARSERS);
 		r.fs = e->fs;
 		for (size_t k = 0; k < np; k++) {
-			json_t *got = json_array(), *arr, *v;
+			json_t *got, *arr, *v;
+			/* suid_bin has a row only for a setuid or setgid file: skip the rest. */
+			if (ps[k]->meta_only && !(e->mode & 06000))
+				continue;
+			got = json_array();
 			struct dt_err perr = { 0 };
 			size_t j;
 
@@ -361,6 +459,7 @@ scan_collect_rows(struct source *s, const struct htree *t, const struct parser_c
 				    strstr(perr.msg, "out of memory")) {
 					json_decref(got);
 					json_decref(all);
+					free_prefixes(&px);
 					return dt_fail(err, DT_ENOMEM, "out of memory");
 				}
 				if (on_error) {
@@ -396,6 +495,7 @@ scan_collect_rows(struct source *s, const struct htree *t, const struct parser_c
 		json_t *v;
 		json_array_foreach(arr, j, v) json_object_del(v, "table");
 	}
+	free_prefixes(&px);
 	*rows = all;
 	return 0;
 }
