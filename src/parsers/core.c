@@ -79,7 +79,22 @@ static const char *const p_suid_bin[] = { DEEP("/bin"),           DEEP("/sbin"),
 					  DEEP("/usr/bin"),       DEEP("/usr/sbin"),
 					  DEEP("/usr/local/bin"), DEEP("/usr/local/sbin"),
 					  DEEP("/tmp"),           NULL };
-static const char *const p_ld_preload[] = { "/etc/ld.so.preload", NULL };
+/* Where a preload can be set: the loader's file, and LD_PRELOAD= in environment files,
+ * PAM's environment, profile scripts, systemd units and drop-ins, and shell start-up files. */
+static const char *const p_ld_preload[] = { "/etc/ld.so.preload",
+					    "/etc/environment",
+					    "/etc/security/pam_env.conf",
+					    "/etc/profile",
+					    "/etc/profile.d/*",
+					    "/etc/bash.bashrc",
+					    "/etc/systemd/system.conf",
+					    "/etc/systemd/system/*.service",
+					    "/etc/systemd/system/*.d/*.conf",
+					    HOMEDIR "/.bashrc",
+					    HOMEDIR "/.profile",
+					    HOMEDIR "/.bash_profile",
+					    HOMEDIR "/.pam_environment",
+					    NULL };
 
 const struct parser parsers_table[] = {
 	{ "users", parse_users, p_users, 0 },
