@@ -25,7 +25,8 @@ cli_data_path(const char *what, char *out, size_t n)
 	char exe[PATH_MAX], *slash;
 	ssize_t len;
 
-	/* $DELTAIR_DATADIR, then the install prefix, then a build tree (build/deltair). */
+	/* $DELTAIR_DATADIR, then the install prefix, then beside the binary: an installed tree
+	 * (PREFIX/share/deltair) or a build tree (build/deltair, build/rel/deltair). */
 	if (env && *env) {
 		snprintf(out, n, "%s/%s", env, what);
 		if (is_dir(out))
@@ -43,6 +44,10 @@ cli_data_path(const char *what, char *out, size_t n)
 				break;
 			*slash = '\0';
 			snprintf(out, n, "%s/%s", exe, what);
+			if (is_dir(out))
+				return 0;
+			/* PREFIX/bin/deltair with PREFIX/share/deltair/, wherever PREFIX moved. */
+			snprintf(out, n, "%s/share/deltair/%s", exe, what);
 			if (is_dir(out))
 				return 0;
 		}
