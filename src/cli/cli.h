@@ -79,6 +79,15 @@ int cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so
 	     void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
 			      const char *msg),
 	     void *ctx, struct htree **out, struct walk_stats *st);
+/*
+ * With one filesystem on each side the diff compares the two whatever their names (so that
+ * an ext4 read raw compares with the same tree read through dir:). When their types differ
+ * (and neither is dir:), say so: they may be unrelated filesystems.
+ */
+void cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree *cur,
+		       void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
+					const char *msg),
+		       void *ctx);
 /* 1 if path is a file that starts with the .dtree magic. */
 int cli_is_dtree(const char *path);
 

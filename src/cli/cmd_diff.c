@@ -134,6 +134,7 @@ cmd_diff(int argc, char **argv)
 		if (rc)
 			goto out;
 	}
+	cli_check_pairing("diff", gold, cur, on_error, &r);
 	if (diff_trees(gold, cur, on_change, &r, &ds, &r.err) < 0) {
 		rc = cli_fail("diff", &r.err);
 		goto out;

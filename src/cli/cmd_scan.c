@@ -382,6 +382,7 @@ cmd_scan(int argc, char **argv)
 	r.cur = cur;
 	cfg.rules = y;
 	cfg.artifacts = a;
+	cli_check_pairing("scan", gold, cur, walk_error, &r);
 	if (scan_delta(src, gold, cur, &cfg, emit, &r, &ds, &st, &err) < 0) {
 		rc = cli_fail("scan", &err);
 		goto out;

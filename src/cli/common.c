@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "htree.h"
 #include "source.h"
 
 #include "banned.h"
@@ -92,6 +93,31 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	if (rc < 0)
 		return cli_fail(cmd, &err);
 	return 0;
+}
+
+void
+cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree *cur,
+		  void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
+				   const char *msg),
+		  void *ctx)
+{
+	const struct htree_fs *g, *c;
+	char msg[300];
+
+	if (htree_nfs(gold) != 1 || htree_nfs(cur) != 1)
+		return;
+	g = htree_fs(gold, 0);
+	c = htree_fs(cur, 0);
+	if (strcmp(g->type, c->type) == 0 || strcmp(g->type, "dir") == 0 ||
+	    strcmp(c->type, "dir") == 0)
+		return;
+	snprintf(msg, sizeof(msg),
+		 "the baseline's only filesystem (%s, %s) is compared with the evidence's only "
+		 "one (%s, %s): they may not be the same filesystem",
+		 g->name, g->type, c->name, c->type);
+	fprintf(stderr, "deltair: %s: warning: %s\n", cmd, msg);
+	if (on_error)
+		on_error(ctx, c->name, NULL, 0, msg);
 }
 
 int
