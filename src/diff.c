@@ -38,7 +38,7 @@ push(struct clist *l, const struct diff_change *c, struct dt_err *err)
 const char *
 diff_class_name(enum diff_class c)
 {
-	static const char *const names[] = { "added",   "deleted", "modified", "appended",
+	static const char *const names[] = { "added",   "deleted",  "modified", "appended",
 					     "renamed", "metadata", "type" };
 	return (unsigned)c < DIFF_NCLASSES ? names[c] : "unknown";
 }
@@ -170,8 +170,7 @@ flags_of(const struct diff_change *c)
 		f |= DIFF_F_TIMESTOMP;
 	/* A new file cannot have been written before it was created. */
 	if (c->cls == DIFF_ADDED && e->type == HTREE_REG && e->mtime != HTREE_NO_TIME &&
-	    e->crtime != HTREE_NO_TIME && e->mtime < e->crtime &&
-	    !(e->flags & HTREE_F_DELETED))
+	    e->crtime != HTREE_NO_TIME && e->mtime < e->crtime && !(e->flags & HTREE_F_DELETED))
 		f |= DIFF_F_TIMESTOMP;
 	if (c->cls == DIFF_MODIFIED && is_log(e)) {
 		/* Shrunk, or the same size with other bytes, or the gold is not a prefix. */
@@ -251,7 +250,9 @@ merge_fs(struct clist *l, const struct htree *gold, int gi, const struct htree *
 	while (i < iend || j < jend) {
 		const struct htree_entry *g = i < iend ? htree_get(gold, i) : NULL;
 		const struct htree_entry *e = j < jend ? htree_get(cur, j) : NULL;
-		int c = !g ? 1 : !e ? -1 : htree_pathcmp(g->path, g->path_len, e->path, e->path_len);
+		int c = !g   ? 1
+			: !e ? -1
+			     : htree_pathcmp(g->path, g->path_len, e->path, e->path_len);
 
 		if (c < 0) {
 			if (change(l, DIFF_DELETED, fs, order, g, NULL, err) < 0)
@@ -288,8 +289,8 @@ merge_fs(struct clist *l, const struct htree *gold, int gi, const struct htree *
 
 /* Names in unallocated space that the gold did not have, allocated or not. */
 static int
-deleted_entries(struct clist *l, const struct htree *gold, int gi, const struct htree *cur,
-		int ci, unsigned order, struct dt_err *err)
+deleted_entries(struct clist *l, const struct htree *gold, int gi, const struct htree *cur, int ci,
+		unsigned order, struct dt_err *err)
 {
 	const struct htree_fs *cf = htree_fs(cur, (size_t)ci);
 	const struct htree_fs *gf = gi >= 0 ? htree_fs(gold, (size_t)gi) : NULL;
@@ -474,8 +475,9 @@ diff_trees(const struct htree *gold, const struct htree *cur,
 	for (size_t i = 0; i < l.n; i++) {
 		struct diff_change *c = &l.v[i];
 		int fi = htree_fs_index(cur, c->fs), gi = htree_fs_index(gold, c->fs);
-		const struct htree_fs *f = fi >= 0 ? htree_fs(cur, (size_t)fi)
-					 : gi >= 0 ? htree_fs(gold, (size_t)gi) : NULL;
+		const struct htree_fs *f = fi >= 0   ? htree_fs(cur, (size_t)fi)
+					   : gi >= 0 ? htree_fs(gold, (size_t)gi)
+						     : NULL;
 
 		c->unix_modes = f ? has_unix_modes(f->type) : 1;
 		c->flags = flags_of(c);

@@ -76,8 +76,8 @@ int diff_trees(const struct htree *gold, const struct htree *cur,
 	       int (*cb)(void *ctx, const struct diff_change *c, struct dt_err *err), void *ctx,
 	       struct diff_stats *stats, struct dt_err *err);
 
-const char *diff_class_name(enum diff_class c);       /* "added", ... */
-const char *diff_flag_name(unsigned single_flag);     /* "suid_added", ... */
-const char *diff_field_name(unsigned single_field);   /* "sha256", ... */
+const char *diff_class_name(enum diff_class c);     /* "added", ... */
+const char *diff_flag_name(unsigned single_flag);   /* "suid_added", ... */
+const char *diff_field_name(unsigned single_field); /* "sha256", ... */
 
 #endif

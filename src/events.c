@@ -332,9 +332,11 @@ join_strings(const json_t *arr, char *out, size_t n, const char *sep)
 json_t *
 events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mtime_ns)
 {
-	static const char *const reserved[] = { "message", "datetime",  "timestamp", "timestamp_desc",
-						"data_type", "event_type", "path",     "fs",
-						"tag",     NULL };
+	static const char *const reserved[] = { "message",   "datetime",
+						"timestamp", "timestamp_desc",
+						"data_type", "event_type",
+						"path",      "fs",
+						"tag",       NULL };
 	const char *kind = json_string_value(json_object_get(ev, "event"));
 	const char *path = json_string_value(json_object_get(ev, "path"));
 	json_t *out = json_array();
@@ -345,16 +347,18 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 	if (strcmp(kind, "file") == 0 && e) {
 		const char *change = json_string_value(json_object_get(ev, "change"));
 		const char *old = json_string_value(json_object_get(ev, "old_path"));
-		static const char *const descs[] = { "Content Modification Time", "Last Access Time",
-						     "Metadata Modification Time", "Creation Time" };
+		static const char *const descs[] = { "Content Modification Time",
+						     "Last Access Time",
+						     "Metadata Modification Time",
+						     "Creation Time" };
 		int64_t times[4] = { e->mtime, e->atime, e->ctime, e->crtime };
 		char et[64];
 
 		join_strings(json_object_get(ev, "flags"), list, sizeof(list), ",");
 		snprintf(msg, sizeof(msg), "%s %s %s:%s%s%s%s%s%s", change ? change : "",
-			 htree_type_name(e->type), json_string_value(json_object_get(ev, "fs")), path,
-			 old ? " (was " : "", old ? old : "", old ? ")" : "", list[0] ? " [" : "",
-			 list[0] ? list : "");
+			 htree_type_name(e->type), json_string_value(json_object_get(ev, "fs")),
+			 path, old ? " (was " : "", old ? old : "", old ? ")" : "",
+			 list[0] ? " [" : "", list[0] ? list : "");
 		if (list[0])
 			strncat(msg, "]", sizeof(msg) - strlen(msg) - 1);
 		snprintf(et, sizeof(et), "file_%s", change ? change : "changed");
@@ -366,16 +370,17 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 			ts_time(o, times[k], descs[k]);
 			json_object_set(o, "change", json_object_get(ev, "change"));
 			json_object_set(o, "flags", json_object_get(ev, "flags"));
-			for (const char *const *f = (const char *const[]){ "old_path", "type", "size",
-									   "mode", "uid", "gid", "inode",
-									   "sha256", "link_target",
-									   "artifacts", NULL };
+			for (const char *const *f =
+				     (const char *const[]){ "old_path", "type", "size", "mode",
+							    "uid", "gid", "inode", "sha256",
+							    "link_target", "artifacts", NULL };
 			     *f; f++)
 				if (json_object_get(ev, *f))
 					json_object_set(o, *f, json_object_get(ev, *f));
 			if (json_object_get(json_object_get(ev, "gold"), "sha256"))
-				json_object_set(o, "baseline_sha256",
-						json_object_get(json_object_get(ev, "gold"), "sha256"));
+				json_object_set(
+					o, "baseline_sha256",
+					json_object_get(json_object_get(ev, "gold"), "sha256"));
 			tags = json_pack("[s,s]", "deltair", change ? change : "changed");
 			json_object_set_new(o, "tag", tags);
 			json_array_append_new(out, o);
@@ -390,7 +395,8 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 		size_t i;
 
 		join_strings(json_object_get(ev, "tags"), list, sizeof(list), ",");
-		snprintf(msg, sizeof(msg), "YARA match %s [%s] in %s", rule ? rule : "", list, path);
+		snprintf(msg, sizeof(msg), "YARA match %s [%s] in %s", rule ? rule : "", list,
+			 path);
 		o = ts_base(ev, "yara:match", "yara_match", msg);
 		ts_time(o, file_mtime_ns, "Content Modification Time");
 		json_object_set(o, "rule", json_object_get(ev, "rule"));
@@ -404,7 +410,8 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 			char b[160];
 			snprintf(b, sizeof(b), "%s:0x%llx",
 				 json_string_value(json_object_get(s, "id")) ?: "",
-				 (unsigned long long)json_integer_value(json_object_get(s, "offset")));
+				 (unsigned long long)json_integer_value(
+					 json_object_get(s, "offset")));
 			json_array_append_new(strs, json_string(b));
 		}
 		json_object_set_new(o, "strings", strs);
@@ -427,12 +434,13 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 		{
 			const char *sv = json_string_value(v);
 			if (sv && *sv && used < sizeof(msg) - 1)
-				used += (size_t)snprintf(msg + used, sizeof(msg) - used, " %s=%s", k,
-							 sv);
+				used += (size_t)snprintf(msg + used, sizeof(msg) - used, " %s=%s",
+							 k, sv);
 		}
 		snprintf(dt, sizeof(dt), "config:%s", table ? table : "");
-		o = ts_base(ev, dt, action && strcmp(action, "removed") == 0 ? "config_entry_removed"
-									      : "config_entry_added",
+		o = ts_base(ev, dt,
+			    action && strcmp(action, "removed") == 0 ? "config_entry_removed"
+								     : "config_entry_added",
 			    msg);
 		ts_time(o, file_mtime_ns, "Content Modification Time");
 		json_object_set(o, "osquery_table", json_object_get(ev, "table"));
@@ -475,15 +483,16 @@ events_tree_identity(const struct htree *t, const char *path)
 }
 
 json_t *
-events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t errors,
-	       double elapsed, const struct htree *gold, const char *gold_path,
-	       const struct htree *cur, const char *cur_path)
+events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t errors, double elapsed,
+	       const struct htree *gold, const char *gold_path, const struct htree *cur,
+	       const char *cur_path)
 {
 	json_t *sum = json_object(), *counts = json_object();
 	uint64_t total = 0;
 
 	for (int k = 0; k < DIFF_NCLASSES; k++) {
-		json_object_set_new(counts, diff_class_name(k), json_integer((json_int_t)ds->count[k]));
+		json_object_set_new(counts, diff_class_name(k),
+				    json_integer((json_int_t)ds->count[k]));
 		total += ds->count[k];
 	}
 	json_object_set_new(sum, "event", json_string("summary"));
@@ -491,7 +500,8 @@ events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t erro
 	json_object_set_new(sum, "counts", counts);
 	json_object_set_new(sum, "delta", json_integer((json_int_t)total));
 	json_object_set_new(sum, "entries", json_integer((json_int_t)ds->entries));
-	json_object_set_new(sum, "entries_unchanged", json_integer((json_int_t)ds->skipped_entries));
+	json_object_set_new(sum, "entries_unchanged",
+			    json_integer((json_int_t)ds->skipped_entries));
 	json_object_set_new(sum, "bytes_hashed", json_integer((json_int_t)bytes_hashed));
 	json_object_set_new(sum, "bytes_unchanged", json_integer((json_int_t)ds->skipped_bytes));
 	json_object_set_new(sum, "errors", json_integer((json_int_t)errors));

@@ -52,7 +52,7 @@ json_t *events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint6
 
 /* A sink: one JSON object per line. */
 struct sink {
-	FILE *fp;  /* borrowed */
+	FILE *fp; /* borrowed */
 	int failed;
 };
 /* Write obj as one line and decref it (steals obj, also on failure). */

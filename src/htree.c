@@ -26,7 +26,9 @@
 
 #include "banned.h"
 
-#define MAGIC        "\x89" "DTREE\r\n"
+#define MAGIC  \
+	"\x89" \
+	"DTREE\r\n"
 #define TRAILER      "DTREEEND"
 #define ARENA_CHUNK  (1u << 20)
 #define MAX_HEADER   (1u << 20)
@@ -310,9 +312,7 @@ hash_child(EVP_MD_CTX *md, const struct htree_entry *c)
 		/* An unreadable file hashes as zeros: it differs from any readable version. */
 		EVP_DigestUpdate(md, (c->flags & HTREE_F_HASHED) ? c->sha256 : zero, 32);
 		break;
-	case HTREE_DIR:
-		EVP_DigestUpdate(md, c->sha256, 32);
-		break;
+	case HTREE_DIR: EVP_DigestUpdate(md, c->sha256, 32); break;
 	case HTREE_LNK:
 		k = 0;
 		for (uint64_t x = c->link_len;; x >>= 7) {
@@ -324,8 +324,7 @@ hash_child(EVP_MD_CTX *md, const struct htree_entry *c)
 		if (c->link_len)
 			EVP_DigestUpdate(md, c->link, c->link_len);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -340,7 +339,7 @@ link_range(struct htree *t, size_t first, size_t count, struct dt_err *err)
 		return 0;
 	if (!(v[0].path_len == 1 && v[0].path[0] == '/' && v[0].type == HTREE_DIR))
 		return dt_fail(err, DT_EFORMAT, "filesystem %s has no root directory",
-			      t->fs[v[0].fs].name);
+			       t->fs[v[0].fs].name);
 	stack = malloc(count * sizeof(*stack));
 	if (stack == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
@@ -358,8 +357,8 @@ link_range(struct htree *t, size_t first, size_t count, struct dt_err *err)
 			    memcmp(p->path, e->path, plen) != 0 || e->path[plen] != '/' ||
 			    e->path_len == plen + 1) {
 				free(stack);
-				return dt_fail(err, DT_EFORMAT, "entry '%.200s' has no parent directory",
-					       e->path);
+				return dt_fail(err, DT_EFORMAT,
+					       "entry '%.200s' has no parent directory", e->path);
 			}
 		}
 		e->end = (uint32_t)(first + i + 1);
@@ -722,12 +721,12 @@ header_json(const struct htree *t)
 		}
 	}
 	for (size_t i = 0; i < t->nfs; i++)
-		json_array_append_new(
-			fss, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "name", t->fs[i].name,
-				       "type", t->fs[i].type, "offset", (json_int_t)t->fs[i].offset,
-				       "size", (json_int_t)t->fs[i].size, "entries",
-				       (json_int_t)t->fs[i].count, "deleted",
-				       (json_int_t)t->fs[i].dcount));
+		json_array_append_new(fss, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "name",
+						     t->fs[i].name, "type", t->fs[i].type, "offset",
+						     (json_int_t)t->fs[i].offset, "size",
+						     (json_int_t)t->fs[i].size, "entries",
+						     (json_int_t)t->fs[i].count, "deleted",
+						     (json_int_t)t->fs[i].dcount));
 	json_object_set_new(counts, "entries", json_integer((json_int_t)t->ents.n));
 	json_object_set_new(counts, "regular", json_integer((json_int_t)reg));
 	json_object_set_new(counts, "directories", json_integer((json_int_t)dirs));
@@ -738,12 +737,12 @@ header_json(const struct htree *t)
 	json_object_set_new(h, "hash", json_string("sha256"));
 	json_object_set_new(h, "tool", json_string(t->info.tool));
 	json_object_set_new(h, "created", json_string(t->info.created));
-	json_object_set_new(
-		h, "image",
-		json_pack("{s:s, s:s, s:s, s:I}", "spec", t->info.image ? t->info.image : "",
-			  "format", t->info.format ? t->info.format : "", "layout",
-			  t->info.layout ? t->info.layout : "", "size",
-			  (json_int_t)t->info.image_size));
+	json_object_set_new(h, "image",
+			    json_pack("{s:s, s:s, s:s, s:I}", "spec",
+				      t->info.image ? t->info.image : "", "format",
+				      t->info.format ? t->info.format : "", "layout",
+				      t->info.layout ? t->info.layout : "", "size",
+				      (json_int_t)t->info.image_size));
 	json_object_set_new(h, "filesystems", fss);
 	json_object_set_new(h, "counts", counts);
 	return h;
@@ -810,7 +809,8 @@ htree_encode(struct htree *t, unsigned char **out, size_t *out_len, struct dt_er
 		goto out;
 	}
 	if (buf_add(&file, MAGIC, 8, err) < 0 ||
-	    buf_add_u32le(&file, (uint32_t)HTREE_VERSION_MAJOR | (uint32_t)HTREE_VERSION_MINOR << 16,
+	    buf_add_u32le(&file,
+			  (uint32_t)HTREE_VERSION_MAJOR | (uint32_t)HTREE_VERSION_MINOR << 16,
 			  err) < 0 ||
 	    buf_add_u32le(&file, (uint32_t)strlen(hs), err) < 0 ||
 	    buf_add(&file, hs, strlen(hs), err) < 0 || buf_add_u64le(&file, zlen, err) < 0 ||
@@ -1097,9 +1097,10 @@ htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct
 	major = (int)(ver & 0xffff);
 	minor = (int)(ver >> 16);
 	if (major != HTREE_VERSION_MAJOR)
-		return dt_fail(err, DT_EVERSION,
-			       "tree format version %d.%d is not supported (this deltair reads %d.x)",
-			       major, minor, HTREE_VERSION_MAJOR);
+		return dt_fail(
+			err, DT_EVERSION,
+			"tree format version %d.%d is not supported (this deltair reads %d.x)",
+			major, minor, HTREE_VERSION_MAJOR);
 	if (cur_u32le(&c, &hlen) < 0 || hlen > MAX_HEADER || cur_bytes(&c, hlen, &hs) < 0)
 		return bad(err, "bad header length");
 	if (cur_u64le(&c, &zlen) < 0 || cur_u64le(&c, &rawlen) < 0 || zlen != c.left ||

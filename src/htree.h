@@ -18,12 +18,12 @@
 
 #include "error.h"
 
-#define HTREE_MAX_PATH    65536      /* bytes in one path */
-#define HTREE_MAX_LINK    65536      /* bytes in one link target */
-#define HTREE_MAX_ENTRIES 50000000u  /* entries in one tree */
-#define HTREE_MAX_FS      256        /* filesystems in one tree */
-#define HTREE_MAX_FILE    (8ull << 30) /* bytes of a .dtree file we agree to read */
-#define HTREE_NO_TIME     INT64_MIN  /* a time the filesystem does not have */
+#define HTREE_MAX_PATH      65536        /* bytes in one path */
+#define HTREE_MAX_LINK      65536        /* bytes in one link target */
+#define HTREE_MAX_ENTRIES   50000000u    /* entries in one tree */
+#define HTREE_MAX_FS        256          /* filesystems in one tree */
+#define HTREE_MAX_FILE      (8ull << 30) /* bytes of a .dtree file we agree to read */
+#define HTREE_NO_TIME       INT64_MIN    /* a time the filesystem does not have */
 #define HTREE_VERSION_MAJOR 1
 #define HTREE_VERSION_MINOR 0
 
@@ -53,7 +53,7 @@ struct htree_entry {
 	const char *link; /* borrowed from the tree, NULL unless a link target is known */
 	uint32_t path_len;
 	uint32_t link_len;
-	uint32_t fs; /* index of the filesystem */
+	uint32_t fs;   /* index of the filesystem */
 	uint8_t type;  /* enum htree_type */
 	uint8_t flags; /* enum htree_flags */
 	uint8_t magic; /* enum htree_magic */
@@ -79,10 +79,10 @@ struct htree_fs {
 struct htree_info {
 	int major, minor;
 	char tool[64];
-	char created[40];    /* RFC 3339 UTC */
-	char *image;         /* owned: the evidence spec as given */
-	char *format;        /* owned: "raw", "ewf", "dir" */
-	char *layout;        /* owned: "gpt", "dos", "none", "dir" */
+	char created[40]; /* RFC 3339 UTC */
+	char *image;      /* owned: the evidence spec as given */
+	char *format;     /* owned: "raw", "ewf", "dir" */
+	char *layout;     /* owned: "gpt", "dos", "none", "dir" */
 	uint64_t image_size;
 	unsigned char digest[32]; /* the trailer digest of the loaded or saved file */
 	int has_digest;
@@ -147,8 +147,7 @@ int htree_save(struct htree *t, const char *path, struct dt_err *err);
  */
 int htree_load(const char *path, struct htree **out, struct dt_err *err);
 /* The same over a buffer (the fuzzer's entry point). */
-int htree_load_mem(const unsigned char *data, size_t len, struct htree **out,
-		   struct dt_err *err);
+int htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct dt_err *err);
 
 /*
  * Parsed rows of the artifact files (issue: row diff), kept in the .dtree beside the

@@ -12,9 +12,9 @@
 #include "error.h"
 
 struct outfile {
-	FILE *fp;    /* write here */
-	char *path;  /* owned: the final name */
-	char *tmp;   /* owned: the temporary name, NULL for stdout */
+	FILE *fp;   /* write here */
+	char *path; /* owned: the final name */
+	char *tmp;  /* owned: the temporary name, NULL for stdout */
 	int is_stdout;
 	int committed;
 };

@@ -18,13 +18,13 @@
 
 #include "error.h"
 
-#define PARSERS_MAX_INPUT  (64u << 20) /* bytes of one (decompressed) input */
-#define PARSERS_MAX_ROWS   1000000u    /* rows from one input */
+#define PARSERS_MAX_INPUT (64u << 20) /* bytes of one (decompressed) input */
+#define PARSERS_MAX_ROWS  1000000u    /* rows from one input */
 
 /* One account of the image, from its own /etc/passwd (and group from /etc/group). */
 struct parser_user {
-	char *name;  /* owned */
-	char *home;  /* owned */
+	char *name; /* owned */
+	char *home; /* owned */
 	uint32_t uid, gid;
 };
 struct parser_group {
@@ -46,11 +46,11 @@ void parser_ctx_release(struct parser_ctx *ctx);
 
 /* What a parser gets: one file of the image. */
 struct parser_input {
-	const char *path; /* absolute within its filesystem, NUL-terminated */
+	const char *path;          /* absolute within its filesystem, NUL-terminated */
 	const unsigned char *data; /* the whole content (gunzipped already); NULL for metadata-only
 				      parsers */
 	size_t len;
-	uint32_t mode, uid, gid; /* of the file: mode is 07777 bits plus S_IFMT type bits */
+	uint32_t mode, uid, gid;      /* of the file: mode is 07777 bits plus S_IFMT type bits */
 	const struct parser_ctx *ctx; /* borrowed; may hold no users */
 	/* Borrowed: lets a parser read another file of the same image (sudoers includes,
 	 * systemd .wants links). Returns new bytes in *data (free()) or -1; may be NULL. */
@@ -65,7 +65,7 @@ struct parser_input {
 typedef int (*parser_fn)(const struct parser_input *in, json_t *rows, struct dt_err *err);
 
 struct parser {
-	const char *table;        /* osquery table name: "users" */
+	const char *table; /* osquery table name: "users" */
 	parser_fn fn;
 	/*
 	 * Path globs (fnmatch with FNM_PATHNAME) of the files this parser reads by default;

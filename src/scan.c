@@ -26,9 +26,9 @@
 
 #include "banned.h"
 
-#define READ_CHUNK     (1u << 20)
-#define MAX_LINK_HOPS  40
-#define MAX_PARSERS    8
+#define READ_CHUNK    (1u << 20)
+#define MAX_LINK_HOPS 40
+#define MAX_PARSERS   8
 
 /* ---- reading files out of the image ---- */
 
@@ -55,7 +55,8 @@ entry_slurp(struct reader *r, const struct htree_entry *e, size_t cap, unsigned 
 
 	*data = NULL;
 	if (e->size > cap)
-		return dt_fail(err, DT_ENOMEM, "%llu bytes is more than the %zu bytes a parser reads",
+		return dt_fail(err, DT_ENOMEM,
+			       "%llu bytes is more than the %zu bytes a parser reads",
 			       (unsigned long long)e->size, cap);
 	p = malloc(e->size + 1);
 	if (p == NULL)
@@ -304,8 +305,7 @@ report_error(scan_emit_fn emit, void *ectx, struct scan_stats *st, const char *f
 }
 
 int
-scan_image_ctx(struct source *s, const struct htree *t, struct parser_ctx *ctx,
-	       struct dt_err *err)
+scan_image_ctx(struct source *s, const struct htree *t, struct parser_ctx *ctx, struct dt_err *err)
 {
 	struct reader r = { s, t, 0 };
 	unsigned char *pw = NULL, *gr = NULL;
@@ -440,7 +440,8 @@ scan_collect_rows(struct source *s, const struct htree *t, const struct parser_c
 		const struct parser *ps[MAX_PARSERS];
 		size_t np;
 
-		if (e->type == HTREE_DIR || e->path_len > 4096 || memchr(e->path, '\0', e->path_len) ||
+		if (e->type == HTREE_DIR || e->path_len > 4096 ||
+		    memchr(e->path, '\0', e->path_len) ||
 		    (!under_prefix(&px, e) && !(e->mode & 06000)))
 			continue;
 		np = parsers_for_path(e->path, ctx, ps, MAX_PARSERS);
@@ -466,8 +467,8 @@ scan_collect_rows(struct source *s, const struct htree *t, const struct parser_c
 					char msg[600];
 					snprintf(msg, sizeof(msg), "cannot parse for %s: %s",
 						 ps[k]->table, perr.msg);
-					on_error(ectx, htree_fs(t, e->fs)->name, e->path, e->path_len,
-						 msg);
+					on_error(ectx, htree_fs(t, e->fs)->name, e->path,
+						 e->path_len, msg);
 				}
 			}
 			if (!ps[k]->meta_only && files)
@@ -798,7 +799,8 @@ yara_change(struct scanner *sc, const char *fs, const struct htree_entry *e, str
 	    status == YARASCAN_TIMEOUT) {
 		if (ferr.code == DT_OK)
 			dt_fail(&ferr, DT_EIO, "%s", yarascan_status_name(status));
-		report_error(sc->emit, sc->ectx, sc->st, fs, e, "YARA did not scan the file", &ferr);
+		report_error(sc->emit, sc->ectx, sc->st, fs, e, "YARA did not scan the file",
+			     &ferr);
 	}
 	return 0;
 }
@@ -812,9 +814,9 @@ safe_component(struct buf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			 c == '.' || c == '_' || c == '-' || c == '+' || c == ',' || c == '@' ||
-			 c == '=';
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '+' ||
+			 c == ',' || c == '@' || c == '=';
 		if (c == '.' && i == 0 && (n == 1 || (n == 2 && s[1] == '.')))
 			ok = 0;
 		if (ok) {
@@ -908,7 +910,8 @@ extract_one(struct scanner *sc, const char *fs, const char *change, const struct
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	while (off < e->size) {
 		size_t want = e->size - off > READ_CHUNK ? READ_CHUNK : (size_t)(e->size - off);
-		ssize_t got = source_read_file(sc->s, e->fs, e->inode, e->path, off, buf, want, &ferr);
+		ssize_t got =
+			source_read_file(sc->s, e->fs, e->inode, e->path, off, buf, want, &ferr);
 		if (got <= 0) {
 			if (got == 0)
 				dt_fail(&ferr, DT_EIO, "the content ends at byte %llu",
@@ -1082,8 +1085,10 @@ dependents(struct scanner *sc, struct pending *p, struct dt_err *err)
 		if (gfs < 0 || cfs < 0 || (e->flags & HTREE_F_DELETED))
 			continue;
 		if (e->path_len == 11 && memcmp(e->path, "/etc/passwd", 11) == 0) {
-			const struct htree_entry *g = htree_find(sc->gold, (uint32_t)gfs, "/etc/group", 10);
-			const struct htree_entry *n = htree_find(sc->cur, (uint32_t)cfs, "/etc/group", 10);
+			const struct htree_entry *g =
+				htree_find(sc->gold, (uint32_t)gfs, "/etc/group", 10);
+			const struct htree_entry *n =
+				htree_find(sc->cur, (uint32_t)cfs, "/etc/group", 10);
 			const struct parser *ug = parsers_find("user_groups");
 			if (ug && n && diff_rows(sc, fs, ug, g, n, err) < 0)
 				return -1;
@@ -1096,7 +1101,8 @@ dependents(struct scanner *sc, struct pending *p, struct dt_err *err)
 			for (int k = 0; su && unit_dirs[k]; k++) {
 				char unit[4200];
 				const struct htree_entry *g, *n;
-				int ul = snprintf(unit, sizeof(unit), "%s/%.*s", unit_dirs[k], (int)bl, b);
+				int ul = snprintf(unit, sizeof(unit), "%s/%.*s", unit_dirs[k],
+						  (int)bl, b);
 
 				g = htree_find(sc->gold, (uint32_t)gfs, unit, (size_t)ul);
 				n = htree_find(sc->cur, (uint32_t)cfs, unit, (size_t)ul);

@@ -26,7 +26,7 @@
 #define SCAN_MAX_ARTIFACTS 64 /* artifact names listed on one file event */
 
 struct scan_config {
-	struct yarascan *rules;      /* borrowed; NULL: no YARA */
+	struct yarascan *rules; /* borrowed; NULL: no YARA */
 	struct yarascan_opts yara;
 	struct artifacts *artifacts; /* borrowed, prepared by scan_delta; NULL: none */
 	const char *extract_dir;     /* NULL: no extraction */
@@ -47,8 +47,7 @@ struct scan_stats {
  * describes (the incident's, or the gold's for a deleted file), NULL for other events.
  * emit returns 0, or -1 to stop the scan (with err filled).
  */
-typedef int (*scan_emit_fn)(void *ctx, json_t *ev, const struct htree_entry *e,
-			    struct dt_err *err);
+typedef int (*scan_emit_fn)(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err);
 
 /* The image's accounts, from its own /etc/passwd and /etc/group (in filesystem fs). */
 int scan_image_ctx(struct source *s, const struct htree *t, struct parser_ctx *ctx,

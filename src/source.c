@@ -204,8 +204,8 @@ try_fs(struct source *s, uint64_t off, uint64_t size, const char *name)
 	tsk_words(why, sizeof(why));
 	guess = guess_unknown_fs(s, off);
 	if (guess)
-		snprintf(reason, sizeof(reason), "libtsk cannot read this filesystem (looks like %s)",
-			 guess);
+		snprintf(reason, sizeof(reason),
+			 "libtsk cannot read this filesystem (looks like %s)", guess);
 	else
 		snprintf(reason, sizeof(reason), "no filesystem libtsk recognises (%.180s)", why);
 	add_skip(s, name, off, reason);
@@ -305,8 +305,7 @@ open_raw_fd(struct source *s, const char *path)
 }
 
 int
-source_open(const char *spec, const struct source_opts *o, struct source **out,
-	    struct dt_err *err)
+source_open(const char *spec, const struct source_opts *o, struct source **out, struct dt_err *err)
 {
 	struct source *s;
 	struct stat st;
@@ -364,7 +363,8 @@ source_open(const char *spec, const struct source_opts *o, struct source **out,
 	if (s->nfs == 0) {
 		if (s->nskip == 1 && strstr(s->skip[0].reason, "looks like")) {
 			dt_fail(err, DT_EFORMAT,
-				"'%s' %s: %s; mount it read-only (mount -o ro,norecovery,nouuid) and "
+				"'%s' %s: %s; mount it read-only (mount -o ro,norecovery,nouuid) "
+				"and "
 				"read it as 'dir:MOUNTPOINT'",
 				spec, s->skip[0].name, s->skip[0].reason);
 		} else if (s->nskip == 0) {
@@ -372,13 +372,15 @@ source_open(const char *spec, const struct source_opts *o, struct source **out,
 				spec, s->layout);
 		} else if (strcmp(s->layout, "none") == 0 || strcmp(s->layout, "offset") == 0) {
 			dt_fail(err, DT_EFORMAT,
-				"'%s': %s; if it holds a filesystem libtsk cannot read (XFS), mount it "
+				"'%s': %s; if it holds a filesystem libtsk cannot read (XFS), "
+				"mount it "
 				"read-only (mount -o ro,norecovery,nouuid) and read it as "
 				"'dir:MOUNTPOINT'",
 				spec, s->skip[0].reason);
 		} else {
 			dt_fail(err, DT_EFORMAT,
-				"'%s': no readable filesystem in %zu %s partition(s) (%s: %s); for a "
+				"'%s': no readable filesystem in %zu %s partition(s) (%s: %s); for "
+				"a "
 				"filesystem libtsk cannot read (XFS), mount it read-only (mount -o "
 				"ro,norecovery,nouuid) and read it as 'dir:MOUNTPOINT'",
 				spec, s->nskip, s->layout, s->skip[0].name, s->skip[0].reason);
@@ -459,7 +461,8 @@ source_open_beneath(struct source *s, size_t fsi, const char *path)
 		}
 		memcpy(name, p, n);
 		name[n] = '\0';
-		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0));
+		fd = openat(dfd, name,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0));
 		close(dfd);
 		if (!slash || fd < 0)
 			return fd;

@@ -34,9 +34,9 @@ struct source_fs {
 };
 
 struct source_skip {
-	char name[16];     /* "p2" */
-	uint64_t offset;   /* byte offset */
-	char reason[256];  /* why no filesystem was opened there */
+	char name[16];    /* "p2" */
+	uint64_t offset;  /* byte offset */
+	char reason[256]; /* why no filesystem was opened there */
 };
 
 struct source_opts {

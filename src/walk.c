@@ -228,8 +228,7 @@ report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...
 }
 
 /* A failure of a hashing job: its filesystem, whatever the walk is doing now. */
-static void report_job(struct walker *w, const struct job *j, const char *fmt, ...)
-	DT_PRINTF(3, 4);
+static void report_job(struct walker *w, const struct job *j, const char *fmt, ...) DT_PRINTF(3, 4);
 
 static void
 report_job(struct walker *w, const struct job *j, const char *fmt, ...)
@@ -369,9 +368,10 @@ hash_runs(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 			if (got < 0)
 				return -1;
 			if ((size_t)got < n)
-				return dt_fail(err, DT_EIO,
-					       "the image ends at byte %llu, inside the file's data",
-					       (unsigned long long)(off + (uint64_t)got));
+				return dt_fail(
+					err, DT_EIO,
+					"the image ends at byte %llu, inside the file's data",
+					(unsigned long long)(off + (uint64_t)got));
 			feed(h, buf, n);
 			atomic_fetch_add(&w->bytes_done, n);
 			off += n;
@@ -400,7 +400,7 @@ hash_tsk(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err *
 	}
 	while ((uint64_t)off < j->size) {
 		size_t n = j->size - (uint64_t)off > READ_CHUNK ? READ_CHUNK
-							       : (size_t)(j->size - (uint64_t)off);
+								: (size_t)(j->size - (uint64_t)off);
 		ssize_t got = tsk_fs_file_read(f, off, (char *)buf, n, TSK_FS_FILE_READ_FLAG_NONE);
 
 		if (got <= 0) {
@@ -486,7 +486,8 @@ hash_host(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 	}
 	close(fd);
 	if (total != j->size)
-		return dt_fail(err, DT_EIO, "size changed while reading (%llu bytes, expected %llu)",
+		return dt_fail(err, DT_EIO,
+			       "size changed while reading (%llu bytes, expected %llu)",
 			       (unsigned long long)total, (unsigned long long)j->size);
 	return 0;
 }
@@ -515,7 +516,10 @@ run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 	EVP_DigestFinal_ex(h->md, j->sha, &len);
 	if (rc == 0) {
 		j->ok = 1;
-		if (memcmp(h->head, "\x7f" "ELF", 4) == 0)
+		if (memcmp(h->head,
+			   "\x7f"
+			   "ELF",
+			   4) == 0)
 			j->magic = HTREE_MAGIC_ELF;
 		else if (h->head[0] == '#' && h->head[1] == '!')
 			j->magic = HTREE_MAGIC_SCRIPT;
@@ -772,8 +776,7 @@ static int
 path_push(struct walker *w, const char *name, size_t n, size_t *old)
 {
 	*old = w->path.len;
-	if (!(w->path.len == 1 && w->path.data[0] == '/') &&
-	    buf_addc(&w->path, '/', NULL) < 0)
+	if (!(w->path.len == 1 && w->path.data[0] == '/') && buf_addc(&w->path, '/', NULL) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		/* A '/' inside a name (hostile or foreign filesystems) must not fake depth. */
@@ -1232,10 +1235,10 @@ finish_jobs(struct walker *w)
 			e->magic = j->magic;
 			if (j->has_prefix && e->size == j->size) {
 				const struct htree_entry *g =
-					w->gold_fs >= 0 ? htree_find(w->o->gold,
-								     (uint32_t)w->gold_fs, e->path,
-								     e->path_len)
-							: NULL;
+					w->gold_fs >= 0
+						? htree_find(w->o->gold, (uint32_t)w->gold_fs,
+							     e->path, e->path_len)
+						: NULL;
 				if (g && g->size == j->prefix_len) {
 					memcpy(e->prefix, j->prefix, 32);
 					e->prefix_len = j->prefix_len;
@@ -1281,8 +1284,8 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 		dt_fail(err, DT_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (htree_set_image(w.t, source_spec(s), source_format(s), source_layout(s),
-			    source_size(s), err) < 0)
+	if (htree_set_image(w.t, source_spec(s), source_format(s), source_layout(s), source_size(s),
+			    err) < 0)
 		goto out;
 	for (size_t i = 0; i < source_nfs(s); i++) {
 		const struct source_fs *f = source_fs(s, i);
@@ -1315,7 +1318,8 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 			queue_job(&w, &w.held[k]);
 		for (size_t k = 0; k < w.naliases; k++)
 			if (w.aliases[k].job != NO_JOB && (w.aliases[k].job >> 62) == 1)
-				w.aliases[k].job = held_base + (w.aliases[k].job & ~((size_t)1 << 62));
+				w.aliases[k].job =
+					held_base + (w.aliases[k].job & ~((size_t)1 << 62));
 		w.nheld = 0;
 		/* The next filesystem's libtsk walk must wait for this one's held jobs. */
 		if (i + 1 < source_nfs(s)) {

@@ -43,8 +43,8 @@ struct walk_stats {
 };
 
 struct walk_opts {
-	unsigned flags;  /* enum walk_flags */
-	int threads;     /* hashing threads; 0: one per online CPU */
+	unsigned flags; /* enum walk_flags */
+	int threads;    /* hashing threads; 0: one per online CPU */
 	/*
 	 * Borrowed, may be NULL: a sealed gold tree. A regular file whose gold version is
 	 * shorter also gets the hash of its first gold-size bytes (HTREE_F_PREFIX), so that

@@ -57,16 +57,17 @@ struct cli_source_opts {
 	int threads;
 	int progress;
 };
-#define CLI_SOURCE_OPTIONS                                                                 \
-	{ "offset", required_argument, NULL, 'O' },                                        \
-		{ "include-meta", no_argument, NULL, 'M' },                                \
-		{ "threads", required_argument, NULL, 'j' },                               \
-		{ "no-progress", no_argument, NULL, 'P' }
-#define CLI_SOURCE_HELP                                                                    \
-	"  --offset BYTES     read one filesystem at this byte offset (no partition table)\n"  \
-	"  --include-meta     keep libtsk's virtual entries ($OrphanFiles, NTFS $ files)\n"   \
-	"  --threads N        hashing threads (default: one per CPU)\n"                       \
-	"  --no-progress      no progress line on stderr\n"
+#define CLI_SOURCE_OPTIONS                                                                      \
+	{ "offset", required_argument, NULL, 'O' }, { "include-meta", no_argument, NULL, 'M' }, \
+		{ "threads", required_argument, NULL, 'j' },                                    \
+	{                                                                                       \
+		"no-progress", no_argument, NULL, 'P'                                           \
+	}
+#define CLI_SOURCE_HELP                                                                          \
+	"      --offset BYTES    read one filesystem at this byte offset (no partition table)\n" \
+	"      --include-meta    keep libtsk's virtual entries ($OrphanFiles, NTFS $ files)\n"   \
+	"      --threads N       hashing threads (default: one per CPU)\n"                       \
+	"      --no-progress     no progress line on stderr\n"
 void cli_source_opts_init(struct cli_source_opts *o);
 /* Handle one of CLI_SOURCE_OPTIONS; 1 if c was one of them, -1 on a bad value, 0 if not. */
 int cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char *arg);

@@ -96,7 +96,8 @@ resolve_image(struct artifacts *a, const char *spec, long long offset, int json)
 	}
 	for (size_t i = 0; i < htree_count(t); i++) {
 		const struct htree_entry *e = htree_get(t, i);
-		size_t n = artifacts_match(a, e->path, e->path_len, e->type == HTREE_DIR, names, max);
+		size_t n =
+			artifacts_match(a, e->path, e->path_len, e->type == HTREE_DIR, names, max);
 		const char *fs = htree_fs(t, e->fs)->name;
 
 		if (n == 0)
@@ -191,7 +192,8 @@ cmd_artifacts(int argc, char **argv)
 		return cli_usage("artifacts", "resolve needs one IMAGE");
 	if (np == 0) {
 		if (cli_data_path("artifacts", def, sizeof(def)) < 0)
-			return cli_usage("artifacts", "no installed artifacts/ found; give --artifacts");
+			return cli_usage("artifacts",
+					 "no installed artifacts/ found; give --artifacts");
 		paths[np++] = def;
 	}
 	memset(&st, 0, sizeof(st));

@@ -23,10 +23,10 @@ static const char usage_text[] =
 	"hash-tree to OUT (atomically: a temporary name, then rename).\n"
 	"\n"
 	"Options:\n"
-	"  -o, --output FILE  the .dtree to write (required)\n"
-	"  --no-rows          do not parse the gold's files into osquery-table rows (the rows\n"
-	"                     'deltair scan' diffs against)\n" CLI_SOURCE_HELP
-	"  -h, --help         this help\n";
+	"  -o, --output FILE     the .dtree to write (required)\n"
+	"      --no-rows         do not parse the gold's files into osquery-table rows (the rows\n"
+	"                        'deltair scan' diffs against)\n" CLI_SOURCE_HELP
+	"  -h, --help            this help\n";
 
 struct warn_ctx {
 	unsigned long n;

@@ -25,9 +25,9 @@ static const char usage_text[] =
 	"Between two trees, 'appended' cannot be told from 'modified' (it needs the content).\n"
 	"\n"
 	"Options:\n"
-	"  -b, --baseline FILE  the gold .dtree\n"
-	"  -o, --output FILE    write the events to FILE (atomically) instead of stdout\n" CLI_SOURCE_HELP
-	"  -h, --help           this help\n"
+	"  -b, --baseline FILE   the gold .dtree\n"
+	"  -o, --output FILE     write the events to FILE (atomically) instead of "
+	"stdout\n" CLI_SOURCE_HELP "  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 no delta, 1 delta found, 2 and above errors (see 'deltair help').\n";
 
@@ -103,7 +103,8 @@ cmd_diff(int argc, char **argv)
 	if (base == NULL && argc - optind == 2) {
 		base = argv[optind++];
 	} else if (base == NULL) {
-		return cli_usage("diff", "expected --baseline GOLD.dtree IMAGE, or two .dtree files");
+		return cli_usage("diff",
+				 "expected --baseline GOLD.dtree IMAGE, or two .dtree files");
 	}
 	if (argc - optind != 1)
 		return cli_usage("diff", "expected one IMAGE (or .dtree) after the baseline");
@@ -127,7 +128,8 @@ cmd_diff(int argc, char **argv)
 			const struct htree_entry *e = htree_get(cur, i);
 			if (e->type == HTREE_REG && (e->flags & HTREE_F_READERR))
 				on_error(&r, htree_fs(cur, e->fs)->name, e->path, e->path_len,
-					 "content was unreadable when the tree was made; not compared");
+					 "content was unreadable when the tree was made; not "
+					 "compared");
 		}
 	} else {
 		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws);

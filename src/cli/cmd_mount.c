@@ -27,12 +27,12 @@ static const char usage_text[] =
 	"EROFS. Unmount with 'fusermount3 -u MOUNTPOINT' (or SIGINT/SIGTERM to deltair).\n"
 	"\n"
 	"Options:\n"
-	"  --fs pN              show only this filesystem, at the root\n"
-	"  -b, --baseline FILE  the gold .dtree (with --delta)\n"
-	"  --delta              show only the delta against the baseline\n"
-	"  -f, --foreground     stay in the foreground (default: detach once mounted)\n"
-	"  --allow-other        let other users in (the image's modes still "
-	"apply)\n" CLI_SOURCE_HELP "  -h, --help           this help\n"
+	"      --fs pN           show only this filesystem, at the root\n"
+	"  -b, --baseline FILE   the gold .dtree (with --delta)\n"
+	"      --delta           show only the delta against the baseline\n"
+	"  -f, --foreground      stay in the foreground (default: detach once mounted)\n"
+	"      --allow-other     let other users in (the image's modes still "
+	"apply)\n" CLI_SOURCE_HELP "  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 once unmounted (or detached), 2 and above errors (see 'deltair help').\n";
 

@@ -97,7 +97,8 @@ emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
 			const char *p = json_string_value(json_object_get(ev, "path"));
 			int fi = (fs && r->cur) ? htree_fs_index(r->cur, fs) : -1;
 			const struct htree_entry *f =
-				(fi >= 0 && p) ? htree_find(r->cur, (uint32_t)fi, p, strlen(p)) : NULL;
+				(fi >= 0 && p) ? htree_find(r->cur, (uint32_t)fi, p, strlen(p))
+					       : NULL;
 			if (f)
 				mt = f->mtime;
 		}
@@ -285,13 +286,15 @@ cmd_scan(int argc, char **argv)
 		case 's':
 			v = cli_number(optarg);
 			if (v < 1)
-				return cli_usage("scan", "--max-size needs a byte count, not '%s'", optarg);
+				return cli_usage("scan", "--max-size needs a byte count, not '%s'",
+						 optarg);
 			cfg.yara.max_size = (uint64_t)v;
 			break;
 		case 't':
 			v = cli_number(optarg);
 			if (v < 1 || v > 86400)
-				return cli_usage("scan", "--timeout needs seconds (1-86400), not '%s'",
+				return cli_usage("scan",
+						 "--timeout needs seconds (1-86400), not '%s'",
 						 optarg);
 			cfg.yara.timeout = (int)v;
 			break;
@@ -316,13 +319,14 @@ cmd_scan(int argc, char **argv)
 		return cli_usage("scan", "expected one IMAGE");
 	if (!no_rules && nrules_paths == 0) {
 		if (cli_data_path("rules", def_rules, sizeof(def_rules)) < 0)
-			return cli_usage("scan", "no installed rules/ found; give --rules or --no-rules");
+			return cli_usage("scan",
+					 "no installed rules/ found; give --rules or --no-rules");
 		rules[nrules_paths++] = def_rules;
 	}
 	if (!no_arts && narts == 0) {
 		if (cli_data_path("artifacts", def_arts, sizeof(def_arts)) < 0)
-			return cli_usage("scan",
-					 "no installed artifacts/ found; give --artifacts or --no-artifacts");
+			return cli_usage("scan", "no installed artifacts/ found; give --artifacts "
+						 "or --no-artifacts");
 		arts[narts++] = def_arts;
 	}
 	/* Everything that can be wrong with the inputs is found before the long work. */

@@ -26,7 +26,8 @@ static const char usage_text[] =
 	"  -o, --output FILE  write to FILE (atomically) instead of stdout\n"
 	"  --prefix DIR       put DIR before every path (hashdeep, bodyfile), e.g. a mount point\n"
 	"hashdeep names are relative (etc/passwd), as 'hashdeep -r -l *' prints them when run\n"
-	"in a mount of the filesystem; audit with: cd MOUNT && hashdeep -c sha256 -a -k LIST -r -l *\n"
+	"in a mount of the filesystem; audit with: cd MOUNT && hashdeep -c sha256 -a -k LIST -r -l "
+	"*\n"
 	"  -h, --help         this help\n"
 	"With several filesystems, hashdeep names start with pN/ and bodyfile names with /pN.\n";
 
@@ -92,8 +93,7 @@ info(const char *path)
  * it; "pN/" first with several filesystems; "PREFIX/" first when asked.
  */
 static void
-put_hashdeep_name(FILE *fp, const struct htree *t, const struct htree_entry *e,
-		  const char *prefix)
+put_hashdeep_name(FILE *fp, const struct htree *t, const struct htree_entry *e, const char *prefix)
 {
 	if (prefix && *prefix) {
 		fputs(prefix, fp);
@@ -105,8 +105,7 @@ put_hashdeep_name(FILE *fp, const struct htree *t, const struct htree_entry *e,
 	fwrite(e->path + 1, 1, e->path_len - 1, fp);
 }
 
-static int
-export(const char *path, const char *format, const char *out, const char *prefix)
+static int export(const char *path, const char *format, const char *out, const char *prefix)
 {
 	struct htree *t = NULL;
 	struct dt_err err = { 0 };
@@ -126,9 +125,10 @@ export(const char *path, const char *format, const char *out, const char *prefix
 	}
 	sink.fp = of.fp;
 	if (strcmp(format, "hashdeep") == 0)
-		fprintf(of.fp, "%%%%%%%% HASHDEEP-1.0\n%%%%%%%% size,sha256,filename\n"
-			       "## Invoked from: deltair tree export --format hashdeep\n"
-			       "## $ deltair tree export %s\n## \n",
+		fprintf(of.fp,
+			"%%%%%%%% HASHDEEP-1.0\n%%%%%%%% size,sha256,filename\n"
+			"## Invoked from: deltair tree export --format hashdeep\n"
+			"## $ deltair tree export %s\n## \n",
 			path);
 	else if (strcmp(format, "bodyfile") == 0)
 		fprintf(of.fp, "# TSK 3 body file written by deltair %s from %s\n", DELTAIR_VERSION,
@@ -138,8 +138,8 @@ export(const char *path, const char *format, const char *out, const char *prefix
 		char hex[65];
 
 		if (strcmp(format, "jsonl") == 0) {
-			if (sink_emit(&sink, events_entry_fields(htree_fs(t, e->fs)->name, e), &err) <
-			    0)
+			if (sink_emit(&sink, events_entry_fields(htree_fs(t, e->fs)->name, e),
+				      &err) < 0)
 				break;
 		} else if (strcmp(format, "hashdeep") == 0) {
 			if (e->type != HTREE_REG)
@@ -155,7 +155,8 @@ export(const char *path, const char *format, const char *out, const char *prefix
 			put_hashdeep_name(of.fp, t, e, prefix);
 			fputc('\n', of.fp);
 		} else {
-			events_body_line(of.fp, prefix, htree_nfs(t) > 1 ? htree_fs(t, e->fs)->name : NULL, e);
+			events_body_line(of.fp, prefix,
+					 htree_nfs(t) > 1 ? htree_fs(t, e->fs)->name : NULL, e);
 		}
 	}
 	if (strcmp(format, "jsonl") == 0)
@@ -165,7 +166,11 @@ export(const char *path, const char *format, const char *out, const char *prefix
 		}
 	else if (strcmp(format, "bodyfile") == 0)
 		for (size_t i = 0; i < htree_ndeleted(t); i++)
-			events_body_line(of.fp, prefix, htree_nfs(t) > 1 ? htree_fs(t, htree_deleted(t, i)->fs)->name : NULL, htree_deleted(t, i));
+			events_body_line(of.fp, prefix,
+					 htree_nfs(t) > 1
+						 ? htree_fs(t, htree_deleted(t, i)->fs)->name
+						 : NULL,
+					 htree_deleted(t, i));
 	if (err.code != DT_OK || outfile_commit(&of, &err) < 0) {
 		rc = cli_fail("tree", &err);
 		goto out;

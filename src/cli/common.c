@@ -129,7 +129,10 @@ cli_is_dtree(const char *path)
 
 	if (fp == NULL)
 		return 0;
-	yes = fread(m, 1, 8, fp) == 8 && memcmp(m, "\x89" "DTREE\r\n", 8) == 0;
+	yes = fread(m, 1, 8, fp) == 8 && memcmp(m,
+						"\x89"
+						"DTREE\r\n",
+						8) == 0;
 	fclose(fp);
 	return yes;
 }

@@ -26,7 +26,8 @@ static const struct command commands[] = {
 	{ "baseline", cmd_baseline, "walk and hash an image into a .dtree hash-tree" },
 	{ "diff", cmd_diff, "compare an image (or a .dtree) with a baseline; print the delta" },
 	{ "scan", cmd_scan, "diff, then YARA, artifacts and osquery-table rows on the delta" },
-	{ "artifacts", cmd_artifacts, "list ForensicArtifacts definitions, or resolve them on an image" },
+	{ "artifacts", cmd_artifacts,
+	  "list ForensicArtifacts definitions, or resolve them on an image" },
 	{ "tree", cmd_tree, "inspect or export a .dtree (info, export)" },
 	{ "mount", cmd_mount, "read-only FUSE view of an image (or only its delta)" },
 	{ "help", cmd_help, "list commands and exit statuses" },
@@ -40,7 +41,8 @@ static const struct {
 	{ EXIT_NO_DELTA, "success; for diff: no delta" },
 	{ EXIT_DELTA, "diff: a delta was found" },
 	{ EXIT_USAGE, "usage error (bad option or arguments)" },
-	{ EXIT_BADINPUT, "bad input: not an image, no readable filesystem, damaged or foreign .dtree" },
+	{ EXIT_BADINPUT,
+	  "bad input: not an image, no readable filesystem, damaged or foreign .dtree" },
 	{ EXIT_IO, "I/O error: cannot read input or write output (e.g. no space left)" },
 	{ EXIT_VERSION, ".dtree of an unsupported format version" },
 	{ EXIT_NOMEM, "out of memory, or a size limit was exceeded" },
@@ -122,7 +124,8 @@ cli_progress_cb(void *ctx, const struct walk_progress *wp)
 	if (p == NULL || !p->enabled)
 		return;
 	if (wp->bytes_total > 0 && rate > 0)
-		fprintf(stderr, "\r\033[K%s: %llu entries, %.0f/%.0f MB hashed, %.0f MB/s, ETA %.0f s",
+		fprintf(stderr,
+			"\r\033[K%s: %llu entries, %.0f/%.0f MB hashed, %.0f MB/s, ETA %.0f s",
 			wp->fs, (unsigned long long)wp->entries, mb, (double)wp->bytes_total / 1e6,
 			rate, ((double)wp->bytes_total / 1e6 - mb) / rate);
 	else
@@ -142,9 +145,10 @@ cli_progress_done(struct cli_progress *p)
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: deltair <command> [options] [args]\n\n"
-		    "deltair baselines a gold disk image into a Merkle hash-tree and reports what an\n"
-		    "incident image changed against it.\n\nCommands:\n");
+	fprintf(fp,
+		"usage: deltair <command> [options] [args]\n\n"
+		"deltair baselines a gold disk image into a Merkle hash-tree and reports what an\n"
+		"incident image changed against it.\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(fp, "\nRun 'deltair <command> --help' for a command's options.\n\n");
@@ -160,8 +164,7 @@ cmd_help(int argc, char **argv)
 	}
 	if (argc > 1) {
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-			if (strcmp(argv[1], commands[i].name) == 0 &&
-			    commands[i].fn != cmd_help) {
+			if (strcmp(argv[1], commands[i].name) == 0 && commands[i].fn != cmd_help) {
 				char *args[] = { argv[1], "--help", NULL };
 				return commands[i].fn(2, args);
 			}

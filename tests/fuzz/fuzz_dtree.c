@@ -42,7 +42,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fixed == NULL)
 		return 0;
 	memcpy(fixed, data, size);
-	memcpy(fixed, "\x89" "DTREE\r\n", 8);
+	memcpy(fixed,
+	       "\x89"
+	       "DTREE\r\n",
+	       8);
 	memcpy(fixed + size - 40, "DTREEEND", 8);
 	EVP_Digest(fixed, size - 32, fixed + size - 32, &n, EVP_sha256(), NULL);
 	load(fixed, size);

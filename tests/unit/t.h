@@ -25,31 +25,31 @@ int t_write(const char *path, const void *data, size_t n);
 /* Read a whole file: new (free()); NULL on failure. */
 char *t_slurp(const char *path, size_t *len);
 
-#define TEST(name)                                                                         \
-	static void name(void);                                                            \
-	static struct t_case name##_case = { #name, name, __FILE__, NULL };                 \
-	__attribute__((constructor)) static void name##_reg(void)                          \
-	{                                                                                  \
-		t_register(&name##_case);                                                  \
-	}                                                                                  \
+#define TEST(name)                                                          \
+	static void name(void);                                             \
+	static struct t_case name##_case = { #name, name, __FILE__, NULL }; \
+	__attribute__((constructor)) static void name##_reg(void)           \
+	{                                                                   \
+		t_register(&name##_case);                                   \
+	}                                                                   \
 	static void name(void)
 
-#define CHECK(c)                                                                           \
-	do {                                                                               \
-		if (!(c))                                                                  \
-			t_fail(__FILE__, __LINE__, #c);                                    \
+#define CHECK(c)                                        \
+	do {                                            \
+		if (!(c))                               \
+			t_fail(__FILE__, __LINE__, #c); \
 	} while (0)
-#define REQUIRE(c)                                                                         \
-	do {                                                                               \
-		if (!(c)) {                                                                \
-			t_fail(__FILE__, __LINE__, #c);                                    \
-			return;                                                            \
-		}                                                                          \
+#define REQUIRE(c)                                      \
+	do {                                            \
+		if (!(c)) {                             \
+			t_fail(__FILE__, __LINE__, #c); \
+			return;                         \
+		}                                       \
 	} while (0)
-#define SKIP(why)                                                                          \
-	do {                                                                               \
-		t_skip(why);                                                               \
-		return;                                                                    \
+#define SKIP(why)            \
+	do {                 \
+		t_skip(why); \
+		return;      \
 	} while (0)
 
 #endif

@@ -64,8 +64,7 @@ sha(const char *s, unsigned char out[32])
 }
 
 static void
-add(struct htree *t, const char *path, int type, unsigned mode, const char *content,
-    int64_t mtime)
+add(struct htree *t, const char *path, int type, unsigned mode, const char *content, int64_t mtime)
 {
 	struct htree_entry e;
 
@@ -112,9 +111,15 @@ sample(int64_t t0, const char *passwd)
 	add(t, "/var/log/syslog", HTREE_REG, 0640, "line1\n", t0 + 2);
 	add(t, "/usr", HTREE_DIR, 0755, NULL, t0);
 	add(t, "/usr/bin", HTREE_DIR, 0755, NULL, t0);
-	add(t, "/usr/bin/true", HTREE_REG, 0755, "\x7f" "ELFtrue", t0);
+	add(t, "/usr/bin/true", HTREE_REG, 0755,
+	    "\x7f"
+	    "ELFtrue",
+	    t0);
 	add(t, "/usr/bin/sh", HTREE_LNK, 0777, "dash", t0);
-	add(t, "/usr/bin/dash", HTREE_REG, 0755, "\x7f" "ELFdash", t0);
+	add(t, "/usr/bin/dash", HTREE_REG, 0755,
+	    "\x7f"
+	    "ELFdash",
+	    t0);
 	return t;
 }
 
@@ -214,7 +219,8 @@ TEST(t_htree_rejects_flipped_byte)
 		struct dt_err err = { 0 };
 
 		d[i] ^= 0x10;
-		CHECK(htree_load_mem(d, len, &t, &err) == -1 && err.code == DT_EFORMAT && t == NULL);
+		CHECK(htree_load_mem(d, len, &t, &err) == -1 && err.code == DT_EFORMAT &&
+		      t == NULL);
 		d[i] ^= 0x10;
 	}
 	free(d);
@@ -308,16 +314,22 @@ TEST(t_diff_reports_each_class_once)
 	add(c, "/etc", HTREE_DIR, 0700, NULL, t0 + 99);                  /* metadata */
 	add(c, "/etc/passwd", HTREE_REG, 0644, "root\nevil\n", t0 + 50); /* appended */
 	add(c, "/etc/hosts", HTREE_REG, 0644, "10.0.0.1 x\n", t0);       /* modified, stomped */
-	add(c, "/etc.d", HTREE_REG, 0644, "now a file", t0);              /* type */
+	add(c, "/etc.d", HTREE_REG, 0644, "now a file", t0);             /* type */
 	add(c, "/var", HTREE_DIR, 0755, NULL, t0 + 99);
 	add(c, "/var/log", HTREE_DIR, 0755, NULL, t0 + 99); /* child changed: not reported */
 	add(c, "/var/log/syslog", HTREE_REG, 0640, "xxxxx\n", t0 + 60); /* edited log */
 	add(c, "/usr", HTREE_DIR, 0755, NULL, t0);
 	add(c, "/usr/bin", HTREE_DIR, 0755, NULL, t0);
-	add(c, "/usr/bin/true", HTREE_REG, 04755, "\x7f" "ELFtrue", t0);  /* suid added */
-	add(c, "/usr/bin/sh", HTREE_LNK, 0777, "bash", t0);              /* link retarget */
-	add(c, "/usr/bin/.dash", HTREE_REG, 0755, "\x7f" "ELFdash", t0); /* renamed */
-	add(c, "/tmp", HTREE_DIR, 01777, NULL, t0);                      /* added */
+	add(c, "/usr/bin/true", HTREE_REG, 04755,
+	    "\x7f"
+	    "ELFtrue",
+	    t0);                                            /* suid added */
+	add(c, "/usr/bin/sh", HTREE_LNK, 0777, "bash", t0); /* link retarget */
+	add(c, "/usr/bin/.dash", HTREE_REG, 0755,
+	    "\x7f"
+	    "ELFdash",
+	    t0);                                    /* renamed */
+	add(c, "/tmp", HTREE_DIR, 01777, NULL, t0); /* added */
 	/* The walk computes the prefix hash of /etc/passwd for the gold's length. */
 	e = htree_at(c, 2);
 	sha("root\n", e->prefix);

@@ -18,10 +18,12 @@ covers(const char *path, const struct parser_ctx *ctx, const char *table)
 
 TEST(t_parsers_ld_preload_covers_environment_files)
 {
-	static const char pw[] = "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+	static const char pw[] =
+		"root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n";
 	struct parser_ctx ctx;
 
-	REQUIRE(parser_ctx_init(&ctx, (const unsigned char *)pw, sizeof(pw) - 1, NULL, 0, NULL) == 0);
+	REQUIRE(parser_ctx_init(&ctx, (const unsigned char *)pw, sizeof(pw) - 1, NULL, 0, NULL) ==
+		0);
 	CHECK(covers("/etc/ld.so.preload", &ctx, "ld_preload"));
 	CHECK(covers("/etc/environment", &ctx, "ld_preload"));
 	CHECK(covers("/etc/security/pam_env.conf", &ctx, "ld_preload"));
