@@ -43,19 +43,13 @@
 #define FS_INO_SHIFT  48
 #define TIMEOUT       86400.0 /* the view never changes: the kernel may cache it all */
 #define NAME_MAX_FUSE 1024    /* the kernel's FUSE_NAME_MAX */
-#define SPARSE        UINT64_MAX
-
-/* One stretch of a file: logical offset, where it is in the image (SPARSE: zeros), bytes. */
-struct frun {
-	uint64_t lo, phys, len;
-};
 
 /* A file's block map, or an open libtsk handle, or neither (dir: sources). */
 struct fslot {
 	int used, temp;
 	uint32_t fs;
 	uint64_t inode, size;
-	struct frun *runs; /* owned; NULL unless the file is read through its block map */
+	struct source_run *runs; /* owned; NULL unless the file is read through its block map */
 	size_t nruns;
 	TSK_FS_FILE *file; /* owned; used and closed only under the source's lock */
 	unsigned refs;
@@ -138,80 +132,11 @@ log_take(char *out, size_t n)
 
 /* ---- the content cache ---- */
 
-struct map_ctx {
-	struct frun *v;
-	size_t n, cap;
-	uint64_t total, fs_off;
-	unsigned block_size;
-	int need_tsk, oom;
-};
-
-static TSK_WALK_RET_ENUM
-map_cb(TSK_FS_FILE *file, TSK_OFF_T off, TSK_DADDR_T addr, char *buf, size_t len,
-       TSK_FS_BLOCK_FLAG_ENUM flags, void *arg)
-{
-	struct map_ctx *m = arg;
-	uint64_t phys;
-
-	(void)file;
-	(void)buf;
-	/* Resident and compressed data has no plain place in the image: libtsk reads it. */
-	if (flags & (TSK_FS_BLOCK_FLAG_RES | TSK_FS_BLOCK_FLAG_COMP) || off < 0 ||
-	    (uint64_t)off != m->total) {
-		m->need_tsk = 1;
-		return TSK_WALK_STOP;
-	}
-	phys = (flags & TSK_FS_BLOCK_FLAG_SPARSE) ? SPARSE
-						  : m->fs_off + (uint64_t)addr * m->block_size;
-	if (m->n > 0) {
-		struct frun *last = &m->v[m->n - 1];
-		if ((phys == SPARSE && last->phys == SPARSE) ||
-		    (phys != SPARSE && last->phys != SPARSE && last->phys + last->len == phys)) {
-			last->len += len;
-			m->total += len;
-			return TSK_WALK_CONT;
-		}
-	}
-	if (m->n == FUSEFS_MAX_RUNS) {
-		m->need_tsk = 1; /* too fragmented to map: libtsk reads it */
-		return TSK_WALK_STOP;
-	}
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 8;
-		struct frun *v = realloc(m->v, cap * sizeof(*v));
-		if (v == NULL) {
-			m->oom = 1;
-			return TSK_WALK_ERROR;
-		}
-		m->v = v;
-		m->cap = cap;
-	}
-	m->v[m->n].lo = m->total;
-	m->v[m->n].phys = phys;
-	m->v[m->n].len = len;
-	m->n++;
-	m->total += len;
-	return TSK_WALK_CONT;
-}
-
-static void
-tsk_words(char *out, size_t n)
-{
-	const char *m = tsk_error_get();
-
-	snprintf(out, n, "%s", m && *m ? m : "unknown libtsk error");
-	for (char *p = out; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	tsk_error_reset();
-}
-
 /* Fill s (not in the table) for entry e: a block map, or an open libtsk handle. */
 static int
 slot_build(struct fusefs *f, const struct htree_entry *e, struct fslot *s, struct dt_err *err)
 {
 	const struct source_fs *sf = source_fs(f->src, e->fs);
-	struct map_ctx m;
 	TSK_FS_FILE *file;
 	char why[200];
 
@@ -223,13 +148,10 @@ slot_build(struct fusefs *f, const struct htree_entry *e, struct fslot *s, struc
 		return dt_fail(err, DT_EBUG, "no filesystem %u", e->fs);
 	if (sf->tsk_fs == NULL)
 		return 0; /* dir: source: source_read_file() opens the file itself */
-	memset(&m, 0, sizeof(m));
-	m.fs_off = sf->offset;
-	m.block_size = sf->block_size;
 	source_lock(f->src);
 	file = tsk_fs_file_open_meta(sf->tsk_fs, NULL, (TSK_INUM_T)e->inode);
 	if (file == NULL || file->meta == NULL) {
-		tsk_words(why, sizeof(why));
+		source_tsk_error(why, sizeof(why));
 		tsk_fs_file_close(file);
 		source_unlock(f->src);
 		return dt_fail(err, DT_EIO, "cannot open inode %llu: %s",
@@ -239,30 +161,24 @@ slot_build(struct fusefs *f, const struct htree_entry *e, struct fslot *s, struc
 	 * The map is built block by block, so its cost follows the file's size: past
 	 * FUSEFS_MAP_MAX (a hostile inode may claim any size) libtsk reads the file instead.
 	 */
-	if (e->size > 0 && e->size <= FUSEFS_MAP_MAX && m.block_size > 0) {
-		if (tsk_fs_file_walk(file, TSK_FS_FILE_WALK_FLAG_AONLY, map_cb, &m) != 0)
-			m.need_tsk = 1;
-		tsk_error_reset();
-		if (m.oom) {
-			free(m.v);
+	if (e->size > 0 && e->size <= FUSEFS_MAP_MAX) {
+		int rc = source_file_runs(sf, file, e->size, FUSEFS_MAX_RUNS, &s->runs, &s->nruns,
+					  err);
+		if (rc < 0) {
 			tsk_fs_file_close(file);
 			source_unlock(f->src);
-			return dt_fail(err, DT_ENOMEM, "out of memory");
+			return -1;
 		}
-		if (!m.need_tsk && m.total == e->size) {
+		if (rc == 0) {
 			tsk_fs_file_close(file);
 			file = NULL;
-			s->runs = m.v;
-			s->nruns = m.n;
-			m.v = NULL;
 			s->in_image = 1;
 			for (size_t i = 0; i < s->nruns; i++)
-				if (s->runs[i].phys != SPARSE &&
-				    (s->runs[i].phys > source_size(f->src) ||
-				     s->runs[i].len > source_size(f->src) - s->runs[i].phys))
+				if (s->runs[i].off != SOURCE_SPARSE &&
+				    (s->runs[i].off > source_size(f->src) ||
+				     s->runs[i].len > source_size(f->src) - s->runs[i].off))
 					s->in_image = 0; /* read_runs() says where the image ends */
 		}
-		free(m.v);
 	}
 	source_unlock(f->src);
 	s->file = file;
@@ -387,24 +303,24 @@ read_runs(struct fusefs *f, const struct fslot *s, char *buf, size_t len, uint64
 			hi = mid;
 	}
 	for (size_t r = lo; r < s->nruns && done < len; r++) {
-		const struct frun *run = &s->runs[r];
+		const struct source_run *run = &s->runs[r];
 		uint64_t in = off + done - run->lo;
 		size_t n = len - done;
 		ssize_t got;
 
 		if (n > run->len - in)
 			n = (size_t)(run->len - in);
-		if (run->phys == SPARSE) {
+		if (run->off == SOURCE_SPARSE) {
 			memset(buf + done, 0, n);
 		} else {
-			got = source_read(f->src, run->phys + in, buf + done, n, err);
+			got = source_read(f->src, run->off + in, buf + done, n, err);
 			if (got < 0)
 				return -1;
 			if ((size_t)got < n)
 				return dt_fail(
 					err, DT_EIO,
 					"the image ends at byte %llu, inside the file's data",
-					(unsigned long long)(run->phys + in + (uint64_t)got));
+					(unsigned long long)(run->off + in + (uint64_t)got));
 		}
 		done += n;
 	}
@@ -423,7 +339,7 @@ read_tsk(struct fusefs *f, const struct fslot *s, char *buf, size_t len, uint64_
 		ssize_t n = tsk_fs_file_read(s->file, (TSK_OFF_T)(off + done), buf + done,
 					     len - done, TSK_FS_FILE_READ_FLAG_NONE);
 		if (n <= 0) {
-			tsk_words(why, sizeof(why));
+			source_tsk_error(why, sizeof(why));
 			source_unlock(f->src);
 			return dt_fail(err, DT_EIO, "read error at byte %llu: %s",
 				       (unsigned long long)(off + done), why);
@@ -582,20 +498,6 @@ ns_to_ts(int64_t ns)
 	return ts;
 }
 
-static mode_t
-type_bits(uint8_t type)
-{
-	switch (type) {
-	case HTREE_DIR: return S_IFDIR;
-	case HTREE_LNK: return S_IFLNK;
-	case HTREE_CHR: return S_IFCHR;
-	case HTREE_BLK: return S_IFBLK;
-	case HTREE_FIFO: return S_IFIFO;
-	case HTREE_SOCK: return S_IFSOCK;
-	}
-	return S_IFREG;
-}
-
 static uint64_t
 entry_ino(const struct fusefs *f, const struct htree_entry *e)
 {
@@ -635,7 +537,9 @@ node_stat(struct fusefs *f, const struct node *n, struct stat *st)
 	case N_ENTRY: break;
 	}
 	st->st_ino = (ino_t)entry_ino(f, e);
-	st->st_mode = type_bits(e->type) | (e->mode & 07777);
+	/* An entry of no known type shows as a file, as the least surprising for tools. */
+	st->st_mode =
+		(htree_type_mode(e->type) ? htree_type_mode(e->type) : S_IFREG) | (e->mode & 07777);
 	st->st_nlink = e->nlink ? e->nlink : 1;
 	st->st_uid = e->uid;
 	st->st_gid = e->gid;
@@ -797,7 +701,7 @@ reply_runs(struct fusefs *f, const struct fslot *s, struct fuse_bufvec **bufp, s
 		return -ENOMEM;
 	v->count = n;
 	for (size_t i = 0; i < n; i++) {
-		const struct frun *run = &s->runs[lo + i];
+		const struct source_run *run = &s->runs[lo + i];
 		uint64_t in = off + done - run->lo;
 		size_t k = len - done;
 		struct fuse_buf *b = &v->buf[i];
@@ -805,7 +709,7 @@ reply_runs(struct fusefs *f, const struct fslot *s, struct fuse_bufvec **bufp, s
 		if (k > run->len - in)
 			k = (size_t)(run->len - in);
 		b->size = k;
-		if (run->phys == SPARSE) {
+		if (run->off == SOURCE_SPARSE) {
 			b->mem = calloc(1, k ? k : 1);
 			if (b->mem == NULL) {
 				for (size_t k2 = 0; k2 < i; k2++)
@@ -817,7 +721,7 @@ reply_runs(struct fusefs *f, const struct fslot *s, struct fuse_bufvec **bufp, s
 		} else {
 			b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
 			b->fd = f->img_fd;
-			b->pos = (off_t)(run->phys + in);
+			b->pos = (off_t)(run->off + in);
 		}
 		done += k;
 	}

@@ -560,6 +560,22 @@ htree_type_name(enum htree_type type)
 	return "other";
 }
 
+unsigned
+htree_type_mode(enum htree_type type)
+{
+	switch (type) {
+	case HTREE_REG: return S_IFREG;
+	case HTREE_DIR: return S_IFDIR;
+	case HTREE_LNK: return S_IFLNK;
+	case HTREE_CHR: return S_IFCHR;
+	case HTREE_BLK: return S_IFBLK;
+	case HTREE_FIFO: return S_IFIFO;
+	case HTREE_SOCK: return S_IFSOCK;
+	case HTREE_OTHER: return 0;
+	}
+	return 0;
+}
+
 void
 htree_format_time(int64_t ns, char out[40])
 {

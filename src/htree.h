@@ -163,6 +163,8 @@ uint64_t htree_file_size(const struct htree *t);
 
 /* Helpers shared by the exporters and events. */
 const char *htree_type_name(enum htree_type type); /* "file", "dir", "symlink", ... */
+/* The S_IFMT bits of a type (S_IFREG, S_IFDIR...); 0 for HTREE_OTHER. */
+unsigned htree_type_mode(enum htree_type type);
 /* Format a time in ns as RFC 3339 UTC with nanoseconds; "" for HTREE_NO_TIME. */
 void htree_format_time(int64_t ns, char out[40]);
 void htree_hex(const unsigned char *d, size_t n, char *out); /* out: 2n+1 bytes */

@@ -213,21 +213,6 @@ is_gz(const struct htree_entry *e)
 	return e->path_len > 3 && memcmp(e->path + e->path_len - 3, ".gz", 3) == 0;
 }
 
-static mode_t
-type_bits(const struct htree_entry *e)
-{
-	switch (e->type) {
-	case HTREE_REG: return S_IFREG;
-	case HTREE_DIR: return S_IFDIR;
-	case HTREE_LNK: return S_IFLNK;
-	case HTREE_CHR: return S_IFCHR;
-	case HTREE_BLK: return S_IFBLK;
-	case HTREE_FIFO: return S_IFIFO;
-	case HTREE_SOCK: return S_IFSOCK;
-	}
-	return 0;
-}
-
 /*
  * Parse e with parser p into rows (an array of column objects). A file parser reads the
  * content (gunzipped for .gz, both capped); a metadata parser gets none.
@@ -243,7 +228,7 @@ parse_entry(struct reader *r, const struct parser *p, const struct htree_entry *
 
 	memset(&in, 0, sizeof(in));
 	in.path = e->path;
-	in.mode = e->mode | (uint32_t)type_bits(e);
+	in.mode = e->mode | htree_type_mode(e->type);
 	in.uid = e->uid;
 	in.gid = e->gid;
 	in.ctx = ctx;

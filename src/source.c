@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <tsk/libtsk.h>
@@ -107,8 +109,8 @@ source_unlock(struct source *s)
 }
 
 /* libtsk keeps its last error per thread; take its words and clear it. */
-static void
-tsk_words(char *out, size_t n)
+void
+source_tsk_error(char *out, size_t n)
 {
 	const char *m = tsk_error_get();
 
@@ -201,7 +203,7 @@ try_fs(struct source *s, uint64_t off, uint64_t size, const char *name)
 		add_fs(s, fs, name, size);
 		return 0;
 	}
-	tsk_words(why, sizeof(why));
+	source_tsk_error(why, sizeof(why));
 	guess = guess_unknown_fs(s, off);
 	if (guess)
 		snprintf(reason, sizeof(reason),
@@ -345,7 +347,7 @@ source_open(const char *spec, const struct source_opts *o, struct source **out, 
 	s->kind = SOURCE_IMAGE;
 	s->img = tsk_img_open_utf8_sing(spec, TSK_IMG_TYPE_DETECT, 0);
 	if (s->img == NULL) {
-		tsk_words(why, sizeof(why));
+		source_tsk_error(why, sizeof(why));
 		dt_fail(err, DT_EFORMAT, "cannot open '%s' as a disk image: %s", spec, why);
 		source_free(s);
 		return -1;
@@ -418,7 +420,7 @@ source_read(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err
 					 len - done);
 			if (n < 0) {
 				char why[200];
-				tsk_words(why, sizeof(why));
+				source_tsk_error(why, sizeof(why));
 				return dt_fail(err, DT_EIO, "read error at byte %llu of '%s': %s",
 					       (unsigned long long)(off + done), s->spec, why);
 			}
@@ -431,25 +433,34 @@ source_read(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err
 }
 
 int
-source_open_beneath(struct source *s, size_t fsi, const char *path)
+source_openat_beneath(int root_fd, const char *path)
 {
-	const struct source_fs *f = source_fs(s, fsi);
-	int root, fd, dfd;
+	int fd, dfd;
 	const char *p;
 
-	if (f == NULL || f->root == NULL || path[0] != '/') {
+	if (path[0] != '/') {
 		errno = EINVAL;
 		return -1;
 	}
-	root = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
-		return -1;
 	if (path[1] == '\0')
-		return root;
-	/* One component at a time, none of them a symlink: nothing resolves outside. */
-	dfd = root;
+		return dup(root_fd);
+	/* One call where the kernel has openat2: no symlink anywhere on the way, nothing
+	 * resolved outside root_fd. */
+	struct open_how how;
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME;
+	how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	fd = (int)syscall(SYS_openat2, root_fd, path + 1, &how, sizeof(how));
+	if (fd < 0 && errno == EPERM) {
+		how.flags &= ~(uint64_t)O_NOATIME; /* O_NOATIME needs ownership */
+		fd = (int)syscall(SYS_openat2, root_fd, path + 1, &how, sizeof(how));
+	}
+	if (fd >= 0 || (errno != ENOSYS && errno != ENAMETOOLONG && errno != EPERM))
+		return fd;
+	/* No openat2, or deeper than PATH_MAX: one component at a time, none followed. */
+	dfd = dup(root_fd);
 	p = path + 1;
-	for (;;) {
+	while (dfd >= 0) {
 		const char *slash = strchr(p, '/');
 		char name[256];
 		size_t n = slash ? (size_t)(slash - p) : strlen(p);
@@ -457,6 +468,11 @@ source_open_beneath(struct source *s, size_t fsi, const char *path)
 		if (n == 0 || n >= sizeof(name)) {
 			close(dfd);
 			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			close(dfd); /* never climb out, as RESOLVE_BENEATH would refuse */
+			errno = EXDEV;
 			return -1;
 		}
 		memcpy(name, p, n);
@@ -469,6 +485,114 @@ source_open_beneath(struct source *s, size_t fsi, const char *path)
 		dfd = fd;
 		p = slash + 1;
 	}
+	return -1;
+}
+
+int
+source_open_beneath(struct source *s, size_t fsi, const char *path)
+{
+	const struct source_fs *f = source_fs(s, fsi);
+	int root, fd;
+
+	if (f == NULL || f->root == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	root = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	fd = source_openat_beneath(root, path);
+	close(root);
+	return fd;
+}
+
+struct runs_ctx {
+	struct source_run *v;
+	size_t n, cap, max;
+	uint64_t total, fs_off;
+	unsigned block_size;
+	int need_tsk, oom;
+};
+
+static TSK_WALK_RET_ENUM
+runs_cb(TSK_FS_FILE *file, TSK_OFF_T off, TSK_DADDR_T addr, char *buf, size_t len,
+	TSK_FS_BLOCK_FLAG_ENUM flags, void *arg)
+{
+	struct runs_ctx *r = arg;
+	uint64_t at;
+
+	(void)file;
+	(void)buf;
+	/* Resident and compressed data has no plain place in the image: libtsk reads it. */
+	if (flags & (TSK_FS_BLOCK_FLAG_RES | TSK_FS_BLOCK_FLAG_COMP) || off < 0 ||
+	    (uint64_t)off != r->total) {
+		r->need_tsk = 1;
+		return TSK_WALK_STOP;
+	}
+	at = (flags & TSK_FS_BLOCK_FLAG_SPARSE) ? SOURCE_SPARSE
+						: r->fs_off + (uint64_t)addr * r->block_size;
+	if (r->n > 0) {
+		struct source_run *last = &r->v[r->n - 1];
+		if ((at == SOURCE_SPARSE && last->off == SOURCE_SPARSE) ||
+		    (at != SOURCE_SPARSE && last->off != SOURCE_SPARSE &&
+		     last->off + last->len == at)) {
+			last->len += len;
+			r->total += len;
+			return TSK_WALK_CONT;
+		}
+	}
+	if (r->n == r->max) {
+		r->need_tsk = 1; /* too fragmented to map: libtsk reads it */
+		return TSK_WALK_STOP;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 4;
+		struct source_run *v = realloc(r->v, cap * sizeof(*v));
+		if (v == NULL) {
+			r->oom = 1;
+			return TSK_WALK_ERROR;
+		}
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n].lo = r->total;
+	r->v[r->n].off = at;
+	r->v[r->n].len = len;
+	r->n++;
+	r->total += len;
+	return TSK_WALK_CONT;
+}
+
+int
+source_file_runs(const struct source_fs *f, void *tsk_file, uint64_t size, size_t max_runs,
+		 struct source_run **runs, size_t *nruns, struct dt_err *err)
+{
+	struct runs_ctx r;
+
+	*runs = NULL;
+	*nruns = 0;
+	memset(&r, 0, sizeof(r));
+	r.fs_off = f->offset;
+	r.block_size = f->block_size;
+	r.max = max_runs;
+	if (size == 0)
+		return 0;
+	if (f->tsk_fs == NULL || r.block_size == 0)
+		return 1;
+	if (tsk_fs_file_walk(tsk_file, TSK_FS_FILE_WALK_FLAG_AONLY, runs_cb, &r) != 0)
+		r.need_tsk = 1;
+	tsk_error_reset();
+	if (r.oom) {
+		free(r.v);
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	}
+	if (r.need_tsk || r.total != size) {
+		free(r.v);
+		return 1;
+	}
+	*runs = r.v;
+	*nruns = r.n;
+	return 0;
 }
 
 ssize_t
@@ -506,7 +630,7 @@ source_read_file(struct source *s, size_t fsi, uint64_t inode, const char *path,
 	file = tsk_fs_file_open_meta(f->tsk_fs, NULL, (TSK_INUM_T)inode);
 	if (file == NULL || file->meta == NULL) {
 		char why[200];
-		tsk_words(why, sizeof(why));
+		source_tsk_error(why, sizeof(why));
 		tsk_fs_file_close(file);
 		source_unlock(s);
 		return dt_fail(err, DT_EIO, "cannot open inode %llu: %s", (unsigned long long)inode,
@@ -524,7 +648,7 @@ source_read_file(struct source *s, size_t fsi, uint64_t inode, const char *path,
 				     TSK_FS_FILE_READ_FLAG_NONE);
 		if (n <= 0) {
 			char why[200];
-			tsk_words(why, sizeof(why));
+			source_tsk_error(why, sizeof(why));
 			tsk_fs_file_close(file);
 			source_unlock(s);
 			return dt_fail(err, DT_EIO, "read error at byte %llu of inode %llu: %s",

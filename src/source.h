@@ -84,6 +84,29 @@ ssize_t source_read_file(struct source *s, size_t fs, uint64_t inode, const char
 /* Open path (absolute within a dir: source) without following any symlink: an fd or -1. */
 int source_open_beneath(struct source *s, size_t fs, const char *path);
 
+/* One stretch of a file's content: its logical offset, where it lies in the image
+ * (SOURCE_SPARSE: reads as zeros), and its length. */
+#define SOURCE_SPARSE UINT64_MAX
+struct source_run {
+	uint64_t lo, off, len;
+};
+
+/*
+ * Where the content of tsk_file (a borrowed TSK_FS_FILE * of filesystem f) lies in the
+ * image, as runs of contiguous blocks: a libtsk file walk over block addresses, nothing is
+ * read. Returns 0 with *runs new (free()), or 1 when the content has no plain place in the
+ * image (resident, compressed or inline data, more than max_runs runs, a map that does not
+ * add up to size) and libtsk must read it, or -1 when out of memory. Not thread-safe with
+ * other libtsk calls on the same filesystem: the caller serialises.
+ */
+int source_file_runs(const struct source_fs *f, void *tsk_file, uint64_t size, size_t max_runs,
+		     struct source_run **runs, size_t *nruns, struct dt_err *err);
+/* libtsk's last error of this thread, as one line into out; clears it. */
+void source_tsk_error(char *out, size_t n);
+/* Open path (absolute, inside the tree at root_fd) without following any symlink on the way:
+ * an fd, or -1 with errno. */
+int source_openat_beneath(int root_fd, const char *path);
+
 /* Serialise calls into libtsk that are not known to be thread-safe (file reads). */
 void source_lock(struct source *s);
 void source_unlock(struct source *s);

@@ -38,12 +38,6 @@
 #define MAX_THREADS 64
 #define NO_JOB      SIZE_MAX
 
-struct run {
-	uint64_t off; /* byte offset in the image; SPARSE_RUN reads as zeros */
-	uint64_t len;
-};
-#define SPARSE_RUN UINT64_MAX
-
 enum job_kind { JOB_RUNS, JOB_TSK, JOB_HOST };
 
 struct job {
@@ -55,7 +49,7 @@ struct job {
 	uint64_t size;
 	uint64_t prefix_len;
 	int want_prefix;
-	struct run *runs; /* owned */
+	struct source_run *runs; /* owned */
 	size_t nruns;
 	/* results */
 	unsigned char sha[32], prefix[32];
@@ -358,7 +352,7 @@ hash_runs(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 			size_t n = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
 			ssize_t got;
 
-			if (off == SPARSE_RUN) {
+			if (off == SOURCE_SPARSE) {
 				n = n > sizeof(zeros) ? sizeof(zeros) : n;
 				feed(h, zeros, n);
 				left -= n;
@@ -420,48 +414,11 @@ out:
 	return rc;
 }
 
-/* Open path (absolute within the directory source) without following any symlink. */
-static int
-open_beneath(int root_fd, const char *path)
-{
-	int fd = openat(root_fd, path + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-
-	if (fd < 0 && errno == EPERM)
-		fd = openat(root_fd, path + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 || errno != ENAMETOOLONG)
-		return fd;
-	/* Deeper than PATH_MAX: one component at a time. */
-	int dfd = dup(root_fd);
-	const char *p = path + 1;
-	while (dfd >= 0) {
-		const char *slash = strchr(p, '/');
-		char name[256];
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		int nfd;
-
-		if (n >= sizeof(name)) {
-			close(dfd);
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(name, p, n);
-		name[n] = '\0';
-		nfd = openat(dfd, name,
-			     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0));
-		close(dfd);
-		if (!slash || nfd < 0)
-			return nfd;
-		dfd = nfd;
-		p = slash + 1;
-	}
-	return -1;
-}
-
 static int
 hash_host(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err *err)
 {
 	struct job *j = h->j;
-	int fd = open_beneath(w->root_fds[j->fsi], j->path);
+	int fd = source_openat_beneath(w->root_fds[j->fsi], j->path);
 	uint64_t total = 0;
 
 	if (fd < 0)
@@ -604,58 +561,6 @@ hold_job(struct walker *w, const struct job *j)
 	return 0;
 }
 
-struct runs_ctx {
-	struct run *v;
-	size_t n, cap;
-	uint64_t total;
-	uint64_t fs_off;
-	unsigned block_size;
-	int need_tsk, oom;
-};
-
-static TSK_WALK_RET_ENUM
-runs_cb(TSK_FS_FILE *f, TSK_OFF_T off, TSK_DADDR_T addr, char *buf, size_t len,
-	TSK_FS_BLOCK_FLAG_ENUM flags, void *arg)
-{
-	struct runs_ctx *r = arg;
-	uint64_t start;
-
-	(void)f;
-	(void)off;
-	(void)buf;
-	if (flags & (TSK_FS_BLOCK_FLAG_RES | TSK_FS_BLOCK_FLAG_COMP)) {
-		r->need_tsk = 1;
-		return TSK_WALK_STOP;
-	}
-	start = (flags & TSK_FS_BLOCK_FLAG_SPARSE) ? SPARSE_RUN
-						   : r->fs_off + (uint64_t)addr * r->block_size;
-	if (r->n > 0) {
-		struct run *last = &r->v[r->n - 1];
-		if ((start == SPARSE_RUN && last->off == SPARSE_RUN) ||
-		    (start != SPARSE_RUN && last->off != SPARSE_RUN &&
-		     last->off + last->len == start)) {
-			last->len += len;
-			r->total += len;
-			return TSK_WALK_CONT;
-		}
-	}
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 4;
-		struct run *v = realloc(r->v, cap * sizeof(*v));
-		if (v == NULL) {
-			r->oom = 1;
-			return TSK_WALK_ERROR;
-		}
-		r->v = v;
-		r->cap = cap;
-	}
-	r->v[r->n].off = start;
-	r->v[r->n].len = len;
-	r->n++;
-	r->total += len;
-	return TSK_WALK_CONT;
-}
-
 static void
 queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f)
 {
@@ -679,30 +584,13 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 	if (f == NULL) {
 		j.kind = JOB_HOST;
 	} else {
-		struct runs_ctx r;
+		int rc = source_file_runs(w->sfs, f, e->size, SIZE_MAX, &j.runs, &j.nruns, w->err);
 
-		memset(&r, 0, sizeof(r));
-		r.fs_off = (uint64_t)w->fs->offset;
-		r.block_size = w->fs->block_size;
-		j.kind = JOB_RUNS;
-		if (e->size > 0 &&
-		    (tsk_fs_file_walk(f, TSK_FS_FILE_WALK_FLAG_AONLY, runs_cb, &r) != 0 ||
-		     r.need_tsk || r.total != e->size)) {
-			tsk_error_reset();
-			j.kind = JOB_TSK;
-		}
-		if (r.oom) {
-			free(r.v);
-			dt_fail(w->err, DT_ENOMEM, "out of memory");
+		if (rc < 0) {
 			w->failed = 1;
 			return;
 		}
-		if (j.kind == JOB_RUNS) {
-			j.runs = r.v;
-			j.nruns = r.n;
-		} else {
-			free(r.v);
-		}
+		j.kind = rc == 0 ? JOB_RUNS : JOB_TSK;
 	}
 	if (j.kind == JOB_TSK) {
 		/* Index in the held list, made final when the held jobs are queued. */
