@@ -73,13 +73,15 @@ void cli_source_opts_init(struct cli_source_opts *o);
 int cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char *arg);
 /*
  * Open spec and walk it into a new sealed tree. Per-entry failures go to on_error (ctx);
- * gold may be NULL. Returns 0 or an exit status after printing the error.
+ * gold may be NULL. keep may be NULL; else *keep is the opened source (new: source_free()
+ * it), for commands that read content after the walk. Returns 0 or an exit status after
+ * printing the error.
  */
 int cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	     const struct htree *gold,
 	     void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
 			      const char *msg),
-	     void *ctx, struct htree **out, struct walk_stats *st);
+	     void *ctx, struct htree **out, struct walk_stats *st, struct source **keep);
 /*
  * With one filesystem on each side the diff compares the two whatever their names (so that
  * an ext4 read raw compares with the same tree read through dir:). When their types differ

@@ -44,23 +44,18 @@ on_error(void *ctx, const char *fs, const char *path, size_t len, const char *ms
 
 /* The gold's rows, parsed once now, so that a scan never parses an unchanged file. */
 static int
-collect_rows(const char *spec, const struct cli_source_opts *so, struct htree *t,
-	     struct warn_ctx *wc, uint64_t *files, struct dt_err *err)
+collect_rows(struct source *s, struct htree *t, struct warn_ctx *wc, uint64_t *files,
+	     struct dt_err *err)
 {
-	struct source_opts sopt = { .offset = so->offset };
-	struct source *s = NULL;
 	struct parser_ctx ctx;
 	json_t *rows = NULL;
 	int rc = -1;
 
 	memset(&ctx, 0, sizeof(ctx));
-	if (source_open(spec, &sopt, &s, err) < 0)
-		return -1;
 	if (scan_image_ctx(s, t, &ctx, err) == 0 &&
 	    scan_collect_rows(s, t, &ctx, &rows, files, on_error, wc, err) == 0)
 		rc = htree_set_rows(t, rows, err);
 	parser_ctx_release(&ctx);
-	source_free(s);
 	return rc;
 }
 
@@ -76,6 +71,7 @@ cmd_baseline(int argc, char **argv)
 	struct warn_ctx wc = { 0 };
 	struct walk_stats st;
 	struct htree *t = NULL;
+	struct source *src = NULL;
 	struct dt_err err = { 0 };
 	const char *out = NULL;
 	int c, rc, rows = 1;
@@ -100,10 +96,12 @@ cmd_baseline(int argc, char **argv)
 		return cli_usage("baseline", "expected one IMAGE argument");
 	if (out == NULL)
 		return cli_usage("baseline", "-o OUT.dtree is required");
-	rc = cli_walk("baseline", argv[optind], &so, NULL, on_error, &wc, &t, &st);
+	rc = cli_walk("baseline", argv[optind], &so, NULL, on_error, &wc, &t, &st, &src);
 	if (rc)
 		return rc;
-	if (rows && collect_rows(argv[optind], &so, t, &wc, &parsed, &err) < 0) {
+	rc = rows ? collect_rows(src, t, &wc, &parsed, &err) : 0;
+	source_free(src);
+	if (rc < 0) {
 		htree_free(t);
 		return cli_fail("baseline", &err);
 	}

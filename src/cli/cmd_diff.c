@@ -132,7 +132,7 @@ cmd_diff(int argc, char **argv)
 					 "compared");
 		}
 	} else {
-		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws);
+		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws, NULL);
 		if (rc)
 			goto out;
 	}

@@ -356,32 +356,10 @@ cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	r.sink.fp = of.fp;
-	{
-		struct source_opts sopt = { .offset = so.offset };
-		struct walk_opts wo;
-		struct cli_progress prog;
-
-		if (source_open(argv[optind], &sopt, &src, &err) < 0) {
-			rc = cli_fail("scan", &err);
-			goto out;
-		}
-		memset(&wo, 0, sizeof(wo));
-		wo.flags = so.include_meta ? WALK_INCLUDE_META : 0;
-		wo.threads = so.threads;
-		wo.gold = gold;
-		wo.on_error = walk_error;
-		wo.ctx = &r;
-		cli_progress_init(&prog, so.progress);
-		if (prog.enabled) {
-			wo.on_progress = cli_progress_cb;
-			wo.progress_ctx = &prog;
-		}
-		c = walk_source(src, &wo, &cur, &ws, &err);
-		cli_progress_done(&prog);
-		if (c < 0) {
-			rc = cli_fail("scan", &err);
-			goto out;
-		}
+	c = cli_walk("scan", argv[optind], &so, gold, walk_error, &r, &cur, &ws, &src);
+	if (c) {
+		rc = c;
+		goto out;
 	}
 	r.cur = cur;
 	cfg.rules = y;

@@ -49,7 +49,7 @@ int
 cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	 const struct htree *gold,
 	 void (*on_error)(void *ctx, const char *fs, const char *path, size_t len, const char *msg),
-	 void *ctx, struct htree **out, struct walk_stats *st)
+	 void *ctx, struct htree **out, struct walk_stats *st, struct source **keep)
 {
 	struct source_opts sopt = { .offset = so->offset };
 	struct source *src = NULL;
@@ -59,6 +59,8 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	int rc;
 
 	*out = NULL;
+	if (keep)
+		*keep = NULL;
 	if (source_open(spec, &sopt, &src, &err) < 0)
 		return cli_fail(cmd, &err);
 	for (size_t i = 0; i < source_nskipped(src); i++) {
@@ -89,9 +91,14 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	}
 	rc = walk_source(src, &wo, out, st, &err);
 	cli_progress_done(&prog);
-	source_free(src);
-	if (rc < 0)
+	if (rc < 0) {
+		source_free(src);
 		return cli_fail(cmd, &err);
+	}
+	if (keep)
+		*keep = src;
+	else
+		source_free(src);
 	return 0;
 }
 
