@@ -1576,7 +1576,7 @@ out:
  * deb822 files (*.sources): stanzas with Types:, URIs:, Suites:, Enabled:; one row per URI
  * and suite. Only "deb" entries count ("deb-src" are not package sources).
  *   name      the URI without its scheme and trailing '/', a space, and the suite
- *             ("deb.debian.org/debian bookworm"), osquery's repository name
+ *             ("mirror.example.org/debian bookworm"), osquery's repository name
  *   source    the file the entry is in
  *   base_uri  the URI without trailing '/'
  *   release, version, maintainer, components, architectures
