@@ -177,8 +177,20 @@ cur_u32le(struct cursor *c, uint32_t *v)
 
 	if (cur_bytes(c, 4, &p) < 0)
 		return -1;
-	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	*v = buf_le32(p);
 	return 0;
+}
+
+uint16_t
+buf_le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+uint32_t
+buf_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 int

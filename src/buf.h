@@ -44,6 +44,9 @@ int cur_u8(struct cursor *c, uint8_t *v);
 int cur_u32le(struct cursor *c, uint32_t *v);
 int cur_u64le(struct cursor *c, uint64_t *v);
 int cur_varint(struct cursor *c, uint64_t *v);
+/* Little-endian integers at p, for fixed layouts whose size the caller has checked. */
+uint16_t buf_le16(const unsigned char *p);
+uint32_t buf_le32(const unsigned char *p);
 /* Borrow n bytes: *p points into the cursor's memory. */
 int cur_bytes(struct cursor *c, size_t n, const unsigned char **p);
 

@@ -22,6 +22,8 @@
 
 #include <tsk/libtsk.h>
 
+#include "buf.h"
+
 #include "banned.h"
 
 #define MAX_FS 64
@@ -142,16 +144,39 @@ source_free(struct source *s)
 	free(s);
 }
 
+/*
+ * An ext2/3/4 superblock (at byte 1024) that libtsk refused: the magic 0xEF53, and at least
+ * three of five fields that only take a few values in a real one (first data block 0 or 1,
+ * block size 1 KiB to 64 KiB, state and error policy within their flags, revision 0 or 1).
+ * Two magic bytes alone turn up in one random megabyte out of 65536; so damaged a
+ * superblock that fails three of these is no longer worth calling ext.
+ */
+static int
+looks_like_ext(const unsigned char *sb)
+{
+	uint32_t state = buf_le16(sb + 58), errors = buf_le16(sb + 60);
+	int ok = 0;
+
+	if (sb[56] != 0x53 || sb[57] != 0xef)
+		return 0;
+	ok += buf_le32(sb + 20) <= 1;     /* s_first_data_block */
+	ok += buf_le32(sb + 24) <= 6;     /* s_log_block_size */
+	ok += state >= 1 && state <= 7;   /* s_state: valid, errors, orphans */
+	ok += errors >= 1 && errors <= 3; /* s_errors: continue, read-only, panic */
+	ok += buf_le32(sb + 76) <= 1;     /* s_rev_level */
+	return ok >= 3;
+}
+
 /* What the first bytes of a filesystem libtsk did not recognise look like. */
 static const char *
 guess_unknown_fs(struct source *s, uint64_t off)
 {
-	unsigned char b[1088];
+	unsigned char b[1024 + 128];
 	ssize_t n = source_read(s, off, b, sizeof(b), NULL);
 
 	if (n >= 4 && memcmp(b, "XFSB", 4) == 0)
 		return "XFS";
-	if (n >= 1088 && b[1080] == 0x53 && b[1081] == 0xef)
+	if (n >= (ssize_t)sizeof(b) && looks_like_ext(b + 1024))
 		return "ext2/3/4 (damaged)";
 	if (n >= 8 && memcmp(b + 3, "NTFS    ", 8) == 0)
 		return "NTFS (damaged)";
