@@ -67,6 +67,21 @@ struct u64map {
 	size_t cap, n;
 };
 
+/*
+ * ext2/3/4 geometry, read from the superblock, to find an inode's raw bytes: libtsk reads
+ * times as unsigned 32-bit seconds and drops the epoch bits of 256-byte inodes, so a file
+ * touched to 1960 or 2200 would come out in 2096 or 2063. The walk decodes them itself.
+ */
+struct ext_geo {
+	int ok;
+	uint32_t bs, ipg, isz, dsz;
+	uint64_t ninodes, ngroups, blocks;
+	uint64_t gdt;          /* byte offset of the first group descriptor */
+	uint64_t group, table; /* the last group looked up and its inode table block */
+	uint64_t cached;       /* byte offset of the inode-table block in cache, or 0 */
+	unsigned char *block;  /* owned: that block */
+};
+
 struct walker {
 	struct source *src;
 	const struct walk_opts *o;
@@ -81,6 +96,7 @@ struct walker {
 	TSK_FS_INFO *fs;
 	int is_ntfs;
 	int gold_fs; /* matching filesystem of the gold tree, or -1 */
+	struct ext_geo ext; /* ext2/3/4: where inodes are, for their times */
 	struct buf path;
 	struct u64map visited; /* directory inodes already walked */
 	struct u64map links;   /* inode of a multiply-linked file -> its job */
@@ -644,8 +660,115 @@ name_type(TSK_FS_NAME_TYPE_ENUM t)
 	}
 }
 
+#define EXT_INCOMPAT_META_BG 0x10
+#define EXT_INCOMPAT_64BIT   0x80
+
+/* Read the superblock of the ext filesystem being walked; w->ext.ok says if it made sense. */
 static void
-meta_fields(struct htree_entry *e, const TSK_FS_META *m)
+ext_open(struct walker *w)
+{
+	struct ext_geo *x = &w->ext;
+	unsigned char sb[1024];
+	uint32_t log, incompat, bpg, first;
+	uint64_t blocks;
+
+	free(x->block);
+	memset(x, 0, sizeof(*x));
+	if (source_read(w->src, w->sfs->offset + 1024, sb, sizeof(sb), NULL) != sizeof(sb) ||
+	    buf_le16(sb + 56) != 0xef53)
+		return;
+	log = buf_le32(sb + 24);
+	first = buf_le32(sb + 20);
+	bpg = buf_le32(sb + 32);
+	incompat = buf_le32(sb + 96);
+	blocks = buf_le32(sb + 4);
+	if (incompat & EXT_INCOMPAT_64BIT)
+		blocks |= (uint64_t)buf_le32(sb + 0x150) << 32;
+	if (log > 6 || bpg == 0 || first > 1 || blocks <= first)
+		return;
+	x->bs = 1024u << log;
+	x->ninodes = buf_le32(sb);
+	x->ipg = buf_le32(sb + 40);
+	x->isz = buf_le32(sb + 76) >= 1 ? buf_le16(sb + 88) : 128;
+	x->dsz = (incompat & EXT_INCOMPAT_64BIT) ? buf_le16(sb + 254) : 32;
+	x->blocks = blocks;
+	x->ngroups = (blocks - first + bpg - 1) / bpg;
+	x->gdt = (uint64_t)(first + 1) * x->bs;
+	/* meta_bg scatters the descriptors: those filesystems keep libtsk's times. */
+	if ((incompat & EXT_INCOMPAT_META_BG) || x->ipg == 0 || x->isz < 128 || x->isz > x->bs ||
+	    (x->isz & (x->isz - 1)) || x->dsz < 32 || x->dsz > x->bs || (x->dsz & (x->dsz - 1)))
+		return;
+	x->block = malloc(x->bs);
+	x->group = UINT64_MAX;
+	x->ok = x->block != NULL;
+}
+
+/* seconds: the signed 32-bit field; extra: its _extra word (epoch bits, nanoseconds). */
+static int64_t
+ext_time(const unsigned char *p, const unsigned char *extra)
+{
+	int64_t s = (int32_t)buf_le32(p);
+	uint32_t x;
+
+	if (extra == NULL)
+		return s * 1000000000;
+	x = buf_le32(extra);
+	/* As the kernel's ext4_decode_extra_time(): the low two bits extend the seconds. */
+	s += (int64_t)(x & 3) << 32;
+	return s * 1000000000 + (int64_t)((x >> 2) % 1000000000);
+}
+
+/* Replace libtsk's times of e by the inode's own; leaves them as they are on any doubt. */
+static void
+ext_times(struct walker *w, struct htree_entry *e)
+{
+	struct ext_geo *x = &w->ext;
+	uint64_t i = e->inode - 1, g, off, blk;
+	const unsigned char *in;
+	unsigned extra;
+
+	if (!x->ok || e->inode == 0 || e->inode > x->ninodes)
+		return;
+	g = i / x->ipg;
+	if (g >= x->ngroups)
+		return;
+	if (g != x->group) {
+		unsigned char d[64];
+		uint64_t t;
+
+		if (source_read(w->src, w->sfs->offset + x->gdt + g * x->dsz, d,
+				x->dsz > 32 ? 64 : 32, NULL) != (x->dsz > 32 ? 64 : 32))
+			return;
+		t = buf_le32(d + 8);
+		if (x->dsz > 32)
+			t |= (uint64_t)buf_le32(d + 0x28) << 32;
+		if (t >= x->blocks)
+			return;
+		x->group = g;
+		x->table = t;
+	}
+	off = x->table * x->bs + (i % x->ipg) * x->isz;
+	blk = off - off % x->bs;
+	if (x->cached != blk + 1) {
+		if (source_read(w->src, w->sfs->offset + blk, x->block, x->bs, NULL) != x->bs) {
+			x->cached = 0;
+			return;
+		}
+		x->cached = blk + 1;
+	}
+	in = x->block + off % x->bs;
+	/* i_extra_isize says which of the extra fields (ctime, mtime, atime, crtime) exist. */
+	extra = x->isz > 128 ? buf_le16(in + 0x80) : 0;
+	if (128 + extra > x->isz)
+		extra = 0;
+	e->atime = ext_time(in + 0x08, extra >= 16 ? in + 0x8c : NULL);
+	e->ctime = ext_time(in + 0x0c, extra >= 8 ? in + 0x84 : NULL);
+	e->mtime = ext_time(in + 0x10, extra >= 12 ? in + 0x88 : NULL);
+	e->crtime = extra >= 24 ? ext_time(in + 0x90, in + 0x94) : HTREE_NO_TIME;
+}
+
+static void
+meta_fields(struct walker *w, struct htree_entry *e, const TSK_FS_META *m)
 {
 	e->mode = (uint32_t)m->mode & 07777;
 	e->uid = (uint32_t)m->uid;
@@ -657,6 +780,8 @@ meta_fields(struct htree_entry *e, const TSK_FS_META *m)
 	e->atime = ns_time(m->atime, m->atime_nano);
 	e->ctime = ns_time(m->ctime, m->ctime_nano);
 	e->crtime = ns_time(m->crtime, m->crtime_nano);
+	if (w->ext.ok)
+		ext_times(w, e);
 }
 
 /* Append "/name" to the current path (the root is "/"); returns the old length. */
@@ -746,7 +871,7 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, siz
 		e.inode = (uint64_t)nm->meta_addr;
 		e.mtime = e.atime = e.ctime = e.crtime = HTREE_NO_TIME;
 		if (m && m->addr == nm->meta_addr && !(m->flags & TSK_FS_META_FLAG_ALLOC)) {
-			meta_fields(&e, m);
+			meta_fields(w, &e, m);
 			e.type = tsk_type(m->type, 1);
 			if (e.type == 0)
 				e.type = HTREE_OTHER;
@@ -761,7 +886,7 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, siz
 		path_pop(w, old);
 		return;
 	}
-	meta_fields(&e, m);
+	meta_fields(w, &e, m);
 	e.type = tsk_type(m->type, include_meta);
 	char *lbuf = NULL;
 	if (m->link && e.type == HTREE_LNK) {
@@ -872,6 +997,10 @@ walk_tsk(struct walker *w)
 
 	w->fs = w->sfs->tsk_fs;
 	w->is_ntfs = TSK_FS_TYPE_ISNTFS(w->fs->ftype) != 0;
+	if (TSK_FS_TYPE_ISEXT(w->fs->ftype))
+		ext_open(w);
+	else
+		w->ext.ok = 0;
 	root = tsk_fs_file_open_meta(w->fs, NULL, w->fs->root_inum);
 	if (root == NULL || root->meta == NULL) {
 		const char *m = tsk_error_get();
@@ -881,7 +1010,7 @@ walk_tsk(struct walker *w)
 		return 0;
 	}
 	memset(&e, 0, sizeof(e));
-	meta_fields(&e, root->meta);
+	meta_fields(w, &e, root->meta);
 	e.type = HTREE_DIR;
 	tsk_fs_file_close(root);
 	buf_reset(&w->path);
@@ -1290,6 +1419,7 @@ out:
 	free(w.aliases);
 	map_release(&w.visited);
 	map_release(&w.links);
+	free(w.ext.block);
 	buf_release(&w.path);
 	for (int k = 0; k < 64; k++)
 		if (w.root_fds[k] >= 0)
