@@ -81,7 +81,18 @@ static int
 same_content(const struct htree_entry *a, const struct htree_entry *b)
 {
 	return (a->flags & HTREE_F_HASHED) && (b->flags & HTREE_F_HASHED) &&
-	       memcmp(a->sha256, b->sha256, 32) == 0;
+	       !((a->flags ^ b->flags) & HTREE_F_SPARSE) && memcmp(a->sha256, b->sha256, 32) == 0;
+}
+
+/*
+ * A sha256 and a sparse-sha256 of files of the same size prove nothing either way (walks
+ * with a gold always hash like it, so only two trees made apart can disagree).
+ */
+static int
+unlike_hashes(const struct htree_entry *a, const struct htree_entry *b)
+{
+	return (a->flags & HTREE_F_HASHED) && (b->flags & HTREE_F_HASHED) &&
+	       ((a->flags ^ b->flags) & HTREE_F_SPARSE) && a->size == b->size;
 }
 
 /* An unknown target hashes like an empty one (htree.c), so it compares like one too. */
@@ -222,7 +233,8 @@ compare(struct clist *l, const char *fs, unsigned order, const struct htree_entr
 		return change(l, DIFF_TYPE, fs, order, g, e, err);
 	if (g->type == HTREE_REG) {
 		/* Unreadable content was reported as an error event: it proves nothing. */
-		if ((g->flags & HTREE_F_READERR) || (e->flags & HTREE_F_READERR))
+		if ((g->flags & HTREE_F_READERR) || (e->flags & HTREE_F_READERR) ||
+		    unlike_hashes(g, e))
 			return meta ? change(l, DIFF_METADATA, fs, order, g, e, err) : 0;
 		if (!same_content(g, e)) {
 			int app = (e->flags & HTREE_F_PREFIX) && e->prefix_len == g->size &&
@@ -410,7 +422,8 @@ pair_renames(struct clist *l, struct dt_err *err)
 		}
 		for (size_t k = lo; k < nd && memcmp(del[k]->gold->sha256, a->e->sha256, 32) == 0;
 		     k++) {
-			if (used[k] || strcmp(del[k]->fs, a->fs) != 0)
+			if (used[k] || strcmp(del[k]->fs, a->fs) != 0 ||
+			    ((del[k]->gold->flags ^ a->e->flags) & HTREE_F_SPARSE))
 				continue;
 			if (best == SIZE_MAX)
 				best = k;

@@ -118,7 +118,12 @@ entry_body(json_t *o, const struct htree_entry *e)
 	set_time(o, "ctime", e->ctime);
 	set_time(o, "crtime", e->crtime);
 	if (e->type == HTREE_REG) {
-		if (e->flags & HTREE_F_HASHED) {
+		if ((e->flags & HTREE_F_HASHED) && (e->flags & HTREE_F_SPARSE)) {
+			/* Not sha256sum's value: never under that name (docs/events.md). */
+			htree_hex(e->sha256, 32, hex);
+			json_object_set_new(o, "sha256", json_null());
+			json_object_set_new(o, "sparse_sha256", json_string(hex));
+		} else if (e->flags & HTREE_F_HASHED) {
 			htree_hex(e->sha256, 32, hex);
 			json_object_set_new(o, "sha256", json_string(hex));
 		} else {
@@ -168,7 +173,13 @@ events_file(const struct diff_change *c)
 	arr = json_array();
 	for (unsigned f = 1; f < (1u << DIFF_NFIELDS); f <<= 1)
 		if (c->fields & f)
-			json_array_append_new(arr, json_string(diff_field_name(f)));
+			/* Content compared as sparse-sha256 on both sides is named so. */
+			json_array_append_new(
+				arr, json_string(f == DIFF_FIELD_SHA256 && c->e && c->gold &&
+								 (c->e->flags & c->gold->flags &
+								  HTREE_F_SPARSE)
+							 ? "sparse_sha256"
+							 : diff_field_name(f)));
 	json_object_set_new(o, "changed", arr);
 	arr = json_array();
 	for (unsigned f = 1; f < (1u << DIFF_NFLAGS); f <<= 1)
@@ -373,7 +384,8 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 			for (const char *const *f =
 				     (const char *const[]){ "old_path", "type", "size", "mode",
 							    "uid", "gid", "inode", "sha256",
-							    "link_target", "artifacts", NULL };
+							    "sparse_sha256", "link_target",
+							    "artifacts", NULL };
 			     *f; f++)
 				if (json_object_get(ev, *f))
 					json_object_set(o, *f, json_object_get(ev, *f));

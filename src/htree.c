@@ -311,6 +311,10 @@ hash_child(EVP_MD_CTX *md, const struct htree_entry *c)
 	case HTREE_REG:
 		/* An unreadable file hashes as zeros: it differs from any readable version. */
 		EVP_DigestUpdate(md, (c->flags & HTREE_F_HASHED) ? c->sha256 : zero, 32);
+		/* A sparse-sha256 never stands for the sha256 of the same 32 bytes. */
+		if ((c->flags & (HTREE_F_HASHED | HTREE_F_SPARSE)) ==
+		    (HTREE_F_HASHED | HTREE_F_SPARSE))
+			EVP_DigestUpdate(md, "s", 1);
 		break;
 	case HTREE_DIR: EVP_DigestUpdate(md, c->sha256, 32); break;
 	case HTREE_LNK:
@@ -658,7 +662,9 @@ encode_entry(struct buf *b, const struct htree_entry *e, struct prev *p, struct 
 	rc |= buf_add(b, e->path + shared, e->path_len - shared, err);
 	rc |= buf_addc(b, e->type, err);
 	/* Only the flags that describe the evidence are kept; the rest belong to a run. */
-	rc |= buf_addc(b, (unsigned char)(e->flags & (HTREE_F_HASHED | HTREE_F_READERR)), err);
+	rc |= buf_addc(
+		b, (unsigned char)(e->flags & (HTREE_F_HASHED | HTREE_F_READERR | HTREE_F_SPARSE)),
+		err);
 	rc |= buf_addc(b, (unsigned char)(e->magic | tmask << 4), err);
 	rc |= buf_add_varint(b, e->mode, err);
 	rc |= buf_add_varint(b, e->uid, err);
@@ -967,7 +973,10 @@ decode_section(struct htree *t, struct cursor *c, int deleted, struct dt_err *er
 		e.path_len = (uint32_t)path.len;
 		e.fs = (uint32_t)fs;
 		e.type = type;
-		e.flags = (uint8_t)((flags & (HTREE_F_HASHED | HTREE_F_READERR)) |
+		/* 1.x trees have no sparse-sha256: a stray bit there is damage, not a kind. */
+		if (t->info.major < 2)
+			flags &= (uint8_t)~HTREE_F_SPARSE;
+		e.flags = (uint8_t)((flags & (HTREE_F_HASHED | HTREE_F_READERR | HTREE_F_SPARSE)) |
 				    (deleted ? HTREE_F_DELETED : 0));
 		e.magic = mt & 15;
 		e.mode = (uint32_t)v[0];
@@ -1112,11 +1121,11 @@ htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct
 		return bad(err, "truncated header");
 	major = (int)(ver & 0xffff);
 	minor = (int)(ver >> 16);
-	if (major != HTREE_VERSION_MAJOR)
-		return dt_fail(
-			err, DT_EVERSION,
-			"tree format version %d.%d is not supported (this deltair reads %d.x)",
-			major, minor, HTREE_VERSION_MAJOR);
+	if (major < 1 || major > HTREE_VERSION_MAJOR)
+		return dt_fail(err, DT_EVERSION,
+			       "tree format version %d.%d is not supported (this deltair reads 1.x "
+			       "to %d.x)",
+			       major, minor, HTREE_VERSION_MAJOR);
 	if (cur_u32le(&c, &hlen) < 0 || hlen > MAX_HEADER || cur_bytes(&c, hlen, &hs) < 0)
 		return bad(err, "bad header length");
 	if (cur_u64le(&c, &zlen) < 0 || cur_u64le(&c, &rawlen) < 0 || zlen != c.left ||

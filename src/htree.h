@@ -24,7 +24,7 @@
 #define HTREE_MAX_FS        256          /* filesystems in one tree */
 #define HTREE_MAX_FILE      (8ull << 30) /* bytes of a .dtree file we agree to read */
 #define HTREE_NO_TIME       INT64_MIN    /* a time the filesystem does not have */
-#define HTREE_VERSION_MAJOR 1
+#define HTREE_VERSION_MAJOR 2            /* reads 1.x too: 2.0 added HTREE_F_SPARSE */
 #define HTREE_VERSION_MINOR 0
 
 enum htree_type {
@@ -43,6 +43,8 @@ enum htree_flags {
 	HTREE_F_HASHED = 1 << 1,  /* sha256 holds the content hash */
 	HTREE_F_READERR = 1 << 2, /* content could not be read; sha256 is not valid */
 	HTREE_F_PREFIX = 1 << 3,  /* prefix holds the hash of the first prefix_len bytes */
+	/* with HASHED: sha256 is the sparse-sha256 of the content, not its SHA-256 */
+	HTREE_F_SPARSE = 1 << 4,
 };
 
 /* What the first bytes of a regular file say it is (kept in the .dtree). */

@@ -718,7 +718,9 @@ on_match(void *ctx, json_t *m)
 	events_set_path(ev, "path", ym->e->path, ym->e->path_len);
 	if (ym->e->flags & HTREE_F_HASHED) {
 		htree_hex(ym->e->sha256, 32, hex);
-		json_object_set_new(ev, "sha256", json_string(hex));
+		json_object_set_new(ev,
+				    (ym->e->flags & HTREE_F_SPARSE) ? "sparse_sha256" : "sha256",
+				    json_string(hex));
 	}
 	json_object_update(ev, m);
 	json_decref(m);
@@ -911,7 +913,8 @@ extract_one(struct scanner *sc, const char *fs, const char *change, const struct
 		off += (uint64_t)got;
 	}
 	EVP_DigestFinal_ex(md, digest, &dl);
-	if ((e->flags & HTREE_F_HASHED) && memcmp(digest, e->sha256, 32) != 0) {
+	if ((e->flags & HTREE_F_HASHED) && !(e->flags & HTREE_F_SPARSE) &&
+	    memcmp(digest, e->sha256, 32) != 0) {
 		dt_fail(&ferr, DT_EIO, "the copy's SHA-256 differs from the walk's");
 		goto report;
 	}

@@ -47,8 +47,10 @@ struct job {
 	uint64_t inum;
 	const char *path; /* borrowed from the tree's arena (stable) */
 	uint64_t size;
+	uint64_t cost; /* bytes to read: size, or the allocated bytes of a sparse-sha256 */
 	uint64_t prefix_len;
 	int want_prefix;
+	int sparse;              /* hash kind: sparse-sha256 (HTREE_F_SPARSE) rather than sha256 */
 	struct source_run *runs; /* owned */
 	size_t nruns;
 	/* results */
@@ -301,7 +303,7 @@ queue_job(struct walker *w, const struct job *j)
 	idx = w->njobs;
 	*job_at(w, idx) = *j;
 	w->njobs++;
-	w->bytes_total += j->size;
+	w->bytes_total += j->cost;
 	pthread_cond_signal(&w->qcond);
 	pthread_mutex_unlock(&w->qlock);
 	return idx;
@@ -328,13 +330,91 @@ struct hasher {
 	struct job *j;
 	uint64_t fed;
 	unsigned char head[4];
+	/* sparse-sha256: the chunk being filled, its offset in the file and fill level */
+	unsigned char chunk[WALK_SPARSE_CHUNK];
+	uint64_t chunk_off;
+	size_t fill;
 };
+
+static void
+u64le(unsigned char out[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (unsigned char)(v >> (8 * i));
+}
+
+/*
+ * sparse-sha256 (docs/dtree-format.md): SHA-256 over, for every chunk of WALK_SPARSE_CHUNK
+ * bytes of the content (the last one shorter) that is not all zeros, its offset as 8
+ * little-endian bytes and its bytes; then the size as 8 little-endian bytes. It depends on
+ * the content alone (not on where the filesystem put holes), and holes need no reading.
+ */
+static void
+sparse_flush(struct hasher *h)
+{
+	unsigned char off[8];
+
+	if (h->chunk_off == 0)
+		memcpy(h->head, h->chunk, h->fill < 4 ? h->fill : 4);
+	if (h->fill > 0 && (h->chunk[0] != 0 || memcmp(h->chunk, h->chunk + 1, h->fill - 1))) {
+		u64le(off, h->chunk_off);
+		EVP_DigestUpdate(h->md, off, 8);
+		EVP_DigestUpdate(h->md, h->chunk, h->fill);
+	}
+	h->chunk_off += h->fill;
+	h->fill = 0;
+}
+
+static void
+sparse_data(struct hasher *h, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		size_t k = sizeof(h->chunk) - h->fill < n ? sizeof(h->chunk) - h->fill : n;
+
+		memcpy(h->chunk + h->fill, p, k);
+		h->fill += k;
+		h->fed += k;
+		p += k;
+		n -= k;
+		if (h->fill == sizeof(h->chunk))
+			sparse_flush(h);
+	}
+}
+
+/* n bytes of zeros: whole chunks cost nothing. */
+static void
+sparse_zeros(struct hasher *h, uint64_t n)
+{
+	uint64_t whole;
+
+	if (h->fill > 0) {
+		size_t k = sizeof(h->chunk) - h->fill < n ? sizeof(h->chunk) - h->fill : (size_t)n;
+
+		memset(h->chunk + h->fill, 0, k);
+		h->fill += k;
+		h->fed += k;
+		n -= k;
+		if (h->fill == sizeof(h->chunk))
+			sparse_flush(h);
+	}
+	whole = n - n % sizeof(h->chunk);
+	h->chunk_off += whole;
+	h->fed += whole;
+	n -= whole;
+	memset(h->chunk, 0, (size_t)n);
+	h->fill = (size_t)n;
+	h->fed += n;
+}
 
 static void
 feed(struct hasher *h, const unsigned char *p, size_t n)
 {
 	struct job *j = h->j;
 
+	if (j->sparse) {
+		sparse_data(h, p, n);
+		return;
+	}
 	if (h->fed < 4) {
 		size_t k = 4 - (size_t)h->fed < n ? 4 - (size_t)h->fed : n;
 		memcpy(h->head + h->fed, p, k);
@@ -368,6 +448,10 @@ hash_runs(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 			size_t n = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
 			ssize_t got;
 
+			if (off == SOURCE_SPARSE && j->sparse) {
+				sparse_zeros(h, left);
+				break;
+			}
 			if (off == SOURCE_SPARSE) {
 				n = n > sizeof(zeros) ? sizeof(zeros) : n;
 				feed(h, zeros, n);
@@ -441,7 +525,29 @@ hash_host(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 		return dt_fail_errno(err, DT_EIO, "cannot open");
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (;;) {
-		ssize_t n = read(fd, buf, READ_CHUNK);
+		ssize_t n;
+
+		/* sparse-sha256: skip the holes the host knows of (SEEK_DATA), read the rest. */
+		if (j->sparse && total < j->size) {
+			off_t data = lseek(fd, (off_t)total, SEEK_DATA);
+			uint64_t to = data < 0 ? j->size : (uint64_t)data;
+
+			if (to > j->size)
+				to = j->size;
+			if (to > total) {
+				sparse_zeros(h, to - total);
+				total = to;
+			}
+			if (lseek(fd, (off_t)total, SEEK_SET) < 0) {
+				dt_fail_errno(err, DT_EIO, "cannot seek to byte %llu",
+					      (unsigned long long)total);
+				close(fd);
+				return -1;
+			}
+			if (total >= j->size)
+				break;
+		}
+		n = read(fd, buf, READ_CHUNK);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -474,6 +580,8 @@ run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 	int rc;
 
 	h->fed = 0;
+	h->fill = 0;
+	h->chunk_off = 0;
 	memset(h->head, 0, sizeof(h->head));
 	EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
 	if (j->want_prefix && j->prefix_len == 0)
@@ -486,6 +594,13 @@ run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 	if (rc == 0 && h->fed != j->size)
 		rc = dt_fail(&err, DT_EIO, "read %llu bytes of a %llu-byte file",
 			     (unsigned long long)h->fed, (unsigned long long)j->size);
+	if (j->sparse) {
+		unsigned char sz[8];
+
+		sparse_flush(h);
+		u64le(sz, j->size);
+		EVP_DigestUpdate(h->md, sz, 8);
+	}
 	EVP_DigestFinal_ex(h->md, j->sha, &len);
 	if (rc == 0) {
 		j->ok = 1;
@@ -530,19 +645,29 @@ worker(void *arg)
 
 /* ---- building entries ---- */
 
-static int
-gold_prefix(struct walker *w, struct job *j, const char *path, size_t len)
+/*
+ * The hash kind and the prefix hash of j, whose allocated bytes are alloc (UINT64_MAX:
+ * unknown). sparse-sha256 when the holes reach WALK_SPARSE_HOLES; but a gold version of
+ * the same size decides, so that the diff compares like with like: its sparse-sha256 costs
+ * the allocated bytes, its sha256 what the gold's own walk read.
+ */
+static void
+gold_prefix(struct walker *w, struct job *j, const char *path, size_t len, uint64_t alloc)
 {
-	const struct htree_entry *g;
+	const struct htree_entry *g = NULL;
 
-	if (w->gold_fs < 0)
-		return 0;
-	g = htree_find(w->o->gold, (uint32_t)w->gold_fs, path, len);
-	if (g && g->type == HTREE_REG && (g->flags & HTREE_F_HASHED) && g->size < j->size) {
+	if (w->gold_fs >= 0)
+		g = htree_find(w->o->gold, (uint32_t)w->gold_fs, path, len);
+	if (g && (g->type != HTREE_REG || !(g->flags & HTREE_F_HASHED)))
+		g = NULL;
+	j->sparse = alloc < j->size && j->size - alloc >= WALK_SPARSE_HOLES;
+	if (g && g->size == j->size)
+		j->sparse = (g->flags & HTREE_F_SPARSE) != 0;
+	if (g && g->size < j->size && !j->sparse && !(g->flags & HTREE_F_SPARSE)) {
 		j->want_prefix = 1;
 		j->prefix_len = g->size;
 	}
-	return 0;
+	j->cost = j->sparse && alloc < j->size ? alloc : j->size;
 }
 
 static int
@@ -577,8 +702,40 @@ hold_job(struct walker *w, const struct job *j)
 	return 0;
 }
 
+/* Not hashed, and why: an error event for the entry, whose content stays unknown. */
+static void unhashed(struct walker *w, size_t entry, const char *fmt, ...) DT_PRINTF(3, 4);
+
 static void
-queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f)
+unhashed(struct walker *w, size_t entry, const char *fmt, ...)
+{
+	struct htree_entry *e = htree_at(w->t, entry);
+	va_list ap;
+
+	e->flags |= HTREE_F_READERR;
+	va_start(ap, fmt);
+	vreport(w, w->sfs->name, e->path, e->path_len, fmt, ap);
+	va_end(ap);
+}
+
+/* Bytes of data (not holes) in runs. */
+static uint64_t
+runs_alloc(const struct source_run *r, size_t n)
+{
+	uint64_t a = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (r[i].off != SOURCE_SPARSE)
+			a += r[i].len;
+	return a;
+}
+
+/*
+ * Queue the hashing of a regular file. alloc: its allocated bytes where the host says
+ * (dir: sources), else UINT64_MAX; libtsk files are measured by their block runs.
+ */
+static void
+queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f,
+	   uint64_t alloc)
 {
 	struct job j;
 	size_t *seen;
@@ -596,18 +753,48 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 	j.inum = e->inode;
 	j.size = e->size;
 	j.path = htree_at(w->t, entry)->path;
-	gold_prefix(w, &j, e->path, e->path_len);
 	if (f == NULL) {
 		j.kind = JOB_HOST;
 	} else {
-		int rc = source_file_runs(w->sfs, f, e->size, SIZE_MAX, &j.runs, &j.nruns, w->err);
+		int rc;
+		uint64_t bs = w->sfs->block_size, fsz = w->sfs->size;
 
+		/* ext's block numbers within a file are 32 bits: no larger file can exist. */
+		if (TSK_FS_TYPE_ISEXT(w->fs->ftype) && bs && e->size / bs > UINT32_MAX) {
+			unhashed(w, entry,
+				 "size %llu is beyond what the filesystem can hold (2^32 blocks of "
+				 "%llu bytes): damaged inode; content not read",
+				 (unsigned long long)e->size, (unsigned long long)bs);
+			return;
+		}
+		rc = source_file_runs(w->sfs, f, e->size, SIZE_MAX, &j.runs, &j.nruns, w->err);
 		if (rc < 0) {
 			w->failed = 1;
 			return;
 		}
 		j.kind = rc == 0 ? JOB_RUNS : JOB_TSK;
+		if (j.kind == JOB_RUNS) {
+			alloc = runs_alloc(j.runs, j.nruns);
+			if (fsz && alloc > fsz) {
+				free(j.runs);
+				unhashed(w, entry,
+					 "%llu bytes of data in a %llu-byte filesystem: damaged "
+					 "block "
+					 "map; content not read",
+					 (unsigned long long)alloc, (unsigned long long)fsz);
+				return;
+			}
+		} else if (fsz && e->size > fsz && e->size - fsz >= WALK_SPARSE_HOLES) {
+			/* Only libtsk can read it, and only byte by byte of its apparent size. */
+			unhashed(w, entry,
+				 "size %llu is far beyond the %llu-byte filesystem and only libtsk "
+				 "can read this file (resident, compressed or unmapped data); "
+				 "content not read",
+				 (unsigned long long)e->size, (unsigned long long)fsz);
+			return;
+		}
 	}
+	gold_prefix(w, &j, e->path, e->path_len, alloc);
 	if (j.kind == JOB_TSK) {
 		/* Index in the held list, made final when the held jobs are queued. */
 		if (e->nlink > 1)
@@ -620,12 +807,29 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 		map_put(&w->links, e->inode, idx);
 }
 
+/*
+ * Seconds and nanoseconds as the tree's int64 nanoseconds. Seconds beyond what that holds
+ * (2262-04-11; a .dtree reader refuses more) are clamped to its edge: ext4 can say 2446,
+ * hostile NTFS times anything.
+ */
+static int64_t
+clamp_ns(int64_t s, int64_t ns)
+{
+	const int64_t lim = INT64_MAX / 1000000000 - 1;
+
+	if (s > lim)
+		return lim * 1000000000;
+	if (s < -lim)
+		return -lim * 1000000000;
+	return s * 1000000000 + ns;
+}
+
 static int64_t
 ns_time(time_t s, uint32_t ns)
 {
 	if (s == 0 && ns == 0)
 		return HTREE_NO_TIME;
-	return (int64_t)s * 1000000000 + (int64_t)ns;
+	return clamp_ns((int64_t)s, ns < 1000000000 ? (int64_t)ns : 0);
 }
 
 static uint8_t
@@ -715,7 +919,7 @@ ext_time(const unsigned char *p, const unsigned char *extra)
 	x = buf_le32(extra);
 	/* As the kernel's ext4_decode_extra_time(): the low two bits extend the seconds. */
 	s += (int64_t)(x & 3) << 32;
-	return s * 1000000000 + (int64_t)((x >> 2) % 1000000000);
+	return clamp_ns(s, (int64_t)((x >> 2) % 1000000000));
 }
 
 /* Replace libtsk's times of e by the inode's own; leaves them as they are on any doubt. */
@@ -907,7 +1111,7 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, siz
 	}
 	if (add_entry(w, &e, &idx) == 0) {
 		if (e.type == HTREE_REG)
-			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), f);
+			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), f, UINT64_MAX);
 		if (e.type == HTREE_DIR) {
 			if (*nsubs == *capsubs) {
 				size_t cap = *capsubs ? *capsubs * 2 : 16;
@@ -1117,7 +1321,8 @@ walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
 		host_entry(w, dfd, de->d_name, &e, lbuf, &sx);
 		if (add_entry(w, &e, &idx) == 0) {
 			if (e.type == HTREE_REG)
-				queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL);
+				queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL,
+					   sx.stx_blocks * 512);
 			if (e.type == HTREE_DIR &&
 			    makedev(sx.stx_dev_major, sx.stx_dev_minor) == w->root_dev) {
 				if (nsubs == capsubs) {
@@ -1226,9 +1431,9 @@ finish_jobs(struct walker *w)
 
 		if (j->ok) {
 			memcpy(e->sha256, j->sha, 32);
-			e->flags |= HTREE_F_HASHED;
+			e->flags |= HTREE_F_HASHED | (j->sparse ? HTREE_F_SPARSE : 0);
 			e->magic = j->magic;
-			w->st.bytes_hashed += j->size;
+			w->st.bytes_hashed += j->cost;
 			if (j->has_prefix) {
 				memcpy(e->prefix, j->prefix, 32);
 				e->prefix_len = j->prefix_len;
@@ -1248,7 +1453,7 @@ finish_jobs(struct walker *w)
 		j = job_at(w, ji);
 		if (j->ok) {
 			memcpy(e->sha256, j->sha, 32);
-			e->flags |= HTREE_F_HASHED;
+			e->flags |= HTREE_F_HASHED | (j->sparse ? HTREE_F_SPARSE : 0);
 			e->magic = j->magic;
 			if (j->has_prefix && e->size == j->size) {
 				const struct htree_entry *g =

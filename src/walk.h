@@ -22,6 +22,14 @@
 #include "source.h"
 
 #define WALK_MAX_DEPTH 4096 /* directory levels below a filesystem's root */
+/*
+ * A regular file with at least this many bytes of holes (apparent size minus allocated
+ * bytes) is hashed as sparse-sha256 (HTREE_F_SPARSE), which reads only allocated data;
+ * below it, as sha256 (sha256sum's value), which costs at most this much extra hashing of
+ * zeros (half a second of one core). docs/dtree-format.md defines both.
+ */
+#define WALK_SPARSE_HOLES (1ull << 30)
+#define WALK_SPARSE_CHUNK 4096 /* sparse-sha256's chunk: a zero chunk counts as a hole */
 
 enum walk_flags {
 	WALK_INCLUDE_META = 1 << 0, /* libtsk's virtual entries, NTFS $ files, $OrphanFiles */

@@ -34,7 +34,7 @@ for n, line in enumerate(open(sys.argv[1], "rb"), 1):
     if e.get("event") != "file" or miss:
         print("  line %d: event %r, missing %s" % (n, e.get("event"), sorted(miss)))
         bad += 1
-    elif e["type"] == "file" and not e.get("sha256"):
+    elif e["type"] == "file" and not (e.get("sha256") or e.get("sparse_sha256")):
         print("  line %d: regular file %r without sha256" % (n, e["path"]))
         bad += 1
     elif e["type"] == "symlink" and "link_target" not in e and "link_target_bytes" not in e:
