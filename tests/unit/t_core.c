@@ -94,9 +94,9 @@ add(struct htree *t, const char *path, int type, unsigned mode, const char *cont
 		abort();
 }
 
-/* A small tree: added out of order on purpose. */
+/* A small tree: added out of order on purpose; dash is the path of the last file added. */
 static struct htree *
-sample(int64_t t0, const char *passwd)
+sample_with(int64_t t0, const char *passwd, const char *dash)
 {
 	struct htree *t = htree_new();
 
@@ -116,11 +116,17 @@ sample(int64_t t0, const char *passwd)
 	    "ELFtrue",
 	    t0);
 	add(t, "/usr/bin/sh", HTREE_LNK, 0777, "dash", t0);
-	add(t, "/usr/bin/dash", HTREE_REG, 0755,
+	add(t, dash, HTREE_REG, 0755,
 	    "\x7f"
 	    "ELFdash",
 	    t0);
 	return t;
+}
+
+static struct htree *
+sample(int64_t t0, const char *passwd)
+{
+	return sample_with(t0, passwd, "/usr/bin/dash");
 }
 
 TEST(t_htree_seal_orders_subtrees)
@@ -434,6 +440,36 @@ TEST(t_diff_skips_equal_subtrees)
 	CHECK(st.skipped_entries == htree_count(c) - 1);
 	htree_free(g);
 	htree_free(c);
+}
+
+TEST(t_diff_compares_like_hash_kinds)
+{
+	struct htree *g = sample(1700000000000000000LL, "root\n");
+	struct htree *c = sample(1700000000000000000LL, "root\n");
+	struct htree *r = sample_with(1700000000000000000LL, "root\n", "/usr/bin/dash2");
+	struct seen s = { .n = 0 };
+	struct diff_stats st;
+
+	/* /etc/passwd: sparse-sha256 on both sides, equal. /etc/hosts: the same 32 bytes as a
+	 * sha256 in the gold and a sparse-sha256 here, same size: unknown, not modified. */
+	htree_at(g, 0)->flags |= HTREE_F_SPARSE;
+	htree_at(c, 0)->flags |= HTREE_F_SPARSE;
+	htree_at(c, 4)->flags |= HTREE_F_SPARSE;
+	/* The same bytes under another name, but of the other kind: no rename. */
+	htree_at(r, 12)->flags |= HTREE_F_SPARSE;
+	REQUIRE(htree_seal(g, NULL) == 0 && htree_seal(c, NULL) == 0 && htree_seal(r, NULL) == 0);
+	REQUIRE(diff_trees(g, c, collect, &s, &st, NULL) == 0);
+	CHECK(s.n == 0);
+	s.n = 0;
+	htree_free(c);
+	c = sample(1700000000000000000LL, "root\n");
+	REQUIRE(htree_seal(c, NULL) == 0);
+	REQUIRE(diff_trees(c, r, collect, &s, &st, NULL) == 0);
+	CHECK(has(&s, "added /usr/bin/dash2,executable"));
+	CHECK(st.count[DIFF_DELETED] == 1 && st.count[DIFF_RENAMED] == 0);
+	htree_free(g);
+	htree_free(c);
+	htree_free(r);
 }
 
 /* ---- source: opening beneath a dir: root ---- */
