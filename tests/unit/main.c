@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "t.h"
@@ -85,6 +87,52 @@ t_slurp(const char *path, size_t *len)
 	if (len)
 		*len = n;
 	return p;
+}
+
+static int
+is_dir(const char *p)
+{
+	struct stat sb;
+	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+const char *
+t_top(void)
+{
+	static char top[PATH_MAX];
+	const char *env = getenv("TOP");
+	char probe[PATH_MAX + 16];
+	ssize_t n;
+
+	if (env && snprintf(probe, sizeof(probe), "%s/tests/unit", env) > 0 && is_dir(probe))
+		return env;
+	n = readlink("/proc/self/exe", top, sizeof(top) - 1);
+	if (n <= 0)
+		return NULL;
+	top[n] = '\0';
+	for (int i = 0; i < 3; i++) {
+		char *slash = strrchr(top, '/');
+		if (slash == NULL)
+			return NULL;
+		*slash = '\0';
+	}
+	snprintf(probe, sizeof(probe), "%s/tests/unit", top);
+	return is_dir(probe) ? top : NULL;
+}
+
+const char *
+t_shared(void)
+{
+	static char dir[PATH_MAX + 16];
+	const char *env = getenv("SHARED"), *top;
+
+	if (env && is_dir(env))
+		return env;
+	top = t_top();
+	if (top == NULL)
+		return NULL;
+	snprintf(dir, sizeof(dir), "%s/../shared", top);
+	return is_dir(dir) ? dir : NULL;
 }
 
 static int

@@ -22,6 +22,10 @@ void t_skip(const char *why);
 int t_skipped(void);
 /* Write n bytes to path in the test's directory; returns 0 or -1. */
 int t_write(const char *path, const void *data, size_t n);
+/* The repository's top directory ($TOP, or three levels above the test binary), or NULL. */
+const char *t_top(void);
+/* ../shared beside the repository ($SHARED first), or NULL. */
+const char *t_shared(void);
 /* Read a whole file: new (free()); NULL on failure. */
 char *t_slurp(const char *path, size_t *len);
 
