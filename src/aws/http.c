@@ -93,6 +93,8 @@ http_pool_new(const struct http_options *opts, struct http_pool **out, struct dt
 		p->o.max_attempts = 5;
 	if (p->o.max_attempts > HTTP_MAX_ATTEMPTS)
 		p->o.max_attempts = HTTP_MAX_ATTEMPTS;
+	if (p->o.max_connections <= 0)
+		p->o.max_connections = 64;
 	if (p->o.backoff_base_ms <= 0)
 		p->o.backoff_base_ms = 100;
 	if (p->o.backoff_cap_ms <= 0)
@@ -445,6 +447,8 @@ set_common(CURL *h, struct http_pool *p, const struct http_request *req, struct 
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms
 								  : p->o.timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* The shared cache keeps this many idle connections; curl's default is 5. */
+	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)p->o.max_connections);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);

@@ -35,7 +35,8 @@ struct http_options {
 	int max_attempts;        /* 0: 5; at most HTTP_MAX_ATTEMPTS */
 	long backoff_base_ms;    /* 0: 100 */
 	long backoff_cap_ms;     /* 0: 20000 */
-	const char *user_agent;  /* NULL: "deltair" */
+	int max_connections;     /* idle connections kept; 0: 64 */
+	const char *user_agent;  /* NULL: "deltair/VERSION" */
 };
 
 struct http_request {

@@ -17,7 +17,7 @@ action; the last one repeats. An unknown route answers 404. Actions:
         403 unless the Authorization header is what botocore's own signer computes for the
         headers the request says it signed (an independent check of our signer).
   {"expires_in": 200, ...}       in "json" bodies, the string "@EXPIRES@" becomes now+N s
-LOG: one JSON object per request: method, path, headers, body, action index.
+LOG: one JSON object per request: method, path, headers, body, action index, client_port.
 """
 import datetime
 import json
@@ -85,6 +85,7 @@ class Handler(BaseHTTPRequestHandler):
             n = COUNTS.get(route, 0)
             COUNTS[route] = n + 1
             LOG.write(json.dumps({"method": self.command, "path": self.path, "index": n,
+                                  "client_port": self.client_address[1],
                                   "headers": {k.lower(): v for k, v in self.headers.items()},
                                   "body": body.decode("utf-8", "replace")}) + "\n")
             LOG.flush()

@@ -6,6 +6,7 @@
  * environment below names 127.0.0.1 or disables instance metadata.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -122,6 +123,31 @@ peer_header(int n, const char *name)
 	}
 	fclose(fp);
 	return v;
+}
+
+/* How many distinct client ports (connections) the peer saw. */
+static int
+peer_connections(void)
+{
+	FILE *fp = fopen("peer.log", "r");
+	char line[65536];
+	json_int_t ports[1024];
+	int n = 0;
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp)) {
+		json_t *j = json_loads(line, 0, NULL);
+		json_int_t port = json_integer_value(json_object_get(j, "client_port"));
+		int seen = 0;
+		for (int i = 0; i < n; i++)
+			seen |= ports[i] == port;
+		if (!seen && n < 1024)
+			ports[n++] = port;
+		json_decref(j);
+	}
+	fclose(fp);
+	return n;
 }
 
 static struct http_pool *
@@ -768,6 +794,86 @@ TEST(t_creds_assume_role_failure_keeps_secrets_out)
 	CHECK(strstr(err.msg, "SECRET") == NULL);
 	CHECK(peer_count("POST /") == 1);
 	creds_free(c);
+	peer_stop(&pe);
+	http_pool_free(pool);
+}
+
+TEST(t_http_pool_reuses_connections)
+{
+	struct peer pe = { 0 };
+	struct http_pool *pool = fast_pool(5000, 2);
+	struct http_response r;
+	struct dt_err err = { 0 };
+	char url[128];
+
+	if (!have_python())
+		SKIP("needs python3");
+	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /k\":[{\"status\":200,\"body\":\"v\"}]}}") ==
+		0);
+	snprintf(url, sizeof(url), "%s/k", pe.url);
+	for (int i = 0; i < 5; i++) {
+		CHECK(get(pool, url, "Get", &r, &err) == 0);
+		http_response_release(&r);
+	}
+	CHECK(peer_count("GET /k") == 5);
+	CHECK(peer_connections() == 1);
+	peer_stop(&pe);
+	http_pool_free(pool);
+}
+
+struct getter {
+	struct http_pool *pool;
+	const char *url;
+	int ok;
+};
+
+static void *
+get_many(void *arg)
+{
+	struct getter *g = arg;
+	char dst[64];
+
+	for (int i = 0; i < 10; i++) {
+		struct http_request q = { 0 };
+		struct http_response r;
+		q.operation = "GetSnapshotBlock";
+		q.method = "GET";
+		q.url = g->url;
+		q.dst = dst;
+		q.dst_cap = sizeof(dst);
+		if (http_do(g->pool, &q, &r, NULL) == 0 && r.len == 5 && memcmp(dst, "block", 5) == 0)
+			g->ok++;
+		http_response_release(&r);
+	}
+	return NULL;
+}
+
+TEST(t_http_pool_serves_many_threads_at_once)
+{
+	struct peer pe = { 0 };
+	struct http_pool *pool = fast_pool(10000, 4);
+	struct getter g[8];
+	pthread_t th[8];
+	char url[128];
+	int ok = 0;
+
+	if (!have_python())
+		SKIP("needs python3");
+	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /b\":[{\"delay\":0.05,\"status\":200,"
+					"\"body\":\"block\"}]}}") == 0);
+	snprintf(url, sizeof(url), "%s/b", pe.url);
+	for (int i = 0; i < 8; i++) {
+		g[i] = (struct getter){ pool, url, 0 };
+		REQUIRE(pthread_create(&th[i], NULL, get_many, &g[i]) == 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		ok += g[i].ok;
+	}
+	CHECK(ok == 80);
+	CHECK(peer_count("GET /b") == 80);
+	/* Requests were in flight together, and connections were kept between them. */
+	CHECK(peer_connections() > 1 && peer_connections() <= 8);
 	peer_stop(&pe);
 	http_pool_free(pool);
 }
