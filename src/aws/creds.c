@@ -76,8 +76,8 @@ set_value(struct creds_value *v, const char *akid, const char *secret, const cha
 	  time_t expiration, const char *source, struct dt_err *err)
 {
 	memset(v, 0, sizeof(*v));
-	if (copy_field(v->access_key_id, sizeof(v->access_key_id), akid, "the access key id",
-		       err) < 0 ||
+	if (copy_field(v->access_key_id, sizeof(v->access_key_id), akid, "the access key id", err) <
+		    0 ||
 	    copy_field(v->secret_access_key, sizeof(v->secret_access_key), secret,
 		       "the secret access key", err) < 0 ||
 	    copy_field(v->session_token, sizeof(v->session_token), token, "the session token",
@@ -346,8 +346,8 @@ parse_sts(const void *body, size_t len, const char *source, struct creds_value *
 	if (!ok || !s.f[1].data[0] || !s.f[2].data[0])
 		dt_fail(err, DT_EFORMAT, "AssumeRole: the response holds no credentials");
 	else
-		ret = set_value(v, (char *)s.f[1].data, (char *)s.f[2].data,
-				(char *)s.f[3].data, parse_time((char *)s.f[4].data), source, err);
+		ret = set_value(v, (char *)s.f[1].data, (char *)s.f[2].data, (char *)s.f[3].data,
+				parse_time((char *)s.f[4].data), source, err);
 	for (int i = 0; i < 5; i++) {
 		if (s.f[i].data)
 			OPENSSL_cleanse(s.f[i].data, s.f[i].cap);
@@ -441,9 +441,8 @@ pget(struct walk *w, const char *profile, const char *key)
 	return v ? v : profile_config(w->pf, profile, key);
 }
 
-static int
-from_profile(struct walk *w, const char *name, int depth, struct creds_value *v,
-	     struct dt_err *err);
+static int from_profile(struct walk *w, const char *name, int depth, struct creds_value *v,
+			struct dt_err *err);
 
 /* role_arn with source_profile or credential_source. */
 static int
@@ -466,8 +465,9 @@ profile_role(struct walk *w, const char *name, const char *role_arn, int depth,
 			const char *akid = pget(w, name, "aws_access_key_id");
 			const char *sk = pget(w, name, "aws_secret_access_key");
 			if (akid == NULL || sk == NULL)
-				return dt_fail(err, DT_EUSAGE, "profile '%s' is its own "
-							       "source_profile but has no keys",
+				return dt_fail(err, DT_EUSAGE,
+					       "profile '%s' is its own "
+					       "source_profile but has no keys",
 					       name);
 			found = set_value(&src, akid, sk, pget(w, name, "aws_session_token"), 0,
 					  "profile keys", err) < 0
@@ -481,16 +481,16 @@ profile_role(struct walk *w, const char *name, const char *role_arn, int depth,
 	} else if (csrc && strcasecmp(csrc, "Ec2InstanceMetadata") == 0) {
 		found = from_imds(w, &src, err);
 	} else {
-		return dt_fail(err, DT_EUSAGE,
-			       "profile '%s' has role_arn but no source_profile or credential_source",
-			       name);
+		return dt_fail(
+			err, DT_EUSAGE,
+			"profile '%s' has role_arn but no source_profile or credential_source",
+			name);
 	}
 	if (found < 0)
 		return -1;
 	if (found == 0) {
 		creds_value_wipe(&src);
-		return dt_fail(err, DT_EUSAGE, "profile '%s': its source has no credentials",
-			       name);
+		return dt_fail(err, DT_EUSAGE, "profile '%s': its source has no credentials", name);
 	}
 	ret = assume_role(w, &src, role_arn, pget(w, name, "external_id"),
 			  sess && *sess ? sess : w->c->session_name, duration, v, err);
@@ -500,8 +500,7 @@ profile_role(struct walk *w, const char *name, const char *role_arn, int depth,
 
 /* 1: found; 0: the profile has no credentials; -1: an error. */
 static int
-from_profile(struct walk *w, const char *name, int depth, struct creds_value *v,
-	     struct dt_err *err)
+from_profile(struct walk *w, const char *name, int depth, struct creds_value *v, struct dt_err *err)
 {
 	const char *role = pget(w, name, "role_arn");
 	const char *akid, *sk;
@@ -586,8 +585,7 @@ creds_get(struct creds *c, struct creds_value *out, struct dt_err *err)
 	int ret = 0;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->have || (c->cur.expiration &&
-			 c->cur.expiration - now <= CREDS_REFRESH_WINDOW_S)) {
+	if (!c->have || (c->cur.expiration && c->cur.expiration - now <= CREDS_REFRESH_WINDOW_S)) {
 		struct creds_value fresh;
 		struct dt_err rerr = { 0 };
 

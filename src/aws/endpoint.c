@@ -68,8 +68,8 @@ endpoint_region(const char *const *env, const struct profile_files *pf, struct h
 		snprintf(from, sizeof(from), "profile '%.100s'", profile_name(env));
 		return set_region(out, r, from, err);
 	}
-	if (pool && imds_get(pool, env, "/latest/meta-data/placement/region", &imds, NULL,
-			     &ierr) == 0) {
+	if (pool &&
+	    imds_get(pool, env, "/latest/meta-data/placement/region", &imds, NULL, &ierr) == 0) {
 		size_t n = strlen(imds);
 		while (n > 0 && isspace((unsigned char)imds[n - 1]))
 			imds[--n] = '\0';
@@ -77,8 +77,7 @@ endpoint_region(const char *const *env, const struct profile_files *pf, struct h
 		free(imds);
 		return ret;
 	}
-	return dt_fail(err, DT_EUSAGE,
-		       "no AWS region: set AWS_REGION or the profile's region%s%s",
+	return dt_fail(err, DT_EUSAGE, "no AWS region: set AWS_REGION or the profile's region%s%s",
 		       pool ? "; instance metadata: " : "", pool ? ierr.msg : "");
 }
 

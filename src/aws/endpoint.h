@@ -28,8 +28,8 @@ const char *endpoint_signing_name(enum endpoint_service s);
  * The region into out. env as in profile.h; pf may be NULL (no files); pool may be NULL
  * (no IMDS). None found, or a name that is not a region's: DT_EUSAGE.
  */
-int endpoint_region(const char *const *env, const struct profile_files *pf,
-		    struct http_pool *pool, char out[ENDPOINT_MAX_REGION], struct dt_err *err);
+int endpoint_region(const char *const *env, const struct profile_files *pf, struct http_pool *pool,
+		    char out[ENDPOINT_MAX_REGION], struct dt_err *err);
 
 /* The base URL (no trailing '/') of service s in region into out. Bad override: DT_EUSAGE. */
 int endpoint_url(const char *const *env, const struct profile_files *pf, enum endpoint_service s,

@@ -368,11 +368,12 @@ build_headers(const struct http_request *req, const char *authority, const char 
 	if (cv) {
 		struct sigv4_creds c = { cv->access_key_id, cv->secret_access_key,
 					 cv->session_token };
-		struct sigv4_params p = { req->region, req->service, time(NULL), &c,
-					  req->sigv4_flags, 0 };
-		struct sigv4_request r = { req->method,    path,           query,
-					   h,              req->nheaders + 1, req->body,
-					   req->body_len, req->payload_hash };
+		struct sigv4_params p = { req->region, req->service,     time(NULL),
+					  &c,          req->sigv4_flags, 0 };
+		struct sigv4_request r = {
+			req->method,       path,      query,         h,
+			req->nheaders + 1, req->body, req->body_len, req->payload_hash
+		};
 		if (sigv4_sign(&r, &p, &s, err) < 0)
 			goto out;
 		if (add_line(&l, "X-Amz-Date", s.amz_date) < 0 ||
@@ -409,10 +410,8 @@ retryable_curl(CURLcode rc)
 	case CURLE_PARTIAL_FILE:
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return 1;
-	default:
-		return 0;
+	case CURLE_HTTP2_STREAM: return 1;
+	default: return 0;
 	}
 }
 
@@ -444,8 +443,8 @@ set_common(CURL *h, struct http_pool *p, const struct http_request *req, struct 
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, p->user_agent);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, p->o.connect_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms
-								  : p->o.timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+			 req->timeout_ms > 0 ? req->timeout_ms : p->o.timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* The shared cache keeps this many idle connections; curl's default is 5. */
 	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)p->o.max_connections);

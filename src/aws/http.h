@@ -50,8 +50,8 @@ struct http_request {
 	/* Signing: creds NULL sends the request unsigned (IMDS). */
 	struct creds *creds;
 	const char *region;
-	const char *service;  /* signing name */
-	unsigned sigv4_flags; /* enum sigv4_flags */
+	const char *service;      /* signing name */
+	unsigned sigv4_flags;     /* enum sigv4_flags */
 	const char *payload_hash; /* NULL: SHA-256 of the body */
 	/* A 2xx body goes to dst (dst_cap bytes) when dst is set, else into resp->body. */
 	void *dst;
@@ -62,9 +62,9 @@ struct http_request {
 };
 
 struct http_response {
-	long status;      /* the last attempt's HTTP status; 0 when none arrived */
-	struct buf body;  /* owned: the body when no dst, or an error response's body */
-	size_t len;       /* bytes of the 2xx body received (in dst or body) */
+	long status;     /* the last attempt's HTTP status; 0 when none arrived */
+	struct buf body; /* owned: the body when no dst, or an error response's body */
+	size_t len;      /* bytes of the 2xx body received (in dst or body) */
 	char *headers[HTTP_MAX_HEADERS]; /* owned: "name\0value", name lower-case */
 	size_t nheaders;
 	int attempts;

@@ -27,8 +27,8 @@ env_long(const char *const *env, const char *name, long dflt, long lo, long hi)
 }
 
 int
-imds_get(struct http_pool *pool, const char *const *env, const char *path, char **out,
-	 long *status, struct dt_err *err)
+imds_get(struct http_pool *pool, const char *const *env, const char *path, char **out, long *status,
+	 struct dt_err *err)
 {
 	const char *disabled = profile_env(env, "AWS_EC2_METADATA_DISABLED");
 	const char *base = profile_env(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
@@ -45,16 +45,17 @@ imds_get(struct http_pool *pool, const char *const *env, const char *path, char 
 	if (status)
 		*status = 0;
 	if (disabled && strcasecmp(disabled, "true") == 0)
-		return dt_fail(err, DT_ENET, "instance metadata is disabled "
-					     "(AWS_EC2_METADATA_DISABLED)");
+		return dt_fail(err, DT_ENET,
+			       "instance metadata is disabled "
+			       "(AWS_EC2_METADATA_DISABLED)");
 	if (base == NULL || !*base)
 		base = IMDS_DEFAULT_ENDPOINT;
 	blen = strlen(base);
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
 	req.timeout_ms = 1000 * env_long(env, "AWS_METADATA_SERVICE_TIMEOUT", 1, 1, 3600);
-	req.max_attempts = (int)env_long(env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", 1, 1,
-					 HTTP_MAX_ATTEMPTS);
+	req.max_attempts =
+		(int)env_long(env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", 1, 1, HTTP_MAX_ATTEMPTS);
 	req.max_body = IMDS_MAX_BODY;
 
 	snprintf(url, sizeof(url), "%.*s/latest/api/token", (int)blen, base);

@@ -78,7 +78,8 @@ recode(const char *s, size_t n, struct dt_err *err)
 		int hi, lo;
 		unsigned char c = (unsigned char)s[i];
 		/* A '%' not followed by two hex digits is a literal '%'. */
-		if (c == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+		if (c == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
+		    (lo = hexval(s[i + 2])) >= 0) {
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;
 		}
@@ -378,7 +379,7 @@ sign(const struct sigv4_request *req, const struct sigv4_params *p, int presign,
 	    strftime(out->amz_date, sizeof(out->amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16)
 		return dt_fail(err, DT_EUSAGE, "cannot sign at time %lld", (long long)p->when);
 	token = p->creds->session_token && *p->creds->session_token ? p->creds->session_token
-								     : NULL;
+								    : NULL;
 	if (snprintf(scope, sizeof(scope), "%.8s/%s/%s/aws4_request", out->amz_date, p->region,
 		     p->service) >= (int)sizeof(scope) ||
 	    snprintf(cred, sizeof(cred), "%s/%s", p->creds->access_key_id, scope) >=
@@ -439,8 +440,8 @@ sign(const struct sigv4_request *req, const struct sigv4_params *p, int presign,
 		extra[nextra++] = (struct sigv4_header){ "X-Amz-Expires", expires };
 		if (token && !(p->flags & SIGV4_OMIT_TOKEN))
 			extra[nextra++] = (struct sigv4_header){ "X-Amz-Security-Token", token };
-		extra[nextra++] = (struct sigv4_header){ "X-Amz-SignedHeaders",
-							 (const char *)sh.data };
+		extra[nextra++] =
+			(struct sigv4_header){ "X-Amz-SignedHeaders", (const char *)sh.data };
 	}
 	if (parse_query(req->query, extra, nextra, &q, &nq, err) < 0)
 		goto out;
@@ -511,8 +512,8 @@ out:
 }
 
 int
-sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *p,
-	   struct sigv4_signed *out, struct dt_err *err)
+sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *p, struct sigv4_signed *out,
+	   struct dt_err *err)
 {
 	return sign(req, p, 0, out, err);
 }

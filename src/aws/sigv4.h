@@ -60,19 +60,19 @@ struct sigv4_params {
 	const char *service; /* signing name: "ebs", "s3", "sts" */
 	time_t when;         /* UTC seconds */
 	const struct sigv4_creds *creds;
-	unsigned flags;   /* enum sigv4_flags */
-	long expires;     /* sigv4_presign() only: X-Amz-Expires, 1 to 604800 seconds */
+	unsigned flags; /* enum sigv4_flags */
+	long expires;   /* sigv4_presign() only: X-Amz-Expires, 1 to 604800 seconds */
 };
 
 /* What to add to the request. Strings are owned by the struct: sigv4_signed_release(). */
 struct sigv4_signed {
-	char amz_date[17];          /* X-Amz-Date: 20150830T123600Z */
-	char content_sha256[65];    /* X-Amz-Content-SHA256 when not "", else not sent */
-	char signature[65];         /* hex */
-	char *authorization;        /* sigv4_sign(): the Authorization value; owned */
-	char *query;                /* sigv4_presign(): the whole query to send; owned */
-	char *canonical_request;    /* owned; for tests and debugging (holds no secret key) */
-	char *string_to_sign;       /* owned */
+	char amz_date[17];       /* X-Amz-Date: 20150830T123600Z */
+	char content_sha256[65]; /* X-Amz-Content-SHA256 when not "", else not sent */
+	char signature[65];      /* hex */
+	char *authorization;     /* sigv4_sign(): the Authorization value; owned */
+	char *query;             /* sigv4_presign(): the whole query to send; owned */
+	char *canonical_request; /* owned; for tests and debugging (holds no secret key) */
+	char *string_to_sign;    /* owned */
 };
 
 /*

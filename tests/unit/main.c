@@ -3,10 +3,10 @@
  * argument: `unit-tests htree`), each in a fresh temporary directory. Prints one line per
  * test, "ok NAME", "FAIL NAME" or "skip NAME: why", and then "N passed, N failed, N skipped".
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

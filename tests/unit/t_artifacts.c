@@ -32,23 +32,9 @@ exists(const char *dir, const char *file)
 static const char *
 top_dir(void)
 {
-	static char top[PATH_MAX];
-	const char *env = getenv("TOP");
-	ssize_t n;
+	const char *top = t_top();
 
-	if (env && exists(env, "artifacts/deltair_linux.yaml"))
-		return env;
-	n = readlink("/proc/self/exe", top, sizeof(top) - 1);
-	if (n <= 0)
-		return NULL;
-	top[n] = '\0';
-	for (int i = 0; i < 3; i++) {
-		char *slash = strrchr(top, '/');
-		if (slash == NULL)
-			return NULL;
-		*slash = '\0';
-	}
-	return exists(top, "artifacts/deltair_linux.yaml") ? top : NULL;
+	return top && exists(top, "artifacts/deltair_linux.yaml") ? top : NULL;
 }
 
 static const char *

@@ -117,7 +117,8 @@ peer_header(int n, const char *name)
 		if (i != n)
 			continue;
 		json_t *j = json_loads(line, 0, NULL);
-		const char *s = json_string_value(json_object_get(json_object_get(j, "headers"), name));
+		const char *s =
+			json_string_value(json_object_get(json_object_get(j, "headers"), name));
 		v = s ? strdup(s) : NULL;
 		json_decref(j);
 	}
@@ -163,6 +164,33 @@ fast_pool(long timeout_ms, int attempts)
 	o.backoff_cap_ms = 20;
 	http_pool_new(&o, &p, NULL);
 	return p;
+}
+
+/* A pool and a running peer; url is the peer's URL of one path. */
+struct fx {
+	struct peer pe;
+	struct http_pool *pool;
+	char url[256];
+};
+
+static void
+fx_close(struct fx *f)
+{
+	peer_stop(&f->pe);
+	http_pool_free(f->pool);
+}
+
+static int
+fx_open(struct fx *f, long timeout_ms, int attempts, const char *path, const char *plan)
+{
+	memset(f, 0, sizeof(*f));
+	f->pool = fast_pool(timeout_ms, attempts);
+	if (f->pool == NULL || peer_start(&f->pe, plan) < 0) {
+		fx_close(f);
+		return -1;
+	}
+	snprintf(f->url, sizeof(f->url), "%s%s", f->pe.url, path);
+	return 0;
 }
 
 static int
@@ -224,152 +252,137 @@ TEST(t_http_backoff_stays_within_full_jitter_bounds)
 
 TEST(t_http_retries_throttling_and_5xx_then_succeeds)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(5000, 6);
+	struct fx f;
 	struct http_response r;
 	struct dt_err err = { 0 };
-	char url[128];
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /x\":["
-					"{\"status\":429,\"body\":\"slow\"},"
-					"{\"status\":503,\"body\":\"\"},"
-					"{\"status\":400,\"json\":{\"__type\":\"com.amazon#ThrottlingException\"}},"
-					"{\"status\":400,\"body\":\"<Response><Errors><Error><Code>RequestLimitExceeded</Code></Error></Errors></Response>\"},"
-					"{\"status\":502,\"body\":\"\"},"
-					"{\"status\":200,\"body\":\"ok\"}]}}") == 0);
-	snprintf(url, sizeof(url), "%s/x", pe.url);
-	CHECK(get(pool, url, "ListSnapshotBlocks", &r, &err) == 0);
+	REQUIRE(fx_open(&f, 5000, 6, "/x",
+			"{\"routes\":{\"GET /x\":["
+			"{\"status\":429,\"body\":\"slow\"},"
+			"{\"status\":503,\"body\":\"\"},"
+			"{\"status\":400,\"json\":{\"__type\":\"com.amazon#ThrottlingException\"}},"
+			"{\"status\":400,\"body\":\"<Response><Errors><Error><Code>"
+			"RequestLimitExceeded</Code></Error></Errors></Response>\"},"
+			"{\"status\":502,\"body\":\"\"},"
+			"{\"status\":200,\"body\":\"ok\"}]}}") == 0);
+	CHECK(get(f.pool, f.url, "ListSnapshotBlocks", &r, &err) == 0);
 	CHECK(r.attempts == 6 && r.status == 200 && r.len == 2);
 	CHECK(r.body.data && memcmp(r.body.data, "ok", 2) == 0);
 	CHECK(peer_count("GET /x") == 6);
 	http_response_release(&r);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 TEST(t_http_attempts_are_bounded_and_error_names_op_status_code)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(5000, 3);
+	struct fx f;
 	struct http_response r;
 	struct dt_err err = { 0 };
-	char url[128];
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /b/k\":[{\"status\":503,\"body\":"
-					"\"<?xml version=\\\"1.0\\\"?><Error><Code>SlowDown</Code>"
-					"<Message>Please reduce\\nyour rate</Message></Error>\"}]}}") == 0);
-	snprintf(url, sizeof(url), "%s/b/k", pe.url);
-	CHECK(get(pool, url, "GetObject", &r, &err) == -1);
+	REQUIRE(fx_open(&f, 5000, 3, "/b/k",
+			"{\"routes\":{\"GET /b/k\":[{\"status\":503,\"body\":"
+			"\"<?xml version=\\\"1.0\\\"?><Error><Code>SlowDown</Code>"
+			"<Message>Please reduce\\nyour rate</Message></Error>\"}]}}") == 0);
+	CHECK(get(f.pool, f.url, "GetObject", &r, &err) == -1);
 	CHECK(err.code == DT_ENET);
-	CHECK(strcmp(err.msg, "GetObject: HTTP 503 SlowDown: Please reduce your rate (3 attempts)") ==
-	      0);
+	CHECK(strcmp(err.msg,
+		     "GetObject: HTTP 503 SlowDown: Please reduce your rate (3 attempts)") == 0);
 	CHECK(r.attempts == 3 && peer_count("GET /b/k") == 3);
 	CHECK(strcmp(r.error.code, "SlowDown") == 0);
 	http_response_release(&r);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 TEST(t_http_client_errors_are_not_retried)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(5000, 5);
+	struct fx f;
 	struct http_response r;
 	struct dt_err err = { 0 };
-	char url[128];
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /s\":[{\"status\":403,\"json\":"
-					"{\"message\":\"User is not authorized\"},\"headers\":"
-					"{\"x-amzn-ErrorType\":\"AccessDeniedException:http://x/\"}}]}}") == 0);
-	snprintf(url, sizeof(url), "%s/s", pe.url);
-	CHECK(get(pool, url, "GetSnapshotBlock", &r, &err) == -1);
+	REQUIRE(fx_open(&f, 5000, 5, "/s",
+			"{\"routes\":{\"GET /s\":[{\"status\":403,\"json\":"
+			"{\"message\":\"User is not authorized\"},\"headers\":"
+			"{\"x-amzn-ErrorType\":\"AccessDeniedException:http://x/\"}}]}}") == 0);
+	CHECK(get(f.pool, f.url, "GetSnapshotBlock", &r, &err) == -1);
 	CHECK(strcmp(err.msg, "GetSnapshotBlock: HTTP 403 AccessDeniedException: User is not "
 			      "authorized (1 attempt)") == 0);
 	CHECK(peer_count(NULL) == 1);
 	http_response_release(&r);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 TEST(t_http_resets_and_short_bodies_are_retried)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(5000, 4);
+	struct fx f;
 	struct http_response r;
 	struct dt_err err = { 0 };
-	char url[128];
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /blk\":[{\"reset\":true},"
-					"{\"partial\":10,\"length\":100},"
-					"{\"status\":200,\"body\":\"whole block\"}]}}") == 0);
-	snprintf(url, sizeof(url), "%s/blk", pe.url);
-	CHECK(get(pool, url, "GetSnapshotBlock", &r, &err) == 0);
+	REQUIRE(fx_open(&f, 5000, 4, "/blk",
+			"{\"routes\":{\"GET /blk\":[{\"reset\":true},"
+			"{\"partial\":10,\"length\":100},"
+			"{\"status\":200,\"body\":\"whole block\"}]}}") == 0);
+	CHECK(get(f.pool, f.url, "GetSnapshotBlock", &r, &err) == 0);
 	CHECK(r.attempts == 3 && r.len == 11);
 	http_response_release(&r);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 TEST(t_http_timeouts_are_retried_and_bounded)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(300, 2);
+	struct fx f;
 	struct http_response r;
 	struct dt_err err = { 0 };
-	char url[128];
 	time_t t0;
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /slow\":[{\"delay\":2,\"status\":200},"
-					"{\"status\":200,\"body\":\"late\"}],"
-					"\"GET /hang\":[{\"delay\":30,\"status\":200}]}}") == 0);
-	snprintf(url, sizeof(url), "%s/slow", pe.url);
-	CHECK(get(pool, url, "Slow", &r, &err) == 0);
+	REQUIRE(fx_open(&f, 300, 2, "/slow",
+			"{\"routes\":{\"GET /slow\":[{\"delay\":2,\"status\":200},"
+			"{\"status\":200,\"body\":\"late\"}],"
+			"\"GET /hang\":[{\"delay\":30,\"status\":200}]}}") == 0);
+	CHECK(get(f.pool, f.url, "Slow", &r, &err) == 0);
 	CHECK(r.attempts == 2);
 	http_response_release(&r);
-	snprintf(url, sizeof(url), "%s/hang", pe.url);
+	snprintf(f.url, sizeof(f.url), "%s/hang", f.pe.url);
 	t0 = time(NULL);
-	CHECK(get(pool, url, "Hang", &r, &err) == -1);
+	CHECK(get(f.pool, f.url, "Hang", &r, &err) == -1);
 	/* Two attempts of 0.3 s: never the peer's 30 s. */
 	CHECK(time(NULL) - t0 < 5);
 	CHECK(err.code == DT_ENET && strstr(err.msg, "Hang: ") == err.msg &&
 	      strstr(err.msg, "(2 attempts)"));
 	CHECK(strstr(err.msg, "imed out") != NULL);
 	http_response_release(&r);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 TEST(t_http_body_lands_in_caller_buffer_with_headers)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(5000, 2);
+	struct fx f;
 	struct http_request q = { 0 };
 	struct http_response r;
 	struct dt_err err = { 0 };
-	char url[128], dst[16];
+	char dst[16];
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /b\":[{\"status\":200,\"body\":"
-					"\"0123456789abcdef\",\"headers\":{\"x-amz-Checksum\":"
-					"\"c2hh\",\"x-amz-Data-Length\":\"16\"}}]}}") == 0);
-	snprintf(url, sizeof(url), "%s/b", pe.url);
+	REQUIRE(fx_open(&f, 5000, 2, "/b",
+			"{\"routes\":{\"GET /b\":[{\"status\":200,\"body\":"
+			"\"0123456789abcdef\",\"headers\":{\"x-amz-Checksum\":"
+			"\"c2hh\",\"x-amz-Data-Length\":\"16\"}}]}}") == 0);
 	q.operation = "GetSnapshotBlock";
 	q.method = "GET";
-	q.url = url;
+	q.url = f.url;
 	q.dst = dst;
 	q.dst_cap = sizeof(dst);
-	CHECK(http_do(pool, &q, &r, &err) == 0);
+	CHECK(http_do(f.pool, &q, &r, &err) == 0);
 	CHECK(r.len == 16 && memcmp(dst, "0123456789abcdef", 16) == 0);
 	CHECK(r.body.len == 0);
 	CHECK(http_response_header(&r, "X-Amz-Checksum") &&
@@ -378,21 +391,19 @@ TEST(t_http_body_lands_in_caller_buffer_with_headers)
 	      strcmp(http_response_header(&r, "x-amz-data-length"), "16") == 0);
 	http_response_release(&r);
 	q.dst_cap = 8;
-	CHECK(http_do(pool, &q, &r, &err) == -1 && err.code == DT_EFORMAT);
+	CHECK(http_do(f.pool, &q, &r, &err) == -1 && err.code == DT_EFORMAT);
 	CHECK(r.attempts == 1);
 	http_response_release(&r);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
-#define SIG_SPEC                                                                   \
+#define SIG_SPEC                                                                     \
 	"\"verify_sigv4\":{\"access_key\":\"AKIDTEST\",\"secret\":\"s3cr3t/KEY+x\"," \
 	"\"token\":\"TOKEN/abc+=\",\"region\":\"eu-west-1\",\"service\":\"ebs\"}"
 
 TEST(t_http_signature_checked_by_botocore)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(5000, 3);
+	struct fx f;
 	struct http_request q = { 0 };
 	struct http_response r;
 	struct dt_err err = { 0 };
@@ -402,12 +413,13 @@ TEST(t_http_signature_checked_by_botocore)
 
 	if (!have_python() || !have_botocore())
 		SKIP("needs python3 with botocore");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"POST /snapshots/snap-1/blocks\":[{" SIG_SPEC
-					",\"status\":200,\"json\":{\"ok\":1}}]}}") == 0);
+	REQUIRE(fx_open(&f, 5000, 3, "",
+			"{\"routes\":{\"POST /snapshots/snap-1/blocks\":[{" SIG_SPEC
+			",\"status\":200,\"json\":{\"ok\":1}}]}}") == 0);
 	REQUIRE(creds_new_static("AKIDTEST", "s3cr3t/KEY+x", "TOKEN/abc+=", &good, &err) == 0);
 	REQUIRE(creds_new_static("AKIDTEST", "wrong", "TOKEN/abc+=", &bad, &err) == 0);
 	snprintf(url, sizeof(url), "%s/snapshots/snap-1/blocks?pageToken=a%%2Bb&maxResults=100",
-		 pe.url);
+		 f.pe.url);
 	q.operation = "ListSnapshotBlocks";
 	q.method = "POST";
 	q.url = url;
@@ -418,20 +430,19 @@ TEST(t_http_signature_checked_by_botocore)
 	q.creds = good;
 	q.region = "eu-west-1";
 	q.service = "ebs";
-	CHECK(http_do(pool, &q, &r, &err) == 0);
+	CHECK(http_do(f.pool, &q, &r, &err) == 0);
 	if (err.msg[0])
 		fprintf(stderr, "  %s\n", err.msg);
 	http_response_release(&r);
 	q.creds = bad;
 	dt_clear(&err);
-	CHECK(http_do(pool, &q, &r, &err) == -1);
+	CHECK(http_do(f.pool, &q, &r, &err) == -1);
 	CHECK(strstr(err.msg, "HTTP 403 SignatureDoesNotMatch") != NULL);
 	CHECK(strstr(err.msg, "wrong") == NULL && strstr(err.msg, "TOKEN") == NULL);
 	http_response_release(&r);
-	peer_stop(&pe);
 	creds_free(good);
 	creds_free(bad);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 TEST(t_svcerr_reads_each_protocol)
@@ -470,8 +481,8 @@ TEST(t_svcerr_reads_each_protocol)
 
 TEST(t_endpoint_region_order)
 {
-	const char *both[] = { "AWS_REGION=eu-west-3", "AWS_DEFAULT_REGION=us-west-2",
-			       "HOME=.", NULL };
+	const char *both[] = { "AWS_REGION=eu-west-3", "AWS_DEFAULT_REGION=us-west-2", "HOME=.",
+			       NULL };
 	const char *dflt[] = { "AWS_DEFAULT_REGION=us-west-2", "HOME=.", NULL };
 	const char *prof[] = { "HOME=.", "AWS_PROFILE=dev", NULL };
 	const char *none[] = { "HOME=.", "AWS_PROFILE=nothere", NULL };
@@ -495,8 +506,7 @@ TEST(t_endpoint_region_order)
 
 TEST(t_endpoint_region_from_imds)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(2000, 1);
+	struct fx f;
 	char ep[128];
 	const char *env[] = { "HOME=.", ep, NULL };
 	struct dt_err err = { 0 };
@@ -504,16 +514,16 @@ TEST(t_endpoint_region_from_imds)
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"PUT /latest/api/token\":[{\"status\":200,"
-					"\"body\":\"TOK\"}],\"GET /latest/meta-data/placement/region\":"
-					"[{\"need_header\":{\"X-aws-ec2-metadata-token\":\"TOK\"},"
-					"\"status\":200,\"body\":\"sa-east-1\"}]}}") == 0);
-	snprintf(ep, sizeof(ep), "AWS_EC2_METADATA_SERVICE_ENDPOINT=%s/", pe.url);
-	CHECK(endpoint_region(env, NULL, pool, r, &err) == 0 && strcmp(r, "sa-east-1") == 0);
+	REQUIRE(fx_open(&f, 2000, 1, "",
+			"{\"routes\":{\"PUT /latest/api/token\":[{\"status\":200,"
+			"\"body\":\"TOK\"}],\"GET /latest/meta-data/placement/region\":"
+			"[{\"need_header\":{\"X-aws-ec2-metadata-token\":\"TOK\"},"
+			"\"status\":200,\"body\":\"sa-east-1\"}]}}") == 0);
+	snprintf(ep, sizeof(ep), "AWS_EC2_METADATA_SERVICE_ENDPOINT=%s/", f.pe.url);
+	CHECK(endpoint_region(env, NULL, f.pool, r, &err) == 0 && strcmp(r, "sa-east-1") == 0);
 	if (err.msg[0])
 		fprintf(stderr, "  %s\n", err.msg);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 TEST(t_endpoint_url_overrides)
@@ -581,17 +591,19 @@ chain(const char *const *env, struct creds_value *v, struct dt_err *err)
 
 TEST(t_creds_chain_order_with_files)
 {
-	const char *env_first[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true",
-				    "AWS_ACCESS_KEY_ID=AKIDENV", "AWS_SECRET_ACCESS_KEY=senv",
-				    "AWS_SESSION_TOKEN=tokenv", NULL };
+	const char *env_first[] = { "HOME=.",
+				    "AWS_EC2_METADATA_DISABLED=true",
+				    "AWS_ACCESS_KEY_ID=AKIDENV",
+				    "AWS_SECRET_ACCESS_KEY=senv",
+				    "AWS_SESSION_TOKEN=tokenv",
+				    NULL };
 	const char *half_env[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true",
 				   "AWS_ACCESS_KEY_ID=AKIDENV", NULL };
-	const char *dev[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=dev",
-			      NULL };
-	const char *cfgonly[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true",
-				  "AWS_PROFILE=cfgonly", NULL };
-	const char *missing[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true",
-				  "AWS_PROFILE=missing", NULL };
+	const char *dev[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=dev", NULL };
+	const char *cfgonly[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=cfgonly",
+				  NULL };
+	const char *missing[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=missing",
+				  NULL };
 	const char *named[] = { "HOME=/nonexistent", "AWS_EC2_METADATA_DISABLED=true",
 				"AWS_SHARED_CREDENTIALS_FILE=.aws/credentials",
 				"AWS_CONFIG_FILE=.aws/config", NULL };
@@ -627,39 +639,35 @@ TEST(t_creds_config_file_when_no_credentials_file)
 	      strstr(err.msg, "no AWS credentials"));
 }
 
-#define IMDS_ROUTES(expires)                                                              \
-	"\"PUT /latest/api/token\":[{\"need_header\":{\"X-aws-ec2-metadata-token-ttl-"   \
-	"seconds\":\"21600\"},\"status\":200,\"body\":\"T0K\"}],"                         \
-	"\"GET /latest/meta-data/iam/security-credentials/\":[{\"need_header\":"          \
-	"{\"X-aws-ec2-metadata-token\":\"T0K\"},\"status\":200,\"body\":\"forensics\"}]," \
-	"\"GET /latest/meta-data/iam/security-credentials/forensics\":[{\"need_header\":" \
-	"{\"X-aws-ec2-metadata-token\":\"T0K\"},\"expires_in\":" #expires                 \
+#define IMDS_ROUTES(expires)                                                                \
+	"\"PUT /latest/api/token\":[{\"need_header\":{\"X-aws-ec2-metadata-token-ttl-"      \
+	"seconds\":\"21600\"},\"status\":200,\"body\":\"T0K\"}],"                           \
+	"\"GET /latest/meta-data/iam/security-credentials/\":[{\"need_header\":"            \
+	"{\"X-aws-ec2-metadata-token\":\"T0K\"},\"status\":200,\"body\":\"forensics\"}],"   \
+	"\"GET /latest/meta-data/iam/security-credentials/forensics\":[{\"need_header\":"   \
+	"{\"X-aws-ec2-metadata-token\":\"T0K\"},\"expires_in\":" #expires                   \
 	",\"json\":{\"Code\":\"Success\",\"AccessKeyId\":\"ASIAIMDS\",\"SecretAccessKey\":" \
 	"\"simds\",\"Token\":\"timds\",\"Expiration\":\"@EXPIRES@\"}}]"
 
 static int
 imds_chain_gets(const char *plan, int gets, struct creds_value *v, struct dt_err *err)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(2000, 1);
+	struct fx f;
 	struct creds *c = NULL;
 	char ep[128];
 	const char *env[] = { "HOME=/nonexistent", ep, NULL };
 	int ret = -1;
 
-	if (pool == NULL || peer_start(&pe, plan) < 0) {
-		http_pool_free(pool);
+	if (fx_open(&f, 2000, 1, "", plan) < 0)
 		return -1;
-	}
-	snprintf(ep, sizeof(ep), "AWS_EC2_METADATA_SERVICE_ENDPOINT=%s", pe.url);
-	if (creds_new(&(struct creds_options){ .env = env }, pool, &c, err) == 0) {
+	snprintf(ep, sizeof(ep), "AWS_EC2_METADATA_SERVICE_ENDPOINT=%s", f.pe.url);
+	if (creds_new(&(struct creds_options){ .env = env }, f.pool, &c, err) == 0) {
 		ret = 0;
 		for (int i = 0; i < gets && ret == 0; i++)
 			ret = creds_get(c, v, err);
 	}
 	creds_free(c);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 	return ret;
 }
 
@@ -704,30 +712,29 @@ TEST(t_creds_imds_without_token_is_refused)
 	if (!have_python())
 		SKIP("needs python3");
 	/* The token PUT fails (IMDSv1-only or a proxy): no credentials, no v1 fallback. */
-	CHECK(imds_chain_gets("{\"routes\":{\"PUT /latest/api/token\":[{\"status\":403}]}}", 1,
-			      &v, &err) == -1);
+	CHECK(imds_chain_gets("{\"routes\":{\"PUT /latest/api/token\":[{\"status\":403}]}}", 1, &v,
+			      &err) == -1);
 	CHECK(err.code == DT_EUSAGE && strstr(err.msg, "no AWS credentials"));
 	CHECK(peer_count("GET /latest/meta-data/iam/security-credentials/") == 0);
 }
 
-#define STS_OK                                                                             \
-	"\"status\":200,\"expires_in\":3600,\"content_type\":\"text/xml\",\"body\":"           \
-	"\"<AssumeRoleResponse xmlns=\\\"https://sts.amazonaws.com/doc/2011-06-15/\\\">"       \
-	"<AssumeRoleResult><AssumedRoleUser><Arn>arn:aws:sts::1:assumed-role/r/s</Arn>"         \
-	"</AssumedRoleUser><Credentials><AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>"  \
-	"srole</SecretAccessKey><SessionToken>trole</SessionToken><Expiration>@EXPIRES@"       \
+#define STS_OK                                                                                \
+	"\"status\":200,\"expires_in\":3600,\"content_type\":\"text/xml\",\"body\":"          \
+	"\"<AssumeRoleResponse xmlns=\\\"https://sts.amazonaws.com/doc/2011-06-15/\\\">"      \
+	"<AssumeRoleResult><AssumedRoleUser><Arn>arn:aws:sts::1:assumed-role/r/s</Arn>"       \
+	"</AssumedRoleUser><Credentials><AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>" \
+	"srole</SecretAccessKey><SessionToken>trole</SessionToken><Expiration>@EXPIRES@"      \
 	"</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>\""
 
 TEST(t_creds_profile_role_assumed_through_sts)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(5000, 2);
+	struct fx f;
 	struct creds *c = NULL;
 	struct creds_value v;
 	struct dt_err err = { 0 };
 	char sts[128];
-	const char *env[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=ir",
-			      sts, NULL };
+	const char *env[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=ir", sts,
+			      NULL };
 	const char *cfg = "[profile ir]\nrole_arn = arn:aws:iam::123456789012:role/forensics\n"
 			  "source_profile = src\nexternal_id = case-42/x\nregion = eu-west-1\n";
 	const char *creds = "[src]\naws_access_key_id=AKIDSRC\naws_secret_access_key=ssrc\n";
@@ -740,12 +747,12 @@ TEST(t_creds_profile_role_assumed_through_sts)
 	REQUIRE(system("mkdir -p .aws") == 0);
 	REQUIRE(t_write(".aws/config", cfg, strlen(cfg)) == 0);
 	REQUIRE(t_write(".aws/credentials", creds, strlen(creds)) == 0);
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"POST /\":[{\"verify_sigv4\":{"
-					"\"access_key\":\"AKIDSRC\",\"secret\":\"ssrc\","
-					"\"region\":\"eu-west-1\",\"service\":\"sts\"}," STS_OK
-					"}]}}") == 0);
-	snprintf(sts, sizeof(sts), "AWS_ENDPOINT_URL_STS=%s", pe.url);
-	REQUIRE(creds_new(&(struct creds_options){ .env = env }, pool, &c, &err) == 0);
+	REQUIRE(fx_open(&f, 5000, 2, "",
+			"{\"routes\":{\"POST /\":[{\"verify_sigv4\":{"
+			"\"access_key\":\"AKIDSRC\",\"secret\":\"ssrc\","
+			"\"region\":\"eu-west-1\",\"service\":\"sts\"}," STS_OK "}]}}") == 0);
+	snprintf(sts, sizeof(sts), "AWS_ENDPOINT_URL_STS=%s", f.pe.url);
+	REQUIRE(creds_new(&(struct creds_options){ .env = env }, f.pool, &c, &err) == 0);
 	CHECK(creds_get(c, &v, &err) == 0);
 	if (err.msg[0])
 		fprintf(stderr, "  %s\n", err.msg);
@@ -762,63 +769,64 @@ TEST(t_creds_profile_role_assumed_through_sts)
 		fclose(fp);
 	CHECK(saw_body);
 	creds_free(c);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 TEST(t_creds_assume_role_failure_keeps_secrets_out)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(5000, 2);
+	struct fx f;
 	struct creds *c = NULL;
 	struct creds_value v;
 	struct dt_err err = { 0 };
 	char sts[128];
-	const char *env[] = { "HOME=/nonexistent", "AWS_EC2_METADATA_DISABLED=true",
-			      "AWS_ACCESS_KEY_ID=AKIDBASE", "AWS_SECRET_ACCESS_KEY=SUPERSECRET",
-			      "AWS_SESSION_TOKEN=SESSIONSECRET", "AWS_REGION=us-east-1", sts, NULL };
+	const char *env[] = { "HOME=/nonexistent",
+			      "AWS_EC2_METADATA_DISABLED=true",
+			      "AWS_ACCESS_KEY_ID=AKIDBASE",
+			      "AWS_SECRET_ACCESS_KEY=SUPERSECRET",
+			      "AWS_SESSION_TOKEN=SESSIONSECRET",
+			      "AWS_REGION=us-east-1",
+			      sts,
+			      NULL };
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"POST /\":[{\"status\":403,\"body\":"
-					"\"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied"
-					"</Code><Message>not authorized to perform sts:AssumeRole"
-					"</Message></Error></ErrorResponse>\"}]}}") == 0);
-	snprintf(sts, sizeof(sts), "AWS_ENDPOINT_URL_STS=%s", pe.url);
-	REQUIRE(creds_new(&(struct creds_options){ .env = env,
-						    .role_arn = "arn:aws:iam::1:role/ir" },
-			  pool, &c, &err) == 0);
+	REQUIRE(fx_open(&f, 5000, 2, "",
+			"{\"routes\":{\"POST /\":[{\"status\":403,\"body\":"
+			"\"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied"
+			"</Code><Message>not authorized to perform sts:AssumeRole"
+			"</Message></Error></ErrorResponse>\"}]}}") == 0);
+	snprintf(sts, sizeof(sts), "AWS_ENDPOINT_URL_STS=%s", f.pe.url);
+	REQUIRE(creds_new(
+			&(struct creds_options){ .env = env, .role_arn = "arn:aws:iam::1:role/ir" },
+			f.pool, &c, &err) == 0);
 	CHECK(creds_get(c, &v, &err) == -1);
 	CHECK(strcmp(err.msg, "AssumeRole: HTTP 403 AccessDenied: not authorized to perform "
 			      "sts:AssumeRole (1 attempt)") == 0);
 	CHECK(strstr(err.msg, "SECRET") == NULL);
 	CHECK(peer_count("POST /") == 1);
 	creds_free(c);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 TEST(t_http_pool_reuses_connections)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(5000, 2);
+	struct fx f;
 	struct http_response r;
 	struct dt_err err = { 0 };
 	char url[128];
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /k\":[{\"status\":200,\"body\":\"v\"}]}}") ==
-		0);
-	snprintf(url, sizeof(url), "%s/k", pe.url);
+	REQUIRE(fx_open(&f, 5000, 2, "",
+			"{\"routes\":{\"GET /k\":[{\"status\":200,\"body\":\"v\"}]}}") == 0);
+	snprintf(url, sizeof(url), "%s/k", f.pe.url);
 	for (int i = 0; i < 5; i++) {
-		CHECK(get(pool, url, "Get", &r, &err) == 0);
+		CHECK(get(f.pool, url, "Get", &r, &err) == 0);
 		http_response_release(&r);
 	}
 	CHECK(peer_count("GET /k") == 5);
 	CHECK(peer_connections() == 1);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
 
 struct getter {
@@ -841,7 +849,8 @@ get_many(void *arg)
 		q.url = g->url;
 		q.dst = dst;
 		q.dst_cap = sizeof(dst);
-		if (http_do(g->pool, &q, &r, NULL) == 0 && r.len == 5 && memcmp(dst, "block", 5) == 0)
+		if (http_do(g->pool, &q, &r, NULL) == 0 && r.len == 5 &&
+		    memcmp(dst, "block", 5) == 0)
 			g->ok++;
 		http_response_release(&r);
 	}
@@ -850,20 +859,18 @@ get_many(void *arg)
 
 TEST(t_http_pool_serves_many_threads_at_once)
 {
-	struct peer pe = { 0 };
-	struct http_pool *pool = fast_pool(10000, 4);
+	struct fx f;
 	struct getter g[8];
 	pthread_t th[8];
-	char url[128];
 	int ok = 0;
 
 	if (!have_python())
 		SKIP("needs python3");
-	REQUIRE(pool && peer_start(&pe, "{\"routes\":{\"GET /b\":[{\"delay\":0.05,\"status\":200,"
-					"\"body\":\"block\"}]}}") == 0);
-	snprintf(url, sizeof(url), "%s/b", pe.url);
+	REQUIRE(fx_open(&f, 10000, 4, "/b",
+			"{\"routes\":{\"GET /b\":[{\"delay\":0.05,\"status\":200,"
+			"\"body\":\"block\"}]}}") == 0);
 	for (int i = 0; i < 8; i++) {
-		g[i] = (struct getter){ pool, url, 0 };
+		g[i] = (struct getter){ f.pool, f.url, 0 };
 		REQUIRE(pthread_create(&th[i], NULL, get_many, &g[i]) == 0);
 	}
 	for (int i = 0; i < 8; i++) {
@@ -874,6 +881,5 @@ TEST(t_http_pool_serves_many_threads_at_once)
 	CHECK(peer_count("GET /b") == 80);
 	/* Requests were in flight together, and connections were kept between them. */
 	CHECK(peer_connections() > 1 && peer_connections() <= 8);
-	peer_stop(&pe);
-	http_pool_free(pool);
+	fx_close(&f);
 }
