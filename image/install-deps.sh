@@ -11,7 +11,7 @@ RUNTIME=(libtsk19 libyara9 libfuse3-3 fuse3 libcurl4 libssl3 libyaml-0-2 libjans
 BUILD=(build-essential pkg-config libtsk-dev libyara-dev libfuse3-dev libcurl4-openssl-dev
 	libssl-dev libyaml-dev libjansson-dev zlib1g-dev libexpat1-dev)
 TEST=(e2fsprogs dosfstools mtools ntfs-3g xfsprogs exfatprogs gdisk util-linux dmsetup
-	sleuthkit yara hashdeep jq python3 python3-yaml clang libclang-rt-14-dev valgrind time
+	sleuthkit yara hashdeep jq python3 python3-yaml python3-botocore clang libclang-rt-14-dev valgrind time
 	openssl kmod qemu-utils ewf-tools fdisk bsdextrautils)
 BENCH=(aide hyperfine debootstrap)
 

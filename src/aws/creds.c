@@ -540,8 +540,7 @@ resolve(struct creds *c, struct creds_value *v, struct dt_err *err)
 {
 	struct walk w = { c, (const char *const *)c->env, NULL, "" };
 	const char *profile = c->profile ? c->profile : profile_name(w.env);
-	int explicit = c->profile || profile_env(w.env, "AWS_PROFILE") ||
-		       profile_env(w.env, "AWS_DEFAULT_PROFILE");
+	int explicit = c->profile || strcmp(profile, "default") != 0;
 	struct creds_value base;
 	int found, ret = -1;
 

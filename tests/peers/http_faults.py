@@ -15,12 +15,14 @@ action; the last one repeats. An unknown route answers 404. Actions:
   {"verify_sigv4": {"access_key": "...", "secret": "...", "token": "...",
                     "region": "...", "service": "..."}, ...}
         403 unless the Authorization header is what botocore's own signer computes for the
-        headers the request says it signed (an independent check of our signer).
+        headers the request says it signed (an independent check of our signer); with
+        HTTP_FAULTS_VERBOSE set, the canonical request it expected goes to stderr.
   {"expires_in": 200, ...}       in "json" bodies, the string "@EXPIRES@" becomes now+N s
 LOG: one JSON object per request: method, path, headers, body, action index, client_port.
 """
 import datetime
 import json
+import os
 import socket
 import struct
 import sys
@@ -106,7 +108,8 @@ class Handler(BaseHTTPRequestHandler):
         if a.get("verify_sigv4"):
             why = verify_sigv4(self, body, a["verify_sigv4"])
             if why:
-                sys.stderr.write(why + "\n")
+                if os.environ.get("HTTP_FAULTS_VERBOSE"):
+                    sys.stderr.write(why + "\n")
                 return self.answer(403, json.dumps({"__type": "SignatureDoesNotMatch",
                                                     "message": why.splitlines()[0]}).encode(),
                                    "application/json")
