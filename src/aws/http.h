@@ -10,6 +10,8 @@
  * 5xx, resets and timeouts with exponential backoff and full jitter, at most max_attempts
  * times, and never nests: credentials are fetched once, before the first attempt. A
  * failure is one line: "GetSnapshotBlock: HTTP 403 AccessDeniedException: ... (1 attempt)".
+ * An ExpiredToken answer is not retried here (fetching credentials inside the attempts
+ * would nest retries): the caller calls creds_invalidate() and runs the operation again.
  */
 #ifndef DELTAIR_AWS_HTTP_H
 #define DELTAIR_AWS_HTTP_H
