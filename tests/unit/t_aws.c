@@ -883,3 +883,43 @@ TEST(t_http_pool_serves_many_threads_at_once)
 	CHECK(peer_connections() > 1 && peer_connections() <= 8);
 	fx_close(&f);
 }
+
+TEST(t_creds_files_come_before_imds)
+{
+	struct fx f;
+	struct creds *c = NULL;
+	struct creds_value v;
+	struct dt_err err = { 0 };
+	char ep[128];
+	const char *env[] = { "HOME=.", ep, NULL };
+
+	if (!have_python())
+		SKIP("needs python3");
+	REQUIRE(write_aws_files(1) == 0);
+	REQUIRE(fx_open(&f, 2000, 1, "", "{\"routes\":{" IMDS_ROUTES(3600) "}}") == 0);
+	snprintf(ep, sizeof(ep), "AWS_EC2_METADATA_SERVICE_ENDPOINT=%s", f.pe.url);
+	REQUIRE(creds_new(&(struct creds_options){ .env = env }, f.pool, &c, &err) == 0);
+	CHECK(creds_get(c, &v, &err) == 0 && strcmp(v.access_key_id, "AKIDFILE") == 0);
+	/* The files answered: instance metadata was never asked. */
+	CHECK(peer_count(NULL) == 0);
+	creds_free(c);
+	REQUIRE(system("rm -r .aws") == 0);
+	REQUIRE(creds_new(&(struct creds_options){ .env = env }, f.pool, &c, &err) == 0);
+	CHECK(creds_get(c, &v, &err) == 0 && strcmp(v.access_key_id, "ASIAIMDS") == 0);
+	creds_free(c);
+	fx_close(&f);
+}
+
+TEST(t_creds_source_profile_loop_is_refused)
+{
+	const char *env[] = { "HOME=.", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=a", NULL };
+	const char *cfg = "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n"
+			  "[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = a\n";
+	struct creds_value v;
+	struct dt_err err = { 0 };
+
+	REQUIRE(system("mkdir -p .aws") == 0);
+	REQUIRE(t_write(".aws/config", cfg, strlen(cfg)) == 0);
+	CHECK(chain(env, &v, &err) == -1 && err.code == DT_EUSAGE &&
+	      strstr(err.msg, "chain deeper than"));
+}
