@@ -24,6 +24,10 @@
 #   compare EXP ACT FIELD... set comparison of two canonical files on the given fields
 #   canon_drop REGEX       drop canonical records whose path matches REGEX (stdin)
 #   mkgpt DISK IMG CODE... a GPT disk holding the images; prints the partitions' offsets
+#   aws_peer CONFIG [ARGS] start tests/peers/aws_peer.py (EBS/STS/EC2/IMDS on 127.0.0.1) as
+#                          $AWS_PEER_URL; stopped at exit; see tests/peers/README.md
+#   aws_peer_ctl METHOD PATH [JSON]  call one of its test-only /_peer/ endpoints
+#   aws_peer_clean         fail unless it recorded no violation (bad signature, bad input)
 #
 # Every loop device and mount a script makes goes through t_loop/t_mount/at_exit, so the
 # EXIT trap undoes them whatever happens (a failure, a die, the runner's timeout).
@@ -552,4 +556,40 @@ mkgpt()
 		n=$((n + 1))
 	done
 	printf '%s\n' "${offs[@]}"
+}
+
+# The AWS peer runs on Debian's interpreter, whose botocore (python3-botocore) it checks requests
+# against, whatever python3 comes first in PATH.
+AWS_PEER_PY=${AWS_PEER_PY:-/usr/bin/python3}
+aws_peer()
+{
+	local cfg=$1 i
+	shift
+	[ -x "$AWS_PEER_PY" ] && "$AWS_PEER_PY" -c 'import botocore' 2> /dev/null ||
+		skip "no python3-botocore for $AWS_PEER_PY"
+	rm -f .aws-peer.port
+	"$AWS_PEER_PY" "$TOP/tests/peers/aws_peer.py" serve --config "$cfg" \
+		--port-file .aws-peer.port --log .aws-peer.log "$@" > /dev/null 2> .aws-peer.err &
+	AWS_PEER_PID=$!
+	at_exit "kill $AWS_PEER_PID; wait $AWS_PEER_PID"
+	for i in $(seq 100); do
+		[ -s .aws-peer.port ] && break
+		kill -0 "$AWS_PEER_PID" 2> /dev/null || die "aws_peer: $(cat .aws-peer.err)"
+		sleep 0.1
+	done
+	[ -s .aws-peer.port ] || die "aws_peer did not start"
+	AWS_PEER_PORT=$(cat .aws-peer.port)
+	AWS_PEER_URL=http://127.0.0.1:$AWS_PEER_PORT
+}
+
+aws_peer_ctl()
+{
+	"$AWS_PEER_PY" "$TOP/tests/peers/aws_peer.py" ctl "$AWS_PEER_PORT" "$@"
+}
+
+aws_peer_clean()
+{
+	local v
+	v=$(aws_peer_ctl GET /_peer/violations) || die "aws_peer: cannot read violations"
+	[ "$v" = "[]" ] || fail "the AWS peer recorded violations: $v"
 }
