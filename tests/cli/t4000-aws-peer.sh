@@ -173,7 +173,7 @@ aws_peer_ctl DELETE /_peer/violations > /dev/null
 	fail "IMDS role: $(cat imds.json)"
 [ "$(aws_peer_ctl GET /_peer/counters | jq .imds_credentials)" -ge 1 ] || fail "no IMDS credentials served"
 "$AWS_PEER_PY" - "$AWS_PEER_URL" > imds.out 2>&1 << 'EOF' || fail "IMDS: $(cat imds.out)"
-import sys, urllib.request, urllib.error
+import datetime, json, sys, urllib.request, urllib.error
 url = sys.argv[1]
 def get(path, token=None, method="GET", headers=None):
     r = urllib.request.Request(url + path, method=method, headers=headers or {})
@@ -194,6 +194,12 @@ assert get("/latest/meta-data/placement/availability-zone", tok) == (200, "us-ea
 assert get("/latest/meta-data/iam/security-credentials/", tok) == (200, "deltair-worker")
 assert get("/latest/user-data", tok) == (200, "#!/bin/sh\n")
 assert get("/latest/meta-data/instance-id", "bogus")[0] == 401
+st, body = get("/latest/meta-data/iam/security-credentials/deltair-worker", tok)
+c = json.loads(body)
+assert st == 200 and c["Code"] == "Success" and c["AccessKeyId"].startswith("ASIA"), body
+left = (datetime.datetime.strptime(c["Expiration"], "%Y-%m-%dT%H:%M:%SZ") -
+        datetime.datetime.utcnow()).total_seconds()
+assert 590 < left <= 600, "credentials live %r s, want the configured 600" % left
 print("imds ok")
 EOF
 # The token-less request above is recorded (an IMDSv1 client is a bug of ours).
