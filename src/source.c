@@ -23,6 +23,7 @@
 #include <tsk/libtsk.h>
 
 #include "buf.h"
+#include "xfs.h"
 
 #include "banned.h"
 
@@ -41,6 +42,10 @@ struct source {
 	size_t nfs;
 	struct source_skip skip[MAX_FS];
 	size_t nskip;
+	struct xfs_at {
+		struct source *s;
+		uint64_t off, size;
+	} xat[MAX_FS]; /* what each XFS reader reads through */
 	pthread_mutex_t lock;
 };
 
@@ -128,9 +133,11 @@ source_free(struct source *s)
 {
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->nfs; i++)
+	for (size_t i = 0; i < s->nfs; i++) {
 		if (s->fs[i].tsk_fs)
 			tsk_fs_close(s->fs[i].tsk_fs);
+		xfs_free(s->fs[i].xfs);
+	}
 	if (s->vs)
 		tsk_vs_close(s->vs);
 	if (s->img)
@@ -213,6 +220,151 @@ add_fs(struct source *s, TSK_FS_INFO *fs, const char *name, uint64_t size)
 	f->tsk_fs = fs;
 }
 
+/* ---- XFS: our own reader (xfs.h), tried before libtsk ---- */
+
+static ssize_t
+xfs_read_cb(void *ctx, uint64_t off, void *buf, size_t len, struct dt_err *err)
+{
+	const struct xfs_at *a = ctx;
+
+	if (off >= a->size)
+		return 0;
+	if (len > a->size - off)
+		len = (size_t)(a->size - off);
+	return source_read(a->s, a->off + off, buf, len, err);
+}
+
+/* 1: no XFS superblock at off; 0: opened; -1: XFS that cannot be read (why recorded). */
+static int
+try_xfs(struct source *s, uint64_t off, uint64_t size, const char *name)
+{
+	unsigned char b[4];
+	struct xfs_at *a = &s->xat[s->nfs];
+	struct source_fs *f;
+	struct dt_err e = { 0 };
+	struct xfs *x;
+	char reason[256];
+
+	if (off >= s->size || source_read(s, off, b, sizeof(b), NULL) != sizeof(b) ||
+	    !xfs_probe(b, sizeof(b)))
+		return 1;
+	a->s = s;
+	a->off = off;
+	a->size = size && size <= s->size - off ? size : s->size - off;
+	if (xfs_open(xfs_read_cb, a, a->size, &x, &e) < 0) {
+		snprintf(reason, sizeof(reason),
+			 "cannot read this filesystem (looks like XFS: %.200s)", e.msg);
+		add_skip(s, name, off, reason);
+		return -1;
+	}
+	f = &s->fs[s->nfs++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	snprintf(f->type, sizeof(f->type), "xfs");
+	f->offset = off;
+	f->size = size ? size : xfs_size(x);
+	f->block_size = xfs_block_size(x);
+	f->xfs = x;
+	return 0;
+}
+
+int
+source_inode_runs(struct source *s, size_t fsi, uint64_t inode, uint64_t size, size_t max_runs,
+		  struct source_run **runs, size_t *nruns, struct dt_err *err)
+{
+	const struct source_fs *f = source_fs(s, fsi);
+	struct xfs_inode *ip;
+	struct xfs_run *xr = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	*runs = NULL;
+	*nruns = 0;
+	if (f == NULL || f->xfs == NULL)
+		return 1;
+	ip = malloc(sizeof(*ip));
+	if (ip == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	if (xfs_inode_read(f->xfs, inode, ip, err) < 0)
+		goto out;
+	if ((ip->mode & S_IFMT) != S_IFREG) {
+		dt_fail(err, DT_EFORMAT, "inode %llu is no longer a regular file",
+			(unsigned long long)inode);
+		goto out;
+	}
+	if (xfs_file_runs(f->xfs, ip, size, max_runs, &xr, &n, err) < 0)
+		goto out;
+	*runs = malloc((n ? n : 1) * sizeof(**runs));
+	if (*runs == NULL) {
+		dt_fail(err, DT_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Offsets move from the filesystem's start to the image's. */
+	for (size_t i = 0; i < n; i++) {
+		(*runs)[i].lo = xr[i].lo;
+		(*runs)[i].off = xr[i].off == XFS_SPARSE ? SOURCE_SPARSE : xr[i].off + f->offset;
+		(*runs)[i].len = xr[i].len;
+	}
+	*nruns = n;
+	rc = 0;
+out:
+	free(xr);
+	free(ip);
+	return rc;
+}
+
+/* Read from a file of an XFS filesystem through its block map. */
+static ssize_t
+read_xfs_file(struct source *s, size_t fsi, uint64_t inode, uint64_t off, void *buf, size_t len,
+	      struct dt_err *err)
+{
+	const struct source_fs *f = source_fs(s, fsi);
+	struct xfs_inode *ip = malloc(sizeof(*ip));
+	struct source_run *runs = NULL;
+	size_t n = 0, done = 0;
+	ssize_t ret = -1;
+
+	if (ip == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	if (xfs_inode_read(f->xfs, inode, ip, err) < 0)
+		goto out;
+	if (off >= ip->size) {
+		ret = 0;
+		goto out;
+	}
+	if (len > ip->size - off)
+		len = (size_t)(ip->size - off);
+	if (source_inode_runs(s, fsi, inode, ip->size, SIZE_MAX, &runs, &n, err) != 0)
+		goto out;
+	for (size_t r = 0; r < n && done < len; r++) {
+		uint64_t at = off + done, in, k;
+
+		if (runs[r].lo + runs[r].len <= at)
+			continue;
+		in = at - runs[r].lo;
+		k = runs[r].len - in < len - done ? runs[r].len - in : len - done;
+		if (runs[r].off == SOURCE_SPARSE) {
+			memset((char *)buf + done, 0, (size_t)k);
+		} else {
+			ssize_t got = source_read(s, runs[r].off + in, (char *)buf + done,
+						  (size_t)k, err);
+			if (got < 0)
+				goto out;
+			if ((uint64_t)got < k) {
+				dt_fail(err, DT_EIO, "the image ends inside inode %llu's data",
+					(unsigned long long)inode);
+				goto out;
+			}
+		}
+		done += (size_t)k;
+	}
+	ret = (ssize_t)done;
+out:
+	free(runs);
+	free(ip);
+	return ret;
+}
+
 /* Try one filesystem at a byte offset; on failure record why under name. */
 static int
 try_fs(struct source *s, uint64_t off, uint64_t size, const char *name)
@@ -220,9 +372,12 @@ try_fs(struct source *s, uint64_t off, uint64_t size, const char *name)
 	TSK_FS_INFO *fs;
 	char why[200], reason[256];
 	const char *guess;
+	int rc;
 
 	if (s->nfs >= MAX_FS)
 		return -1;
+	if ((rc = try_xfs(s, off, size, name)) != 1)
+		return rc;
 	fs = tsk_fs_open_img(s->img, (TSK_OFF_T)off, TSK_FS_TYPE_DETECT);
 	if (fs != NULL) {
 		add_fs(s, fs, name, size);
@@ -399,7 +554,7 @@ source_open(const char *spec, const struct source_opts *o, struct source **out, 
 				spec, s->layout);
 		} else if (strcmp(s->layout, "none") == 0 || strcmp(s->layout, "offset") == 0) {
 			dt_fail(err, DT_EFORMAT,
-				"'%s': %s; if it holds a filesystem libtsk cannot read (XFS), "
+				"'%s': %s; if it holds a filesystem deltair cannot read, "
 				"mount it "
 				"read-only (mount -o ro,norecovery,nouuid) and read it as "
 				"'dir:MOUNTPOINT'",
@@ -408,7 +563,7 @@ source_open(const char *spec, const struct source_opts *o, struct source **out, 
 			dt_fail(err, DT_EFORMAT,
 				"'%s': no readable filesystem in %zu %s partition(s) (%s: %s); for "
 				"a "
-				"filesystem libtsk cannot read (XFS), mount it read-only (mount -o "
+				"filesystem deltair cannot read, mount it read-only (mount -o "
 				"ro,norecovery,nouuid) and read it as 'dir:MOUNTPOINT'",
 				spec, s->nskip, s->layout, s->skip[0].name, s->skip[0].reason);
 		}
@@ -712,6 +867,8 @@ source_read_file(struct source *s, size_t fsi, uint64_t inode, const char *path,
 
 	if (f == NULL)
 		return dt_fail(err, DT_EBUG, "no filesystem %zu", fsi);
+	if (f->xfs)
+		return read_xfs_file(s, fsi, inode, off, buf, len, err);
 	if (f->root) {
 		int fd = source_open_beneath(s, fsi, path);
 		if (fd < 0)

@@ -5,8 +5,9 @@
  *   PATH            a raw image file or block device, or an E01/VMDK/VHD (libtsk's image
  *                   layer detects the format); partition tables (GPT, MBR) are read with
  *                   libtsk and every filesystem libtsk recognises is listed, named "pN" by
- *                   its partition number as Linux numbers /dev/sdaN ("p0" without a table)
- *   dir:PATH        a mounted directory, for filesystems libtsk cannot read (XFS); mount
+ *                   its partition number as Linux numbers /dev/sdaN ("p0" without a table);
+ *                   XFS v5 filesystems are read by our own reader (xfs.h), type "xfs"
+ *   dir:PATH        a mounted directory, for filesystems no reader here knows; mount
  *                   evidence with -o ro,norecovery,nouuid first
  * Reads are thread-safe: source_read() may be called from several threads at once.
  */
@@ -20,6 +21,7 @@
 #include "error.h"
 
 struct source;
+struct xfs;
 
 enum source_kind { SOURCE_IMAGE, SOURCE_DIR };
 
@@ -29,7 +31,8 @@ struct source_fs {
 	uint64_t offset;     /* byte offset of the filesystem in the image */
 	uint64_t size;       /* bytes, 0 when unknown */
 	uint32_t block_size; /* 0 for dir: */
-	void *tsk_fs;        /* borrowed TSK_FS_INFO *, NULL for dir: */
+	void *tsk_fs;        /* borrowed TSK_FS_INFO *, NULL for dir: and XFS */
+	struct xfs *xfs;     /* borrowed, our XFS reader; NULL unless type "xfs" */
 	const char *root;    /* dir: the directory; NULL for images */
 };
 
@@ -101,6 +104,15 @@ struct source_run {
  */
 int source_file_runs(const struct source_fs *f, void *tsk_file, uint64_t size, size_t max_runs,
 		     struct source_run **runs, size_t *nruns, struct dt_err *err);
+/*
+ * Where the content of regular file inode (size bytes) of filesystem fs lies in the image,
+ * for filesystems read by our own readers (XFS): runs as source_file_runs() gives them.
+ * Reads the file's metadata, no content; thread-safe. Returns 0 with *runs new (free()),
+ * 1 when fs is not read by our own readers (libtsk, dir:), or -1 with err filled (damaged
+ * metadata, more than max_runs runs).
+ */
+int source_inode_runs(struct source *s, size_t fs, uint64_t inode, uint64_t size, size_t max_runs,
+		      struct source_run **runs, size_t *nruns, struct dt_err *err);
 /* libtsk's last error of this thread, as one line into out; clears it. */
 void source_tsk_error(char *out, size_t n);
 /* Open path (absolute, inside the tree at root_fd) without following any symlink on the way:

@@ -30,6 +30,7 @@
 #include <tsk/libtsk.h>
 
 #include "buf.h"
+#include "xfs.h"
 
 #include "banned.h"
 
@@ -38,7 +39,7 @@
 #define MAX_THREADS 64
 #define NO_JOB      SIZE_MAX
 
-enum job_kind { JOB_RUNS, JOB_TSK, JOB_HOST };
+enum job_kind { JOB_RUNS, JOB_TSK, JOB_HOST, JOB_MAP /* our own readers: map, then runs */ };
 
 struct job {
 	size_t entry; /* index of the tree entry */
@@ -571,6 +572,19 @@ hash_host(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 	return 0;
 }
 
+/* Files of filesystems we read ourselves (XFS): mapped here, in a hashing thread. */
+static int
+hash_map(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err *err)
+{
+	struct job *j = h->j;
+	int rc = source_inode_runs(w->src, j->fsi, j->inum, j->size, SIZE_MAX, &j->runs,
+				   &j->nruns, err);
+
+	if (rc > 0)
+		return dt_fail(err, DT_EBUG, "no block map for this filesystem");
+	return rc < 0 ? -1 : hash_runs(w, h, buf, err);
+}
+
 static void
 run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 {
@@ -589,6 +603,7 @@ run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 	switch (j->kind) {
 	case JOB_RUNS: rc = hash_runs(w, h, buf, &err); break;
 	case JOB_TSK: rc = hash_tsk(w, h, buf, &err); break;
+	case JOB_MAP: rc = hash_map(w, h, buf, &err); break;
 	default: rc = hash_host(w, h, buf, &err); break;
 	}
 	if (rc == 0 && h->fed != j->size)
@@ -754,7 +769,7 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 	j.size = e->size;
 	j.path = htree_at(w->t, entry)->path;
 	if (f == NULL) {
-		j.kind = JOB_HOST;
+		j.kind = w->sfs->xfs ? JOB_MAP : JOB_HOST;
 	} else {
 		int rc;
 		uint64_t bs = w->sfs->block_size, fsz = w->sfs->size;
@@ -1405,6 +1420,175 @@ walk_host(struct walker *w)
 	return w->failed ? -1 : 0;
 }
 
+/* ---- XFS, read by our own reader (xfs.h) ---- */
+
+struct xfs_walkdir {
+	struct walker *w;
+	struct xfs_inode *ip; /* scratch for each child */
+	char *lbuf;
+	struct subdir *subs;
+	size_t nsubs, capsubs;
+	struct buf names;
+};
+
+static void
+xfs_fields(struct htree_entry *e, const struct xfs_inode *ip)
+{
+	e->type = host_type((mode_t)ip->mode);
+	e->mode = ip->mode & 07777;
+	e->uid = ip->uid;
+	e->gid = ip->gid;
+	e->nlink = ip->nlink;
+	e->size = ip->size;
+	e->inode = ip->ino;
+	e->mtime = ip->mtime;
+	e->atime = ip->atime;
+	e->ctime = ip->ctime;
+	e->crtime = ip->crtime;
+}
+
+static int
+xfs_name(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype)
+{
+	struct xfs_walkdir *c = ctx;
+	struct walker *w = c->w;
+	struct htree_entry e;
+	struct dt_err err = { 0 };
+	size_t old, llen;
+	int64_t idx;
+
+	(void)ftype; /* the inode's mode is the truth */
+	if (path_push(w, name, len, &old) < 0) {
+		report(w, (const char *)w->path.data, w->path.len, "path too long; entry skipped");
+		path_pop(w, old);
+		return 0;
+	}
+	if (xfs_inode_read(w->sfs->xfs, ino, c->ip, &err) < 0) {
+		report(w, (const char *)w->path.data, w->path.len, "%s", err.msg);
+		path_pop(w, old);
+		return 0;
+	}
+	memset(&e, 0, sizeof(e));
+	xfs_fields(&e, c->ip);
+	if (e.type == HTREE_LNK) {
+		if (xfs_readlink(w->sfs->xfs, c->ip, c->lbuf, &llen, &err) == 0) {
+			e.link = c->lbuf;
+			e.link_len = (uint32_t)llen;
+		} else {
+			report(w, (const char *)w->path.data, w->path.len,
+			       "cannot read the symlink's target: %s", err.msg);
+		}
+	}
+	if (add_entry(w, &e, &idx) == 0) {
+		if (e.type == HTREE_REG)
+			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL);
+		if (e.type == HTREE_DIR) {
+			if (c->nsubs == c->capsubs) {
+				size_t cap = c->capsubs ? c->capsubs * 2 : 16;
+				struct subdir *s = realloc(c->subs, cap * sizeof(*s));
+				if (s) {
+					c->subs = s;
+					c->capsubs = cap;
+				}
+			}
+			if (c->nsubs < c->capsubs && buf_add(&c->names, name, len + 1, NULL) == 0) {
+				c->subs[c->nsubs].inum = ino;
+				c->subs[c->nsubs].name_off = c->names.len - len - 1;
+				c->subs[c->nsubs].name_len = len;
+				c->nsubs++;
+			} else {
+				report(w, (const char *)w->path.data, w->path.len,
+				       "out of memory; directory not walked");
+			}
+		}
+	}
+	path_pop(w, old);
+	return w->failed ? 1 : 0;
+}
+
+static void
+walk_xfs_dir(struct walker *w, uint64_t ino, int depth, char *lbuf)
+{
+	struct xfs_walkdir c;
+	struct dt_err err = { 0 };
+
+	if (w->failed)
+		return;
+	if (depth >= w->max_depth) {
+		report(w, (const char *)w->path.data, w->path.len,
+		       "more than %d levels deep; not walked further", w->max_depth);
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.w = w;
+	c.lbuf = lbuf;
+	c.ip = malloc(2 * sizeof(*c.ip));
+	buf_init(&c.names, SIZE_MAX / 2);
+	if (c.ip == NULL) {
+		report(w, (const char *)w->path.data, w->path.len, "out of memory");
+		return;
+	}
+	/* The names first, then each subdirectory: the directory's inode and one for its
+	 * children, per level. */
+	if (xfs_inode_read(w->sfs->xfs, ino, &c.ip[1], &err) < 0 ||
+	    xfs_dir_read(w->sfs->xfs, &c.ip[1], xfs_name, &c, &err) < 0)
+		report(w, (const char *)w->path.data, w->path.len, "cannot read directory: %s",
+		       err.msg);
+	free(c.ip);
+	for (size_t i = 0; i < c.nsubs && !w->failed; i++) {
+		const char *name = (const char *)c.names.data + c.subs[i].name_off;
+		size_t old;
+
+		path_push(w, name, c.subs[i].name_len, &old);
+		/* A directory reached twice is a loop in a damaged or hostile image. */
+		if (map_find(&w->visited, c.subs[i].inum)) {
+			report(w, (const char *)w->path.data, w->path.len,
+			       "directory inode %llu already walked (loop); not walked again",
+			       (unsigned long long)c.subs[i].inum);
+		} else {
+			map_put(&w->visited, c.subs[i].inum, 1);
+			walk_xfs_dir(w, c.subs[i].inum, depth + 1, lbuf);
+		}
+		path_pop(w, old);
+	}
+	free(c.subs);
+	buf_release(&c.names);
+}
+
+static int
+walk_xfs(struct walker *w)
+{
+	struct xfs *x = w->sfs->xfs;
+	struct xfs_inode *root = malloc(sizeof(*root));
+	char *lbuf = malloc(XFS_MAX_LINK + 1);
+	struct htree_entry e;
+	struct dt_err err = { 0 };
+	int64_t idx;
+
+	if (root == NULL || lbuf == NULL) {
+		free(root);
+		free(lbuf);
+		return dt_fail(w->err, DT_ENOMEM, "out of memory");
+	}
+	buf_reset(&w->path);
+	buf_addc(&w->path, '/', NULL);
+	if (xfs_inode_read(x, xfs_root(x), root, &err) < 0 ||
+	    (root->mode & S_IFMT) != S_IFDIR) {
+		report(w, NULL, 0, "cannot read the root directory: %s",
+		       err.msg[0] ? err.msg : "not a directory");
+	} else {
+		memset(&e, 0, sizeof(e));
+		xfs_fields(&e, root);
+		if (add_entry(w, &e, &idx) == 0) {
+			map_put(&w->visited, root->ino, 1);
+			walk_xfs_dir(w, root->ino, 0, lbuf);
+		}
+	}
+	free(root);
+	free(lbuf);
+	return w->failed ? -1 : 0;
+}
+
 /* ---- the whole walk ---- */
 
 static int
@@ -1530,6 +1714,8 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 		map_release(&w.links);
 		if (w.sfs->tsk_fs)
 			walk_tsk(&w);
+		else if (w.sfs->xfs)
+			walk_xfs(&w);
 		else if (walk_host(&w) < 0)
 			w.failed = 1;
 		w.root_fd = -1; /* it is root_fds[i], closed when the hashing is over */
