@@ -132,6 +132,18 @@ log_take(char *out, size_t n)
 
 /* ---- the content cache ---- */
 
+/* Every run of s lies inside the image (else read_runs() says where the image ends). */
+static int
+runs_in_image(const struct fusefs *f, const struct fslot *s)
+{
+	for (size_t i = 0; i < s->nruns; i++)
+		if (s->runs[i].off != SOURCE_SPARSE &&
+		    (s->runs[i].off > source_size(f->src) ||
+		     s->runs[i].len > source_size(f->src) - s->runs[i].off))
+			return 0;
+	return 1;
+}
+
 /* Fill s (not in the table) for entry e: a block map, or an open libtsk handle. */
 static int
 slot_build(struct fusefs *f, const struct htree_entry *e, struct fslot *s, struct dt_err *err)
@@ -146,8 +158,17 @@ slot_build(struct fusefs *f, const struct htree_entry *e, struct fslot *s, struc
 	s->size = e->size;
 	if (sf == NULL)
 		return dt_fail(err, DT_EBUG, "no filesystem %u", e->fs);
-	if (sf->tsk_fs == NULL)
-		return 0; /* dir: source: source_read_file() opens the file itself */
+	if (sf->tsk_fs == NULL) {
+		struct dt_err merr = { 0 };
+
+		/* Our own readers (XFS) map the file; dir: sources: source_read_file() opens it,
+		 * as it does a file of ours that cannot be mapped (it says why at each read). */
+		if (e->size > 0 && e->size <= FUSEFS_MAP_MAX &&
+		    source_inode_runs(f->src, e->fs, e->inode, e->size, FUSEFS_MAX_RUNS, &s->runs,
+				      &s->nruns, &merr) == 0)
+			s->in_image = runs_in_image(f, s);
+		return 0;
+	}
 	source_lock(f->src);
 	file = tsk_fs_file_open_meta(sf->tsk_fs, NULL, (TSK_INUM_T)e->inode);
 	if (file == NULL || file->meta == NULL) {
@@ -172,12 +193,7 @@ slot_build(struct fusefs *f, const struct htree_entry *e, struct fslot *s, struc
 		if (rc == 0) {
 			tsk_fs_file_close(file);
 			file = NULL;
-			s->in_image = 1;
-			for (size_t i = 0; i < s->nruns; i++)
-				if (s->runs[i].off != SOURCE_SPARSE &&
-				    (s->runs[i].off > source_size(f->src) ||
-				     s->runs[i].len > source_size(f->src) - s->runs[i].off))
-					s->in_image = 0; /* read_runs() says where the image ends */
+			s->in_image = runs_in_image(f, s);
 		}
 	}
 	source_unlock(f->src);
