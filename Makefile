@@ -80,7 +80,7 @@ bench: build/deltair
 FUZZ_CC     ?= clang
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DDELTAIR_VERSION='"$(VERSION)"' \
 	-DDELTAIR_DATADIR='"$(PREFIX)/share/deltair"' -Isrc -g -O1 \
-	-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -pthread
+	-fsanitize=fuzzer,address,undefined -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $(PKG_CFLAGS) -pthread
 FUZZ_BINS   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run $(FUZZ_BINS)

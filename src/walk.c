@@ -577,8 +577,8 @@ static int
 hash_map(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err *err)
 {
 	struct job *j = h->j;
-	int rc = source_inode_runs(w->src, j->fsi, j->inum, j->size, SIZE_MAX, &j->runs,
-				   &j->nruns, err);
+	int rc = source_inode_runs(w->src, j->fsi, j->inum, j->size, SIZE_MAX, &j->runs, &j->nruns,
+				   err);
 
 	if (rc > 0)
 		return dt_fail(err, DT_EBUG, "no block map for this filesystem");
@@ -1572,8 +1572,7 @@ walk_xfs(struct walker *w)
 	}
 	buf_reset(&w->path);
 	buf_addc(&w->path, '/', NULL);
-	if (xfs_inode_read(x, xfs_root(x), root, &err) < 0 ||
-	    (root->mode & S_IFMT) != S_IFDIR) {
+	if (xfs_inode_read(x, xfs_root(x), root, &err) < 0 || (root->mode & S_IFMT) != S_IFDIR) {
 		report(w, NULL, 0, "cannot read the root directory: %s",
 		       err.msg[0] ? err.msg : "not a directory");
 	} else {

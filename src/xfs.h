@@ -23,8 +23,7 @@
 struct xfs;
 
 /* Read len bytes at byte off of the filesystem: bytes read (short only at its end) or -1. */
-typedef ssize_t (*xfs_read_fn)(void *ctx, uint64_t off, void *buf, size_t len,
-			       struct dt_err *err);
+typedef ssize_t (*xfs_read_fn)(void *ctx, uint64_t off, void *buf, size_t len, struct dt_err *err);
 
 #define XFS_MAX_INODE_SIZE 2048 /* the largest inode mkfs.xfs makes */
 #define XFS_MAX_LINK       1024 /* XFS_SYMLINK_MAXLEN */
@@ -38,7 +37,7 @@ struct xfs_inode {
 	uint32_t uid, gid, nlink, projid, gen;
 	uint64_t size, nblocks;
 	int64_t atime, mtime, ctime, crtime;
-	uint32_t rdev; /* devices: XFS's encoding (major << 18 | minor) */
+	uint32_t rdev;  /* devices: XFS's encoding (major << 18 | minor) */
 	uint8_t format; /* data fork format: 0 dev, 1 local, 2 extents, 3 btree */
 	uint64_t nextents;
 	unsigned char raw[XFS_MAX_INODE_SIZE]; /* the on-disk inode, verified */
@@ -76,8 +75,7 @@ int xfs_inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *out, struct dt
  * returns that value). Returns 0, or -1 with err filled when a block of the directory is
  * damaged (the names before it were given).
  */
-typedef int (*xfs_dir_fn)(void *ctx, const char *name, size_t len, uint64_t ino,
-			  uint8_t ftype);
+typedef int (*xfs_dir_fn)(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype);
 int xfs_dir_read(struct xfs *x, const struct xfs_inode *dir, xfs_dir_fn cb, void *ctx,
 		 struct dt_err *err);
 
