@@ -1,10 +1,11 @@
 #!/bin/bash
 # goldimage/baseline.sh - baseline a gold image (an attached gold volume, a raw image file,
-# or a snapshot restored to a volume) into a .dtree, reading every filesystem libtsk can
-# read raw; filesystems it cannot read (XFS, the Amazon Linux default) are mounted
-# read-only with norecovery (nothing on the evidence changes) and read through dir:.
+# or a snapshot restored to a volume) into a .dtree, reading every filesystem deltair can
+# read raw (ext4, XFS v5 - the Amazon Linux and RHEL default -, FAT/EFI, ...); an XFS that
+# deltair skipped (v4, without metadata CRCs) is mounted read-only with norecovery (nothing
+# on the evidence changes) and read through dir:.
 #   goldimage/baseline.sh DEVICE|IMAGE OUT_PREFIX
-# Writes OUT_PREFIX.dtree for what libtsk reads, and OUT_PREFIX-pN.dtree for each
+# Writes OUT_PREFIX.dtree for what deltair reads raw, and OUT_PREFIX-pN.dtree for each
 # partition read through a mount; prints what it wrote. Run as root.
 set -euo pipefail
 dev=${1:?usage: baseline.sh DEVICE|IMAGE OUT_PREFIX}
@@ -25,10 +26,11 @@ printf '%s\n' "$err" >&2
 if [ "$rc" = 0 ]; then
 	echo "$out.dtree"
 fi
-# Every partition libtsk skipped because it looks like XFS: read it through a mount.
+# Every partition deltair skipped that looks like XFS (v4): read it through a mount.
 sgdisk -p "$dev" >/dev/null 2>&1 || exit "$rc"
 while read -r num start end; do
 	name=p$num
+	grep -q "note: $name at byte [0-9]* skipped" <<< "$err" || continue
 	# XFS: its superblock magic at the partition's first byte.
 	magic=$(dd if="$dev" bs=512 skip="$start" count=1 status=none | head -c 4)
 	[ "$magic" = XFSB ] || continue
