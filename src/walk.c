@@ -745,8 +745,9 @@ runs_alloc(const struct source_run *r, size_t n)
 }
 
 /*
- * Queue the hashing of a regular file. alloc: its allocated bytes where the host says
- * (dir: sources), else UINT64_MAX; libtsk files are measured by their block runs.
+ * Queue the hashing of a regular file. alloc: its allocated bytes where the host or our
+ * own reader says (dir: sources, XFS), else UINT64_MAX; libtsk files are measured by their
+ * block runs.
  */
 static void
 queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f,
@@ -1481,7 +1482,11 @@ xfs_name(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype)
 	}
 	if (add_entry(w, &e, &idx) == 0) {
 		if (e.type == HTREE_REG)
-			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL);
+			/* Allocated bytes as stat's st_blocks says them (dir: sources agree). */
+			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL,
+				   c->ip->nblocks > UINT64_MAX / w->sfs->block_size
+					   ? UINT64_MAX
+					   : c->ip->nblocks * w->sfs->block_size);
 		if (e.type == HTREE_DIR) {
 			if (c->nsubs == c->capsubs) {
 				size_t cap = c->capsubs ? c->capsubs * 2 : 16;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t1110: damaged XFS metadata read raw: a flipped byte in an inode, a directory block (single
+# t1160: damaged XFS metadata read raw: a flipped byte in an inode, a directory block (single
 # block and a data block of a bigger directory), a short-form directory, an extent B+tree
 # block or a remote symlink block gives an error naming the entry and what was wrong, never
 # wrong data (the rest of the tree is read, and equals the undamaged baseline); a damaged

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t1100: XFS v5 images read raw (type "xfs", no kernel mount) hold every entry with the
+# t1150: XFS v5 images read raw (type "xfs", no kernel mount) hold every entry with the
 # metadata and content the kernel shows: several geometries (4 KiB and 1 KiB blocks, bigtime
 # on and off, directory blocks of 4, 8 and 64 KiB, 512 B and 2 KiB inodes, nrext64), and
 # every directory format (short form, block, leaf, node, B+tree), extent and B+tree files,
