@@ -1,7 +1,8 @@
 #!/bin/bash
-# t1060: bad evidence. Not an image, zeros, a partition table with nothing in it, XFS v4 (which
-# no reader here knows; v5 is read raw, t1150): exit 3 with one stderr line saying what was found and, where a
-# filesystem may be there, the dir: fallback with ro,norecovery,nouuid. A missing file: 4.
+# t1060: bad evidence. Not an image, zeros, a partition table with nothing in it, XFS v4
+# (which no reader here knows; v5 is read raw, t1150): exit 3 with one stderr line saying
+# what was found and, where a filesystem may be there, the dir: fallback with
+# ro,norecovery,nouuid. A missing file: 4.
 # A truncated ext4 image: no crash; every file whose data lies past the end gets an error
 # event (and only those), the other files are still hashed right.
 # Oracle: debugfs's block map of each file (which files have data past the cut).
