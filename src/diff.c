@@ -18,6 +18,11 @@ struct clist {
 	struct diff_change *v;
 	size_t n, cap;
 	unsigned *fsorder; /* sort key per change: filesystem position */
+	/* The gold's regular files by (filesystem, inode, crtime), built on first use. */
+	const struct htree *gold;
+	const struct htree_entry **inodes; /* owned */
+	size_t ninodes;
+	int indexed;
 };
 
 static int
@@ -53,6 +58,9 @@ diff_flag_name(unsigned f)
 	case DIFF_F_HIDDEN: return "hidden";
 	case DIFF_F_TRUNCATED_LOG: return "truncated_log";
 	case DIFF_F_DELETED_ENTRY: return "deleted_entry";
+	case DIFF_F_CONTENT_UNREAD: return "content_unread";
+	case DIFF_F_PERMS_WIDENED: return "permissions_widened";
+	case DIFF_F_OWNER_ROOT: return "owner_to_root";
 	}
 	return "unknown";
 }
@@ -104,6 +112,12 @@ same_link(const struct htree_entry *a, const struct htree_entry *b)
 	return al == bl && (al == 0 || memcmp(a->link, b->link, al) == 0);
 }
 
+static int
+unread(const struct htree_entry *e)
+{
+	return e && e->type == HTREE_REG && (e->flags & HTREE_F_READERR);
+}
+
 static unsigned
 fields_of(const struct htree_entry *g, const struct htree_entry *c)
 {
@@ -119,7 +133,9 @@ fields_of(const struct htree_entry *g, const struct htree_entry *c)
 		f |= DIFF_FIELD_UID;
 	if (g->gid != c->gid)
 		f |= DIFF_FIELD_GID;
-	if (g->type == HTREE_REG && c->type == HTREE_REG && !same_content(g, c))
+	/* Content that was not read is not known to differ. */
+	if (g->type == HTREE_REG && c->type == HTREE_REG && !same_content(g, c) && !unread(g) &&
+	    !unread(c))
 		f |= DIFF_FIELD_SHA256;
 	if (!same_link(g, c))
 		f |= DIFF_FIELD_LINK;
@@ -160,14 +176,92 @@ is_hidden(const struct htree_entry *e)
 	return 0;
 }
 
+/* Equal to a literal, or below a literal folder ("/etc/sudoers.d/"). */
+static int
+path_is(const struct htree_entry *e, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (s[n - 1] == '/')
+		return e->path_len > n && memcmp(e->path, s, n) == 0;
+	return e->path_len == n && memcmp(e->path, s, n) == 0;
+}
+
+/*
+ * Files that nobody but their owner (and root's group tools) should read: password and
+ * group shadows, sudo rules, Kerberos keytabs, SSH host and user private keys, TLS private
+ * keys. Read gained by group or other on them is a finding; on other files it is not.
+ */
+static int
+is_secret(const struct htree_entry *e)
+{
+	static const char *const paths[] = { "/etc/shadow",
+					     "/etc/shadow-",
+					     "/etc/gshadow",
+					     "/etc/gshadow-",
+					     "/etc/sudoers",
+					     "/etc/sudoers.d/",
+					     "/etc/security/opasswd",
+					     "/etc/krb5.keytab",
+					     "/etc/ssl/private/",
+					     "/etc/pki/tls/private/",
+					     NULL };
+	static const char *const keys[] = { "id_rsa",     "id_dsa",      "id_ecdsa",
+					    "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk",
+					    NULL };
+	const char *b = memrchr(e->path, '/', e->path_len);
+	size_t n;
+
+	if (e->type != HTREE_REG)
+		return 0;
+	for (int i = 0; paths[i]; i++)
+		if (path_is(e, paths[i]))
+			return 1;
+	b = b ? b + 1 : e->path;
+	n = e->path_len - (size_t)(b - e->path);
+	for (int i = 0; keys[i]; i++)
+		if (n == strlen(keys[i]) && memcmp(b, keys[i], n) == 0)
+			return 1;
+	/* ssh_host_ed25519_key (not its .pub), server.key, Let's Encrypt's privkey1.pem. */
+	if (n > 13 && memcmp(b, "ssh_host_", 9) == 0 && memcmp(b + n - 4, "_key", 4) == 0)
+		return 1;
+	if (n > 4 && memcmp(b + n - 4, ".key", 4) == 0)
+		return 1;
+	return n > 7 && memcmp(b, "privkey", 7) == 0;
+}
+
+/*
+ * Permission bits gained by group or other: write or execute on anything, read on a
+ * secret. Symlinks have no modes of their own; a type change replaced the object.
+ */
+static int
+widened(const struct diff_change *c)
+{
+	const struct htree_entry *e = c->e, *g = c->gold;
+	uint32_t gained = e->mode & ~g->mode, watch = 0033;
+
+	if (e->type == HTREE_LNK || c->cls == DIFF_TYPE)
+		return 0;
+	if (is_secret(e) || is_secret(g))
+		watch |= 0044;
+	return (gained & watch) != 0;
+}
+
 static unsigned
 flags_of(const struct diff_change *c)
 {
 	const struct htree_entry *e = c->e, *g = c->gold;
 	unsigned f = 0;
 
+	if (unread(e) || unread(g))
+		f |= DIFF_F_CONTENT_UNREAD;
 	if (e == NULL) /* deleted */
-		return is_hidden(g) ? DIFF_F_HIDDEN : 0;
+		return f | (is_hidden(g) ? DIFF_F_HIDDEN : 0);
+	if (g && c->unix_modes && widened(c))
+		f |= DIFF_F_PERMS_WIDENED;
+	if (g && c->unix_modes && c->cls != DIFF_TYPE &&
+	    ((g->uid != 0 && e->uid == 0) || (g->gid != 0 && e->gid == 0)))
+		f |= DIFF_F_OWNER_ROOT;
 	if (e->mode & ~(g ? g->mode : 0) & 06000 && e->type != HTREE_DIR)
 		f |= DIFF_F_SUID_ADDED;
 	/* FAT and NTFS have no x bits (libtsk shows 0777): there only the content counts. */
@@ -179,9 +273,10 @@ flags_of(const struct diff_change *c)
 	if ((c->cls == DIFF_MODIFIED || c->cls == DIFF_APPENDED) && e->mtime != HTREE_NO_TIME &&
 	    g->mtime != HTREE_NO_TIME && e->mtime <= g->mtime)
 		f |= DIFF_F_TIMESTOMP;
-	/* A new file cannot have been written before it was created. */
+	/* A new file cannot have been written before it was created (a new link can). */
 	if (c->cls == DIFF_ADDED && e->type == HTREE_REG && e->mtime != HTREE_NO_TIME &&
-	    e->crtime != HTREE_NO_TIME && e->mtime < e->crtime && !(e->flags & HTREE_F_DELETED))
+	    e->crtime != HTREE_NO_TIME && e->mtime < e->crtime && !(e->flags & HTREE_F_DELETED) &&
+	    !c->old_inode)
 		f |= DIFF_F_TIMESTOMP;
 	if (c->cls == DIFF_MODIFIED && is_log(e)) {
 		/* Shrunk, or the same size with other bytes, or the gold is not a prefix. */
@@ -222,6 +317,63 @@ change(struct clist *l, enum diff_class cls, const char *fs, unsigned order,
 	return push(l, &c, err);
 }
 
+static int
+inode_key_cmp(const struct htree_entry *a, const struct htree_entry *b)
+{
+	if (a->fs != b->fs)
+		return a->fs < b->fs ? -1 : 1;
+	if (a->inode != b->inode)
+		return a->inode < b->inode ? -1 : 1;
+	return a->crtime < b->crtime ? -1 : a->crtime > b->crtime;
+}
+
+static int
+inode_ptr_cmp(const void *pa, const void *pb)
+{
+	return inode_key_cmp(*(const struct htree_entry *const *)pa,
+			     *(const struct htree_entry *const *)pb);
+}
+
+/*
+ * Whether gold filesystem gi had a regular file with e's inode number and birth time: then
+ * e, added at a path the gold did not have, is a new name of an old inode (a hard link, or
+ * the file moved). Inode numbers are reused; a birth time with them is not.
+ */
+static int
+gold_had_inode(struct clist *l, int gi, const struct htree_entry *e, struct dt_err *err)
+{
+	struct htree_entry key;
+	size_t lo = 0, hi;
+
+	if (gi < 0 || e->crtime == HTREE_NO_TIME)
+		return 0;
+	if (!l->indexed) {
+		size_t n = htree_count(l->gold);
+
+		l->inodes = malloc((n ? n : 1) * sizeof(*l->inodes));
+		if (l->inodes == NULL)
+			return dt_fail(err, DT_ENOMEM, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			if (htree_get(l->gold, i)->type == HTREE_REG)
+				l->inodes[l->ninodes++] = htree_get(l->gold, i);
+		qsort(l->inodes, l->ninodes, sizeof(*l->inodes), inode_ptr_cmp);
+		l->indexed = 1;
+	}
+	memset(&key, 0, sizeof(key));
+	key.fs = (uint32_t)gi;
+	key.inode = e->inode;
+	key.crtime = e->crtime;
+	hi = l->ninodes;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (inode_key_cmp(l->inodes[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->ninodes && inode_key_cmp(l->inodes[lo], &key) == 0;
+}
+
 /* Compare two entries with the same path; add a change if they differ. */
 static int
 compare(struct clist *l, const char *fs, unsigned order, const struct htree_entry *g,
@@ -232,9 +384,15 @@ compare(struct clist *l, const char *fs, unsigned order, const struct htree_entr
 	if (g->type != e->type)
 		return change(l, DIFF_TYPE, fs, order, g, e, err);
 	if (g->type == HTREE_REG) {
-		/* Unreadable content was reported as an error event: it proves nothing. */
-		if ((g->flags & HTREE_F_READERR) || (e->flags & HTREE_F_READERR) ||
-		    unlike_hashes(g, e))
+		/*
+		 * Content that could not be read proves nothing either way, and the file must
+		 * not vanish from the delta: it is reported from what is known. Another size is
+		 * other content; the same size is only known metadata.
+		 */
+		if (unread(g) || unread(e))
+			return change(l, g->size != e->size ? DIFF_MODIFIED : DIFF_METADATA, fs,
+				      order, g, e, err);
+		if (unlike_hashes(g, e))
 			return meta ? change(l, DIFF_METADATA, fs, order, g, e, err) : 0;
 		if (!same_content(g, e)) {
 			int app = (e->flags & HTREE_F_PREFIX) && e->prefix_len == g->size &&
@@ -273,8 +431,14 @@ merge_fs(struct clist *l, const struct htree *gold, int gi, const struct htree *
 			continue;
 		}
 		if (c > 0) {
+			int old = 0;
+			/* Only what the timestomp rule for added files needs to know. */
+			if (e->type == HTREE_REG && e->mtime != HTREE_NO_TIME &&
+			    e->mtime < e->crtime && (old = gold_had_inode(l, gi, e, err)) < 0)
+				return -1;
 			if (change(l, DIFF_ADDED, fs, order, NULL, e, err) < 0)
 				return -1;
+			l->v[l->n - 1].old_inode = old;
 			j++;
 			continue;
 		}
@@ -282,12 +446,19 @@ merge_fs(struct clist *l, const struct htree *gold, int gi, const struct htree *
 			return -1;
 		if (g->type == HTREE_DIR && e->type == HTREE_DIR &&
 		    memcmp(g->sha256, e->sha256, 32) == 0) {
-			/* Equal subtrees: nothing below can differ in a hashed field. */
+			/*
+			 * Equal subtrees: nothing below can differ in a hashed field. A file
+			 * unread on both sides hashes as zeros on both: it is still reported.
+			 */
 			for (size_t k = j + 1; k < e->end; k++) {
-				const struct htree_entry *x = htree_get(cur, k);
+				const struct htree_entry *x = htree_get(cur, k), *y;
 				st->skipped_entries++;
 				if (x->type == HTREE_REG)
 					st->skipped_bytes += x->size;
+				if (unread(x) &&
+				    (y = htree_find(gold, (uint32_t)gi, x->path, x->path_len)) &&
+				    compare(l, fs, order, y, x, err) < 0)
+					return -1;
 			}
 			i = g->end;
 			j = e->end;
@@ -445,6 +616,55 @@ pair_renames(struct clist *l, struct dt_err *err)
 	return 0;
 }
 
+static int
+inode_cmp(const void *pa, const void *pb)
+{
+	const struct htree_entry *a = (*(const struct diff_change *const *)pa)->e;
+	const struct htree_entry *b = (*(const struct diff_change *const *)pb)->e;
+
+	if (a->fs != b->fs)
+		return a->fs < b->fs ? -1 : 1;
+	return a->inode < b->inode ? -1 : a->inode > b->inode;
+}
+
+/*
+ * One inode has one content: every name of a hard-linked file in the delta gets the flags
+ * of all its names (a log under /var/log linked from /srv is a log under both names), but
+ * for hidden, which is the name's own.
+ */
+static int
+share_link_flags(struct clist *l, struct dt_err *err)
+{
+	const unsigned own = DIFF_F_HIDDEN | DIFF_F_DELETED_ENTRY;
+	struct diff_change **v;
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		n += l->v[i].e && l->v[i].e->type == HTREE_REG && l->v[i].e->nlink > 1 &&
+		     !(l->v[i].e->flags & HTREE_F_DELETED);
+	if (n < 2)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (v == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].e && l->v[i].e->type == HTREE_REG && l->v[i].e->nlink > 1 &&
+		    !(l->v[i].e->flags & HTREE_F_DELETED))
+			v[n++] = &l->v[i];
+	qsort(v, n, sizeof(*v), inode_cmp);
+	for (size_t i = 0, k; i < n; i = k) {
+		unsigned all = 0;
+
+		for (k = i; k < n && inode_cmp(&v[i], &v[k]) == 0; k++)
+			all |= v[k]->flags & ~own;
+		for (size_t x = i; x < k; x++)
+			v[x]->flags = (v[x]->flags & own) | all;
+	}
+	free(v);
+	return 0;
+}
+
 int
 diff_trees(const struct htree *gold, const struct htree *cur,
 	   int (*cb)(void *ctx, const struct diff_change *c, struct dt_err *err), void *ctx,
@@ -457,6 +677,7 @@ diff_trees(const struct htree *gold, const struct htree *cur,
 	int rc = -1;
 
 	memset(&st, 0, sizeof(st));
+	l.gold = gold;
 	gold_seen = calloc(htree_nfs(gold) + 1, 1);
 	if (gold_seen == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
@@ -494,7 +715,15 @@ diff_trees(const struct htree *gold, const struct htree *cur,
 
 		c->unix_modes = f ? has_unix_modes(f->type) : 1;
 		c->flags = flags_of(c);
+	}
+	if (share_link_flags(&l, err) < 0)
+		goto out;
+	for (size_t i = 0; i < l.n; i++) {
+		struct diff_change *c = &l.v[i];
+
 		st.count[c->cls]++;
+		if (c->flags & DIFF_F_CONTENT_UNREAD)
+			st.unread++;
 		if (cb(ctx, c, err) < 0)
 			goto out;
 	}
@@ -503,6 +732,7 @@ out:
 	if (stats)
 		*stats = st;
 	free(l.v);
+	free(l.inodes);
 	free(gold_seen);
 	return rc;
 }

@@ -3,7 +3,11 @@
  *
  * Entries are matched by filesystem name and path, never by inode. Equal subtrees (same
  * node hash) are skipped whole. A directory is reported only for its own change (added,
- * deleted, metadata, type), never because something below it changed.
+ * deleted, metadata, type), never because something below it changed. A regular file whose
+ * content could not be read (HTREE_F_READERR) on either side is always reported, flagged
+ * DIFF_F_CONTENT_UNREAD, from what is known: modified if its size changed, else metadata.
+ * The names of one hard-linked inode (same filesystem and incident inode) share one set of
+ * flags, but for DIFF_F_HIDDEN, which is the name's own.
  */
 #ifndef DELTAIR_DIFF_H
 #define DELTAIR_DIFF_H
@@ -32,8 +36,11 @@ enum diff_flags {
 	DIFF_F_HIDDEN = 1 << 3,
 	DIFF_F_TRUNCATED_LOG = 1 << 4,
 	DIFF_F_DELETED_ENTRY = 1 << 5,
+	DIFF_F_CONTENT_UNREAD = 1 << 6, /* a side's content could not be read: unknown */
+	DIFF_F_PERMS_WIDENED = 1 << 7,  /* "permissions_widened": group/other gained bits */
+	DIFF_F_OWNER_ROOT = 1 << 8,     /* "owner_to_root": uid or gid became 0 */
 };
-#define DIFF_NFLAGS 6
+#define DIFF_NFLAGS 9
 
 enum diff_fields {
 	DIFF_FIELD_TYPE = 1 << 0,
@@ -57,6 +64,9 @@ struct diff_change {
 	unsigned fields; /* enum diff_fields that differ (with a gold entry) */
 	const char *fs;  /* borrowed: the filesystem's name */
 	int unix_modes;  /* the filesystem keeps Unix modes (not FAT, NTFS, exFAT, ISO 9660) */
+	/* added: the gold had this inode (same number and birth time) under another name:
+	 * a new hard link to an old file, or the file moved, not a new file */
+	int old_inode;
 	const struct htree_entry *e;    /* borrowed from the incident tree; NULL for deleted */
 	const struct htree_entry *gold; /* borrowed from the gold tree; NULL for added */
 };
@@ -66,6 +76,7 @@ struct diff_stats {
 	uint64_t entries;         /* incident entries considered */
 	uint64_t skipped_entries; /* incident entries inside equal subtrees */
 	uint64_t skipped_bytes;   /* regular-file bytes inside equal subtrees */
+	uint64_t unread;          /* changes flagged DIFF_F_CONTENT_UNREAD */
 };
 
 /*

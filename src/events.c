@@ -495,9 +495,9 @@ events_tree_identity(const struct htree *t, const char *path)
 }
 
 json_t *
-events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t errors, double elapsed,
-	       const struct htree *gold, const char *gold_path, const struct htree *cur,
-	       const char *cur_path)
+events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t errors,
+	       uint64_t read_errors, double elapsed, const struct htree *gold,
+	       const char *gold_path, const struct htree *cur, const char *cur_path)
 {
 	json_t *sum = json_object(), *counts = json_object();
 	uint64_t total = 0;
@@ -517,6 +517,10 @@ events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t erro
 	json_object_set_new(sum, "bytes_hashed", json_integer((json_int_t)bytes_hashed));
 	json_object_set_new(sum, "bytes_unchanged", json_integer((json_int_t)ds->skipped_bytes));
 	json_object_set_new(sum, "errors", json_integer((json_int_t)errors));
+	json_object_set_new(sum, "complete", json_boolean(ds->unread == 0 && read_errors == 0));
+	json_object_set_new(sum, "unread",
+			    json_pack("{s:I, s:I}", "files", (json_int_t)ds->unread, "read_errors",
+				      (json_int_t)read_errors));
 	json_object_set_new(sum, "elapsed", json_real(elapsed));
 	json_object_set_new(sum, "baseline", events_tree_identity(gold, gold_path));
 	json_object_set_new(sum, "evidence", events_tree_identity(cur, cur_path));

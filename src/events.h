@@ -43,12 +43,14 @@ json_t *events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t
 json_t *events_tree_identity(const struct htree *t, const char *path);
 /*
  * New: the `summary` event of a diff (what diff, scan and mount --delta share; scan adds
- * its "yara", "rows" and "extracted" objects). cur_path: the evidence's tree file, or NULL
- * when the evidence was walked.
+ * its "yara", "rows" and "extracted" objects). errors: all `error` events; read_errors:
+ * those about evidence that could not be read (the run is complete when there are none and
+ * no change is flagged content_unread). cur_path: the evidence's tree file, or NULL when
+ * the evidence was walked.
  */
 json_t *events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t errors,
-		       double elapsed, const struct htree *gold, const char *gold_path,
-		       const struct htree *cur, const char *cur_path);
+		       uint64_t read_errors, double elapsed, const struct htree *gold,
+		       const char *gold_path, const struct htree *cur, const char *cur_path);
 
 /* A sink: one JSON object per line. */
 struct sink {

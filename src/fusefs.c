@@ -1156,8 +1156,9 @@ build_delta(struct builder *b, const struct walk_stats *ws, const struct timespe
 		return dt_fail(err, DT_ENOMEM, "out of memory");
 	if (diff_trees(o->gold, f->t, on_change, b, &ds, err) < 0)
 		return -1;
-	sum = events_summary(&ds, ws->bytes_hashed, b->errors, since(t0), o->gold, o->gold_path,
-			     f->t, NULL);
+	/* Every error event of the build is the walk's: evidence that could not be read. */
+	sum = events_summary(&ds, ws->bytes_hashed, b->errors, b->errors, since(t0), o->gold,
+			     o->gold_path, f->t, NULL);
 	if (sink_emit(&b->sink, sum, err) < 0)
 		return -1;
 	/* Each filesystem's root is in the view when anything below it is. */

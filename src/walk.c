@@ -52,6 +52,8 @@ struct job {
 	uint64_t prefix_len;
 	int want_prefix;
 	int sparse;              /* hash kind: sparse-sha256 (HTREE_F_SPARSE) rather than sha256 */
+	int gold;                /* what gold_prefix() found: GOLD_SAME makes the choice final */
+	uint64_t alloc;          /* allocated bytes, as queue_file() was told (for a held job) */
 	struct source_run *runs; /* owned */
 	size_t nruns;
 	/* results */
@@ -665,8 +667,13 @@ worker(void *arg)
  * unknown). sparse-sha256 when the holes reach WALK_SPARSE_HOLES; but a gold version of
  * the same size decides, so that the diff compares like with like: its sparse-sha256 costs
  * the allocated bytes, its sha256 what the gold's own walk read.
+ * path is one name of j's inode. Returns GOLD_SAME when the choice is final (no gold, or
+ * the gold had this very inode at path), GOLD_OTHER when the gold had another file there,
+ * GOLD_NONE when it had no regular file there.
  */
-static void
+enum { GOLD_NONE, GOLD_OTHER, GOLD_SAME };
+
+static int
 gold_prefix(struct walker *w, struct job *j, const char *path, size_t len, uint64_t alloc)
 {
 	const struct htree_entry *g = NULL;
@@ -683,6 +690,9 @@ gold_prefix(struct walker *w, struct job *j, const char *path, size_t len, uint6
 		j->prefix_len = g->size;
 	}
 	j->cost = j->sparse && alloc < j->size ? alloc : j->size;
+	if (w->gold_fs < 0 || (g && g->inode == j->inum))
+		return GOLD_SAME;
+	return g ? GOLD_OTHER : GOLD_NONE;
 }
 
 static int
@@ -760,6 +770,15 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 		return;
 	/* Hard links: one job per inode, every name gets its hash. */
 	if (e->nlink > 1 && (seen = map_find(&w->links, e->inode)) != NULL) {
+		/* A held job has not started: this name may know the gold better. */
+		if ((*seen >> 62) == 1) {
+			struct job *h = &w->held[*seen & ~((size_t)1 << 62)], t = *h;
+			t.want_prefix = 0;
+			t.prefix_len = 0;
+			t.gold = gold_prefix(w, &t, e->path, e->path_len, h->alloc);
+			if (t.gold > h->gold)
+				*h = t;
+		}
 		add_alias(w, entry, *seen);
 		return;
 	}
@@ -810,8 +829,14 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 			return;
 		}
 	}
-	gold_prefix(w, &j, e->path, e->path_len, alloc);
-	if (j.kind == JOB_TSK) {
+	j.alloc = alloc;
+	j.gold = gold_prefix(w, &j, e->path, e->path_len, alloc);
+	/*
+	 * A hard-linked file first met under a name the gold did not have (a link added since)
+	 * waits for the walk's end too, so that its other names can choose the gold length:
+	 * every name of one inode must be appended, or none.
+	 */
+	if (j.kind == JOB_TSK || (e->nlink > 1 && j.gold != GOLD_SAME)) {
 		/* Index in the held list, made final when the held jobs are queued. */
 		if (e->nlink > 1)
 			map_put(&w->links, e->inode, (size_t)1 << 62 | w->nheld);

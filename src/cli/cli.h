@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "diff.h"
 #include "error.h"
 #include "walk.h"
 
@@ -19,6 +20,7 @@ enum cli_exit {
 	EXIT_VERSION = 5,
 	EXIT_NOMEM = 6,
 	EXIT_NET = 7,
+	EXIT_INCOMPLETE = 8,
 	EXIT_BUG = 70,
 };
 
@@ -36,6 +38,12 @@ int cli_data_path(const char *what, char *out, size_t n);
 int cli_exit_code(const struct dt_err *err);
 /* "deltair: CMD: message" on stderr; returns the exit status. */
 int cli_fail(const char *cmd, const struct dt_err *err);
+/*
+ * The status of a finished diff or scan: EXIT_INCOMPLETE (said on stderr) when evidence
+ * could not be read (read_errors, or changes flagged content_unread), else EXIT_DELTA or
+ * EXIT_NO_DELTA.
+ */
+int cli_diff_status(const char *cmd, const struct diff_stats *ds, uint64_t read_errors);
 /* Usage error: the message and a pointer to --help on stderr; returns EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) DT_PRINTF(2, 3);
 /* Parse a non-negative integer option value; -1 on junk. */

@@ -29,7 +29,10 @@ static const char usage_text[] =
 	"  -o, --output FILE     the .dtree to write (required)\n"
 	"      --no-rows         do not parse the gold's files into osquery-table rows (the rows\n"
 	"                        'deltair scan' diffs against)\n" CLI_SOURCE_HELP
-	"  -h, --help            this help\n";
+	"  -h, --help            this help\n"
+	"\n"
+	"Exit status: 0 done, 8 incomplete (the tree was written, but some evidence could not\n"
+	"be read: the warnings name it), others errors (see 'deltair help').\n";
 
 struct warn_ctx {
 	unsigned long n;
@@ -79,6 +82,7 @@ cmd_baseline(int argc, char **argv)
 	const char *out = NULL;
 	int c, rc, rows = 1;
 	uint64_t parsed = 0;
+	unsigned long read_errors;
 
 	cli_source_opts_init(&so);
 	optind = 1;
@@ -102,6 +106,7 @@ cmd_baseline(int argc, char **argv)
 	rc = cli_walk("baseline", argv[optind], &so, NULL, on_error, &wc, &t, &st, &src);
 	if (rc)
 		return rc;
+	read_errors = wc.n; /* the walk's warnings: what could not be read */
 	rc = rows ? collect_rows(src, t, &wc, &parsed, &err) : 0;
 	source_free(src);
 	if (rc < 0) {
@@ -125,5 +130,12 @@ cmd_baseline(int argc, char **argv)
 		(unsigned long long)htree_file_size(t),
 		st.entries ? (double)htree_file_size(t) / (double)st.entries : 0.0);
 	htree_free(t);
+	if (read_errors) {
+		fprintf(stderr,
+			"deltair: baseline: incomplete: %lu read errors (see the warnings); what "
+			"could not be read will be missing from every diff against this tree\n",
+			read_errors);
+		return EXIT_INCOMPLETE;
+	}
 	return 0;
 }

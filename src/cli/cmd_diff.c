@@ -20,8 +20,11 @@ static const char usage_text[] =
 	"Compare an image (walked and hashed now, like 'deltair baseline') or a second tree\n"
 	"with a baseline and print the delta as JSON Lines: one 'file' event per change\n"
 	"(added, deleted, modified, appended, renamed, metadata, type) with its flags\n"
-	"(suid_added, timestomp_suspected, executable, hidden, truncated_log, deleted_entry),\n"
-	"'error' events for what could not be read, and a last 'summary' line.\n"
+	"(suid_added, timestomp_suspected, executable, hidden, truncated_log, deleted_entry,\n"
+	"content_unread, permissions_widened, owner_to_root), 'error' events for what could\n"
+	"not be read, and a last 'summary' line. A file whose content could not be read is\n"
+	"still reported from what is known (modified if its size changed, else metadata),\n"
+	"flagged content_unread.\n"
 	"Between two trees, 'appended' cannot be told from 'modified' (it needs the content).\n"
 	"\n"
 	"Options:\n"
@@ -29,7 +32,8 @@ static const char usage_text[] =
 	"  -o, --output FILE     write the events to FILE (atomically) instead of "
 	"stdout\n" CLI_SOURCE_HELP "  -h, --help            this help\n"
 	"\n"
-	"Exit status: 0 no delta, 1 delta found, 2 and above errors (see 'deltair help').\n";
+	"Exit status: 0 no delta, 1 delta found, 8 incomplete (evidence that could not be\n"
+	"read: the delta may miss changes), others errors (see 'deltair help').\n";
 
 struct run {
 	struct sink sink;
@@ -79,6 +83,7 @@ cmd_diff(int argc, char **argv)
 	struct outfile of;
 	struct run r;
 	int c, rc = EXIT_BUG, from_tree;
+	unsigned long read_errors;
 	double t0 = now();
 	json_t *sum;
 
@@ -128,21 +133,22 @@ cmd_diff(int argc, char **argv)
 			const struct htree_entry *e = htree_get(cur, i);
 			if (e->type == HTREE_REG && (e->flags & HTREE_F_READERR))
 				on_error(&r, htree_fs(cur, e->fs)->name, e->path, e->path_len,
-					 "content was unreadable when the tree was made; not "
-					 "compared");
+					 "content was unreadable when the tree was made; content "
+					 "unknown");
 		}
 	} else {
 		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws, NULL);
 		if (rc)
 			goto out;
 	}
+	read_errors = r.errors; /* so far, every error event says what was not read */
 	cli_check_pairing("diff", gold, cur, on_error, &r);
 	if (diff_trees(gold, cur, on_change, &r, &ds, &r.err) < 0) {
 		rc = cli_fail("diff", &r.err);
 		goto out;
 	}
-	sum = events_summary(&ds, ws.bytes_hashed, r.errors, now() - t0, gold, base, cur,
-			     from_tree ? cur_path : NULL);
+	sum = events_summary(&ds, ws.bytes_hashed, r.errors, read_errors, now() - t0, gold, base,
+			     cur, from_tree ? cur_path : NULL);
 	if (sink_emit(&r.sink, sum, &r.err) < 0 || r.sink.failed ||
 	    outfile_commit(&of, &r.err) < 0) {
 		if (r.err.code == DT_OK)
@@ -150,10 +156,7 @@ cmd_diff(int argc, char **argv)
 		rc = cli_fail("diff", &r.err);
 		goto out;
 	}
-	rc = EXIT_NO_DELTA;
-	for (int k = 0; k < DIFF_NCLASSES; k++)
-		if (ds.count[k])
-			rc = EXIT_DELTA;
+	rc = cli_diff_status("diff", &ds, read_errors);
 out:
 	outfile_release(&of);
 	htree_free(gold);

@@ -48,7 +48,8 @@ static const char usage_text[] =
 	"  -o, --output FILE     write to FILE (atomically) instead of stdout\n" CLI_SOURCE_HELP
 	"  -h, --help            this help\n"
 	"\n"
-	"Exit status: 0 no delta, 1 delta found, 2 and above errors (see 'deltair help').\n";
+	"Exit status: 0 no delta, 1 delta found, 8 incomplete (evidence that could not be\n"
+	"read: the delta may miss changes), others errors (see 'deltair help').\n";
 
 enum fmt { FMT_JSONL, FMT_TIMESKETCH, FMT_BODYFILE };
 
@@ -182,9 +183,11 @@ now(void)
 static json_t *
 summary(const struct diff_stats *ds, const struct scan_stats *st, const struct walk_stats *ws,
 	const struct htree *gold, const char *base, const struct htree *cur, size_t nrules,
-	int yara_on, int rows_on, int extract_on, unsigned long errors, double elapsed)
+	int yara_on, int rows_on, int extract_on, unsigned long errors, uint64_t read_errors,
+	double elapsed)
 {
-	json_t *s = events_summary(ds, ws->bytes_hashed, errors, elapsed, gold, base, cur, NULL);
+	json_t *s = events_summary(ds, ws->bytes_hashed, errors, read_errors, elapsed, gold, base,
+				   cur, NULL);
 	json_t *tool = json_incref(json_object_get(s, "tool"));
 
 	/* Scan adds its own counts; "tool" stays the last key. */
@@ -252,6 +255,7 @@ cmd_scan(int argc, char **argv)
 	struct dt_err err = { 0 };
 	double t0 = now();
 	long long v;
+	uint64_t read_errors;
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&r, 0, sizeof(r));
@@ -364,6 +368,7 @@ cmd_scan(int argc, char **argv)
 	r.cur = cur;
 	cfg.rules = y;
 	cfg.artifacts = a;
+	read_errors = r.errors; /* so far, every error event says what was not read */
 	cli_check_pairing("scan", gold, cur, walk_error, &r);
 	if (scan_delta(src, gold, cur, &cfg, emit, &r, &ds, &st, &err) < 0) {
 		rc = cli_fail("scan", &err);
@@ -371,7 +376,8 @@ cmd_scan(int argc, char **argv)
 	}
 	{
 		json_t *s = summary(&ds, &st, &ws, gold, base, cur, nrules, y != NULL,
-				    cfg.parse_rows, cfg.extract_dir != NULL, r.errors, now() - t0);
+				    cfg.parse_rows, cfg.extract_dir != NULL, r.errors,
+				    read_errors + st.yara_unreadable, now() - t0);
 		if (r.fmt == FMT_JSONL) {
 			if (sink_emit(&r.sink, s, &err) < 0) {
 				rc = cli_fail("scan", &err);
@@ -392,12 +398,7 @@ cmd_scan(int argc, char **argv)
 		rc = cli_fail("scan", &err);
 		goto out;
 	}
-	{
-		uint64_t total = 0;
-		for (int k = 0; k < DIFF_NCLASSES; k++)
-			total += ds.count[k];
-		rc = total ? EXIT_DELTA : EXIT_NO_DELTA;
-	}
+	rc = cli_diff_status("scan", &ds, read_errors + st.yara_unreadable);
 out:
 	outfile_release(&of);
 	source_free(src);

@@ -47,6 +47,8 @@ static const struct {
 	{ EXIT_VERSION, ".dtree of an unsupported format version" },
 	{ EXIT_NOMEM, "out of memory, or a size limit was exceeded" },
 	{ EXIT_NET, "network or remote service error" },
+	{ EXIT_INCOMPLETE, "diff, scan, baseline: incomplete, some evidence could not be read "
+			   "(all output written; never read it as 'no delta')" },
 	{ EXIT_BUG, "internal error (a bug: please report it)" },
 };
 
@@ -80,6 +82,23 @@ cli_fail(const char *cmd, const struct dt_err *err)
 	fprintf(stderr, "deltair: %s: %s\n", cmd,
 		err->code != DT_OK ? err->msg : "failed for an unknown reason");
 	return cli_exit_code(err);
+}
+
+int
+cli_diff_status(const char *cmd, const struct diff_stats *ds, uint64_t read_errors)
+{
+	uint64_t total = 0;
+
+	for (int k = 0; k < DIFF_NCLASSES; k++)
+		total += ds->count[k];
+	if (ds->unread == 0 && read_errors == 0)
+		return total ? EXIT_DELTA : EXIT_NO_DELTA;
+	fprintf(stderr,
+		"deltair: %s: incomplete: %llu read error(s), %llu file(s) of unknown content; "
+		"the delta (%llu change(s)) may miss what was not read\n",
+		cmd, (unsigned long long)read_errors, (unsigned long long)ds->unread,
+		(unsigned long long)total);
+	return EXIT_INCOMPLETE;
 }
 
 int

@@ -18,6 +18,8 @@
 #   skip MSG               end the test as skipped
 #   fixture_tree DIR [big] build the tree of hard cases (big: add a 5 GiB sparse file)
 #   mkext4 TREE IMG SIZE   mke2fs -t ext4 -d TREE
+#   t_gold_incident TREE SIZE  gold.img and gold.dtree of TREE, and a copy (incident.img)
+#                          mounted read-write on ./mnt to be changed in place
 #   oracle DIR [FS [HASHES]] JSON Lines of every entry below DIR from find -printf and
 #                          sha256sum (the independent truth), keys as canon_jsonl
 #   canon_jsonl [--fs P]   deltair's file events/exports (stdin) in the same shape
@@ -324,6 +326,19 @@ while off < size:
 h.update(struct.pack("<Q", size))
 print(h.hexdigest())
 EOF
+}
+
+# The gold from TREE (every time set to FIXTURE_TIME, so that edits are newer), its baseline,
+# and the incident: a copy of the gold mounted read-write on ./mnt, so that a change made
+# there keeps inode numbers, as on a running machine. Unmount (_t_umount) before reading it.
+t_gold_incident()
+{
+	find "$1" -depth -exec touch -h -d "$FIXTURE_TIME" {} +
+	mkext4 "$1" gold.img "$2"
+	dt_ok baseline --no-progress -o gold.dtree gold.img
+	cp gold.img incident.img
+	t_loop incident.img
+	t_mount "$LOOP" mnt
 }
 
 # sha256 of a file: sha256sum, or for large (sparse) files Python's hashlib, which is fed

@@ -1,12 +1,13 @@
 #!/bin/bash
 # t1070: a read error in the middle of one file (a bad block under it): an `error` event for
 # that file, the run goes on, every other file is hashed right, and the unreadable file never
-# gets a hash. The bad block is made by a small FUSE filesystem (tests/data/core/errimg.c)
+# gets a hash. It still gets its `file` event, flagged content_unread, and the run says it is
+# incomplete: exit 8 for diff and baseline, "complete": false in the summary. The bad block is made by a small FUSE filesystem (tests/data/core/errimg.c)
 # that serves the image with EIO over one block's byte range -- device-mapper's error target
 # would do the same, but this kernel has no device-mapper.
 # Oracle: debugfs's block map of the file; sha256sum of the tree put in.
 . "$TOP/tests/cli/lib.sh"
-need mke2fs debugfs cc pkg-config python3
+need mke2fs debugfs cc pkg-config python3 jq
 pkg-config --exists fuse3 || skip "no fuse3 development files"
 [ -e /dev/fuse ] || skip "no /dev/fuse"
 
@@ -51,14 +52,22 @@ dd if=fuse/img of=/dev/null bs=4096 skip=$((b + 1)) count=1 status=none ||
 
 dt_ok baseline --no-progress -o gold.dtree ext4.img
 
-# diff against the gold: one error event, for the file; no file event; the summary last.
+# diff against the gold: one error event and one file event (content unknown), for the file;
+# the summary last, saying the run is incomplete; exit 8, never 0 ("no delta").
 dt diff --baseline gold.dtree fuse/img
-[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || fail "diff over a bad block exited $rc (the run must go on): $(cat err)"
+expect_rc 8 "diff over a bad block"
+grep -q '^deltair: diff: incomplete' err || fail "diff over a bad block does not say it is incomplete: $(cat err)"
 cp out events.jsonl
-python3 - events.jsonl << 'EOF' || fail "diff over a bad block: wrong events"
+gold_sha=$(sha256sum < t/sub/bad.bin | cut -c1-64)
+python3 - events.jsonl "$gold_sha" << 'EOF' || fail "diff over a bad block: wrong events"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1], "rb")]
 bad = 0
+f = [e for e in ev if e.get("event") == "file" and e.get("path") == "/sub/bad.bin"]
+if len(f) != 1 or f[0]["change"] != "metadata" or f[0]["flags"] != ["content_unread"] \
+        or f[0]["sha256"] is not None or f[0]["gold"]["sha256"] != sys.argv[2] \
+        or "sha256" in f[0]["changed"] or "size" in f[0]["changed"]:
+    print("  the unreadable file's event:", f); bad += 1
 errs = [e for e in ev if e.get("event") == "error"]
 if [e.get("path") for e in errs] != ["/sub/bad.bin"]:
     print("  error events:", errs); bad += 1
@@ -70,15 +79,17 @@ if files:
     print("  file events for readable, unchanged files:", files[:3]); bad += 1
 if ev[-1].get("event") != "summary":
     print("  the last line is not the summary:", ev[-1]); bad += 1
-elif ev[-1].get("errors") != 1:
-    print("  summary errors:", ev[-1].get("errors")); bad += 1
+elif ev[-1].get("errors") != 1 or ev[-1].get("complete") is not False or \
+        ev[-1].get("unread") != {"files": 1, "read_errors": 1} or ev[-1].get("delta") != 1:
+    print("  summary:", ev[-1]); bad += 1
 sys.exit(1 if bad else 0)
 EOF
 
 # baseline over the bad block: the run goes on; every other file hashed right; no hash for
-# the unreadable one.
+# the unreadable one; the tree is written and the exit status says it is incomplete.
 dt baseline --no-progress -o bad.dtree fuse/img
-[ "$rc" -eq 0 ] || fail "baseline over a bad block exited $rc: $(cat err)"
+expect_rc 8 "baseline over a bad block"
+grep -q '^deltair: baseline: incomplete' err || fail "baseline over a bad block does not say it is incomplete: $(cat err)"
 grep -q 'sub/bad.bin' err || fail "baseline over a bad block does not name the file on stderr: $(cat err)"
 if [ -s bad.dtree ]; then
 	dt_ok tree export --format jsonl bad.dtree
@@ -96,8 +107,9 @@ EOF
 		fail "baseline over a bad block: wrong hashes (the bad file must have none)"
 	# The tree of the damaged read against the gold: the unread file is not silently equal.
 	dt diff gold.dtree bad.dtree
-	[ "$rc" -le 1 ] || fail "diff gold.dtree bad.dtree exited $rc"
-	grep -q '"path":"/sub/bad.bin"' out ||
-		fail "diff gold.dtree bad.dtree says nothing about /sub/bad.bin, whose content was never read (exit $rc)"
+	expect_rc 8 "diff gold.dtree bad.dtree"
+	jq -e -s '[.[] | select(.event == "file" and .path == "/sub/bad.bin" and
+		.flags == ["content_unread"])] | length == 1' out > /dev/null ||
+		fail "diff gold.dtree bad.dtree has no content_unread file event for /sub/bad.bin (exit $rc)"
 fi
 t_done

@@ -472,6 +472,145 @@ TEST(t_diff_compares_like_hash_kinds)
 	htree_free(r);
 }
 
+/* Two trees of one filesystem, the same files; the caller edits the incident's entries. */
+static void
+pair(struct htree **g, struct htree **c)
+{
+	static const struct {
+		const char *path;
+		int type;
+		unsigned mode;
+		const char *content;
+	} files[] = {
+		{ "/", HTREE_DIR, 0755, NULL },
+		{ "/etc", HTREE_DIR, 0755, NULL },
+		{ "/etc/shadow", HTREE_REG, 0640, "root:*:1::::::\n" },
+		{ "/etc/motd", HTREE_REG, 0644, "hello\n" },
+		{ "/etc/ssh", HTREE_DIR, 0755, NULL },
+		{ "/etc/ssh/ssh_host_ed25519_key", HTREE_REG, 0600, "private\n" },
+		{ "/etc/ssh/ssh_host_ed25519_key.pub", HTREE_REG, 0600, "public\n" },
+		{ "/srv", HTREE_DIR, 0755, NULL },
+		{ "/srv/app-data", HTREE_REG, 0644, "one\ntwo\n" },
+		{ "/srv/tool", HTREE_REG, 0755,
+		  "\x7f"
+		  "ELF tool" },
+		{ "/var", HTREE_DIR, 0755, NULL },
+		{ "/var/log", HTREE_DIR, 0755, NULL },
+		{ "/var/log/app", HTREE_REG, 0644, "one\ntwo\n" },
+		{ "/var/log/sub", HTREE_DIR, 0755, NULL },
+		{ "/var/log/sub/.app", HTREE_REG, 0644, "one\ntwo\n" },
+		{ "/var/log/sub/data", HTREE_REG, 0644, "unreadable, but the same\n" },
+	};
+	struct htree *t[2] = { htree_new(), htree_new() };
+
+	for (int k = 0; k < 2; k++) {
+		htree_add_fs(t[k], "p1", "ext4", 1048576, 1 << 20, NULL);
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+			add(t[k], files[i].path, files[i].type, files[i].mode, files[i].content,
+			    1700000000000000000LL);
+	}
+	*g = t[0];
+	*c = t[1];
+}
+
+static struct htree_entry *
+at(struct htree *t, const char *path)
+{
+	for (size_t i = 0; i < htree_count(t); i++)
+		if (strcmp(htree_at(t, i)->path, path) == 0)
+			return htree_at(t, i);
+	abort();
+}
+
+TEST(t_diff_flags_widened_permissions_and_root_owner)
+{
+	struct htree *g, *c;
+	struct seen s = { .n = 0 };
+
+	pair(&g, &c);
+	at(c, "/etc/shadow")->mode = 0644;                       /* other read on a secret */
+	at(c, "/etc/motd")->mode = 0664;                         /* group write */
+	at(c, "/etc/ssh/ssh_host_ed25519_key")->mode = 0640;     /* group read on a key */
+	at(c, "/etc/ssh/ssh_host_ed25519_key.pub")->mode = 0644; /* read on a public key */
+	at(c, "/srv")->mode = 0757;                              /* other write on a folder */
+	at(c, "/srv/tool")->mode = 0700;                         /* narrowed */
+	at(c, "/srv/app-data")->uid = 0;                         /* chown root */
+	at(c, "/var/log/app")->gid = 0;                          /* chgrp root */
+	at(g, "/var/log/sub/.app")->uid = 0;                     /* root to a user: not flagged */
+	REQUIRE(htree_seal(g, NULL) == 0 && htree_seal(c, NULL) == 0);
+	REQUIRE(diff_trees(g, c, collect, &s, NULL, NULL) == 0);
+	CHECK(has(&s, "metadata /etc/shadow,permissions_widened"));
+	CHECK(has(&s, "metadata /etc/motd,permissions_widened"));
+	CHECK(has(&s, "metadata /etc/ssh/ssh_host_ed25519_key,permissions_widened"));
+	CHECK(has(&s, "metadata /etc/ssh/ssh_host_ed25519_key.pub"));
+	CHECK(has(&s, "metadata /srv,permissions_widened"));
+	CHECK(has(&s, "metadata /srv/tool,executable"));
+	CHECK(has(&s, "metadata /srv/app-data,owner_to_root"));
+	CHECK(has(&s, "metadata /var/log/app,owner_to_root"));
+	CHECK(has(&s, "metadata /var/log/sub/.app,hidden"));
+	CHECK(s.n == 9);
+	htree_free(g);
+	htree_free(c);
+}
+
+TEST(t_diff_reports_unread_content_from_what_is_known)
+{
+	struct htree *g, *c;
+	struct seen s = { .n = 0 };
+	struct diff_stats st;
+	struct htree_entry *e;
+
+	pair(&g, &c);
+	/* Unread now, other size: modified. Unread now, same size: metadata. */
+	e = at(c, "/etc/motd");
+	e->flags = HTREE_F_READERR;
+	e->size = 100;
+	at(c, "/srv/tool")->flags = HTREE_F_READERR;
+	/* Unread in the gold only. */
+	at(g, "/etc/shadow")->flags = HTREE_F_READERR;
+	/* Unread on both sides, in a folder whose node hash is the gold's. */
+	at(g, "/var/log/sub/data")->flags = HTREE_F_READERR;
+	at(c, "/var/log/sub/data")->flags = HTREE_F_READERR;
+	REQUIRE(htree_seal(g, NULL) == 0 && htree_seal(c, NULL) == 0);
+	REQUIRE(diff_trees(g, c, collect, &s, &st, NULL) == 0);
+	CHECK(has(&s, "modified /etc/motd,timestomp_suspected,content_unread"));
+	CHECK(has(&s, "metadata /srv/tool,executable,content_unread"));
+	CHECK(has(&s, "metadata /etc/shadow,content_unread"));
+	CHECK(has(&s, "metadata /var/log/sub/data,content_unread"));
+	CHECK(s.n == 4);
+	CHECK(st.unread == 4 && st.count[DIFF_MODIFIED] == 1 && st.count[DIFF_METADATA] == 3);
+	htree_free(g);
+	htree_free(c);
+}
+
+/* Three names of one inode: a log under /var/log, a hidden name, a name elsewhere. */
+TEST(t_diff_hard_links_share_flags)
+{
+	struct htree *g, *c;
+	struct seen s = { .n = 0 };
+	const char *names[] = { "/srv/app-data", "/var/log/app", "/var/log/sub/.app" };
+
+	pair(&g, &c);
+	for (int k = 0; k < 3; k++) {
+		struct htree_entry *x = at(g, names[k]), *e = at(c, names[k]);
+		x->inode = 77;
+		x->nlink = 3;
+		e->inode = 77;
+		e->nlink = 3;
+		e->size = 4; /* shrunk */
+		sha("one\n", e->sha256);
+		e->mtime += 1000;
+	}
+	REQUIRE(htree_seal(g, NULL) == 0 && htree_seal(c, NULL) == 0);
+	REQUIRE(diff_trees(g, c, collect, &s, NULL, NULL) == 0);
+	CHECK(has(&s, "modified /srv/app-data,truncated_log"));
+	CHECK(has(&s, "modified /var/log/app,truncated_log"));
+	CHECK(has(&s, "modified /var/log/sub/.app,hidden,truncated_log"));
+	CHECK(s.n == 3);
+	htree_free(g);
+	htree_free(c);
+}
+
 /* ---- source: opening beneath a dir: root ---- */
 
 #include <fcntl.h>
