@@ -272,8 +272,15 @@ events_body_line(FILE *fp, const char *prefix, const char *fs, const struct htre
 
 	mode_string(e, mode);
 	fputs("0|", fp);
-	if (prefix)
-		put_escaped(fp, prefix, strlen(prefix));
+	if (prefix) {
+		/* The path starts with '/': "/mnt/ev/" must not give "/mnt/ev//etc". */
+		size_t n = strlen(prefix);
+		while (n > 0 && prefix[n - 1] == '/')
+			n--;
+		put_escaped(fp, prefix, n);
+		if (n == 0 && fs == NULL && e->path_len == 1)
+			fputc('/', fp); /* prefix "/" and the root itself */
+	}
 	if (fs) {
 		fputc('/', fp);
 		put_escaped(fp, fs, strlen(fs));
@@ -407,8 +414,8 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 		size_t i;
 
 		join_strings(json_object_get(ev, "tags"), list, sizeof(list), ",");
-		snprintf(msg, sizeof(msg), "YARA match %s [%s] in %s", rule ? rule : "", list,
-			 path);
+		snprintf(msg, sizeof(msg), "YARA match %s%s%s%s in %s", rule ? rule : "",
+			 list[0] ? " [" : "", list, list[0] ? "]" : "", path);
 		o = ts_base(ev, "yara:match", "yara_match", msg);
 		ts_time(o, file_mtime_ns, "Content Modification Time");
 		json_object_set(o, "rule", json_object_get(ev, "rule"));

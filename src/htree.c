@@ -860,8 +860,9 @@ out:
 }
 
 int
-htree_save(struct htree *t, const char *path, struct dt_err *err)
+htree_save(struct htree *t, const char *path, const struct outfile_opts *o, struct dt_err *err)
 {
+	static const struct outfile_opts plain = { .kind = OUTFILE_DTREE };
 	struct outfile of;
 	unsigned char *data = NULL;
 	size_t len = 0;
@@ -871,7 +872,7 @@ htree_save(struct htree *t, const char *path, struct dt_err *err)
 		DT_BUG("htree_save on an unsealed tree");
 	if (htree_encode(t, &data, &len, err) < 0)
 		return -1;
-	if (outfile_open(&of, path, err) < 0) {
+	if (outfile_open(&of, path, o ? o : &plain, err) < 0) {
 		free(data);
 		return -1;
 	}

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "outfile.h"
 
 #define HTREE_MAX_PATH      65536        /* bytes in one path */
 #define HTREE_MAX_LINK      65536        /* bytes in one link target */
@@ -139,9 +140,10 @@ int htree_pathcmp(const char *a, size_t alen, const char *b, size_t blen);
 
 /*
  * Write the tree to path atomically (temporary name, fsync, rename). The tree must be
- * sealed. Fills the digest in the tree's info.
+ * sealed. Fills the digest in the tree's info. o (may be NULL: kind OUTFILE_DTREE, no force)
+ * says what an existing file at path may be replaced (outfile.h).
  */
-int htree_save(struct htree *t, const char *path, struct dt_err *err);
+int htree_save(struct htree *t, const char *path, const struct outfile_opts *o, struct dt_err *err);
 /*
  * Read and verify path; the trailer digest is checked before anything else is trusted.
  * Not a .dtree or damaged: DT_EFORMAT; unknown major version: DT_EVERSION. On success *out

@@ -3,36 +3,268 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "banned.h"
 
+/* ---- the registry of temporary files, for signal handlers ---- */
+
+enum { SLOT_FREE, SLOT_FILLING, SLOT_LIVE };
+
+static struct {
+	_Atomic int state;
+	int dirfd;
+	char name[PATH_MAX];
+} tracked[OUTFILE_MAX_TRACKED];
+
 int
-outfile_open(struct outfile *of, const char *path, struct dt_err *err)
+outfile_track(int dirfd, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= PATH_MAX)
+		return -1;
+	for (int i = 0; i < OUTFILE_MAX_TRACKED; i++) {
+		int expect = SLOT_FREE;
+		if (!atomic_compare_exchange_strong(&tracked[i].state, &expect, SLOT_FILLING))
+			continue;
+		tracked[i].dirfd = dirfd;
+		memcpy(tracked[i].name, name, n + 1);
+		/* Sequentially consistent: a handler that sees LIVE sees the name. */
+		atomic_store(&tracked[i].state, SLOT_LIVE);
+		return i;
+	}
+	return -1;
+}
+
+void
+outfile_untrack(int slot)
+{
+	if (slot >= 0 && slot < OUTFILE_MAX_TRACKED)
+		atomic_store(&tracked[slot].state, SLOT_FREE);
+}
+
+void
+outfile_unlink_tracked(void)
+{
+	/* Only atomics and unlinkat(2): both async-signal-safe. */
+	for (int i = 0; i < OUTFILE_MAX_TRACKED; i++)
+		if (atomic_load(&tracked[i].state) == SLOT_LIVE)
+			(void)unlinkat(tracked[i].dirfd, tracked[i].name, 0);
+}
+
+/* ---- what may be written ---- */
+
+static const char *const kind_names[] = {
+	[OUTFILE_DTREE] = "a .dtree",
+	[OUTFILE_JSONL] = "JSON Lines",
+	[OUTFILE_HASHDEEP] = "a hashdeep list",
+	[OUTFILE_BODYFILE] = "a body file",
+};
+
+/* Whether the first bytes of an existing file (len of them, a prefix) are of kind k. */
+static int
+looks_like(enum outfile_kind k, const char *b, size_t len)
+{
+	const char *nl = memchr(b, '\n', len);
+	size_t line = nl ? (size_t)(nl - b) : len, bars = 0;
+	json_t *j;
+	int yes;
+
+	switch (k) {
+	case OUTFILE_DTREE:
+		return len >= 8 && memcmp(b,
+					  "\x89"
+					  "DTREE\r\n",
+					  8) == 0;
+	case OUTFILE_HASHDEEP: return len >= 17 && memcmp(b, "%%%% HASHDEEP-1.0", 17) == 0;
+	case OUTFILE_BODYFILE:
+		if (len >= 17 && memcmp(b, "# TSK 3 body file", 17) == 0)
+			return 1;
+		for (size_t i = 0; i < line; i++)
+			bars += b[i] == '|';
+		return bars >= 10;
+	case OUTFILE_JSONL:
+		if (line == 0 || b[0] != '{')
+			return 0;
+		if (nl == NULL) /* a first line longer than we read: its start must do */
+			return 1;
+		j = json_loadb(b, line, 0, NULL);
+		yes = json_is_object(j);
+		json_decref(j);
+		return yes;
+	}
+	return 0;
+}
+
+/* The folder path is in, for a file that is to be created or renamed over. */
+static int
+check_folder(const char *path, struct dt_err *err)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return dt_fail(err, DT_EUSAGE, "'%s': name too long", path);
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (stat(dir, &st) != 0)
+		return dt_fail_errno(err, DT_EIO, "cannot write '%s': folder '%s'", path, dir);
+	if (!S_ISDIR(st.st_mode))
+		return dt_fail(err, DT_EIO, "cannot write '%s': '%s' is not a folder", path, dir);
+	if (access(dir, W_OK | X_OK) != 0)
+		return dt_fail_errno(err, DT_EIO, "cannot write '%s': folder '%s'", path, dir);
+	return 0;
+}
+
+static int
+check_not_input(const char *path, const struct stat *st, const struct outfile_opts *o,
+		struct dt_err *err)
+{
+	struct stat in;
+
+	for (size_t i = 0; i < o->ninputs; i++) {
+		if (o->inputs[i] == NULL || stat(o->inputs[i], &in) != 0)
+			continue;
+		if (in.st_dev == st->st_dev && in.st_ino == st->st_ino)
+			return dt_fail(err, DT_EUSAGE,
+				       "refusing to write '%s': it is '%s', which this run reads",
+				       path, o->inputs[i]);
+	}
+	return 0;
+}
+
+static int
+check_kind(const char *path, const struct stat *st, const struct outfile_opts *o,
+	   struct dt_err *err)
+{
+	char b[4096];
+	ssize_t n;
+	int fd;
+
+	if (o->force || st->st_size == 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return dt_fail_errno(err, DT_EIO, "cannot read '%s' (to see what it is)", path);
+	n = read(fd, b, sizeof(b));
+	close(fd);
+	if (n < 0)
+		return dt_fail_errno(err, DT_EIO, "cannot read '%s' (to see what it is)", path);
+	if (!looks_like(o->kind, b, (size_t)n))
+		return dt_fail(err, DT_EUSAGE,
+			       "refusing to replace '%s': it is not %s written by deltair (give "
+			       "--force to replace it)",
+			       path, kind_names[o->kind]);
+	return 0;
+}
+
+int
+outfile_check(const char *path, const struct outfile_opts *o, struct dt_err *err)
+{
+	const char *base = strrchr(path, '/');
+	struct stat st;
+
+	if (strcmp(path, "-") == 0)
+		return 0;
+	base = base ? base + 1 : path;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return dt_fail(err, DT_EUSAGE, "'%s' names a folder, not a file", path);
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT)
+			return dt_fail_errno(err, DT_EIO, "cannot write '%s'", path);
+		return check_folder(path, err);
+	}
+	if (S_ISLNK(st.st_mode))
+		return dt_fail(err, DT_EUSAGE,
+			       "refusing to write '%s': it is a symbolic link (give the path it "
+			       "points to)",
+			       path);
+	if (S_ISBLK(st.st_mode))
+		return dt_fail(err, DT_EUSAGE, "refusing to write '%s': it is a block device",
+			       path);
+	if (S_ISDIR(st.st_mode))
+		return dt_fail(err, DT_EUSAGE, "'%s' is a folder, not a file", path);
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+		return dt_fail(err, DT_EUSAGE, "refusing to write '%s': it is not a regular file",
+			       path);
+	if (check_not_input(path, &st, o, err) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode))
+		return 0; /* a character device or FIFO: written through */
+	if (check_kind(path, &st, o, err) < 0)
+		return -1;
+	return check_folder(path, err);
+}
+
+/* A character device or FIFO: open it as it is, and check that it still is one. */
+static int
+open_through(struct outfile *of, const char *path, struct dt_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return dt_fail_errno(err, DT_EIO, "cannot open '%s'", path);
+	if (fstat(fd, &st) != 0 || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+		close(fd);
+		return dt_fail(err, DT_EIO, "'%s' changed while being opened", path);
+	}
+	of->fp = fdopen(fd, "w");
+	if (of->fp == NULL) {
+		dt_fail_errno(err, DT_EIO, "cannot open '%s'", path);
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+int
+outfile_open(struct outfile *of, const char *path, const struct outfile_opts *o, struct dt_err *err)
 {
 	const char *slash, *base;
+	struct stat st;
 	size_t dirlen, n;
-	mode_t mask;
+	mode_t mode;
 	int fd;
 
 	memset(of, 0, sizeof(*of));
+	of->slot = -1;
+	if (outfile_check(path, o, err) < 0)
+		return -1;
 	if (strcmp(path, "-") == 0) {
 		of->fp = stdout;
 		of->is_stdout = 1;
 		return 0;
 	}
+	of->path = strdup(path);
+	if (of->path == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	if (lstat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+		if (open_through(of, path, err) < 0) {
+			outfile_release(of);
+			return -1;
+		}
+		return 0;
+	}
 	slash = strrchr(path, '/');
 	base = slash ? slash + 1 : path;
 	dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-	if (*base == '\0')
-		return dt_fail(err, DT_EUSAGE, "'%s' names a directory, not a file", path);
 	n = strlen(path) + 16;
-	of->path = strdup(path);
 	of->tmp = malloc(n);
-	if (of->path == NULL || of->tmp == NULL) {
+	if (of->tmp == NULL) {
 		outfile_release(of);
 		return dt_fail(err, DT_ENOMEM, "out of memory");
 	}
@@ -45,10 +277,21 @@ outfile_open(struct outfile *of, const char *path, struct dt_err *err)
 		outfile_release(of);
 		return -1;
 	}
-	/* mkstemp makes 0600; outputs are ordinary files, so honour the umask. */
-	mask = umask(0);
-	umask(mask);
-	(void)fchmod(fd, 0666 & ~mask);
+	of->slot = outfile_track(AT_FDCWD, of->tmp);
+	if (of->slot < 0) {
+		close(fd);
+		outfile_release(of);
+		return dt_fail(err, DT_ENOMEM, "too many temporary files");
+	}
+	/* mkstemp makes 0600; outputs are ordinary files unless asked, so honour the umask. */
+	if (o->mode) {
+		mode = o->mode;
+	} else {
+		mode = umask(0);
+		umask(mode);
+		mode = 0666 & ~mode;
+	}
+	(void)fchmod(fd, mode);
 	of->fp = fdopen(fd, "w");
 	if (of->fp == NULL) {
 		dt_fail_errno(err, DT_EIO, "cannot open '%s'", of->tmp);
@@ -73,6 +316,15 @@ outfile_commit(struct outfile *of, struct dt_err *err)
 	}
 	if (fflush(of->fp) != 0 || ferror(of->fp))
 		return dt_fail_errno(err, DT_EIO, "cannot write '%s'", of->path);
+	if (of->tmp == NULL) { /* written through: nothing to rename */
+		if (fclose(of->fp) != 0) {
+			of->fp = NULL;
+			return dt_fail_errno(err, DT_EIO, "cannot write '%s'", of->path);
+		}
+		of->fp = NULL;
+		of->committed = 1;
+		return 0;
+	}
 	if (fsync(fileno(of->fp)) != 0 && errno != EINVAL)
 		return dt_fail_errno(err, DT_EIO, "cannot write '%s'", of->path);
 	if (fclose(of->fp) != 0) {
@@ -83,6 +335,8 @@ outfile_commit(struct outfile *of, struct dt_err *err)
 	if (rename(of->tmp, of->path) != 0)
 		return dt_fail_errno(err, DT_EIO, "cannot rename into '%s'", of->path);
 	of->committed = 1;
+	outfile_untrack(of->slot);
+	of->slot = -1;
 	/* Make the rename itself durable. */
 	dir = strdup(of->path);
 	if (dir) {
@@ -108,7 +362,10 @@ outfile_release(struct outfile *of)
 		fclose(of->fp);
 	if (of->tmp && !of->committed)
 		unlink(of->tmp);
+	if (of->path || of->tmp) /* a zeroed struct has slot 0, which is not its own */
+		outfile_untrack(of->slot);
 	free(of->tmp);
 	free(of->path);
 	memset(of, 0, sizeof(*of));
+	of->slot = -1;
 }

@@ -1,29 +1,82 @@
 /*
- * outfile.h - write a file under a temporary name and rename it into place.
- * Nothing half-written ever carries the final name: outfile_commit() flushes, fsyncs and
- * renames; outfile_release() unlinks the temporary file unless it was committed.
- * A path of "-" writes to stdout directly (no temporary file, commit only flushes).
+ * outfile.h - every file deltair writes goes through here: one rule for what may be written.
+ *
+ * Where an output may go (outfile_check(), also done by outfile_open()):
+ *   "-"                        standard output;
+ *   nothing there yet          created, if its folder exists and is writable;
+ *   a character device, FIFO   written through (opened, never replaced): /dev/null, a pipe;
+ *   a regular file             replaced only when it is empty or already a deltair output of
+ *                              the same kind (a .dtree by its magic, JSON Lines by its first
+ *                              line, ...), or with force;
+ *   anything else              refused: a symbolic link, a block device, a folder, a socket.
+ * Never onto one of the run's inputs (same device and inode), force or not.
+ *
+ * A regular file is written under a temporary name and renamed into place: nothing
+ * half-written ever carries the final name. outfile_commit() flushes, fsyncs and renames;
+ * outfile_release() unlinks the temporary file unless it was committed.
+ *
+ * Temporary files are tracked (outfile_track()) so that a signal handler can remove them:
+ * outfile_unlink_tracked() is async-signal-safe.
  */
 #ifndef DELTAIR_OUTFILE_H
 #define DELTAIR_OUTFILE_H
 
+#include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "error.h"
+
+/* What an existing regular file must already be for an output of this kind to replace it. */
+enum outfile_kind {
+	OUTFILE_DTREE,    /* starts with the .dtree magic */
+	OUTFILE_JSONL,    /* JSON Lines: the first line is a JSON object */
+	OUTFILE_HASHDEEP, /* starts with "%%%% HASHDEEP-1.0" */
+	OUTFILE_BODYFILE, /* a TSK 3 body file: deltair's header, or a first line of 11 fields */
+};
+
+struct outfile_opts {
+	enum outfile_kind kind;
+	int force;                 /* replace any regular file (never an input) */
+	mode_t mode;               /* 0: 0666 less the umask; else exactly this, e.g. 0600 */
+	const char *const *inputs; /* borrowed: files the run reads, NULL entries skipped */
+	size_t ninputs;
+};
 
 struct outfile {
 	FILE *fp;   /* write here */
 	char *path; /* owned: the final name */
-	char *tmp;  /* owned: the temporary name, NULL for stdout */
+	char *tmp;  /* owned: the temporary name, NULL for stdout or a write-through */
+	int slot;   /* outfile_track() slot of tmp, or -1 */
 	int is_stdout;
 	int committed;
 };
 
-/* Open "DIR/.NAME.XXXXXX" beside path (0644 less the umask), or stdout for "-". */
-int outfile_open(struct outfile *of, const char *path, struct dt_err *err);
-/* Flush, fsync, rename over path, fsync the directory. Reports ENOSPC and friends. */
+/*
+ * Whether path may be written under o (see the top of this file), without creating or
+ * opening anything: commands call it before they read evidence, so that a wrong output
+ * fails in a second, not after hours. Refusals: DT_EUSAGE; a missing or unwritable
+ * folder: DT_EIO.
+ */
+int outfile_check(const char *path, const struct outfile_opts *o, struct dt_err *err);
+/* outfile_check(), then open: stdout, the device or FIFO itself, or "DIR/.NAME.XXXXXX". */
+int outfile_open(struct outfile *of, const char *path, const struct outfile_opts *o,
+		 struct dt_err *err);
+/* Flush; for a temporary file also fsync, rename over path, fsync the directory. */
 int outfile_commit(struct outfile *of, struct dt_err *err);
 /* Close and unlink the temporary file unless committed; safe on a zeroed struct. */
 void outfile_release(struct outfile *of);
+
+/*
+ * Remember a temporary file (name relative to dirfd, or AT_FDCWD) until outfile_untrack():
+ * a slot number, or -1 when the name is too long or OUTFILE_MAX_TRACKED are in use.
+ * Thread-safe. dirfd must stay open until outfile_untrack().
+ */
+#define OUTFILE_MAX_TRACKED 32
+int outfile_track(int dirfd, const char *name);
+/* Forget a slot (-1 is a no-op). */
+void outfile_untrack(int slot);
+/* Unlink every tracked file. Async-signal-safe: for SIGINT, SIGTERM and SIGHUP handlers. */
+void outfile_unlink_tracked(void);
 
 #endif

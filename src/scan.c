@@ -10,9 +10,12 @@
  */
 #include "scan.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <ftw.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -837,7 +840,7 @@ open_dirs(int dirfd, const char *rel, size_t n)
 		}
 		memcpy(name, rel + i, j - i);
 		name[j - i] = '\0';
-		if (mkdirat(fd, name, 0755) != 0 && errno != EEXIST) {
+		if (mkdirat(fd, name, 0700) != 0 && errno != EEXIST) {
 			close(fd);
 			return -1;
 		}
@@ -856,7 +859,7 @@ extract_one(struct scanner *sc, const char *fs, const char *change, const struct
 	struct buf rel;
 	const char *slash;
 	size_t dirlen;
-	int dfd = -1, fd = -1, rc = -1;
+	int dfd = -1, fd = -1, rc = -1, slot = -1;
 	char tmp[64], hex[65];
 	unsigned char *buf = NULL, digest[32];
 	uint64_t off = 0;
@@ -884,10 +887,14 @@ extract_one(struct scanner *sc, const char *fs, const char *change, const struct
 		dt_fail_errno(&ferr, DT_EIO, "cannot create the folder for it");
 		goto report;
 	}
-	/* Write under a temporary name, verify, then rename over: a re-run replaces cleanly. */
+	/* Write under a temporary name, verify, then rename over. The copy is evidence (a
+	 * shadow file, a key): 0600 whatever the umask. A signal handler removes it. */
 	snprintf(tmp, sizeof(tmp), ".deltair-tmp.%d", (int)getpid());
 	unlinkat(dfd, tmp, 0);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	slot = outfile_track(dfd, tmp);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		(void)fchmod(fd, 0600);
 	buf = malloc(READ_CHUNK);
 	md = EVP_MD_CTX_new();
 	if (fd < 0 || buf == NULL || md == NULL) {
@@ -953,6 +960,7 @@ report:
 out:
 	if (fd >= 0)
 		close(fd);
+	outfile_untrack(slot); /* before dfd closes: the handler unlinks relative to it */
 	if (dfd >= 0)
 		close(dfd);
 	EVP_MD_CTX_free(md);
@@ -964,24 +972,158 @@ out:
 
 #define EXTRACT_DONE "COMPLETE"
 
+/* What an extraction writes at the top of its folder; --force replaces only such a folder. */
 static int
-extract_open(struct scanner *sc, const char *dir, struct dt_err *err)
+extraction_name(const char *n)
 {
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return dt_fail_errno(err, DT_EIO, "cannot create '%s'", dir);
-	sc->extract_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sc->extract_fd < 0) {
-		struct stat st;
-		/* O_NOFOLLOW|O_DIRECTORY on a symlink fails with ENOTDIR: say what it is. */
-		if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
-			return dt_fail(err, DT_EIO,
-				       "'%s' is a symbolic link; extraction needs a real folder",
-				       dir);
-		return dt_fail_errno(err, DT_EIO, "cannot open '%s'", dir);
+	return strcmp(n, "files") == 0 || strcmp(n, "manifest.jsonl") == 0 ||
+	       strcmp(n, EXTRACT_DONE) == 0 || strncmp(n, ".manifest.jsonl.", 16) == 0;
+}
+
+/* 0: dir is empty; 1: it holds only an extraction's names; 2: it holds something else. */
+static int
+folder_holds(const char *dir, struct dt_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int what = 0;
+
+	if (d == NULL)
+		return dt_fail_errno(err, DT_EIO, "cannot read '%s'", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (!extraction_name(de->d_name)) {
+			what = 2;
+			break;
+		}
+		what = 1;
 	}
-	/* A re-run: the marker goes first, so an interrupted run never looks complete. */
-	if (unlinkat(sc->extract_fd, EXTRACT_DONE, 0) != 0 && errno != ENOENT)
-		return dt_fail_errno(err, DT_EIO, "cannot remove '%s/%s'", dir, EXTRACT_DONE);
+	closedir(d);
+	return what;
+}
+
+int
+scan_extract_check(const char *dir, int force, struct dt_err *err)
+{
+	char parent[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(dir);
+	int what;
+
+	if (n == 0 || n >= sizeof(parent))
+		return dt_fail(err, DT_EUSAGE, "bad folder name '%s'", dir);
+	if (lstat(dir, &st) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return dt_fail(err, DT_EUSAGE,
+				       "'%s' is a symbolic link; --extract needs a real folder",
+				       dir);
+		if (!S_ISDIR(st.st_mode))
+			return dt_fail(err, DT_EUSAGE, "'%s' is not a folder", dir);
+		if (access(dir, W_OK | X_OK) != 0)
+			return dt_fail_errno(err, DT_EIO, "cannot write to '%s'", dir);
+		what = folder_holds(dir, err);
+		if (what < 0)
+			return -1;
+		if (what == 1 && !force)
+			return dt_fail(err, DT_EUSAGE,
+				       "'%s' holds an earlier extraction: give --force to replace "
+				       "it, or a new folder",
+				       dir);
+		if (what == 2)
+			return dt_fail(err, DT_EUSAGE,
+				       "'%s' is not empty%s: give a new or empty folder", dir,
+				       force ? " and not an extraction folder (--force replaces "
+					       "only those)"
+					     : "");
+		return 0;
+	}
+	if (errno != ENOENT)
+		return dt_fail_errno(err, DT_EIO, "cannot use '%s'", dir);
+	/* Missing folders are created: the nearest existing ancestor must be writable. */
+	memcpy(parent, dir, n + 1);
+	for (;;) {
+		char *slash;
+
+		while (n > 1 && parent[n - 1] == '/')
+			parent[--n] = '\0';
+		slash = strrchr(parent, '/');
+		if (slash == NULL)
+			snprintf(parent, sizeof(parent), ".");
+		else if (slash == parent)
+			parent[1] = '\0';
+		else
+			*slash = '\0';
+		n = strlen(parent);
+		if (stat(parent, &st) == 0)
+			break;
+		if (errno != ENOENT || slash == NULL || n <= 1)
+			return dt_fail_errno(err, DT_EIO, "cannot create '%s'", dir);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return dt_fail(err, DT_EUSAGE, "cannot create '%s': '%s' is not a folder", dir,
+			       parent);
+	if (access(parent, W_OK | X_OK) != 0)
+		return dt_fail_errno(err, DT_EIO, "cannot create '%s'", dir);
+	return 0;
+}
+
+/* mkdir -p, new folders 0700. */
+static int
+make_folders(const char *dir, struct dt_err *err)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(p))
+		return dt_fail(err, DT_EUSAGE, "bad folder name '%s'", dir);
+	memcpy(p, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			return dt_fail_errno(err, DT_EIO, "cannot create '%s'", p);
+		p[i] = dir[i];
+	}
+	return 0;
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int
+extract_open(struct scanner *sc, const char *dir, int force, struct dt_err *err)
+{
+	char path[PATH_MAX + 32];
+
+	/* Checked again now: the walk may have taken hours. */
+	if (scan_extract_check(dir, force, err) < 0 || make_folders(dir, err) < 0)
+		return -1;
+	sc->extract_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sc->extract_fd < 0)
+		return dt_fail_errno(err, DT_EIO, "cannot open '%s'", dir);
+	/* Extracted files are evidence (shadow files, keys): the folder is the owner's only. */
+	if (fchmod(sc->extract_fd, 0700) != 0)
+		return dt_fail_errno(err, DT_EIO, "cannot set the mode of '%s'", dir);
+	if (force) {
+		/* Replace an earlier extraction whole: the marker first, so that an
+		 * interrupted removal never looks complete; never across a mount or a link. */
+		if (unlinkat(sc->extract_fd, EXTRACT_DONE, 0) != 0 && errno != ENOENT)
+			return dt_fail_errno(err, DT_EIO, "cannot remove '%s/%s'", dir,
+					     EXTRACT_DONE);
+		snprintf(path, sizeof(path), "%s/files", dir);
+		if (nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0 &&
+		    errno != ENOENT)
+			return dt_fail_errno(err, DT_EIO, "cannot remove '%s'", path);
+		if (unlinkat(sc->extract_fd, "manifest.jsonl", 0) != 0 && errno != ENOENT)
+			return dt_fail_errno(err, DT_EIO, "cannot remove '%s/manifest.jsonl'", dir);
+	}
 	sc->manifest = json_array();
 	return 0;
 }
@@ -989,6 +1131,8 @@ extract_open(struct scanner *sc, const char *dir, struct dt_err *err)
 static int
 extract_close(struct scanner *sc, const char *dir, struct dt_err *err)
 {
+	/* The folder is ours (checked empty or replaced): the manifest replaces nothing else. */
+	static const struct outfile_opts mo = { .kind = OUTFILE_JSONL, .force = 1, .mode = 0600 };
 	struct outfile of;
 	char path[4200];
 	size_t i;
@@ -996,7 +1140,7 @@ extract_close(struct scanner *sc, const char *dir, struct dt_err *err)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/manifest.jsonl", dir);
-	if (outfile_open(&of, path, err) < 0)
+	if (outfile_open(&of, path, &mo, err) < 0)
 		return -1;
 	json_array_foreach(sc->manifest, i, m)
 	{
@@ -1008,9 +1152,11 @@ extract_close(struct scanner *sc, const char *dir, struct dt_err *err)
 		return -1;
 	}
 	outfile_release(&of);
-	fd = openat(sc->extract_fd, EXTRACT_DONE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+	fd = openat(sc->extract_fd, EXTRACT_DONE,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return dt_fail_errno(err, DT_EIO, "cannot write '%s/%s'", dir, EXTRACT_DONE);
+	(void)fchmod(fd, 0600);
 	if (write(fd, "deltair extraction complete\n", 28) != 28 || fsync(fd) != 0) {
 		close(fd);
 		return dt_fail_errno(err, DT_EIO, "cannot write '%s/%s'", dir, EXTRACT_DONE);
@@ -1152,7 +1298,7 @@ scan_delta(struct source *s, const struct htree *gold, const struct htree *cur,
 			goto out;
 		rc = -1;
 	}
-	if (c->extract_dir && extract_open(&sc, c->extract_dir, err) < 0)
+	if (c->extract_dir && extract_open(&sc, c->extract_dir, c->extract_force, err) < 0)
 		goto out;
 	if (diff_trees(gold, cur, keep_change, &p, ds, err) < 0)
 		goto out;

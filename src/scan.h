@@ -29,7 +29,8 @@ struct scan_config {
 	struct yarascan *rules; /* borrowed; NULL: no YARA */
 	struct yarascan_opts yara;
 	struct artifacts *artifacts; /* borrowed, prepared by scan_delta; NULL: none */
-	const char *extract_dir;     /* NULL: no extraction */
+	const char *extract_dir;     /* NULL: no extraction; see scan_extract_check() */
+	int extract_force;           /* replace an earlier extraction in extract_dir */
 	int parse_rows;              /* parse the delta's files into rows */
 };
 
@@ -63,6 +64,15 @@ int scan_collect_rows(struct source *s, const struct htree *t, const struct pars
 		      void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
 				       const char *msg),
 		      void *ectx, struct dt_err *err);
+
+/*
+ * Whether dir can take an extraction, without creating anything (called again when the
+ * extraction starts): a new folder (missing parents are created; new folders are 0700),
+ * or an empty one, or with force one that holds only an earlier extraction (files/,
+ * manifest.jsonl, COMPLETE), which is then replaced whole. Never a symbolic link.
+ * The folder is made 0700, the copies, manifest.jsonl and COMPLETE 0600.
+ */
+int scan_extract_check(const char *dir, int force, struct dt_err *err);
 
 /*
  * Diff gold against cur (cur was walked from s) and triage the delta: `file` events (with

@@ -100,6 +100,7 @@ struct walker {
 	const struct source_fs *sfs;
 	TSK_FS_INFO *fs;
 	int is_ntfs;
+	int is_exfat;
 	int gold_fs; /* matching filesystem of the gold tree, or -1 */
 	struct ext_geo ext; /* ext2/3/4: where inodes are, for their times */
 	struct buf path;
@@ -1085,6 +1086,25 @@ add_entry(struct walker *w, struct htree_entry *e, int64_t *idx)
 	return 0;
 }
 
+/*
+ * The entries libtsk makes of exFAT's special directory entries in the root: the allocation
+ * bitmap, the up-case table, the volume GUID and TexFAT ones ("$NAME"), and the volume label
+ * ("LABEL (Volume Label Entry)"). Like NTFS's $ files: filesystem metadata, not files.
+ */
+static int
+exfat_meta_name(const char *n, size_t len)
+{
+	static const char *const names[] = { "$ALLOC_BITMAP", "$UPCASE_TABLE", "$VOLUME_GUID",
+					     "$TEX_FAT", NULL };
+	static const char label[] = " (Volume Label Entry)";
+
+	for (const char *const *k = names; *k; k++)
+		if (strcmp(n, *k) == 0)
+			return 1;
+	return len >= sizeof(label) - 1 &&
+	       memcmp(n + len - (sizeof(label) - 1), label, sizeof(label) - 1) == 0;
+}
+
 static void
 tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, size_t *nsubs,
 	  size_t *capsubs, struct buf *names)
@@ -1102,6 +1122,8 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, siz
 			return;
 		/* NTFS system files ($MFT, $Extend, ...) live in the root and start with '$'. */
 		if (w->is_ntfs && depth == 0 && nm->name[0] == '$')
+			return;
+		if (w->is_exfat && depth == 0 && exfat_meta_name(nm->name, nlen))
 			return;
 	}
 	if (path_push(w, nm->name, nlen, &old) < 0) {
@@ -1242,6 +1264,7 @@ walk_tsk(struct walker *w)
 
 	w->fs = w->sfs->tsk_fs;
 	w->is_ntfs = TSK_FS_TYPE_ISNTFS(w->fs->ftype) != 0;
+	w->is_exfat = w->fs->ftype == TSK_FS_TYPE_EXFAT;
 	if (TSK_FS_TYPE_ISEXT(w->fs->ftype))
 		ext_open(w);
 	else

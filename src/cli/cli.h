@@ -46,15 +46,21 @@ int cli_fail(const char *cmd, const struct dt_err *err);
 int cli_diff_status(const char *cmd, const struct diff_stats *ds, uint64_t read_errors);
 /* Usage error: the message and a pointer to --help on stderr; returns EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) DT_PRINTF(2, 3);
+/*
+ * getopt_long returned '?' or ':' (optstrings start with ':'): say which option, once,
+ * with our prefix; returns EXIT_USAGE.
+ */
+int cli_bad_option(const char *cmd, char **argv, int c);
 /* Parse a non-negative integer option value; -1 on junk. */
 long long cli_number(const char *s);
 
 /* A progress line on stderr when it is a terminal. */
 struct cli_progress {
+	const char *cmd; /* borrowed: the label, "deltair: CMD: FS: ..." */
 	int enabled;
 	int shown;
 };
-void cli_progress_init(struct cli_progress *p, int wanted);
+void cli_progress_init(struct cli_progress *p, const char *cmd, int wanted);
 void cli_progress_cb(void *ctx, const struct walk_progress *wp);
 void cli_progress_done(struct cli_progress *p);
 
@@ -77,6 +83,8 @@ struct cli_source_opts {
 	"      --threads N       hashing threads (default: one per CPU)\n"                       \
 	"      --no-progress     no progress line on stderr\n"
 void cli_source_opts_init(struct cli_source_opts *o);
+/* The name of a source option given that changes what is read (not --no-progress), or NULL. */
+const char *cli_source_opts_given(const struct cli_source_opts *o);
 /* Handle one of CLI_SOURCE_OPTIONS; 1 if c was one of them, -1 on a bad value, 0 if not. */
 int cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char *arg);
 /*
@@ -101,6 +109,12 @@ void cli_check_pairing(const char *cmd, const struct htree *gold, const struct h
 		       void *ctx);
 /* 1 if path is a file that starts with the .dtree magic. */
 int cli_is_dtree(const char *path);
+
+/*
+ * SIGINT, SIGTERM and SIGHUP back to what they were when deltair started, for code that
+ * handles them itself (libfuse installs its handlers only over the default ones).
+ */
+void cli_signals_release(void);
 
 /* Print the exit-status table (for `deltair help` and --help pages). */
 void cli_print_exit_codes(FILE *fp);

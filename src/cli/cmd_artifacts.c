@@ -165,7 +165,7 @@ cmd_artifacts(int argc, char **argv)
 		return 0;
 	}
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "a:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, ":a:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (np == MAX_PATHS)
@@ -180,7 +180,7 @@ cmd_artifacts(int argc, char **argv)
 				return cli_usage("artifacts", "--offset needs a byte offset");
 			break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return cli_usage("artifacts", "bad option");
+		default: return cli_bad_option("artifacts", argv + 1, c);
 		}
 	}
 	if (strcmp(sub, "list") != 0 && strcmp(sub, "resolve") != 0)
@@ -188,6 +188,11 @@ cmd_artifacts(int argc, char **argv)
 				 sub);
 	if (strcmp(sub, "list") == 0 && argc - 1 != optind)
 		return cli_usage("artifacts", "list takes no arguments");
+	if (strcmp(sub, "list") == 0 && (json || offset >= 0))
+		return cli_usage("artifacts", "%s is for resolve, not list",
+				 json ? "--json" : "--offset");
+	if (strcmp(sub, "resolve") == 0 && all)
+		return cli_usage("artifacts", "--all is for list, not resolve");
 	if (strcmp(sub, "resolve") == 0 && argc - 1 - optind != 1)
 		return cli_usage("artifacts", "resolve needs one IMAGE");
 	if (np == 0) {

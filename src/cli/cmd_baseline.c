@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "htree.h"
+#include "outfile.h"
 #include "scan.h"
 #include "source.h"
 
@@ -24,9 +25,13 @@ static const char usage_text[] =
 	"rename). A file with 1 GiB of holes or more gets a sparse-sha256 instead (its non-zero\n"
 	"4 KiB chunks and their offsets, then its size: docs/dtree-format.md), so that hashing\n"
 	"reads only allocated data.\n"
+	"OUT is checked before IMAGE is read. An existing OUT is replaced only if it is a .dtree\n"
+	"(or empty); a symbolic link, a block device or IMAGE itself never; a character device\n"
+	"or FIFO is written through.\n"
 	"\n"
 	"Options:\n"
 	"  -o, --output FILE     the .dtree to write (required)\n"
+	"      --force           replace OUT even if it is not a .dtree\n"
 	"      --no-rows         do not parse the gold's files into osquery-table rows (the rows\n"
 	"                        'deltair scan' diffs against)\n" CLI_SOURCE_HELP
 	"  -h, --help            this help\n"
@@ -71,6 +76,7 @@ cmd_baseline(int argc, char **argv)
 	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
 					      { "help", no_argument, NULL, 'h' },
 					      { "no-rows", no_argument, NULL, 'W' },
+					      { "force", no_argument, NULL, 'F' },
 					      CLI_SOURCE_OPTIONS,
 					      { NULL, 0, NULL, 0 } };
 	struct cli_source_opts so;
@@ -80,13 +86,14 @@ cmd_baseline(int argc, char **argv)
 	struct source *src = NULL;
 	struct dt_err err = { 0 };
 	const char *out = NULL;
+	struct outfile_opts oo = { .kind = OUTFILE_DTREE };
 	int c, rc, rows = 1;
 	uint64_t parsed = 0;
 	unsigned long read_errors;
 
 	cli_source_opts_init(&so);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
 		int r = cli_source_opt("baseline", &so, c, optarg);
 		if (r < 0)
 			return EXIT_USAGE;
@@ -95,14 +102,20 @@ cmd_baseline(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'W': rows = 0; break;
+		case 'F': oo.force = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return cli_usage("baseline", "bad option");
+		default: return cli_bad_option("baseline", argv, c);
 		}
 	}
 	if (optind + 1 != argc)
 		return cli_usage("baseline", "expected one IMAGE argument");
 	if (out == NULL)
 		return cli_usage("baseline", "-o OUT.dtree is required");
+	/* Before the walk, which may take hours. */
+	oo.inputs = (const char *const *)&argv[optind];
+	oo.ninputs = 1;
+	if (outfile_check(out, &oo, &err) < 0)
+		return cli_fail("baseline", &err);
 	rc = cli_walk("baseline", argv[optind], &so, NULL, on_error, &wc, &t, &st, &src);
 	if (rc)
 		return rc;
@@ -113,7 +126,7 @@ cmd_baseline(int argc, char **argv)
 		htree_free(t);
 		return cli_fail("baseline", &err);
 	}
-	if (htree_save(t, out, &err) < 0) {
+	if (htree_save(t, out, &oo, &err) < 0) {
 		htree_free(t);
 		return cli_fail("baseline", &err);
 	}

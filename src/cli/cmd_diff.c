@@ -29,8 +29,13 @@ static const char usage_text[] =
 	"\n"
 	"Options:\n"
 	"  -b, --baseline FILE   the gold .dtree\n"
-	"  -o, --output FILE     write the events to FILE (atomically) instead of "
-	"stdout\n" CLI_SOURCE_HELP "  -h, --help            this help\n"
+	"  -o, --output FILE     write the events to FILE (atomically) instead of stdout;\n"
+	"                        checked before anything is read; an existing FILE is\n"
+	"                        replaced only if it is JSON Lines (or empty)\n"
+	"      --force           replace FILE whatever it holds (never an input)\n" CLI_SOURCE_HELP
+	"                        (--offset, --include-meta and --threads: not between two\n"
+	"                        trees)\n"
+	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 no delta, 1 delta found, 8 incomplete (evidence that could not be\n"
 	"read: the delta may miss changes), others errors (see 'deltair help').\n";
@@ -72,6 +77,7 @@ cmd_diff(int argc, char **argv)
 {
 	static const struct option opts[] = { { "baseline", required_argument, NULL, 'b' },
 					      { "output", required_argument, NULL, 'o' },
+					      { "force", no_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      CLI_SOURCE_OPTIONS,
 					      { NULL, 0, NULL, 0 } };
@@ -81,6 +87,8 @@ cmd_diff(int argc, char **argv)
 	struct walk_stats ws;
 	struct diff_stats ds;
 	struct outfile of;
+	struct outfile_opts oo = { .kind = OUTFILE_JSONL };
+	const char *inputs[2], *given;
 	struct run r;
 	int c, rc = EXIT_BUG, from_tree;
 	unsigned long read_errors;
@@ -92,7 +100,7 @@ cmd_diff(int argc, char **argv)
 	memset(&ws, 0, sizeof(ws));
 	cli_source_opts_init(&so);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":b:o:h", opts, NULL)) != -1) {
 		int x = cli_source_opt("diff", &so, c, optarg);
 		if (x < 0)
 			return EXIT_USAGE;
@@ -101,8 +109,9 @@ cmd_diff(int argc, char **argv)
 		switch (c) {
 		case 'b': base = optarg; break;
 		case 'o': out = optarg; break;
+		case 'F': oo.force = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return cli_usage("diff", "bad option");
+		default: return cli_bad_option("diff", argv, c);
 		}
 	}
 	if (base == NULL && argc - optind == 2) {
@@ -114,15 +123,24 @@ cmd_diff(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage("diff", "expected one IMAGE (or .dtree) after the baseline");
 	cur_path = argv[optind];
+	/* The output first: a run must not end in "cannot write" after the work. */
+	inputs[0] = base;
+	inputs[1] = cur_path;
+	oo.inputs = inputs;
+	oo.ninputs = 2;
+	if (outfile_check(out, &oo, &r.err) < 0)
+		return cli_fail("diff", &r.err);
+	from_tree = cli_is_dtree(cur_path);
+	given = cli_source_opts_given(&so);
+	if (from_tree && given)
+		return cli_usage("diff", "%s is for reading an image, not a second .dtree", given);
 	if (htree_load(base, &gold, &r.err) < 0)
 		return cli_fail("diff", &r.err);
-	/* Open the output first: a run must not end in "cannot write" after the work. */
-	if (outfile_open(&of, out, &r.err) < 0) {
+	if (outfile_open(&of, out, &oo, &r.err) < 0) {
 		rc = cli_fail("diff", &r.err);
 		goto out;
 	}
 	r.sink.fp = of.fp;
-	from_tree = cli_is_dtree(cur_path);
 	if (from_tree) {
 		if (htree_load(cur_path, &cur, &r.err) < 0) {
 			rc = cli_fail("diff", &r.err);

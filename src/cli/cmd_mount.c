@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fusefs.h"
@@ -53,6 +55,20 @@ on_error(void *ctx, const char *fs, const char *path, size_t len, const char *ms
 	w->n++;
 }
 
+static int
+check_mountpoint(const char *mnt, struct dt_err *err)
+{
+	struct stat st;
+
+	if (stat(mnt, &st) != 0)
+		return dt_fail_errno(err, DT_EIO, "cannot mount on '%s'", mnt);
+	if (!S_ISDIR(st.st_mode))
+		return dt_fail(err, DT_EUSAGE, "cannot mount on '%s': not a folder", mnt);
+	if (access(mnt, R_OK | X_OK) != 0)
+		return dt_fail_errno(err, DT_EIO, "cannot mount on '%s'", mnt);
+	return 0;
+}
+
 int
 cmd_mount(int argc, char **argv)
 {
@@ -83,7 +99,7 @@ cmd_mount(int argc, char **argv)
 	cli_source_opts_init(&so);
 	memset(&mo, 0, sizeof(mo));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":b:fh", opts, NULL)) != -1) {
 		int x = cli_source_opt("mount", &so, c, optarg);
 		if (x < 0)
 			return EXIT_USAGE;
@@ -96,7 +112,7 @@ cmd_mount(int argc, char **argv)
 		case 'f': mo.foreground = 1; break;
 		case OPT_ALLOW_OTHER: mo.allow_other = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return cli_usage("mount", "bad option");
+		default: return cli_bad_option("mount", argv, c);
 		}
 	}
 	if (argc - optind != 2)
@@ -109,6 +125,9 @@ cmd_mount(int argc, char **argv)
 		return cli_usage("mount", "--fs needs a filesystem name such as p1, not '%s'", fs);
 	image = argv[optind];
 	mnt = argv[optind + 1];
+	/* Before the walk, which may take hours. */
+	if (check_mountpoint(mnt, &err) < 0)
+		return cli_fail("mount", &err);
 	if (base && htree_load(base, &gold, &err) < 0)
 		return cli_fail("mount", &err);
 	sopt.offset = so.offset;
@@ -130,7 +149,7 @@ cmd_mount(int argc, char **argv)
 	fo.on_error = on_error;
 	fo.ctx = &wc;
 	wc.quiet = delta;
-	cli_progress_init(&prog, so.progress);
+	cli_progress_init(&prog, "mount", so.progress);
 	if (prog.enabled) {
 		fo.on_progress = cli_progress_cb;
 		fo.progress_ctx = &prog;
@@ -152,6 +171,9 @@ cmd_mount(int argc, char **argv)
 			(unsigned long long)fst.errors);
 	snprintf(fsname, sizeof(fsname), "deltair:%s", image);
 	mo.fsname = fsname;
+	/* From here libfuse's handlers unmount on SIGINT, SIGTERM and SIGHUP; it sets them
+	 * only where the default is, so ours (no temporary file to remove now) go. */
+	cli_signals_release();
 	if (fusefs_mount(view, mnt, &mo, &err) < 0) {
 		rc = cli_fail("mount", &err);
 		goto out;

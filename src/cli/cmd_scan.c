@@ -41,11 +41,18 @@ static const char usage_text[] =
 	"      --no-artifacts    no artifact matching\n"
 	"      --no-rows         no parsing into rows\n"
 	"  -x, --extract DIR     copy every changed file out of the image into DIR, with\n"
-	"                        manifest.jsonl and a COMPLETE marker written last\n"
+	"                        manifest.jsonl and a COMPLETE marker written last; DIR must\n"
+	"                        be new (missing parents are created) or empty; DIR is made\n"
+	"                        0700 and every file in it 0600, whatever the umask\n"
 	"      --max-size BYTES  YARA skips larger files (default 64 MiB; reported)\n"
 	"      --timeout SECONDS YARA time limit per file (default 30; reported)\n"
 	"  -f, --format FMT      jsonl (default), timesketch (Timesketch JSONL), bodyfile\n"
-	"  -o, --output FILE     write to FILE (atomically) instead of stdout\n" CLI_SOURCE_HELP
+	"  -o, --output FILE     write to FILE (atomically) instead of stdout; an existing\n"
+	"                        FILE is replaced only if it is of the same format (or empty)\n"
+	"      --force           replace FILE whatever it holds (never an input), and replace\n"
+	"                        an earlier extraction in DIR whole (files/, manifest.jsonl,\n"
+	"                        COMPLETE; a folder holding anything else is refused)\n"
+	"Outputs and DIR are checked before anything is read.\n" CLI_SOURCE_HELP
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 no delta, 1 delta found, 8 incomplete (evidence that could not be\n"
@@ -83,9 +90,14 @@ emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
 	switch (r->fmt) {
 	case FMT_JSONL: return sink_emit(&r->sink, ev, err);
 	case FMT_BODYFILE:
-		if (e) {
+		if (e && kind && strcmp(kind, "file") == 0) {
 			const char *fs = json_string_value(json_object_get(ev, "fs"));
-			events_body_line(r->sink.fp, NULL, htree_nfs(r->cur) > 1 ? fs : NULL, e);
+			const char *ch = json_string_value(json_object_get(ev, "change"));
+			struct htree_entry d = *e;
+			/* A deleted file is the gold's entry: mark it as `fls -r -m` does. */
+			if (ch && strcmp(ch, "deleted") == 0)
+				d.flags |= HTREE_F_DELETED;
+			events_body_line(r->sink.fp, NULL, htree_nfs(r->cur) > 1 ? fs : NULL, &d);
 		}
 		json_decref(ev);
 		return 0;
@@ -126,49 +138,6 @@ walk_error(void *ctx, const char *fs, const char *path, size_t len, const char *
 	struct dt_err err = { 0 };
 
 	emit(ctx, events_error(fs, path, len, msg), NULL, &err);
-}
-
-/*
- * Whether --extract DIR can be used, checked before the walk (which may take hours) and
- * without creating anything: DIR must be a real folder (never a symlink: the copies would
- * land wherever it points) we can write, or not exist yet in a folder we can write.
- */
-static int
-check_extract_dir(const char *dir, struct dt_err *err)
-{
-	char parent[4096];
-	struct stat st;
-	size_t n = strlen(dir);
-	char *slash;
-
-	if (lstat(dir, &st) == 0) {
-		if (S_ISLNK(st.st_mode))
-			return dt_fail(err, DT_EIO,
-				       "'%s' is a symbolic link; --extract needs a real folder",
-				       dir);
-		if (!S_ISDIR(st.st_mode))
-			return dt_fail(err, DT_EIO, "'%s' is not a folder", dir);
-		if (access(dir, W_OK | X_OK) != 0)
-			return dt_fail_errno(err, DT_EIO, "cannot write to '%s'", dir);
-		return 0;
-	}
-	if (errno != ENOENT)
-		return dt_fail_errno(err, DT_EIO, "cannot use '%s'", dir);
-	if (n == 0 || n >= sizeof(parent))
-		return dt_fail(err, DT_EIO, "bad folder name '%s'", dir);
-	memcpy(parent, dir, n + 1);
-	while (n > 1 && parent[n - 1] == '/')
-		parent[--n] = '\0';
-	slash = strrchr(parent, '/');
-	if (slash == NULL)
-		snprintf(parent, sizeof(parent), ".");
-	else if (slash == parent)
-		parent[1] = '\0';
-	else
-		*slash = '\0';
-	if (access(parent, W_OK | X_OK) != 0)
-		return dt_fail_errno(err, DT_EIO, "cannot create '%s'", dir);
-	return 0;
 }
 
 static double
@@ -234,6 +203,7 @@ cmd_scan(int argc, char **argv)
 					      { "timeout", required_argument, NULL, 't' },
 					      { "format", required_argument, NULL, 'f' },
 					      { "output", required_argument, NULL, 'o' },
+					      { "force", no_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      CLI_SOURCE_OPTIONS,
 					      { NULL, 0, NULL, 0 } };
@@ -251,6 +221,8 @@ cmd_scan(int argc, char **argv)
 	struct diff_stats ds;
 	struct scan_stats st;
 	struct outfile of;
+	struct outfile_opts oo = { .kind = OUTFILE_JSONL };
+	const char *inputs[2];
 	struct run r;
 	struct dt_err err = { 0 };
 	double t0 = now();
@@ -265,7 +237,7 @@ cmd_scan(int argc, char **argv)
 	memset(&st, 0, sizeof(st));
 	cli_source_opts_init(&so);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:r:a:x:f:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":b:r:a:x:f:o:h", opts, NULL)) != -1) {
 		int x = cli_source_opt("scan", &so, c, optarg);
 		if (x < 0)
 			return EXIT_USAGE;
@@ -313,8 +285,9 @@ cmd_scan(int argc, char **argv)
 				return cli_usage("scan", "unknown format '%s'", optarg);
 			break;
 		case 'o': out = optarg; break;
+		case 'F': oo.force = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return cli_usage("scan", "bad option");
+		default: return cli_bad_option("scan", argv, c);
 		}
 	}
 	if (base == NULL)
@@ -333,8 +306,17 @@ cmd_scan(int argc, char **argv)
 						 "or --no-artifacts");
 		arts[narts++] = def_arts;
 	}
-	/* Everything that can be wrong with the inputs is found before the long work. */
-	if (cfg.extract_dir && check_extract_dir(cfg.extract_dir, &err) < 0)
+	/* Everything that can be wrong with the outputs and inputs is found before the long
+	 * work. */
+	oo.kind = r.fmt == FMT_BODYFILE ? OUTFILE_BODYFILE : OUTFILE_JSONL;
+	inputs[0] = base;
+	inputs[1] = argv[optind];
+	oo.inputs = inputs;
+	oo.ninputs = 2;
+	cfg.extract_force = oo.force;
+	if (outfile_check(out, &oo, &err) < 0)
+		return cli_fail("scan", &err);
+	if (cfg.extract_dir && scan_extract_check(cfg.extract_dir, oo.force, &err) < 0)
 		return cli_fail("scan", &err);
 	if (!no_rules && yarascan_compile(rules, nrules_paths, &y, &nrules, &err) < 0)
 		return cli_fail("scan", &err);
@@ -355,7 +337,7 @@ cmd_scan(int argc, char **argv)
 			base);
 		cfg.parse_rows = 0;
 	}
-	if (outfile_open(&of, out, &err) < 0) {
+	if (outfile_open(&of, out, &oo, &err) < 0) {
 		rc = cli_fail("scan", &err);
 		goto out;
 	}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "events.h"
@@ -13,18 +14,20 @@
 
 static const char usage_text[] =
 	"usage: deltair tree info FILE.dtree\n"
-	"       deltair tree export --format jsonl|hashdeep|bodyfile [-o OUT] [--prefix DIR] "
-	"FILE.dtree\n"
+	"       deltair tree export --format jsonl|hashdeep|bodyfile [-o OUT] [--force]\n"
+	"                           [--prefix DIR] FILE.dtree\n"
 	"\n"
 	"info    print the header (format version, tool, evidence, filesystems) and counts\n"
 	"export  jsonl: one 'file'-shaped JSON object per entry;\n"
 	"        hashdeep: a known-file list for 'hashdeep -a -k' (size,sha256,filename);\n"
 	"        bodyfile: TSK 3 body file for mactime ('|' and '%' in names percent-encoded)\n"
 	"\n"
-	"Options:\n"
+	"Options (export only; info takes none):\n"
 	"  -f, --format FMT   export format\n"
-	"  -o, --output FILE  write to FILE (atomically) instead of stdout\n"
-	"  --prefix DIR       put DIR before every path (hashdeep, bodyfile), e.g. a mount point\n"
+	"  -o, --output FILE  write to FILE (atomically) instead of stdout; an existing FILE\n"
+	"                     is replaced only if it is of the same format (or empty)\n"
+	"      --force        replace FILE whatever it holds (never FILE.dtree itself)\n"
+	"      --prefix DIR   put DIR before every path (hashdeep, bodyfile), e.g. a mount point\n"
 	"hashdeep names are relative (etc/passwd), as 'hashdeep -r -l *' prints them when run\n"
 	"in a mount of the filesystem; audit with: cd MOUNT && hashdeep -c sha256 -a -k LIST -r -l "
 	"*\n"
@@ -105,8 +108,30 @@ put_hashdeep_name(FILE *fp, const struct htree *t, const struct htree_entry *e, 
 	fwrite(e->path + 1, 1, e->path_len - 1, fp);
 }
 
-static int export(const char *path, const char *format, const char *out, const char *prefix)
+#define MAX_NAMED 20 /* files left out of a hashdeep list that are named on stderr */
+
+/* One name on stderr, control bytes as \xHH: a newline in it must not end the line. */
+static void
+put_left_out(const struct htree *t, const struct htree_entry *e, const char *why)
 {
+	fprintf(stderr, "deltair: tree: left out of the hashdeep list (%s): %s:", why,
+		htree_fs(t, e->fs)->name);
+	for (size_t i = 0; i < e->path_len; i++) {
+		unsigned char c = (unsigned char)e->path[i];
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			fprintf(stderr, "\\x%02x", c);
+		else
+			fputc(c, stderr);
+	}
+	fputc('\n', stderr);
+}
+
+static int export(const char *path, const char *format, const char *out, const char *prefix,
+		  int force, int argc, char **argv)
+{
+	const struct htree_entry *named[MAX_NAMED]; /* borrowed from t */
+	char cwd[4096];
+	struct outfile_opts oo = { .force = force, .inputs = &path, .ninputs = 1 };
 	struct htree *t = NULL;
 	struct dt_err err = { 0 };
 	struct outfile of;
@@ -115,22 +140,35 @@ static int export(const char *path, const char *format, const char *out, const c
 	int rc = EXIT_BUG;
 
 	memset(&of, 0, sizeof(of));
-	if (strcmp(format, "jsonl") && strcmp(format, "hashdeep") && strcmp(format, "bodyfile"))
+	if (strcmp(format, "jsonl") == 0)
+		oo.kind = OUTFILE_JSONL;
+	else if (strcmp(format, "hashdeep") == 0)
+		oo.kind = OUTFILE_HASHDEEP;
+	else if (strcmp(format, "bodyfile") == 0)
+		oo.kind = OUTFILE_BODYFILE;
+	else
 		return cli_usage("tree", "unknown export format '%s'", format);
+	if (prefix && oo.kind == OUTFILE_JSONL)
+		return cli_usage("tree", "--prefix is for hashdeep and bodyfile, not jsonl");
+	if (outfile_check(out, &oo, &err) < 0)
+		return cli_fail("tree", &err);
 	if (htree_load(path, &t, &err) < 0)
 		return cli_fail("tree", &err);
-	if (outfile_open(&of, out, &err) < 0) {
+	if (outfile_open(&of, out, &oo, &err) < 0) {
 		rc = cli_fail("tree", &err);
 		goto out;
 	}
 	sink.fp = of.fp;
-	if (strcmp(format, "hashdeep") == 0)
+	if (strcmp(format, "hashdeep") == 0) {
+		/* As hashdeep writes it: the folder it ran in, then the command line. */
 		fprintf(of.fp,
 			"%%%%%%%% HASHDEEP-1.0\n%%%%%%%% size,sha256,filename\n"
-			"## Invoked from: deltair tree export --format hashdeep\n"
-			"## $ deltair tree export %s\n## \n",
-			path);
-	else if (strcmp(format, "bodyfile") == 0)
+			"## Invoked from: %s\n## $ deltair",
+			getcwd(cwd, sizeof(cwd)) ? cwd : "?");
+		for (int i = 0; i < argc; i++)
+			fprintf(of.fp, " %s", argv[i]);
+		fprintf(of.fp, "\n## \n");
+	} else if (strcmp(format, "bodyfile") == 0)
 		fprintf(of.fp, "# TSK 3 body file written by deltair %s from %s\n", DELTAIR_VERSION,
 			path);
 	for (size_t i = 0; i < htree_count(t); i++) {
@@ -149,6 +187,8 @@ static int export(const char *path, const char *format, const char *out, const c
 			if (!(e->flags & HTREE_F_HASHED) || (e->flags & HTREE_F_SPARSE) ||
 			    memchr(e->path, '\n', e->path_len) ||
 			    memchr(e->path, '\r', e->path_len)) {
+				if (skipped < MAX_NAMED)
+					named[skipped] = e;
 				skipped++;
 				continue;
 			}
@@ -177,11 +217,13 @@ static int export(const char *path, const char *format, const char *out, const c
 		rc = cli_fail("tree", &err);
 		goto out;
 	}
-	if (skipped)
-		fprintf(stderr,
-			"deltair: tree: %lu files left out of the hashdeep list (unreadable, or a "
-			"newline in the name)\n",
-			skipped);
+	for (unsigned long i = 0; i < skipped && i < MAX_NAMED; i++)
+		put_left_out(t, named[i],
+			     (named[i]->flags & HTREE_F_HASHED) ? "a newline in the name"
+								: "content unreadable when hashed");
+	if (skipped > MAX_NAMED)
+		fprintf(stderr, "deltair: tree: %lu more files left out of the hashdeep list\n",
+			skipped - MAX_NAMED);
 	rc = 0;
 out:
 	outfile_release(&of);
@@ -195,10 +237,11 @@ cmd_tree(int argc, char **argv)
 	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
 					      { "output", required_argument, NULL, 'o' },
 					      { "prefix", required_argument, NULL, 'p' },
+					      { "force", no_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	const char *format = NULL, *out = "-", *prefix = NULL, *sub;
-	int c;
+	const char *format = NULL, *out = NULL, *prefix = NULL, *sub;
+	int c, force = 0;
 
 	if (argc < 2)
 		return cli_usage("tree", "expected 'info' or 'export'");
@@ -208,23 +251,28 @@ cmd_tree(int argc, char **argv)
 		return 0;
 	}
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "f:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, ":f:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': format = optarg; break;
 		case 'o': out = optarg; break;
 		case 'p': prefix = optarg; break;
+		case 'F': force = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return cli_usage("tree", "bad option");
+		default: return cli_bad_option("tree", argv + 1, c);
 		}
 	}
 	if (argc - 1 - optind != 1)
 		return cli_usage("tree", "expected one .dtree file");
-	if (strcmp(sub, "info") == 0)
+	if (strcmp(sub, "info") == 0) {
+		if (format || out || prefix || force)
+			return cli_usage("tree", "info takes no --format, --output, --prefix or "
+						 "--force (it prints to stdout)");
 		return info(argv[1 + optind]);
+	}
 	if (strcmp(sub, "export") == 0) {
 		if (format == NULL)
 			return cli_usage("tree", "export needs --format jsonl|hashdeep|bodyfile");
-		return export(argv[1 + optind], format, out, prefix);
+		return export(argv[1 + optind], format, out ? out : "-", prefix, force, argc, argv);
 	}
 	return cli_usage("tree", "no subcommand '%s' (expected 'info' or 'export')", sub);
 }

@@ -19,6 +19,18 @@ cli_source_opts_init(struct cli_source_opts *o)
 	o->progress = 1;
 }
 
+const char *
+cli_source_opts_given(const struct cli_source_opts *o)
+{
+	if (o->offset >= 0)
+		return "--offset";
+	if (o->include_meta)
+		return "--include-meta";
+	if (o->threads)
+		return "--threads";
+	return NULL;
+}
+
 int
 cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char *arg)
 {
@@ -84,7 +96,7 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	wo.gold = gold;
 	wo.on_error = on_error;
 	wo.ctx = ctx;
-	cli_progress_init(&prog, so->progress);
+	cli_progress_init(&prog, cmd, so->progress);
 	if (prog.enabled) {
 		wo.on_progress = cli_progress_cb;
 		wo.progress_ctx = &prog;

@@ -3,6 +3,8 @@
  * parses its own options and calls the library.
  */
 #include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 
 #include "banned.h"
 
@@ -38,8 +41,8 @@ static const struct {
 	int code;
 	const char *meaning;
 } exit_codes[] = {
-	{ EXIT_NO_DELTA, "success; for diff: no delta" },
-	{ EXIT_DELTA, "diff: a delta was found" },
+	{ EXIT_NO_DELTA, "success; for diff and scan: no delta" },
+	{ EXIT_DELTA, "diff and scan: a delta was found" },
 	{ EXIT_USAGE, "usage error (bad option or arguments)" },
 	{ EXIT_BADINPUT,
 	  "bad input: not an image, no readable filesystem, damaged or foreign .dtree" },
@@ -58,6 +61,8 @@ cli_print_exit_codes(FILE *fp)
 	fprintf(fp, "Exit status:\n");
 	for (size_t i = 0; i < sizeof(exit_codes) / sizeof(exit_codes[0]); i++)
 		fprintf(fp, "  %3d  %s\n", exit_codes[i].code, exit_codes[i].meaning);
+	fprintf(fp, "  128+N  stopped by signal N: SIGHUP 129, SIGINT 130, SIGTERM 143 (temporary\n"
+		    "       files removed first)\n");
 }
 
 int
@@ -114,6 +119,18 @@ cli_usage(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int
+cli_bad_option(const char *cmd, char **argv, int c)
+{
+	const char *arg = optind > 1 ? argv[optind - 1] : "";
+
+	if (c == ':')
+		return cli_usage(cmd, "option '%s' needs a value", arg);
+	if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+		return cli_usage(cmd, "unknown option '-%c'", optopt);
+	return cli_usage(cmd, "unknown option '%s'", arg);
+}
+
 long long
 cli_number(const char *s)
 {
@@ -128,8 +145,9 @@ cli_number(const char *s)
 }
 
 void
-cli_progress_init(struct cli_progress *p, int wanted)
+cli_progress_init(struct cli_progress *p, const char *cmd, int wanted)
 {
+	p->cmd = cmd;
 	p->enabled = wanted && isatty(STDERR_FILENO);
 	p->shown = 0;
 }
@@ -138,17 +156,21 @@ void
 cli_progress_cb(void *ctx, const struct walk_progress *wp)
 {
 	struct cli_progress *p = ctx;
+	/* Between filesystems, or hashing once every metadata walk is over: no fs name. */
+	const char *fs = wp->fs && *wp->fs ? wp->fs : "hashing";
 	double mb = (double)wp->bytes_done / 1e6, rate = wp->elapsed > 0 ? mb / wp->elapsed : 0;
 
 	if (p == NULL || !p->enabled)
 		return;
 	if (wp->bytes_total > 0 && rate > 0)
 		fprintf(stderr,
-			"\r\033[K%s: %llu entries, %.0f/%.0f MB hashed, %.0f MB/s, ETA %.0f s",
-			wp->fs, (unsigned long long)wp->entries, mb, (double)wp->bytes_total / 1e6,
-			rate, ((double)wp->bytes_total / 1e6 - mb) / rate);
+			"\r\033[Kdeltair: %s: %s: %llu entries, %.0f/%.0f MB hashed, %.0f MB/s, "
+			"ETA %.0f s",
+			p->cmd, fs, (unsigned long long)wp->entries, mb,
+			(double)wp->bytes_total / 1e6, rate,
+			((double)wp->bytes_total / 1e6 - mb) / rate);
 	else
-		fprintf(stderr, "\r\033[K%s: %llu entries, %.0f MB hashed", wp->fs,
+		fprintf(stderr, "\r\033[Kdeltair: %s: %s: %llu entries, %.0f MB hashed", p->cmd, fs,
 			(unsigned long long)wp->entries, mb);
 	p->shown = 1;
 }
@@ -202,9 +224,45 @@ cmd_version(int argc, char **argv)
 	return 0;
 }
 
+/* SIGINT, SIGTERM, SIGHUP: no temporary file is left behind; exit 128+signal. */
+static void
+on_signal(int sig)
+{
+	outfile_unlink_tracked();
+	_exit(128 + sig);
+}
+
+static const int caught[] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction before[sizeof(caught) / sizeof(caught[0])];
+
+static void
+catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigfillset(&sa.sa_mask); /* one handler at a time */
+	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++) {
+		/* An ignored signal (nohup) stays ignored. */
+		if (sigaction(caught[i], NULL, &before[i]) == 0 && before[i].sa_handler == SIG_IGN)
+			continue;
+		sigaction(caught[i], &sa, NULL);
+	}
+}
+
+void
+cli_signals_release(void)
+{
+	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		sigaction(caught[i], &before[i], NULL);
+}
+
 int
 main(int argc, char **argv)
 {
+	opterr = 0; /* getopt's own messages would carry a second prefix: cli_bad_option() */
+	catch_signals();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -138,7 +138,8 @@ done
 # A full filesystem, with a good file at the target name.
 t_mount tmpfs full size=64k tmpfs
 cp good.dtree full/target.dtree
-cp info.txt full/target.txt
+printf '{"event":"summary","earlier":true}\n' > prev.jsonl # replaceable: JSON Lines
+cp prev.jsonl full/target.txt
 dd if=/dev/zero of=full/filler bs=4k status=none 2> /dev/null
 [ "$(df --output=avail full | tail -n 1 | tr -d ' ')" -eq 0 ] || die "could not fill the tmpfs"
 before=$(ls -A full | tr '\n' ' ')
@@ -155,7 +156,7 @@ for cmd in "baseline --no-progress -o full/target.dtree ext4.img" \
 		fail "deltair $cmd on a full filesystem left: $(ls -A full | tr '\n' ' ') (before: $before)"
 done
 cmp -s full/target.dtree good.dtree || fail "a failed baseline clobbered the existing target"
-cmp -s full/target.txt info.txt || fail "a failed export or diff clobbered the existing target"
+cmp -s full/target.txt prev.jsonl || fail "a failed export or diff clobbered the existing target"
 
 # And a good write replaces the target whole.
 dt_ok baseline --no-progress -o good2.dtree ext4.img

@@ -184,6 +184,8 @@ for e in (e for e in ref if e["event"] == "file"):
     name = raw(e, "path")
     if e["type"] == "symlink":
         name += b" -> " + raw(e, "link_target")
+    if e["change"] == "deleted":
+        name += b" (deleted)"  # as fls -r -m marks a deleted name
     want[name] = e
 # The body lines themselves: 11 fields, one line per file event, times in seconds.
 lines = open(sys.argv[2], "rb").read().split(b"\n")
@@ -231,18 +233,18 @@ sys.exit(1 if bad else 0)
 EOF
 
 # --- -o is atomic
-printf 'previous content\n' > keep.jsonl
+printf '{"previous":"content"}\n' > keep.jsonl
 # A run that fails (the evidence does not exist) leaves FILE as it was.
 dt "${SCAN[@]}" -o keep.jsonl no-such.img
 [ "$rc" -ge 2 ] || fail "scan of a missing image: exit $rc"
-[ "$(cat keep.jsonl)" = 'previous content' ] || fail "a failed scan changed -o keep.jsonl"
+[ "$(cat keep.jsonl)" = '{"previous":"content"}' ] || fail "a failed scan changed -o keep.jsonl"
 # While a run works, FILE keeps its old content; then it is the whole output at once.
 "$DELTAIR" "${SCAN[@]}" --threads 1 -o keep.jsonl incident.img 2> /dev/null &
 pid=$!
 seen_partial=0
 while kill -0 "$pid" 2> /dev/null; do
 	c=$(cat keep.jsonl 2> /dev/null || echo MISSING)
-	if [ "$c" != 'previous content' ] && ! tail -n 1 keep.jsonl | grep -q '"event":"summary"'; then
+	if [ "$c" != '{"previous":"content"}' ] && ! tail -n 1 keep.jsonl | grep -q '"event":"summary"'; then
 		seen_partial=1
 	fi
 done

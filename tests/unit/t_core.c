@@ -182,7 +182,7 @@ TEST(t_htree_save_load_roundtrip)
 	struct dt_err err = { 0 };
 
 	REQUIRE(htree_seal(t, NULL) == 0);
-	REQUIRE(htree_save(t, "t.dtree", &err) == 0);
+	REQUIRE(htree_save(t, "t.dtree", NULL, &err) == 0);
 	REQUIRE(htree_load("t.dtree", &u, &err) == 0);
 	REQUIRE(htree_count(u) == htree_count(t));
 	for (size_t i = 0; i < htree_count(t); i++) {
@@ -207,7 +207,7 @@ save_sample(unsigned char **data)
 	size_t len = 0;
 
 	htree_seal(t, NULL);
-	htree_save(t, "t.dtree", NULL);
+	htree_save(t, "t.dtree", NULL, NULL);
 	htree_free(t);
 	*data = (unsigned char *)t_slurp("t.dtree", &len);
 	return len;
@@ -270,7 +270,7 @@ resave_as(struct htree *t, int major)
 	struct htree *u = NULL;
 
 	htree_seal(t, NULL);
-	htree_save(t, "t.dtree", NULL);
+	htree_save(t, "t.dtree", NULL, NULL);
 	d = (unsigned char *)t_slurp("t.dtree", &len);
 	if (d == NULL || len < 100) {
 		free(d);
