@@ -1057,7 +1057,7 @@ scan_extract_check(const char *dir, int force, struct dt_err *err)
 		n = strlen(parent);
 		if (stat(parent, &st) == 0)
 			break;
-		if (errno != ENOENT || slash == NULL || n <= 1)
+		if (errno != ENOENT || slash == NULL || strcmp(parent, "/") == 0)
 			return dt_fail_errno(err, DT_EIO, "cannot create '%s'", dir);
 	}
 	if (!S_ISDIR(st.st_mode))

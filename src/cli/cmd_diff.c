@@ -130,10 +130,6 @@ cmd_diff(int argc, char **argv)
 	oo.ninputs = 2;
 	if (outfile_check(out, &oo, &r.err) < 0)
 		return cli_fail("diff", &r.err);
-	from_tree = cli_is_dtree(cur_path);
-	given = cli_source_opts_given(&so);
-	if (from_tree && given)
-		return cli_usage("diff", "%s is for reading an image, not a second .dtree", given);
 	if (htree_load(base, &gold, &r.err) < 0)
 		return cli_fail("diff", &r.err);
 	if (outfile_open(&of, out, &oo, &r.err) < 0) {
@@ -141,6 +137,12 @@ cmd_diff(int argc, char **argv)
 		goto out;
 	}
 	r.sink.fp = of.fp;
+	from_tree = cli_is_dtree(cur_path);
+	given = cli_source_opts_given(&so);
+	if (from_tree && given) {
+		rc = cli_usage("diff", "%s is for reading an image, not a second .dtree", given);
+		goto out;
+	}
 	if (from_tree) {
 		if (htree_load(cur_path, &cur, &r.err) < 0) {
 			rc = cli_fail("diff", &r.err);

@@ -1,0 +1,56 @@
+#!/bin/bash
+# t3070: the folder of scan --extract (issue 8, item 4). Missing parent folders are created;
+# the folder is 0700 and every file in it (copies, manifest.jsonl, COMPLETE) 0600, whatever
+# the umask (extracted files are evidence: shadow files, keys). A folder that holds anything
+# is refused: one with other files even with --force (left as it was), one with an earlier
+# extraction unless --force, which then replaces it whole. Oracle: stat(1), find(1).
+. "$TOP/tests/cli/lib.sh"
+need mke2fs stat find sha256sum
+
+mkdir -p gold/etc
+printf 'root:x:0:0:root:/root:/bin/bash\n' > gold/etc/passwd
+printf 'host-a\n' > gold/etc/hostname
+cp -a gold incident
+printf 'root:x:0:0:root:/root:/bin/bash\nevil:x:0:0::/:/bin/sh\n' > incident/etc/passwd
+printf 'secret key\n' > incident/etc/key
+mkext4 gold gold.img 8M
+mkext4 incident incident.img 8M
+dt_ok baseline --no-rows -o gold.dtree gold.img
+SCAN=(scan --no-progress --no-rules --no-artifacts --no-rows -b gold.dtree)
+
+# A new folder two levels down, with a permissive umask.
+umask 000
+dt "${SCAN[@]}" -x a/b/ex -o ev.jsonl incident.img
+umask 022
+expect_rc 1 "scan -x a/b/ex"
+[ -f a/b/ex/COMPLETE ] || die "no extraction in a/b/ex: $(cat err)"
+[ "$(stat -c %a a/b/ex)" = 700 ] || fail "the folder is $(stat -c %a a/b/ex), want 700"
+bad=$(find a/b/ex -mindepth 1 \( -type d ! -perm 700 -o -type f ! -perm 600 \) -printf '%m %p\n')
+[ -z "$bad" ] || fail "modes in the extraction folder: $bad"
+[ "$(find a/b/ex -type f | wc -l)" -eq 4 ] || fail "want 2 copies, a manifest and COMPLETE: $(find a/b/ex -type f)"
+cmp -s a/b/ex/files/p0/etc/key incident/etc/key || fail "the copy of /etc/key differs"
+
+# An existing empty folder is used, and made 0700.
+mkdir -m 755 empty
+dt "${SCAN[@]}" -x empty -o ev.jsonl incident.img
+expect_rc 1 "scan -x empty"
+[ "$(stat -c %a empty)" = 700 ] || fail "the empty folder is $(stat -c %a empty), want 700"
+
+# A folder with other files: refused, with --force too, and left as it was.
+mkdir notes
+printf 'case notes\n' > notes/todo.txt
+for f in "" --force; do
+	dt "${SCAN[@]}" $f -x notes -o ev.jsonl incident.img
+	expect_rc 2 "scan $f -x notes (not empty)" && expect_err_line scan
+	[ "$(ls -A notes)" = todo.txt ] || fail "scan $f -x notes changed the folder: $(ls -A notes)"
+done
+
+# An earlier extraction: refused, then replaced whole with --force.
+dt "${SCAN[@]}" -x a/b/ex -o ev.jsonl incident.img
+expect_rc 2 "scan -x over an earlier extraction" && expect_err_line scan
+printf 'stale\n' > a/b/ex/files/p0/etc/stale
+dt "${SCAN[@]}" --force -x a/b/ex -o ev.jsonl incident.img
+expect_rc 1 "scan --force -x over an earlier extraction"
+[ -e a/b/ex/files/p0/etc/stale ] && fail "--force kept a stale file"
+[ -f a/b/ex/COMPLETE ] || fail "no COMPLETE after --force"
+t_done
