@@ -74,7 +74,9 @@ done
 dt_ok baseline --no-rows -o ex.dtree ex.img
 dt_ok tree export --format bodyfile ex.dtree
 [ "$(grep -v '^#' out | cut -d'|' -f2)" = / ] || fail "exFAT metadata listed as files: $(cat out)"
-dt_ok baseline --no-rows --include-meta -o ex2.dtree ex.img
+# libtsk cannot read the content of exFAT's $FAT1 entry: the run says it is incomplete (8).
+dt baseline --no-rows --include-meta -o ex2.dtree ex.img
+[ "$rc" -eq 0 ] || [ "$rc" -eq 8 ] || die "baseline --include-meta exited $rc: $(head -c 2000 err)"
 dt_ok tree export --format bodyfile ex2.dtree
 for n in '/$ALLOC_BITMAP' '/$UPCASE_TABLE' '/T0050LBL (Volume Label Entry)'; do
 	cut -d'|' -f2 out | grep -qxF "$n" || fail "--include-meta: '$n' missing: $(cat out)"
