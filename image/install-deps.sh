@@ -7,7 +7,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 RUNTIME=(libtsk19 libyara9 libfuse3-3 fuse3 libcurl4 libssl3 libyaml-0-2 libjansson4 zlib1g
-	libexpat1 ca-certificates)
+	libexpat1 ca-certificates forensic-artifacts)
 BUILD=(build-essential pkg-config libtsk-dev libyara-dev libfuse3-dev libcurl4-openssl-dev
 	libssl-dev libyaml-dev libjansson-dev zlib1g-dev libexpat1-dev)
 TEST=(e2fsprogs dosfstools mtools ntfs-3g xfsprogs exfatprogs gdisk util-linux dmsetup

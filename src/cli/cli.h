@@ -34,6 +34,19 @@ int cmd_artifacts(int argc, char **argv);
 /* The installed data folder `what` ("rules", "artifacts") into out; -1 if none is found. */
 int cli_data_path(const char *what, char *out, size_t n);
 
+struct artifacts;
+struct artifacts_stats;
+/*
+ * Load the ForensicArtifacts definitions of paths[0..n); with n == 0 the default set:
+ * upstream's (Debian's forensic-artifacts package in /usr/share/artifacts, or
+ * $DELTAIR_ARTIFACTS_UPSTREAM), then deltair's own artifacts/, which only adds what upstream
+ * lacks. Warns on stderr when upstream's set is missing and when a group names an undefined
+ * member. st may be NULL. Returns 0 with *out new (artifacts_free()), or an exit status
+ * after printing the error.
+ */
+int cli_load_artifacts(const char *cmd, const char *const *paths, size_t n, struct artifacts **out,
+		       struct artifacts_stats *st);
+
 /* The exit status for a failure. */
 int cli_exit_code(const struct dt_err *err);
 /* "deltair: CMD: message" on stderr; returns the exit status. */

@@ -27,8 +27,8 @@ static const char usage_text[] =
 	"         JSON Lines with --json). %%users.homedir%% comes from IMAGE's /etc/passwd.\n"
 	"\n"
 	"Options:\n"
-	"  -a, --artifacts PATH  YAML file or folder (repeatable; default: the installed\n"
-	"                        artifacts/)\n"
+	"  -a, --artifacts PATH  YAML file or folder (repeatable; default: upstream's set in\n"
+	"                        /usr/share/artifacts, then deltair's artifacts/)\n"
 	"      --all             list definitions for every OS\n"
 	"      --json            resolve: JSON Lines\n"
 	"  --offset BYTES        resolve: one filesystem at this byte offset\n"
@@ -149,13 +149,11 @@ cmd_artifacts(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *paths[MAX_PATHS], *sub;
-	char def[4096];
 	size_t np = 0;
 	int all = 0, json = 0, c, rc;
 	long long offset = -1;
 	struct artifacts *a = NULL;
 	struct artifacts_stats st;
-	struct dt_err err = { 0 };
 
 	if (argc < 2)
 		return cli_usage("artifacts", "expected 'list' or 'resolve'");
@@ -195,15 +193,10 @@ cmd_artifacts(int argc, char **argv)
 		return cli_usage("artifacts", "--all is for list, not resolve");
 	if (strcmp(sub, "resolve") == 0 && argc - 1 - optind != 1)
 		return cli_usage("artifacts", "resolve needs one IMAGE");
-	if (np == 0) {
-		if (cli_data_path("artifacts", def, sizeof(def)) < 0)
-			return cli_usage("artifacts",
-					 "no installed artifacts/ found; give --artifacts");
-		paths[np++] = def;
-	}
 	memset(&st, 0, sizeof(st));
-	if (artifacts_load(paths, np, &a, &st, &err) < 0)
-		return cli_fail("artifacts", &err);
+	rc = cli_load_artifacts("artifacts", paths, np, &a, &st);
+	if (rc)
+		return rc;
 	if (strcmp(sub, "list") == 0)
 		rc = list(a, &st, all);
 	else

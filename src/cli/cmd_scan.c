@@ -36,7 +36,8 @@ static const char usage_text[] =
 	"  -r, --rules PATH      YARA rules: a .yar/.yara file or a folder (repeatable;\n"
 	"                        default: the installed rules/)\n"
 	"  -a, --artifacts PATH  ForensicArtifacts YAML: a file or folder (repeatable;\n"
-	"                        default: the installed artifacts/)\n"
+	"                        default: upstream's set in /usr/share/artifacts, then\n"
+	"                        deltair's artifacts/)\n"
 	"      --no-rules        no YARA\n"
 	"      --no-artifacts    no artifact matching\n"
 	"      --no-rows         no parsing into rows\n"
@@ -211,7 +212,7 @@ cmd_scan(int argc, char **argv)
 	const char *base = NULL, *out = "-", *rules[MAX_PATHS], *arts[MAX_PATHS];
 	size_t nrules_paths = 0, narts = 0, nrules = 0;
 	int no_rules = 0, no_arts = 0, no_rows = 0, c, rc = EXIT_BUG;
-	char def_rules[4096], def_arts[4096];
+	char def_rules[4096];
 	struct scan_config cfg;
 	struct yarascan *y = NULL;
 	struct artifacts *a = NULL;
@@ -300,12 +301,6 @@ cmd_scan(int argc, char **argv)
 					 "no installed rules/ found; give --rules or --no-rules");
 		rules[nrules_paths++] = def_rules;
 	}
-	if (!no_arts && narts == 0) {
-		if (cli_data_path("artifacts", def_arts, sizeof(def_arts)) < 0)
-			return cli_usage("scan", "no installed artifacts/ found; give --artifacts "
-						 "or --no-artifacts");
-		arts[narts++] = def_arts;
-	}
 	/* Everything that can be wrong with the outputs and inputs is found before the long
 	 * work. */
 	oo.kind = r.fmt == FMT_BODYFILE ? OUTFILE_BODYFILE : OUTFILE_JSONL;
@@ -320,10 +315,8 @@ cmd_scan(int argc, char **argv)
 		return cli_fail("scan", &err);
 	if (!no_rules && yarascan_compile(rules, nrules_paths, &y, &nrules, &err) < 0)
 		return cli_fail("scan", &err);
-	if (!no_arts && artifacts_load(arts, narts, &a, NULL, &err) < 0) {
-		rc = cli_fail("scan", &err);
+	if (!no_arts && (rc = cli_load_artifacts("scan", arts, narts, &a, NULL)) != 0)
 		goto out;
-	}
 	if (htree_load(base, &gold, &err) < 0) {
 		rc = cli_fail("scan", &err);
 		goto out;

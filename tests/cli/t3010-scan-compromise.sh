@@ -5,15 +5,16 @@
 # read-write loop mount the way an intruder would, and the ground truth is written down as
 # each change is made: the file events (class and flags, per docs/events.md), the osquery
 # rows that must appear or disappear, the YARA rules that must fire (rules/*.yar) and the
-# artifact definitions that cover the files (artifacts/ and upstream's linux.yaml etc.).
+# artifact definitions that cover the files (the default set: upstream's from Debian's
+# forensic-artifacts package, and artifacts/).
 # Then: YARA saw exactly the changed regular files (never an unchanged one); no row event
 # comes from an unchanged file except the documented re-parses (/etc/group after a passwd
 # change, a unit file whose .wants link came or went).
 . "$TOP/tests/cli/lib.sh"
 need mke2fs sgdisk gzip jq python3
 
-UPSTREAM=${SHARED:-}/artifacts-upstream
-[ -n "${SHARED:-}" ] && [ -f "$UPSTREAM/linux.yaml" ] || skip "no upstream artifacts in \$SHARED/artifacts-upstream"
+[ -f /usr/share/artifacts/linux.yaml ] || skip "the forensic-artifacts package is not installed"
+unset DELTAIR_ARTIFACTS_UPSTREAM
 
 TRUTH=$PWD/truth.jsonl
 : > "$TRUTH"
@@ -117,7 +118,7 @@ off=$(mkgpt gold.img p1.img 8300) || die "mkgpt failed"
 rm -f p1.img
 
 RULES=(--rules "$TOP/rules")
-ARTS=(--artifacts "$TOP/artifacts" --artifacts "$UPSTREAM")
+ARTS=() # the default: /usr/share/artifacts and artifacts/
 dt_ok baseline --no-progress -o gold.dtree gold.img
 
 # The gold against its own baseline: nothing at all.
@@ -146,6 +147,7 @@ t_mount "$LOOP" "$M"
 	truth file appended /etc/shadow
 	truth row shadow added /etc/shadow username=sysbackup
 	truth art /etc/shadow DeltairLinuxAuthentication
+	truth art /etc/shadow UnixShadowFile
 	# A key for root.
 	echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAttackerKeyAttackerKeyAttackerKeyAtt root@kali' \
 		>> root/.ssh/authorized_keys

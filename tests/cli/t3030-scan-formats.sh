@@ -58,7 +58,7 @@ sync
 _t_umount "$PWD/m" || die "umount failed"
 losetup -d "$LOOP"
 
-SCAN=(scan --no-progress --rules "$TOP/rules" --artifacts "$TOP/artifacts" --baseline gold.dtree)
+SCAN=(scan --no-progress --rules "$TOP/rules" --baseline gold.dtree)
 dt "${SCAN[@]}" -o ref.jsonl incident.img
 expect_rc 1 "scan (jsonl)"
 jq -s -e 'any(.[]; .event == "yara")' ref.jsonl > /dev/null || fail "no yara event in the reference run"

@@ -45,7 +45,7 @@ sync
 _t_umount "$PWD/m" || die "umount failed"
 losetup -d "$LOOP"
 
-SCAN=(scan --no-progress --artifacts "$TOP/artifacts" --baseline gold.dtree)
+SCAN=(scan --no-progress --baseline gold.dtree)
 
 # --- a bad rule: file and line named, exit 3, no output file
 cat > bad.yar << 'EOF'

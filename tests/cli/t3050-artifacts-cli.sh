@@ -1,9 +1,10 @@
 #!/bin/bash
 # t3050: deltair artifacts list|resolve.
-#   list: the definitions of artifacts/ (the installed default, and given with -a), one line
-#     each (name, number of globs or group members, first line of doc), as PyYAML reads the
-#     files; with $SHARED/artifacts-upstream every upstream file loads (exit 0) and the
-#     counts on stderr are those of tests/data/artifacts/counts.py; --all lists every OS.
+#   list: the definitions of the default set (upstream's, from Debian's forensic-artifacts
+#     package in /usr/share/artifacts, and the installed artifacts/) and of artifacts/ given
+#     with -a, one line each (name, number of globs or group members, first line of doc), as
+#     PyYAML reads the files; every upstream file loads (exit 0) and the counts on stderr are
+#     those of tests/data/artifacts/counts.py; --all lists every OS.
 #   resolve IMAGE: on a small GPT/ext4 image, exactly the entries (and definitions) that the
 #     independent matcher tests/data/artifacts/oracle.py gives for the mounted image's paths,
 #     with %%users.homedir%% taken from the IMAGE's /etc/passwd, never the host's: a .bashrc
@@ -11,8 +12,9 @@
 . "$TOP/tests/cli/lib.sh"
 need mke2fs sgdisk jq python3
 python3 -c 'import yaml' 2> /dev/null || skip "PyYAML is not installed"
-UPSTREAM=${SHARED:-}/artifacts-upstream
-[ -n "${SHARED:-}" ] && [ -f "$UPSTREAM/linux.yaml" ] || skip "no upstream artifacts in \$SHARED/artifacts-upstream"
+UPSTREAM=/usr/share/artifacts
+[ -f "$UPSTREAM/linux.yaml" ] || skip "the forensic-artifacts package is not installed"
+unset DELTAIR_ARTIFACTS_UPSTREAM
 COUNTS=$TOP/tests/data/artifacts/counts.py
 ORACLE=$TOP/tests/data/artifacts/oracle.py
 
@@ -56,24 +58,26 @@ print("deltair: artifacts: %s files, %s definitions (%s for Linux); sources skip
        c["sources_skipped_os"], c["missing_group_members"]))' $1
 }
 
-# --- list: our definitions, by default and with -a
+# --- list: the default set (upstream's and ours), and ours with -a
 expected_list "$TOP/artifacts" > want-ours.tsv
 [ "$(wc -l < want-ours.tsv)" -gt 20 ] || die "PyYAML found too few definitions in artifacts/"
+expected_list "$UPSTREAM" "$TOP/artifacts" > want-default.tsv
 export DELTAIR_DATADIR=$TOP
 dt artifacts list
 unset DELTAIR_DATADIR
-expect_rc 0 "artifacts list (installed artifacts/)"
+expect_rc 0 "artifacts list (default: upstream's and the installed artifacts/)"
 sort out > got.tsv
-diff want-ours.tsv got.tsv > list.diff || fail "artifacts list is not artifacts/: $(head -20 list.diff)"
-[ "$(cat err)" = "$(stats_line "$(python3 "$COUNTS" "$TOP/artifacts")")" ] ||
+diff want-default.tsv got.tsv > list.diff ||
+	fail "artifacts list is not upstream's and artifacts/: $(head -20 list.diff)"
+[ "$(cat err)" = "$(stats_line "$(python3 "$COUNTS" "$UPSTREAM" "$TOP/artifacts")")" ] ||
 	fail "artifacts list: stderr $(cat err)"
 dt artifacts list -a "$TOP/artifacts"
 expect_rc 0 "artifacts list -a artifacts/"
-sort out | diff want-ours.tsv - > /dev/null || fail "artifacts list -a artifacts/ differs from the default"
+sort out | diff want-ours.tsv - > /dev/null || fail "artifacts list -a artifacts/ is not artifacts/"
 
 # --- list: upstream, every file
 dt artifacts list --artifacts "$UPSTREAM"
-expect_rc 0 "artifacts list --artifacts \$SHARED/artifacts-upstream"
+expect_rc 0 "artifacts list --artifacts $UPSTREAM"
 want_stats=$(stats_line "$(python3 "$COUNTS" "$UPSTREAM")")
 [ "$(cat err)" = "$want_stats" ] || fail "upstream stats: $(cat err); want $want_stats"
 nfiles=$(find "$UPSTREAM" -maxdepth 1 -name '*.yaml' | wc -l)
@@ -192,7 +196,7 @@ dt artifacts resolve -a "$TOP/artifacts"
 expect_rc 2 "artifacts resolve without an image"
 dt artifacts frobnicate
 expect_rc 2 "artifacts frobnicate"
-dt artifacts resolve -a "$TOP/artifacts" no-such.img
+dt artifacts resolve -a "$TOP/artifacts" -a "$UPSTREAM" no-such.img
 [ "$rc" -ge 3 ] || fail "artifacts resolve no-such.img: exit $rc"
 expect_err_line artifacts
 t_done

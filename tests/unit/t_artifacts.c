@@ -3,9 +3,9 @@
  *
  * Expected counts and match results come from PyYAML and an independent Python matcher, not
  * from our code: tests/data/artifacts/counts.py and tests/data/artifacts/oracle.py (the
- * commands are given beside each table). The upstream definitions are found through
- * $DELTAIR_ARTIFACTS_UPSTREAM, $SHARED/artifacts-upstream or <top>/../shared/artifacts-upstream,
- * the repository through $TOP or the test binary's location (build/<mode>/unit-tests).
+ * commands are given beside each table). The upstream definitions are Debian's
+ * forensic-artifacts package (/usr/share/artifacts, or $DELTAIR_ARTIFACTS_UPSTREAM), the
+ * repository is found through $TOP or the test binary's location (build/<mode>/unit-tests).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -45,32 +45,20 @@ own_dir(void)
 
 	if (top == NULL)
 		return NULL;
-	snprintf(dir, sizeof(dir), "%s/artifacts", top);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/artifacts", top) >= sizeof(dir))
+		return NULL;
 	return dir;
 }
 
+/* Debian's forensic-artifacts package, as deltair loads it by default. */
 static const char *
 upstream_dir(void)
 {
-	static char dir[PATH_MAX];
 	const char *env = getenv("DELTAIR_ARTIFACTS_UPSTREAM");
-	const char *top;
 
-	if (env && exists(env, "linux.yaml"))
-		return env;
-	env = getenv("SHARED");
-	if (env) {
-		snprintf(dir, sizeof(dir), "%s/artifacts-upstream", env);
-		if (exists(dir, "linux.yaml"))
-			return dir;
-	}
-	top = top_dir();
-	if (top) {
-		snprintf(dir, sizeof(dir), "%s/../shared/artifacts-upstream", top);
-		if (exists(dir, "linux.yaml"))
-			return dir;
-	}
-	return NULL;
+	if (env && *env)
+		return exists(env, "linux.yaml") ? env : NULL;
+	return exists("/usr/share/artifacts", "linux.yaml") ? "/usr/share/artifacts" : NULL;
 }
 
 static int
@@ -123,9 +111,10 @@ total_globs(const struct artifacts *a)
 }
 
 /*
- * python3 tests/data/artifacts/counts.py ../shared/artifacts-upstream prints:
- * files 24 definitions 317 linux_definitions 252 sources_used 246 sources_skipped_type 6
- * sources_skipped_os 169 missing_group_members 38 paths_skipped 0 linux_globs 924
+ * python3 tests/data/artifacts/counts.py /usr/share/artifacts (forensic-artifacts 20221219-1)
+ * prints: files 31 definitions 660 linux_definitions 243 sources_used 237
+ * sources_skipped_type 6 sources_skipped_os 513 missing_group_members 0 paths_skipped 0
+ * linux_globs 787
  */
 TEST(t_artifacts_upstream_all_load)
 {
@@ -136,17 +125,17 @@ TEST(t_artifacts_upstream_all_load)
 	size_t i;
 
 	if (up == NULL)
-		SKIP("upstream definitions not found (set SHARED or DELTAIR_ARTIFACTS_UPSTREAM)");
+		SKIP("upstream definitions not found (install forensic-artifacts)");
 	REQUIRE(artifacts_load(&up, 1, &a, &st, &err) == 0);
-	CHECK(st.files == 24);
-	CHECK(st.definitions == 317 && artifacts_count(a) == 317);
-	CHECK(st.linux_definitions == 252);
-	CHECK(st.sources_used == 246);
+	CHECK(st.files == 31);
+	CHECK(st.definitions == 660 && artifacts_count(a) == 660);
+	CHECK(st.linux_definitions == 243);
+	CHECK(st.sources_used == 237);
 	CHECK(st.sources_skipped_type == 6);
-	CHECK(st.sources_skipped_os == 169);
-	CHECK(st.missing_group_members == 38);
+	CHECK(st.sources_skipped_os == 513);
+	CHECK(st.missing_group_members == 0);
 	CHECK(st.paths_skipped == 0);
-	CHECK(total_globs(a) == 924);
+	CHECK(total_globs(a) == 787);
 
 	/* Names are in strcmp order; lookups by name and by alias. */
 	for (i = 1; i < artifacts_count(a); i++)
@@ -168,20 +157,15 @@ TEST(t_artifacts_upstream_all_load)
 	REQUIRE(i != ARTIFACTS_NONE);
 	CHECK(artifacts_member_count(a, i) == 3 &&
 	      strcmp(artifacts_member(a, i, 0), "AnacronFiles") == 0);
-	/* The one upstream path with `paths:[` (flow ':' that only PyYAML reads) is loaded. */
-	i = artifacts_find(a, "CupsJobCacheFile");
-	REQUIRE(i != ARTIFACTS_NONE);
-	CHECK(artifacts_glob_count(a, i) == 1 &&
-	      strcmp(artifacts_glob(a, i, 0, NULL), "/var/cache/cups/job.cache") == 0);
 	artifacts_free(a);
 }
 
 /*
- * counts.py artifacts: files 2 definitions 41 linux_definitions 41 sources_used 41
- * missing_group_members 62 linux_globs 144 (the rest 0).
- * counts.py ../shared/artifacts-upstream artifacts: files 26 definitions 358
- * linux_definitions 293 sources_used 287 sources_skipped_type 6 sources_skipped_os 169
- * missing_group_members 38 linux_globs 1068.
+ * counts.py artifacts: files 2 definitions 40 linux_definitions 40 sources_used 40
+ * missing_group_members 61 linux_globs 143 (the rest 0).
+ * counts.py /usr/share/artifacts artifacts: files 33 definitions 700 linux_definitions 283
+ * sources_used 277 sources_skipped_type 6 sources_skipped_os 513 missing_group_members 0
+ * linux_globs 930.
  */
 TEST(t_artifacts_own_load_alone_and_with_upstream)
 {
@@ -194,21 +178,21 @@ TEST(t_artifacts_own_load_alone_and_with_upstream)
 	if (own == NULL)
 		SKIP("repository not found (set TOP)");
 	REQUIRE(artifacts_load(&own, 1, &a, &st, &err) == 0);
-	CHECK(st.files == 2 && st.definitions == 41 && st.linux_definitions == 41);
-	CHECK(st.sources_used == 41 && st.sources_skipped_type == 0 && st.sources_skipped_os == 0);
-	CHECK(st.missing_group_members == 62 && st.paths_skipped == 0);
-	CHECK(total_globs(a) == 144);
+	CHECK(st.files == 2 && st.definitions == 40 && st.linux_definitions == 40);
+	CHECK(st.sources_used == 40 && st.sources_skipped_type == 0 && st.sources_skipped_os == 0);
+	CHECK(st.missing_group_members == 61 && st.paths_skipped == 0);
+	CHECK(total_globs(a) == 143);
 	artifacts_free(a);
 
 	if (up == NULL)
-		SKIP("upstream definitions not found (set SHARED or DELTAIR_ARTIFACTS_UPSTREAM)");
+		SKIP("upstream definitions not found (install forensic-artifacts)");
 	both[0] = up;
 	both[1] = own;
 	REQUIRE(artifacts_load(both, 2, &a, &st, &err) == 0);
-	CHECK(st.files == 26 && st.definitions == 358 && st.linux_definitions == 293);
-	CHECK(st.sources_used == 287 && st.sources_skipped_type == 6);
-	CHECK(st.sources_skipped_os == 169 && st.missing_group_members == 38);
-	CHECK(total_globs(a) == 1068);
+	CHECK(st.files == 33 && st.definitions == 700 && st.linux_definitions == 283);
+	CHECK(st.sources_used == 277 && st.sources_skipped_type == 6);
+	CHECK(st.sources_skipped_os == 513 && st.missing_group_members == 0);
+	CHECK(total_globs(a) == 930);
 	/* Every member of our groups is defined once upstream is there. */
 	for (size_t i = 0; i < artifacts_count(a); i++) {
 		if (strstr(artifacts_file(a, i), "/artifacts/deltair_") == NULL)
@@ -258,7 +242,7 @@ TEST(t_artifacts_own_follow_upstream_rules)
 /*
  * Expected names from the independent matcher:
  *   python3 tests/data/artifacts/oracle.py --user root:/root --user alice:/home/alice \
- *       ../shared/artifacts-upstream artifacts < paths
+ *       /usr/share/artifacts artifacts < paths
  */
 TEST(t_artifacts_match_agrees_with_oracle)
 {
@@ -320,7 +304,7 @@ TEST(t_artifacts_match_agrees_with_oracle)
 	char buf[4096];
 
 	if (up == NULL || own == NULL)
-		SKIP("upstream or own definitions not found (set SHARED and TOP)");
+		SKIP("upstream or own definitions not found (install forensic-artifacts; set TOP)");
 	REQUIRE(artifacts_load(both, 2, &a, NULL, &err) == 0);
 	REQUIRE(artifacts_prepare(a, users, 2, &err) == 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -832,7 +816,7 @@ TEST(t_artifacts_match_is_fast)
 	char path[256];
 
 	if (up == NULL || own == NULL)
-		SKIP("upstream or own definitions not found (set SHARED and TOP)");
+		SKIP("upstream or own definitions not found (install forensic-artifacts; set TOP)");
 	REQUIRE(artifacts_load(both, 2, &a, NULL, &err) == 0);
 	REQUIRE(artifacts_prepare(a, users, 2, &err) == 0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
