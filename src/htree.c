@@ -26,9 +26,7 @@
 
 #include "banned.h"
 
-#define MAGIC  \
-	"\x89" \
-	"DTREE\r\n"
+#define MAGIC        HTREE_MAGIC
 #define TRAILER      "DTREEEND"
 #define ARENA_CHUNK  (1u << 20)
 #define MAX_HEADER   (1u << 20)

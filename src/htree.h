@@ -27,6 +27,7 @@
 #define HTREE_NO_TIME       INT64_MIN    /* a time the filesystem does not have */
 #define HTREE_VERSION_MAJOR 2            /* reads 1.x too: 2.0 added HTREE_F_SPARSE */
 #define HTREE_VERSION_MINOR 0
+#define HTREE_MAGIC         "\211DTREE\r\n" /* the first 8 bytes of a .dtree file */
 
 enum htree_type {
 	HTREE_REG = 1,

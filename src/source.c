@@ -23,6 +23,7 @@
 #include <tsk/libtsk.h>
 
 #include "buf.h"
+#include "htree.h"
 #include "xfs.h"
 
 #include "banned.h"
@@ -174,26 +175,66 @@ looks_like_ext(const unsigned char *sb)
 	return ok >= 3;
 }
 
-/* What the first bytes of a filesystem libtsk did not recognise look like. */
-static const char *
+/* What libtsk cannot read but its first bytes name, and how to read it anyway. */
+struct fs_guess {
+	const char *name, *hint;
+};
+
+#define DIR_HINT(how) "mount it read-only (" how ") and read it as 'dir:MOUNTPOINT'"
+
+static const struct fs_guess guesses[] = {
+	{ "XFS", DIR_HINT("mount -o ro,norecovery,nouuid") },
+	{ "btrfs", DIR_HINT("mount -t btrfs -o ro,rescue=nologreplay") },
+	{ "F2FS", DIR_HINT("mount -t f2fs -o ro,norecovery") },
+	{ "squashfs", DIR_HINT("mount -t squashfs -o ro") },
+	{ "ext2/3/4 (damaged)", "if the kernel still mounts it (mount -o ro,noload), read it as "
+				"'dir:MOUNTPOINT'" },
+	{ "NTFS (damaged)", "if ntfs-3g still mounts it (mount -t ntfs-3g -o ro), read it as "
+			    "'dir:MOUNTPOINT'" },
+	{ "LUKS (encrypted)", "open it read-only (cryptsetup open --readonly DEVICE NAME) and "
+			      "read /dev/mapper/NAME" },
+	{ "an LVM physical volume", "activate its volume group read-only (vgchange -ay "
+				    "--readonly VG) and read each /dev/VG/LV" },
+	{ "a Linux RAID member", "assemble the array read-only (mdadm --assemble --readonly) "
+				 "and read /dev/mdN" },
+	{ "swap space", "" },
+};
+
+enum { G_XFS, G_BTRFS, G_F2FS, G_SQUASHFS, G_EXT, G_NTFS, G_LUKS, G_LVM, G_MD, G_SWAP };
+
+/* The first bytes of a filesystem libtsk did not recognise, by the magic numbers blkid uses. */
+static const struct fs_guess *
 guess_unknown_fs(struct source *s, uint64_t off)
 {
-	unsigned char b[1024 + 128];
+	unsigned char b[8192], bt[8];
 	ssize_t n = source_read(s, off, b, sizeof(b), NULL);
 
 	if (n >= 4 && memcmp(b, "XFSB", 4) == 0)
-		return "XFS";
-	if (n >= (ssize_t)sizeof(b) && looks_like_ext(b + 1024))
-		return "ext2/3/4 (damaged)";
-	if (n >= 8 && memcmp(b + 3, "NTFS    ", 8) == 0)
-		return "NTFS (damaged)";
-	if (n >= 4 && memcmp(b, "LUKS", 4) == 0)
-		return "LUKS (encrypted)";
+		return &guesses[G_XFS];
+	if (source_read(s, off + 0x10040, bt, 8, NULL) == 8 && memcmp(bt, "_BHRfS_M", 8) == 0)
+		return &guesses[G_BTRFS];
+	if (n >= 4 && memcmp(b, "hsqs", 4) == 0)
+		return &guesses[G_SQUASHFS];
+	if (n >= 6 && memcmp(b, "LUKS\xba\xbe", 6) == 0)
+		return &guesses[G_LUKS];
+	if (n >= 1028 && memcmp(b + 1024, "\x10\x20\xf5\xf2", 4) == 0)
+		return &guesses[G_F2FS];
+	if (n >= 1024 + 128 && looks_like_ext(b + 1024))
+		return &guesses[G_EXT];
+	if (n >= 11 && memcmp(b + 3, "NTFS    ", 8) == 0)
+		return &guesses[G_NTFS];
+	if (n >= 544 && memcmp(b + 512, "LABELONE", 8) == 0 && memcmp(b + 536, "LVM2 001", 8) == 0)
+		return &guesses[G_LVM];
+	if (n >= 4100 && memcmp(b + 4096, "\xfc\x4e\x2b\xa9", 4) == 0)
+		return &guesses[G_MD];
+	if (n >= 4096 &&
+	    (memcmp(b + 4086, "SWAPSPACE2", 10) == 0 || memcmp(b + 4086, "SWAP-SPACE", 10) == 0))
+		return &guesses[G_SWAP];
 	return NULL;
 }
 
 static void
-add_skip(struct source *s, const char *name, uint64_t off, const char *reason)
+add_skip(struct source *s, const char *name, uint64_t off, const char *reason, const char *hint)
 {
 	struct source_skip *k;
 
@@ -203,6 +244,7 @@ add_skip(struct source *s, const char *name, uint64_t off, const char *reason)
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	k->offset = off;
 	snprintf(k->reason, sizeof(k->reason), "%s", reason);
+	snprintf(k->hint, sizeof(k->hint), "%s", hint);
 }
 
 static void
@@ -254,7 +296,7 @@ try_xfs(struct source *s, uint64_t off, uint64_t size, const char *name)
 	if (xfs_open(xfs_read_cb, a, a->size, &x, &e) < 0) {
 		snprintf(reason, sizeof(reason),
 			 "cannot read this filesystem (looks like XFS: %.200s)", e.msg);
-		add_skip(s, name, off, reason);
+		add_skip(s, name, off, reason, guesses[G_XFS].hint);
 		return -1;
 	}
 	f = &s->fs[s->nfs++];
@@ -371,7 +413,7 @@ try_fs(struct source *s, uint64_t off, uint64_t size, const char *name)
 {
 	TSK_FS_INFO *fs;
 	char why[200], reason[256];
-	const char *guess;
+	const struct fs_guess *guess;
 	int rc;
 
 	if (s->nfs >= MAX_FS)
@@ -387,11 +429,32 @@ try_fs(struct source *s, uint64_t off, uint64_t size, const char *name)
 	guess = guess_unknown_fs(s, off);
 	if (guess)
 		snprintf(reason, sizeof(reason),
-			 "libtsk cannot read this filesystem (looks like %s)", guess);
+			 "libtsk cannot read this filesystem (looks like %s)", guess->name);
 	else
 		snprintf(reason, sizeof(reason), "no filesystem libtsk recognises (%.180s)", why);
-	add_skip(s, name, off, reason);
+	add_skip(s, name, off, reason, guess ? guess->hint : "");
 	return -1;
+}
+
+/*
+ * An --offset with nothing there: a filesystem libtsk reads at offset * 512 means the
+ * offset was given in sectors (as fdisk and mmls print them). Its type into type, or 0.
+ */
+static int
+offset_in_sectors(struct source *s, uint64_t off, char *type, size_t n)
+{
+	TSK_FS_INFO *fs;
+
+	if (off == 0 || off > s->size / 512)
+		return 0;
+	fs = tsk_fs_open_img(s->img, (TSK_OFF_T)(off * 512), TSK_FS_TYPE_DETECT);
+	if (fs == NULL) {
+		tsk_error_reset();
+		return 0;
+	}
+	snprintf(type, n, "%s", tsk_fs_type_toname(fs->ftype) ?: "unknown");
+	tsk_fs_close(fs);
+	return 1;
 }
 
 /* Linux's number for a partition: GPT entry index + 1; DOS primaries 1-4, logicals 5 on. */
@@ -459,6 +522,20 @@ open_dir(struct source *s, const char *path, struct dt_err *err)
 	return 0;
 }
 
+/* A .dtree given where evidence is expected. */
+static int
+is_dtree(const char *path)
+{
+	unsigned char m[8];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), yes;
+
+	if (fd < 0)
+		return 0;
+	yes = pread(fd, m, 8, 0) == 8 && memcmp(m, HTREE_MAGIC, 8) == 0;
+	close(fd);
+	return yes;
+}
+
 /* Our own descriptor, when it sees exactly the bytes libtsk sees. */
 static void
 open_raw_fd(struct source *s, const char *path)
@@ -524,6 +601,13 @@ source_open(const char *spec, const struct source_opts *o, struct source **out, 
 		source_free(s);
 		return -1;
 	}
+	if (is_dtree(spec)) {
+		dt_fail(err, DT_EUSAGE,
+			"'%s' is a deltair tree (.dtree), not evidence: use it with --baseline",
+			spec);
+		source_free(s);
+		return -1;
+	}
 	s->kind = SOURCE_IMAGE;
 	s->img = tsk_img_open_utf8_sing(spec, TSK_IMG_TYPE_DETECT, 0);
 	if (s->img == NULL) {
@@ -543,29 +627,35 @@ source_open(const char *spec, const struct source_opts *o, struct source **out, 
 		try_fs(s, 0, s->size, "p0");
 	}
 	if (s->nfs == 0) {
-		if (s->nskip == 1 && strstr(s->skip[0].reason, "looks like")) {
-			dt_fail(err, DT_EFORMAT,
-				"'%s' %s: %s; mount it read-only (mount -o ro,norecovery,nouuid) "
-				"and "
-				"read it as 'dir:MOUNTPOINT'",
-				spec, s->skip[0].name, s->skip[0].reason);
+		const struct source_skip *k = &s->skip[0];
+		char type[32];
+
+		if (o && o->offset > 0 &&
+		    offset_in_sectors(s, (uint64_t)o->offset, type, sizeof(type))) {
+			dt_fail(err, DT_EUSAGE,
+				"'%s': no filesystem at byte %lld, but %s starts at byte %llu "
+				"(%lld*512): --offset takes bytes, so give --offset %llu",
+				spec, (long long)o->offset, type,
+				(unsigned long long)o->offset * 512, (long long)o->offset,
+				(unsigned long long)o->offset * 512);
+		} else if (s->nskip == 1 && k->hint[0]) {
+			dt_fail(err, DT_EFORMAT, "'%s' %s: %s; %s", spec, k->name, k->reason,
+				k->hint);
+		} else if (s->nskip == 1 && strstr(k->reason, "looks like")) {
+			dt_fail(err, DT_EFORMAT, "'%s' %s: %s", spec, k->name, k->reason);
 		} else if (s->nskip == 0) {
 			dt_fail(err, DT_EFORMAT, "'%s': partition table (%s) lists no partitions",
 				spec, s->layout);
 		} else if (strcmp(s->layout, "none") == 0 || strcmp(s->layout, "offset") == 0) {
 			dt_fail(err, DT_EFORMAT,
-				"'%s': %s; if it holds a filesystem deltair cannot read, "
-				"mount it "
-				"read-only (mount -o ro,norecovery,nouuid) and read it as "
-				"'dir:MOUNTPOINT'",
-				spec, s->skip[0].reason);
+				"'%s': %s; if it holds a filesystem deltair cannot read (btrfs, "
+				"XFS v4), mount it read-only and read it as 'dir:MOUNTPOINT'",
+				spec, k->reason);
 		} else {
 			dt_fail(err, DT_EFORMAT,
-				"'%s': no readable filesystem in %zu %s partition(s) (%s: %s); for "
-				"a "
-				"filesystem deltair cannot read, mount it read-only (mount -o "
-				"ro,norecovery,nouuid) and read it as 'dir:MOUNTPOINT'",
-				spec, s->nskip, s->layout, s->skip[0].name, s->skip[0].reason);
+				"'%s': no readable filesystem in %zu %s partition(s) (%s: %s)%s%s",
+				spec, s->nskip, s->layout, k->name, k->reason,
+				k->hint[0] ? "; " : "", k->hint);
 		}
 		source_free(s);
 		return -1;

@@ -40,6 +40,7 @@ struct source_skip {
 	char name[16];    /* "p2" */
 	uint64_t offset;  /* byte offset */
 	char reason[256]; /* why no filesystem was opened there */
+	char hint[256];   /* how to read what is there anyway ("mount it ..."), or "" */
 };
 
 struct source_opts {
@@ -47,10 +48,12 @@ struct source_opts {
 };
 
 /*
- * Open spec. On success *out is new: source_free() it. An image in which no filesystem
- * can be opened fails with DT_EFORMAT and a message that says what was found (no image,
- * a partition table with no readable filesystem, an unknown filesystem with the dir:
- * fallback to use for it).
+ * Open spec. On success *out is new: source_free() it. A .dtree file fails with DT_EUSAGE
+ * ("use it with --baseline"). An image in which no filesystem can be opened fails with
+ * DT_EFORMAT and a message that says what was found (no image, a partition table with no
+ * readable filesystem, a filesystem libtsk cannot read named by its magic (XFS, btrfs,
+ * LUKS, LVM, swap, ...) with what to do about it, or, for an --offset with nothing there,
+ * the byte offset N*512 when a filesystem starts there).
  */
 int source_open(const char *spec, const struct source_opts *o, struct source **out,
 		struct dt_err *err);

@@ -81,12 +81,9 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 			(unsigned long long)k->offset, k->reason);
 		/* A filesystem we recognise but cannot read is missing evidence: say so in the
 		 * events too, with the way to read it. */
-		if (strstr(k->reason, "looks like") && on_error) {
-			char msg[400];
-			snprintf(msg, sizeof(msg),
-				 "partition skipped: %s; mount it read-only (mount -o "
-				 "ro,norecovery,nouuid) and read it as dir:MOUNTPOINT",
-				 k->reason);
+		if (k->hint[0] && on_error) {
+			char msg[600];
+			snprintf(msg, sizeof(msg), "partition skipped: %s; %s", k->reason, k->hint);
 			on_error(ctx, k->name, NULL, 0, msg);
 		}
 	}
@@ -148,10 +145,7 @@ cli_is_dtree(const char *path)
 
 	if (fp == NULL)
 		return 0;
-	yes = fread(m, 1, 8, fp) == 8 && memcmp(m,
-						"\x89"
-						"DTREE\r\n",
-						8) == 0;
+	yes = fread(m, 1, 8, fp) == 8 && memcmp(m, HTREE_MAGIC, 8) == 0;
 	fclose(fp);
 	return yes;
 }
