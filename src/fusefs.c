@@ -11,6 +11,7 @@
 
 #include "fusefs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -78,6 +79,10 @@ struct fusefs {
 	int img_fd; /* a raw image of our own to splice from, or -1 */
 	struct fuse *fuse;
 	int mounted, foreground;
+	/* Per filesystem of t: no Unix modes on disk (FAT, exFAT), and the time of a root
+	 * that has none. */
+	uint8_t *no_modes;   /* owned */
+	int64_t *root_times; /* owned */
 };
 
 enum node_kind { N_ROOT, N_ENTRY, N_DELTAIR, N_EVENTS };
@@ -556,6 +561,10 @@ node_stat(struct fusefs *f, const struct node *n, struct stat *st)
 	/* An entry of no known type shows as a file, as the least surprising for tools. */
 	st->st_mode =
 		(htree_type_mode(e->type) ? htree_type_mode(e->type) : S_IFREG) | (e->mode & 07777);
+	/* libtsk makes up modes where the disk has none (FAT's root 0000, files 0777 or 0333;
+	 * exFAT's 0111): a read-only view shows them as read-only to all (docs/mount.md). */
+	if (f->no_modes[e->fs])
+		st->st_mode = (st->st_mode & S_IFMT) | (e->type == HTREE_DIR ? 0555 : 0444);
 	st->st_nlink = e->nlink ? e->nlink : 1;
 	st->st_uid = e->uid;
 	st->st_gid = e->gid;
@@ -570,6 +579,8 @@ node_stat(struct fusefs *f, const struct node *n, struct stat *st)
 	st->st_atim = ns_to_ts(e->atime);
 	st->st_mtim = ns_to_ts(e->mtime);
 	st->st_ctim = ns_to_ts(e->ctime);
+	if (e->depth == 0 && e->mtime == HTREE_NO_TIME)
+		st->st_atim = st->st_mtim = st->st_ctim = ns_to_ts(f->root_times[e->fs]);
 }
 
 static struct fusefs *
@@ -1204,6 +1215,38 @@ splice_fd(struct source *src)
 	return fd;
 }
 
+/*
+ * Which filesystems keep no Unix modes, and a time for each root that has none (FAT and
+ * exFAT keep none for the root): the newest mtime of the entries directly in it, else the
+ * time the view was made. Not 1970.
+ */
+static int
+fs_facts(struct fusefs *f, struct dt_err *err)
+{
+	size_t nfs = htree_nfs(f->t);
+
+	f->no_modes = calloc(nfs + 1, sizeof(*f->no_modes));
+	f->root_times = calloc(nfs + 1, sizeof(*f->root_times));
+	if (f->no_modes == NULL || f->root_times == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	for (size_t k = 0; k < nfs; k++) {
+		const char *type = htree_fs(f->t, k)->type;
+
+		f->no_modes[k] = strncmp(type, "fat", 3) == 0 || strcmp(type, "exfat") == 0;
+		f->root_times[k] = HTREE_NO_TIME;
+	}
+	for (size_t i = 0; i < htree_count(f->t); i++) {
+		const struct htree_entry *e = htree_get(f->t, i);
+
+		if (e->depth == 1 && e->mtime != HTREE_NO_TIME && e->mtime > f->root_times[e->fs])
+			f->root_times[e->fs] = e->mtime;
+	}
+	for (size_t k = 0; k < nfs; k++)
+		if (f->root_times[k] == HTREE_NO_TIME)
+			f->root_times[k] = (int64_t)f->born.tv_sec * 1000000000 + f->born.tv_nsec;
+	return 0;
+}
+
 int
 fusefs_new(struct source *src, const struct fusefs_opts *o, struct fusefs **out, struct dt_err *err)
 {
@@ -1282,6 +1325,8 @@ fusefs_new(struct source *src, const struct fusefs_opts *o, struct fusefs **out,
 			goto out;
 		}
 	}
+	if (fs_facts(f, err) < 0)
+		goto out;
 	f->st.errors = b.errors;
 	f->st.events_len = f->events_len;
 	for (size_t i = 0; i < htree_count(f->t); i++)
@@ -1375,21 +1420,26 @@ mountinfo_unescape(char *s)
  * else. The device number comes from /proc/self/mountinfo: a stat() of the mountpoint
  * would wait for the loop we have not started yet.
  */
-static void
-tune_readahead(const char *mountpoint)
+/*
+ * The newest mount on abs (absolute) whose type starts with type_prefix, from
+ * /proc/self/mountinfo: its major:minor into dev and "TYPE from 'SOURCE'" into what (may
+ * be NULL). 0 when there is none.
+ */
+static int
+mountinfo_last(const char *abs, const char *type_prefix, char *dev, size_t devn, char *what,
+	       size_t whatn)
 {
-	char *abs = realpath(mountpoint, NULL), *line = NULL, dev[32] = "", path[96];
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
 	size_t cap = 0;
-	FILE *fp;
+	int found = 0;
 
-	if (abs == NULL)
-		return;
-	fp = fopen("/proc/self/mountinfo", "re");
+	/* id parent major:minor root MOUNTPOINT options [optional...] - TYPE SOURCE super */
 	while (fp && getline(&line, &cap, fp) > 0) {
-		char *f[5], *sep = strstr(line, " - "), *save = NULL;
+		char *f[5], *sep = strstr(line, " - "), *save = NULL, *type, *src;
 		int n = 0;
 
-		if (sep == NULL || strncmp(sep + 3, "fuse.deltair ", 13) != 0)
+		if (sep == NULL || strncmp(sep + 3, type_prefix, strlen(type_prefix)) != 0)
 			continue;
 		*sep = '\0';
 		for (char *t = strtok_r(line, " ", &save); t && n < 5;
@@ -1398,14 +1448,43 @@ tune_readahead(const char *mountpoint)
 		if (n < 5)
 			continue;
 		mountinfo_unescape(f[4]);
-		if (strcmp(f[4], abs) == 0 && strlen(f[2]) < sizeof(dev))
-			snprintf(dev, sizeof(dev), "%s", f[2]); /* the last one is the newest */
+		if (strcmp(f[4], abs) != 0)
+			continue;
+		found = 1; /* the last one is the newest */
+		snprintf(dev, devn, "%s", f[2]);
+		if (what == NULL)
+			continue;
+		type = strtok_r(sep + 3, " \n", &save);
+		src = type ? strtok_r(NULL, " \n", &save) : NULL;
+		if (src)
+			mountinfo_unescape(src);
+		snprintf(what, whatn, "%s from '%s'", type ? type : "?", src ? src : "?");
 	}
 	if (fp)
 		fclose(fp);
 	free(line);
+	return found;
+}
+
+/*
+ * The kernel gives a FUSE mount 128 KiB of readahead whatever the daemon asks for, and
+ * each request is a round trip through us: a larger window doubles sequential reads.
+ * Set it on our mount's backing device when we may (root); a failure changes nothing
+ * else. The device number comes from /proc/self/mountinfo: a stat() of the mountpoint
+ * would wait for the loop we have not started yet.
+ */
+static void
+tune_readahead(const char *mountpoint)
+{
+	char *abs = realpath(mountpoint, NULL), dev[32], path[96];
+	FILE *fp;
+	int found;
+
+	if (abs == NULL)
+		return;
+	found = mountinfo_last(abs, "fuse.deltair ", dev, sizeof(dev), NULL, 0);
 	free(abs);
-	if (dev[0] == '\0')
+	if (!found)
 		return;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
 	fp = fopen(path, "we");
@@ -1474,18 +1553,93 @@ mount_abs(struct fusefs *f, const char *abs, const char *mountpoint,
 	return 0;
 }
 
-int
-fusefs_mount(struct fusefs *f, const char *mountpoint, const struct fusefs_mount_opts *mo,
-	     struct dt_err *err)
+/*
+ * path made absolute without stat()ing its last component: a FUSE mount that only its owner
+ * may enter fails stat() with EACCES (even for root), a dead one with ENOTCONN. New string.
+ */
+static char *
+abs_no_follow(const char *path)
 {
-	struct stat st;
-	char *abs;
-	int rc;
+	char *copy = strdup(path), *slash, *parent = NULL, *out = NULL;
+	size_t n;
 
+	if (copy == NULL)
+		return NULL;
+	n = strlen(copy);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	slash = strrchr(copy, '/');
+	if (strcmp(copy, "/") == 0 || strcmp(slash ? slash + 1 : copy, ".") == 0 ||
+	    strcmp(slash ? slash + 1 : copy, "..") == 0) {
+		out = realpath(copy, NULL);
+	} else {
+		if (slash == copy)
+			parent = realpath("/", NULL);
+		else if (slash) {
+			*slash = '\0';
+			parent = realpath(copy, NULL);
+		} else {
+			parent = realpath(".", NULL);
+		}
+		if (parent && asprintf(&out, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent,
+				       slash ? slash + 1 : copy) < 0)
+			out = NULL;
+	}
+	free(parent);
+	free(copy);
+	return out;
+}
+
+int
+fusefs_check_mountpoint(const char *mountpoint, struct dt_err *err)
+{
+	char *abs = abs_no_follow(mountpoint), what[600], dev[32];
+	struct dirent *d;
+	struct stat st;
+	size_t n = 0;
+	char first[256] = "";
+	DIR *dir;
+
+	if (abs && mountinfo_last(abs, "fuse", dev, sizeof(dev), what, sizeof(what))) {
+		free(abs);
+		return dt_fail(err, DT_EUSAGE,
+			       "cannot mount on '%s': a FUSE filesystem (%s) is mounted there; "
+			       "unmount it first (fusermount3 -u %s)",
+			       mountpoint, what, mountpoint);
+	}
+	free(abs);
 	if (stat(mountpoint, &st) != 0)
 		return dt_fail_errno(err, DT_EIO, "cannot mount on '%s'", mountpoint);
 	if (!S_ISDIR(st.st_mode))
 		return dt_fail(err, DT_EUSAGE, "cannot mount on '%s': not a directory", mountpoint);
+	dir = opendir(mountpoint);
+	if (dir == NULL)
+		return dt_fail_errno(err, DT_EIO, "cannot mount on '%s'", mountpoint);
+	while ((d = readdir(dir)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (n++ == 0)
+			snprintf(first, sizeof(first), "%s", d->d_name);
+	}
+	closedir(dir);
+	if (n)
+		return dt_fail(err, DT_EUSAGE,
+			       "cannot mount on '%s': not empty ('%s'%s); the view would hide what "
+			       "is there: give an empty folder",
+			       mountpoint, first, n > 1 ? " and more" : "");
+	return 0;
+}
+
+int
+fusefs_mount(struct fusefs *f, const char *mountpoint, const struct fusefs_mount_opts *mo,
+	     struct dt_err *err)
+{
+	char *abs;
+	int rc;
+
+	/* Checked again: a mount may have come since the caller checked. */
+	if (fusefs_check_mountpoint(mountpoint, err) < 0)
+		return -1;
 	/* Serving starts in "/" (fuse_daemonize), and unmounting needs the same path. */
 	abs = realpath(mountpoint, NULL);
 	if (abs == NULL)
@@ -1552,6 +1706,8 @@ fusefs_free(struct fusefs *f)
 	if (f->img_fd >= 0)
 		close(f->img_fd);
 	htree_free(f->t);
+	free(f->no_modes);
+	free(f->root_times);
 	free(f->visible);
 	free(f->events);
 	free(f);

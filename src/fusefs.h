@@ -78,9 +78,15 @@ void fusefs_stats(const struct fusefs *f, struct fusefs_stats *st);
 const char *fusefs_events(const struct fusefs *f, size_t *len);
 
 /*
+ * Whether mountpoint can take the view: an existing, empty directory on which no FUSE
+ * filesystem (another deltair view, say) is mounted. Else DT_EUSAGE saying which, or DT_EIO
+ * when it cannot be read. For checking before the walk; fusefs_mount() checks again.
+ */
+int fusefs_check_mountpoint(const char *mountpoint, struct dt_err *err);
+/*
  * Mount f on mountpoint (an existing directory; kept as an absolute path, since serving
  * starts in "/"). As root, also widen the mount's readahead (docs/mount.md). A failure says
- * why, in libfuse's or fusermount3's words: DT_EIO; DT_EUSAGE when mountpoint is no directory.
+ * why, in libfuse's or fusermount3's words: DT_EIO; DT_EUSAGE as fusefs_check_mountpoint().
  */
 int fusefs_mount(struct fusefs *f, const char *mountpoint, const struct fusefs_mount_opts *mo,
 		 struct dt_err *err);

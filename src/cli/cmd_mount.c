@@ -26,9 +26,10 @@ static const char usage_text[] =
 	"what changed against the baseline (added, modified, appended, renamed, metadata,\n"
 	"type; not deleted) and the directories that lead to it are shown, and\n"
 	"/.deltair/events.jsonl holds the events 'deltair diff' prints. The image is never\n"
-	"written; every change fails with EROFS. Unmount with 'fusermount3 -u MOUNTPOINT' (or\n"
-	"SIGINT/SIGTERM to deltair). MOUNTPOINT must be a folder; it is checked before IMAGE\n"
-	"is read.\n"
+	"written; every change fails with EROFS. MOUNTPOINT must be an empty folder with no\n"
+	"other FUSE view on it; it is checked before IMAGE is read. FAT and exFAT (no Unix\n"
+	"modes) show dirs 0555 and files 0444. Unmount with 'fusermount3 -u MOUNTPOINT' (or\n"
+	"SIGINT/SIGTERM to deltair).\n"
 	"\n"
 	"Options:\n"
 	"      --fs pN           show only this filesystem, at the root\n"
@@ -54,20 +55,6 @@ on_error(void *ctx, const char *fs, const char *path, size_t len, const char *ms
 		fprintf(stderr, "deltair: mount: warning: %s:%.*s: %s\n", fs ? fs : "-",
 			path ? (int)len : 0, path ? path : "", msg);
 	w->n++;
-}
-
-static int
-check_mountpoint(const char *mnt, struct dt_err *err)
-{
-	struct stat st;
-
-	if (stat(mnt, &st) != 0)
-		return dt_fail_errno(err, DT_EIO, "cannot mount on '%s'", mnt);
-	if (!S_ISDIR(st.st_mode))
-		return dt_fail(err, DT_EUSAGE, "cannot mount on '%s': not a folder", mnt);
-	if (access(mnt, R_OK | X_OK) != 0)
-		return dt_fail_errno(err, DT_EIO, "cannot mount on '%s'", mnt);
-	return 0;
 }
 
 int
@@ -126,8 +113,8 @@ cmd_mount(int argc, char **argv)
 		return cli_usage("mount", "--fs needs a filesystem name such as p1, not '%s'", fs);
 	image = argv[optind];
 	mnt = argv[optind + 1];
-	/* Before the walk, which may take hours. */
-	if (check_mountpoint(mnt, &err) < 0)
+	/* Before the walk, which can take long: a mount point that cannot take the view. */
+	if (fusefs_check_mountpoint(mnt, &err) < 0)
 		return cli_fail("mount", &err);
 	if (base && htree_load(base, &gold, &err) < 0)
 		return cli_fail("mount", &err);
