@@ -170,6 +170,15 @@ htree_add_fs(struct htree *t, const char *name, const char *type, uint64_t offse
 	return (int)t->nfs++;
 }
 
+void
+htree_set_fs_identity(struct htree *t, size_t i, const char *uuid, const char *label)
+{
+	if (i >= t->nfs)
+		return;
+	snprintf(t->fs[i].uuid, sizeof(t->fs[i].uuid), "%s", uuid ? uuid : "");
+	snprintf(t->fs[i].label, sizeof(t->fs[i].label), "%s", label ? label : "");
+}
+
 static int
 elist_push(struct elist *l, struct dt_err *err)
 {
@@ -740,13 +749,20 @@ header_json(const struct htree *t)
 		default: other++; break;
 		}
 	}
-	for (size_t i = 0; i < t->nfs; i++)
-		json_array_append_new(fss, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "name",
-						     t->fs[i].name, "type", t->fs[i].type, "offset",
-						     (json_int_t)t->fs[i].offset, "size",
-						     (json_int_t)t->fs[i].size, "entries",
-						     (json_int_t)t->fs[i].count, "deleted",
-						     (json_int_t)t->fs[i].dcount));
+	for (size_t i = 0; i < t->nfs; i++) {
+		json_t *f =
+			json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "name", t->fs[i].name, "type",
+				  t->fs[i].type, "offset", (json_int_t)t->fs[i].offset, "size",
+				  (json_int_t)t->fs[i].size, "entries", (json_int_t)t->fs[i].count,
+				  "deleted", (json_int_t)t->fs[i].dcount);
+
+		/* Optional keys: readers before them ignore them, and trees without them load. */
+		if (t->fs[i].uuid[0])
+			json_object_set_new(f, "uuid", json_string(t->fs[i].uuid));
+		if (t->fs[i].label[0])
+			json_object_set_new(f, "label", json_string(t->fs[i].label));
+		json_array_append_new(fss, f);
+	}
 	json_object_set_new(counts, "entries", json_integer((json_int_t)t->ents.n));
 	json_object_set_new(counts, "regular", json_integer((json_int_t)reg));
 	json_object_set_new(counts, "directories", json_integer((json_int_t)dirs));
@@ -1072,16 +1088,19 @@ parse_header(struct htree *t, const char *hs, size_t hlen, struct dt_err *err)
 		goto out;
 	json_array_foreach(fss, i, f)
 	{
-		const char *name, *type;
+		const char *name, *type, *uuid = "", *label = "";
 		json_int_t off = 0, size = 0;
+		int k;
 
-		if (json_unpack(f, "{s:s, s:s, s?I, s?I}", "name", &name, "type", &type, "offset",
-				&off, "size", &size) != 0) {
+		if (json_unpack(f, "{s:s, s:s, s?I, s?I, s?s, s?s}", "name", &name, "type", &type,
+				"offset", &off, "size", &size, "uuid", &uuid, "label",
+				&label) != 0) {
 			bad(err, "bad filesystem in header");
 			goto out;
 		}
-		if (htree_add_fs(t, name, type, (uint64_t)off, (uint64_t)size, err) < 0)
+		if ((k = htree_add_fs(t, name, type, (uint64_t)off, (uint64_t)size, err)) < 0)
 			goto out;
+		htree_set_fs_identity(t, (size_t)k, uuid, label);
 	}
 	rc = 0;
 out:

@@ -75,6 +75,8 @@ struct htree_entry {
 struct htree_fs {
 	char name[16];
 	char type[16];
+	char uuid[40];  /* as struct source_fs: "" when unknown (and in trees made before) */
+	char label[64]; /* "" when none or unknown */
 	uint64_t offset, size;
 	uint32_t first, count;   /* sealed: the filesystem's allocated entries */
 	uint32_t dfirst, dcount; /* sealed: its unallocated names */
@@ -104,6 +106,8 @@ int htree_set_image(struct htree *t, const char *image, const char *format, cons
 /* Append a filesystem; returns its index or -1. */
 int htree_add_fs(struct htree *t, const char *name, const char *type, uint64_t offset,
 		 uint64_t size, struct dt_err *err);
+/* The identity of filesystem i (as struct source_fs has it; copied, truncated to fit). */
+void htree_set_fs_identity(struct htree *t, size_t i, const char *uuid, const char *label);
 /*
  * Copy e (its path and link target too) into the tree; e->end and e->depth are ignored.
  * Returns the new entry's index among entries of its kind (allocated, or unallocated when

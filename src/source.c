@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <tsk/libtsk.h>
@@ -247,6 +248,68 @@ add_skip(struct source *s, const char *name, uint64_t off, const char *reason, c
 	snprintf(k->hint, sizeof(k->hint), "%s", hint);
 }
 
+static uint32_t
+le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A label field: up to n bytes, NUL- or space-padded, printable ASCII kept. */
+static void
+copy_label(char *out, size_t size, const unsigned char *p, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n && p[i] && w + 1 < size; i++)
+		out[w++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	while (w > 0 && out[w - 1] == ' ')
+		w--;
+	out[w] = '\0';
+	if (strcmp(out, "NO NAME") == 0) /* FAT's "no label" */
+		out[0] = '\0';
+}
+
+static void
+format_uuid(char *out, size_t size, const unsigned char *u)
+{
+	snprintf(out, size, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+/*
+ * The identity of the filesystem whose first n bytes are b (n >= 4096 for all of them), in
+ * blkid's spelling, so that a clone (same id) is told from an unrelated filesystem.
+ */
+static void
+fs_identity(const unsigned char *b, size_t n, char *uuid, size_t usize, char *label, size_t lsize)
+{
+	uuid[0] = label[0] = '\0';
+	if (n >= 1264 && b[1080] == 0x53 && b[1081] == 0xef) { /* ext2/3/4 */
+		format_uuid(uuid, usize, b + 1024 + 104);
+		copy_label(label, lsize, b + 1024 + 120, 16);
+	} else if (n >= 120 && memcmp(b, "XFSB", 4) == 0) {
+		format_uuid(uuid, usize, b + 32);
+		copy_label(label, lsize, b + 108, 12);
+	} else if (n >= 0x50 && memcmp(b + 3, "NTFS    ", 8) == 0) {
+		snprintf(uuid, usize, "%08X%08X", le32(b + 0x4c), le32(b + 0x48));
+	} else if (n >= 104 && memcmp(b + 3, "EXFAT   ", 8) == 0) {
+		uint32_t id = le32(b + 100);
+		snprintf(uuid, usize, "%04X-%04X", id >> 16, id & 0xffff);
+	} else if (n >= 0x52 && b[510] == 0x55 && b[511] == 0xaa) {
+		/* FAT: the extended BIOS parameter block is at 0x26, or at 0x42 on FAT32 (whose
+		 * 16-bit sectors-per-FAT is 0). */
+		const unsigned char *e = b[0x16] == 0 && b[0x17] == 0 ? b + 0x42 : b + 0x26;
+
+		if (e[0] == 0x29 || e[0] == 0x28) {
+			uint32_t id = le32(e + 1);
+			snprintf(uuid, usize, "%04X-%04X", id >> 16, id & 0xffff);
+			if (e[0] == 0x29)
+				copy_label(label, lsize, e + 5, 11);
+		}
+	}
+}
+
 static void
 add_fs(struct source *s, TSK_FS_INFO *fs, const char *name, uint64_t size)
 {
@@ -260,6 +323,14 @@ add_fs(struct source *s, TSK_FS_INFO *fs, const char *name, uint64_t size)
 	f->size = size ? size : (uint64_t)fs->block_count * fs->block_size;
 	f->block_size = fs->block_size;
 	f->tsk_fs = fs;
+	{
+		unsigned char b[4096];
+		ssize_t n = source_read(s, f->offset, b, sizeof(b), NULL);
+
+		if (n > 0)
+			fs_identity(b, (size_t)n, f->uuid, sizeof(f->uuid), f->label,
+				    sizeof(f->label));
+	}
 }
 
 /* ---- XFS: our own reader (xfs.h), tried before libtsk ---- */
@@ -499,6 +570,50 @@ open_volumes(struct source *s)
 	return 0;
 }
 
+/*
+ * The identity of the filesystem mounted at dir, from its device's superblock: the device
+ * is the mount source in /proc/self/mountinfo whose major:minor is dir's st_dev. Nothing
+ * when it cannot be found or opened (not root, a network or virtual filesystem).
+ */
+static void
+dir_identity(const struct stat *st, struct source_fs *f)
+{
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, want[32], dev[4096] = "";
+	size_t cap = 0;
+	unsigned char b[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(want, sizeof(want), "%u:%u", major(st->st_dev), minor(st->st_dev));
+	/* id parent major:minor root MOUNTPOINT options [optional...] - TYPE SOURCE super */
+	while (fp && getline(&line, &cap, fp) > 0) {
+		char *sep = strstr(line, " - "), *save = NULL, *t;
+		int k = 0;
+
+		for (t = strtok_r(line, " ", &save); t && k < 2; t = strtok_r(NULL, " ", &save))
+			k++;
+		if (t == NULL || strcmp(t, want) != 0 || sep == NULL)
+			continue;
+		save = NULL;
+		if (strtok_r(sep + 3, " \n", &save) && (t = strtok_r(NULL, " \n", &save)) &&
+		    t[0] == '/')
+			snprintf(dev, sizeof(dev), "%s", t);
+	}
+	if (fp)
+		fclose(fp);
+	free(line);
+	if (dev[0] == '\0')
+		return;
+	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = pread(fd, b, sizeof(b), 0);
+	close(fd);
+	if (n > 0)
+		fs_identity(b, (size_t)n, f->uuid, sizeof(f->uuid), f->label, sizeof(f->label));
+}
+
 static int
 open_dir(struct source *s, const char *path, struct dt_err *err)
 {
@@ -519,6 +634,7 @@ open_dir(struct source *s, const char *path, struct dt_err *err)
 	f->root = strdup(path);
 	if (f->root == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
+	dir_identity(&st, f);
 	return 0;
 }
 

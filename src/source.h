@@ -34,6 +34,11 @@ struct source_fs {
 	void *tsk_fs;        /* borrowed TSK_FS_INFO *, NULL for dir: and XFS */
 	struct xfs *xfs;     /* borrowed, our XFS reader; NULL unless type "xfs" */
 	const char *root;    /* dir: the directory; NULL for images */
+	/* Identity, as blkid shows it ("" when unknown): ext2/3/4 and XFS UUID, NTFS serial
+	 * (16 hex digits), FAT and exFAT volume id ("ABCD-1234"); the label. For dir: sources,
+	 * read from the mounted device's superblock when it can be opened. */
+	char uuid[40];
+	char label[64];
 };
 
 struct source_skip {

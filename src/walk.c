@@ -1747,8 +1747,11 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 		goto out;
 	for (size_t i = 0; i < source_nfs(s); i++) {
 		const struct source_fs *f = source_fs(s, i);
-		if (htree_add_fs(w.t, f->name, f->type, f->offset, f->size, err) < 0)
+		int k = htree_add_fs(w.t, f->name, f->type, f->offset, f->size, err);
+
+		if (k < 0)
 			goto out;
+		htree_set_fs_identity(w.t, (size_t)k, f->uuid, f->label);
 	}
 	if (!(o->flags & WALK_NO_CONTENT))
 		for (; started < nthreads; started++)

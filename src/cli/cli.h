@@ -112,9 +112,14 @@ int cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so
 			      const char *msg),
 	     void *ctx, struct htree **out, struct walk_stats *st, struct source **keep);
 /*
- * With one filesystem on each side the diff compares the two whatever their names (so that
- * an ext4 read raw compares with the same tree read through dir:). When their types differ
- * (and neither is dir:), say so: they may be unrelated filesystems.
+ * Warn (stderr, and an error event through on_error) about a pairing that makes the diff
+ * meaningless: a filesystem of the evidence whose id (UUID, serial, volume id) differs from
+ * that of the baseline's filesystem it is compared with (the same name, or the only one on
+ * each side: the diff compares the two whatever their names, so that an ext4 read raw
+ * compares with the same tree read through dir:); without ids, only filesystems of
+ * different types (neither dir:) are said to differ. And a baseline whose newest change
+ * (ctime, else mtime) is more than an hour later than the evidence's: the two given the
+ * other way round.
  */
 void cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree *cur,
 		       void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,

@@ -71,9 +71,14 @@ info(const char *path)
 	printf("layout: %s\n", in->layout ? in->layout : "");
 	for (size_t i = 0; i < htree_nfs(t); i++) {
 		const struct htree_fs *f = htree_fs(t, i);
-		printf("filesystem: %s %s offset=%llu size=%llu entries=%u deleted=%u\n", f->name,
+		printf("filesystem: %s %s offset=%llu size=%llu entries=%u deleted=%u", f->name,
 		       f->type, (unsigned long long)f->offset, (unsigned long long)f->size,
 		       f->count, f->dcount);
+		if (f->uuid[0])
+			printf(" uuid=%s", f->uuid);
+		if (f->label[0])
+			printf(" label=%s", f->label);
+		putchar('\n');
 	}
 	printf("entries: %zu\n", htree_count(t));
 	printf("regular: %llu\n", (unsigned long long)reg);

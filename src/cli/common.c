@@ -10,6 +10,8 @@
 
 #include "banned.h"
 
+#define PAIRING_SLACK_NS (3600ull * 1000000000ull) /* see cli_check_pairing() */
+
 void
 cli_source_opts_init(struct cli_source_opts *o)
 {
@@ -111,29 +113,85 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	return 0;
 }
 
+/* The newest change in t: ctime where the filesystem keeps one, else mtime. */
+static int64_t
+newest_change(const struct htree *t)
+{
+	int64_t newest = HTREE_NO_TIME;
+
+	for (size_t i = 0; i < htree_count(t); i++) {
+		const struct htree_entry *e = htree_get(t, i);
+		int64_t c = e->ctime != HTREE_NO_TIME ? e->ctime : e->mtime;
+
+		if (c > newest)
+			newest = c;
+	}
+	return newest;
+}
+
+/* A warning on stderr, and as an error event of filesystem fs. */
+static void
+pairing_warning(const char *cmd, const char *fs, const char *msg,
+		void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
+				 const char *msg),
+		void *ctx)
+{
+	fprintf(stderr, "deltair: %s: warning: %s\n", cmd, msg);
+	if (on_error)
+		on_error(ctx, fs, NULL, 0, msg);
+}
+
 void
 cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree *cur,
 		  void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
 				   const char *msg),
 		  void *ctx)
 {
-	const struct htree_fs *g, *c;
-	char msg[300];
+	int single = htree_nfs(gold) == 1 && htree_nfs(cur) == 1;
+	int64_t gn = newest_change(gold), cn = newest_change(cur);
+	char msg[600], gt[40], ct[40];
 
-	if (htree_nfs(gold) != 1 || htree_nfs(cur) != 1)
-		return;
-	g = htree_fs(gold, 0);
-	c = htree_fs(cur, 0);
-	if (strcmp(g->type, c->type) == 0 || strcmp(g->type, "dir") == 0 ||
-	    strcmp(c->type, "dir") == 0)
-		return;
-	snprintf(msg, sizeof(msg),
-		 "the baseline's only filesystem (%s, %s) is compared with the evidence's only "
-		 "one (%s, %s): they may not be the same filesystem",
-		 g->name, g->type, c->name, c->type);
-	fprintf(stderr, "deltair: %s: warning: %s\n", cmd, msg);
-	if (on_error)
-		on_error(ctx, c->name, NULL, 0, msg);
+	for (size_t ci = 0; ci < htree_nfs(cur); ci++) {
+		const struct htree_fs *c = htree_fs(cur, ci), *g;
+		int gi = single ? 0 : htree_fs_index(gold, c->name);
+
+		if (gi < 0)
+			continue;
+		g = htree_fs(gold, (size_t)gi);
+		/* A clone keeps its filesystem's id (an AMI's volumes, a dd copy); another
+		 * filesystem has its own, and every file in it looks changed. */
+		if (g->uuid[0] && c->uuid[0]) {
+			if (strcmp(g->uuid, c->uuid) == 0)
+				continue;
+			snprintf(msg, sizeof(msg),
+				 "the evidence's %s (%s, UUID %s) is not the baseline's %s (%s, "
+				 "UUID "
+				 "%s) nor a clone of it: the diff compares unrelated filesystems",
+				 c->name, c->type, c->uuid, g->name, g->type, g->uuid);
+			pairing_warning(cmd, c->name, msg, on_error, ctx);
+		} else if (single && strcmp(g->type, c->type) != 0 && strcmp(g->type, "dir") != 0 &&
+			   strcmp(c->type, "dir") != 0) {
+			snprintf(
+				msg, sizeof(msg),
+				"the baseline's only filesystem (%s, %s) is compared with the "
+				"evidence's only one (%s, %s): they may not be the same filesystem",
+				g->name, g->type, c->name, c->type);
+			pairing_warning(cmd, c->name, msg, on_error, ctx);
+		}
+	}
+	/* An incident only adds changes to its gold's, so its newest change is the later one.
+	 * The hour of slack keeps images made minutes apart, in either order, quiet. */
+	if (gn != HTREE_NO_TIME && cn != HTREE_NO_TIME && gn > cn &&
+	    (uint64_t)gn - (uint64_t)cn > PAIRING_SLACK_NS) {
+		htree_format_time(gn, gt);
+		htree_format_time(cn, ct);
+		snprintf(msg, sizeof(msg),
+			 "the baseline's newest change (%s) is later than the evidence's (%s): "
+			 "the baseline seems newer than the evidence (given the other way round?)",
+			 gt, ct);
+		pairing_warning(cmd, htree_nfs(cur) ? htree_fs(cur, 0)->name : "*", msg, on_error,
+				ctx);
+	}
 }
 
 int

@@ -1,10 +1,11 @@
 #!/bin/bash
 # t2050: with one filesystem on each side the diff compares them whatever their names; when
-# their types differ (an ext4 baseline against a FAT image) it says so on stderr and in an
-# error event; an ext4 tree against the same tree read through dir: gets no such warning.
-# Oracle: the filesystem types mkfs made.
+# their ids differ (an ext4 baseline against a FAT image) it says so on stderr and in an
+# error event, naming both types and ids; an ext4 tree against the same tree read through
+# dir: (the same device, so the same UUID) gets no such warning.
+# Oracle: the filesystem types mkfs made, blkid's UUIDs.
 . "$TOP/tests/cli/lib.sh"
-need mke2fs mkfs.vfat jq
+need mke2fs mkfs.vfat jq blkid
 
 mkdir -p t/a
 printf 'x\n' > t/a/f
@@ -16,12 +17,15 @@ dt_ok baseline --no-progress -o f.dtree f.img
 
 dt diff e.dtree f.dtree
 [ "$rc" -eq 1 ] || fail "ext4 vs FAT: exit $rc, want 1"
-grep -q 'warning: .*(p0, ext4).*(p0, fat32)' err || fail "no warning on stderr: $(cat err)"
-[ "$(jq -c 'select(.event == "error") | .message' out | grep -c 'may not be the same filesystem')" = 1 ] ||
+grep -q -F "warning: the evidence's p0 (fat32, UUID $(blkid -o value -s UUID f.img)) is not the baseline's p0 (ext4, UUID $(blkid -o value -s UUID e.img))" err ||
+	fail "no warning on stderr: $(cat err)"
+[ "$(jq -c 'select(.event == "error") | .message' out | grep -c 'nor a clone of it')" = 1 ] ||
 	fail "no error event about the pairing: $(grep '"error"' out)"
 
 t_mount_ro e.img mnt
 dt_ok baseline --no-progress -o d.dtree "dir:$PWD/mnt"
 dt diff e.dtree d.dtree
-grep -q 'may not be the same' err out && fail "ext4 vs dir: of the same tree warned: $(cat err)"
+grep -q -E 'may not be the same|nor a clone' err out && fail "ext4 vs dir: of the same tree warned: $(cat err)"
+grep -q "uuid=$(blkid -o value -s UUID e.img)" <("$DELTAIR" tree info d.dtree) ||
+	fail "dir: of the mounted ext4 lacks its UUID"
 t_done
