@@ -129,7 +129,7 @@ newest_change(const struct htree *t)
 	return newest;
 }
 
-/* A warning on stderr, and as an error event of filesystem fs. */
+/* A warning on stderr, and as an error event of filesystem fs (NULL: of none). */
 static void
 pairing_warning(const char *cmd, const char *fs, const char *msg,
 		void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
@@ -189,8 +189,7 @@ cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree 
 			 "the baseline's newest change (%s) is later than the evidence's (%s): "
 			 "the baseline seems newer than the evidence (given the other way round?)",
 			 gt, ct);
-		pairing_warning(cmd, htree_nfs(cur) ? htree_fs(cur, 0)->name : "*", msg, on_error,
-				ctx);
+		pairing_warning(cmd, NULL, msg, on_error, ctx); /* not one filesystem's */
 	}
 }
 
