@@ -248,12 +248,6 @@ add_skip(struct source *s, const char *name, uint64_t off, const char *reason, c
 	snprintf(k->hint, sizeof(k->hint), "%s", hint);
 }
 
-static uint32_t
-le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* A label field: up to n bytes, NUL- or space-padded, printable ASCII kept. */
 static void
 copy_label(char *out, size_t size, const unsigned char *p, size_t n)
@@ -292,9 +286,9 @@ fs_identity(const unsigned char *b, size_t n, char *uuid, size_t usize, char *la
 		format_uuid(uuid, usize, b + 32);
 		copy_label(label, lsize, b + 108, 12);
 	} else if (n >= 0x50 && memcmp(b + 3, "NTFS    ", 8) == 0) {
-		snprintf(uuid, usize, "%08X%08X", le32(b + 0x4c), le32(b + 0x48));
+		snprintf(uuid, usize, "%08X%08X", buf_le32(b + 0x4c), buf_le32(b + 0x48));
 	} else if (n >= 104 && memcmp(b + 3, "EXFAT   ", 8) == 0) {
-		uint32_t id = le32(b + 100);
+		uint32_t id = buf_le32(b + 100);
 		snprintf(uuid, usize, "%04X-%04X", id >> 16, id & 0xffff);
 	} else if (n >= 0x52 && b[510] == 0x55 && b[511] == 0xaa) {
 		/* FAT: the extended BIOS parameter block is at 0x26, or at 0x42 on FAT32 (whose
@@ -302,7 +296,7 @@ fs_identity(const unsigned char *b, size_t n, char *uuid, size_t usize, char *la
 		const unsigned char *e = b[0x16] == 0 && b[0x17] == 0 ? b + 0x42 : b + 0x26;
 
 		if (e[0] == 0x29 || e[0] == 0x28) {
-			uint32_t id = le32(e + 1);
+			uint32_t id = buf_le32(e + 1);
 			snprintf(uuid, usize, "%04X-%04X", id >> 16, id & 0xffff);
 			if (e[0] == 0x29)
 				copy_label(label, lsize, e + 5, 11);
