@@ -1,5 +1,5 @@
 #!/bin/bash
-# t1100: what deltair says when the evidence is not what the user thinks, instead of the XFS
+# t1130: what deltair says when the evidence is not what the user thinks, instead of the XFS
 # dir: hint for everything.
 #   - a .dtree given where evidence is expected (baseline, scan, artifacts resolve, mount;
 #     diff reads two trees):
