@@ -1,5 +1,5 @@
 #!/bin/bash
-# t2080: wrong pairings are said, not silent.
+# t2110: wrong pairings are said, not silent.
 #   - each filesystem's identity is in the .dtree (tree info): ext4 UUID and label, FAT volume
 #     id and label, XFS UUID read through dir: (from the mounted device), as blkid shows them;
 #   - diff and scan of a clone (same UUID) of the gold: no warning; of an unrelated filesystem
