@@ -23,6 +23,7 @@
 
 #include <tsk/libtsk.h>
 
+#include "aws/ebs.h"
 #include "buf.h"
 #include "htree.h"
 #include "xfs.h"
@@ -39,7 +40,8 @@ struct source {
 	uint64_t size;
 	TSK_IMG_INFO *img;
 	TSK_VS_INFO *vs;
-	int fd; /* our own descriptor for single-file raw images, or -1 */
+	int fd;          /* our own descriptor for single-file raw images, or -1 */
+	struct ebs *ebs; /* owned: an ebs:// snapshot, read by ebs_read(); or NULL */
 	struct source_fs fs[MAX_FS];
 	size_t nfs;
 	struct source_skip skip[MAX_FS];
@@ -144,6 +146,7 @@ source_free(struct source *s)
 		tsk_vs_close(s->vs);
 	if (s->img)
 		tsk_img_close(s->img);
+	ebs_free(s->ebs);
 	if (s->fd >= 0)
 		close(s->fd);
 	for (size_t i = 0; i < s->nfs; i++)
@@ -673,6 +676,74 @@ open_raw_fd(struct source *s, const char *path)
 	s->fd = fd;
 }
 
+/* --- ebs:// (aws/ebs.h): libtsk reads the snapshot through an external image. --- */
+
+/* libtsk's 4.11 external image: a struct that begins with its TSK_IMG_INFO. */
+struct ebs_img {
+	TSK_IMG_INFO img; /* first: libtsk casts */
+	struct ebs *ebs;  /* borrowed from the source */
+};
+
+static ssize_t
+ebs_img_read(TSK_IMG_INFO *img, TSK_OFF_T off, char *buf, size_t len)
+{
+	struct dt_err err = { 0 };
+	ssize_t n = ebs_read(((struct ebs_img *)img)->ebs, (uint64_t)off, buf, len, &err);
+
+	if (n < 0) {
+		tsk_error_reset();
+		tsk_error_set_errno(TSK_ERR_IMG_READ);
+		tsk_error_set_errstr("%s", err.msg);
+	}
+	return n;
+}
+
+static void
+ebs_img_close(TSK_IMG_INFO *img)
+{
+	free(img);
+}
+
+static void
+ebs_img_stat(TSK_IMG_INFO *img, FILE *fp)
+{
+	(void)img;
+	(void)fp;
+}
+
+static int
+open_ebs(struct source *s, const char *spec, const struct source_opts *o, struct dt_err *err)
+{
+	struct ebs_opts eo = { .concurrency = o ? o->ebs_concurrency : 0,
+			       .rate = o ? o->ebs_rate : 0 };
+	struct ebs_img *ei;
+
+	if (ebs_open(spec, &eo, &s->ebs, err) < 0)
+		return -1;
+	ei = calloc(1, sizeof(*ei));
+	if (ei == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	ei->ebs = s->ebs;
+	s->img = tsk_img_open_external(ei, (TSK_OFF_T)ebs_size(s->ebs), 512, ebs_img_read,
+				       ebs_img_close, ebs_img_stat);
+	if (s->img == NULL) {
+		char why[200];
+		free(ei);
+		source_tsk_error(why, sizeof(why));
+		return dt_fail(err, DT_EFORMAT, "'%s': libtsk refused the snapshot: %s", spec, why);
+	}
+	return 0;
+}
+
+int
+source_ebs_stats(struct source *s, struct ebs_stats *out)
+{
+	if (s->ebs == NULL)
+		return -1;
+	ebs_get_stats(s->ebs, out);
+	return 0;
+}
+
 int
 source_open(const char *spec, const struct source_opts *o, struct source **out, struct dt_err *err)
 {
@@ -699,12 +770,18 @@ source_open(const char *spec, const struct source_opts *o, struct source **out, 
 		*out = s;
 		return 0;
 	}
-	if (stat(spec, &st) != 0) {
+	if (ebs_is_spec(spec)) {
+		s->kind = SOURCE_IMAGE;
+		if (open_ebs(s, spec, o, err) < 0) {
+			source_free(s);
+			return -1;
+		}
+	} else if (stat(spec, &st) != 0) {
 		dt_fail_errno(err, DT_EIO, "cannot open '%s'", spec);
 		source_free(s);
 		return -1;
 	}
-	if (S_ISDIR(st.st_mode)) {
+	if (s->ebs == NULL && S_ISDIR(st.st_mode)) {
 		dt_fail(err, DT_EUSAGE,
 			"'%s' is a directory; to read a mounted filesystem use 'dir:%s'", spec,
 			spec);
@@ -719,7 +796,8 @@ source_open(const char *spec, const struct source_opts *o, struct source **out, 
 		return -1;
 	}
 	s->kind = SOURCE_IMAGE;
-	s->img = tsk_img_open_utf8_sing(spec, TSK_IMG_TYPE_DETECT, 0);
+	if (s->img == NULL)
+		s->img = tsk_img_open_utf8_sing(spec, TSK_IMG_TYPE_DETECT, 0);
 	if (s->img == NULL) {
 		source_tsk_error(why, sizeof(why));
 		dt_fail(err, DT_EFORMAT, "cannot open '%s' as a disk image: %s", spec, why);
@@ -727,8 +805,10 @@ source_open(const char *spec, const struct source_opts *o, struct source **out, 
 		return -1;
 	}
 	s->size = (uint64_t)s->img->size;
-	snprintf(s->format, sizeof(s->format), "%s", tsk_img_type_toname(s->img->itype));
-	open_raw_fd(s, spec);
+	snprintf(s->format, sizeof(s->format), "%s",
+		 s->ebs ? "ebs" : tsk_img_type_toname(s->img->itype));
+	if (s->ebs == NULL)
+		open_raw_fd(s, spec);
 	snprintf(s->layout, sizeof(s->layout), "none");
 	if (o && o->offset >= 0) {
 		snprintf(s->layout, sizeof(s->layout), "offset");
@@ -788,7 +868,11 @@ source_read(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err
 	while (done < len) {
 		ssize_t n;
 
-		if (s->fd >= 0) {
+		if (s->ebs) {
+			n = ebs_read(s->ebs, off + done, (char *)buf + done, len - done, err);
+			if (n < 0)
+				return -1;
+		} else if (s->fd >= 0) {
 			n = pread(s->fd, (char *)buf + done, len - done, (off_t)(off + done));
 			if (n < 0 && errno == EINTR)
 				continue;

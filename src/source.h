@@ -9,6 +9,9 @@
  *                   XFS v5 filesystems are read by our own reader (xfs.h), type "xfs"
  *   dir:PATH        a mounted directory, for filesystems no reader here knows; mount
  *                   evidence with -o ro,norecovery,nouuid first
+ *   ebs://snap-ID, ebs://REGION/snap-ID
+ *                   an EBS snapshot read through the EBS direct APIs (aws/ebs.h), seen by
+ *                   libtsk as an external image; format "ebs"
  * Reads are thread-safe: source_read() may be called from several threads at once.
  */
 #ifndef DELTAIR_SOURCE_H
@@ -49,7 +52,9 @@ struct source_skip {
 };
 
 struct source_opts {
-	int64_t offset; /* >= 0: open one filesystem at this byte offset, no partition table */
+	int64_t offset;      /* >= 0: open one filesystem at this byte offset, no partition table */
+	int ebs_concurrency; /* ebs://: read-ahead fetches in flight; 0: the default */
+	double ebs_rate;     /* ebs://: GetSnapshotBlock per second; 0: the default (quota) */
 };
 
 /*
@@ -77,6 +82,10 @@ const struct source_fs *source_fs(const struct source *s, size_t i);
 /* Partitions that were found but held no filesystem libtsk could open. */
 size_t source_nskipped(const struct source *s);
 const struct source_skip *source_skipped(const struct source *s, size_t i);
+
+/* An ebs:// source's snapshot and what was fetched so far into out: 0, or -1 for others. */
+struct ebs_stats;
+int source_ebs_stats(struct source *s, struct ebs_stats *out);
 
 /*
  * Read len bytes at byte offset off of the image (not of a filesystem). Returns the

@@ -7,6 +7,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "diff.h"
 #include "error.h"
 #include "walk.h"
@@ -83,21 +85,35 @@ struct cli_source_opts {
 	int include_meta;
 	int threads;
 	int progress;
+	int ebs_concurrency; /* 0: the default */
+	double ebs_rate;     /* 0: the default */
 };
+enum { CLI_OPT_EBS_CONCURRENCY = 0x200, CLI_OPT_EBS_RATE };
 #define CLI_SOURCE_OPTIONS                                                                      \
 	{ "offset", required_argument, NULL, 'O' }, { "include-meta", no_argument, NULL, 'M' }, \
 		{ "threads", required_argument, NULL, 'j' },                                    \
+		{ "ebs-concurrency", required_argument, NULL, CLI_OPT_EBS_CONCURRENCY },        \
+		{ "ebs-rate", required_argument, NULL, CLI_OPT_EBS_RATE },                      \
 	{                                                                                       \
 		"no-progress", no_argument, NULL, 'P'                                           \
 	}
-#define CLI_SOURCE_HELP                                                                          \
-	"      --offset BYTES    read one filesystem at this byte offset (no partition table)\n" \
-	"      --include-meta    keep libtsk's virtual entries ($OrphanFiles, NTFS $ files)\n"   \
-	"      --threads N       hashing threads (default: one per CPU)\n"                       \
-	"      --no-progress     no progress line on stderr\n"
+#define CLI_SOURCE_HELP                                                                            \
+	"      --offset BYTES    read one filesystem at this byte offset (no partition table)\n"   \
+	"      --include-meta    keep libtsk's virtual entries ($OrphanFiles, NTFS $ files)\n"     \
+	"      --threads N       hashing threads (default: one per CPU)\n"                         \
+	"      --no-progress     no progress line on stderr\n"                                     \
+	"      --ebs-concurrency N  ebs://: block fetches in flight for read-ahead (default 16)\n" \
+	"      --ebs-rate N      ebs://: at most N GetSnapshotBlock a second (default 1000,\n"     \
+	"                        the per-snapshot quota)\n"
 void cli_source_opts_init(struct cli_source_opts *o);
 /* The name of a source option given that changes what is read (not --no-progress), or NULL. */
 const char *cli_source_opts_given(const struct cli_source_opts *o);
+struct source;
+/* An ebs:// source: name the snapshot and what was fetched in sum's "evidence" (the
+ * summary event) as "snapshot"; nothing for other sources. */
+void cli_summary_snapshot(json_t *sum, struct source *src);
+/* An ebs:// source: the same, one line on stderr. */
+void cli_note_snapshot(const char *cmd, struct source *src);
 /* Handle one of CLI_SOURCE_OPTIONS; 1 if c was one of them, -1 on a bad value, 0 if not. */
 int cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char *arg);
 /*

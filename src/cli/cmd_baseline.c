@@ -18,13 +18,15 @@ static const char usage_text[] =
 	"usage: deltair baseline [options] -o OUT.dtree IMAGE\n"
 	"\n"
 	"Walk every filesystem of IMAGE with libtsk, or deltair's own reader for XFS v5 (raw\n"
-	"image, block device, E01, VMDK, VHD; GPT and MBR partitions, named pN as Linux numbers\n"
-	"them, p0 without a table) or of a mounted directory given as dir:PATH (for filesystems\n"
-	"no reader here knows, such as XFS v4: mount -o ro,norecovery,nouuid), SHA-256 every\n"
-	"regular file and write the Merkle hash-tree to OUT (atomically: a temporary name, then\n"
-	"rename). A file with 1 GiB of holes or more gets a sparse-sha256 instead (its non-zero\n"
-	"4 KiB chunks and their offsets, then its size: docs/dtree-format.md), so that hashing\n"
-	"reads only allocated data.\n"
+	"image, block device, E01, VMDK, VHD, or an EBS snapshot as ebs://snap-ID or\n"
+	"ebs://REGION/snap-ID read through the EBS direct APIs: docs/aws.md; GPT and MBR\n"
+	"partitions, named pN as Linux numbers them, p0 without a table) or of a mounted\n"
+	"directory given as dir:PATH (for filesystems no reader here knows, such as XFS v4:\n"
+	"mount -o ro,norecovery,nouuid), SHA-256 every regular file and write the Merkle\n"
+	"hash-tree to OUT (atomically: a temporary name, then rename). A file with 1 GiB of\n"
+	"holes or more gets a sparse-sha256 instead (its non-zero 4 KiB chunks and their\n"
+	"offsets, then its size: docs/dtree-format.md), so that hashing reads only allocated\n"
+	"data.\n"
 	"OUT is checked before IMAGE is read. An existing OUT is replaced only if it is a .dtree\n"
 	"(or empty); a symbolic link, a block device or IMAGE itself never; a character device\n"
 	"or FIFO is written through.\n"
@@ -121,6 +123,7 @@ cmd_baseline(int argc, char **argv)
 		return rc;
 	read_errors = wc.n; /* the walk's warnings: what could not be read */
 	rc = rows ? collect_rows(src, t, &wc, &parsed, &err) : 0;
+	cli_note_snapshot("baseline", src);
 	source_free(src);
 	if (rc < 0) {
 		htree_free(t);

@@ -10,6 +10,7 @@
 #include "events.h"
 #include "htree.h"
 #include "outfile.h"
+#include "source.h"
 
 #include "banned.h"
 
@@ -84,6 +85,7 @@ cmd_diff(int argc, char **argv)
 	struct cli_source_opts so;
 	const char *base = NULL, *out = "-", *cur_path;
 	struct htree *gold = NULL, *cur = NULL;
+	struct source *src = NULL;
 	struct walk_stats ws;
 	struct diff_stats ds;
 	struct outfile of;
@@ -157,7 +159,7 @@ cmd_diff(int argc, char **argv)
 					 "unknown");
 		}
 	} else {
-		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws, NULL);
+		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws, &src);
 		if (rc)
 			goto out;
 	}
@@ -169,6 +171,7 @@ cmd_diff(int argc, char **argv)
 	}
 	sum = events_summary(&ds, ws.bytes_hashed, r.errors, read_errors, now() - t0, gold, base,
 			     cur, from_tree ? cur_path : NULL);
+	cli_summary_snapshot(sum, src);
 	if (sink_emit(&r.sink, sum, &r.err) < 0 || r.sink.failed ||
 	    outfile_commit(&of, &r.err) < 0) {
 		if (r.err.code == DT_OK)
@@ -179,6 +182,7 @@ cmd_diff(int argc, char **argv)
 	rc = cli_diff_status("diff", &ds, read_errors);
 out:
 	outfile_release(&of);
+	source_free(src);
 	htree_free(gold);
 	htree_free(cur);
 	return rc;

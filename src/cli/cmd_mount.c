@@ -118,7 +118,10 @@ cmd_mount(int argc, char **argv)
 		return cli_fail("mount", &err);
 	if (base && htree_load(base, &gold, &err) < 0)
 		return cli_fail("mount", &err);
+	memset(&sopt, 0, sizeof(sopt));
 	sopt.offset = so.offset;
+	sopt.ebs_concurrency = so.ebs_concurrency;
+	sopt.ebs_rate = so.ebs_rate;
 	if (source_open(image, &sopt, &src, &err) < 0) {
 		rc = cli_fail("mount", &err);
 		goto out;

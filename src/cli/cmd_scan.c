@@ -353,6 +353,7 @@ cmd_scan(int argc, char **argv)
 		json_t *s = summary(&ds, &st, &ws, gold, base, cur, nrules, y != NULL,
 				    cfg.parse_rows, cfg.extract_dir != NULL, r.errors,
 				    read_errors + st.yara_unreadable, now() - t0);
+		cli_summary_snapshot(s, src);
 		if (r.fmt == FMT_JSONL) {
 			if (sink_emit(&r.sink, s, &err) < 0) {
 				rc = cli_fail("scan", &err);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/ebs.h"
 #include "cli.h"
 #include "htree.h"
 #include "source.h"
@@ -19,6 +20,8 @@ cli_source_opts_init(struct cli_source_opts *o)
 	o->include_meta = 0;
 	o->threads = 0;
 	o->progress = 1;
+	o->ebs_concurrency = 0;
+	o->ebs_rate = 0;
 }
 
 const char *
@@ -55,8 +58,61 @@ cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char *ar
 		o->threads = (int)n;
 		return 1;
 	}
+	case CLI_OPT_EBS_CONCURRENCY: {
+		long long n = cli_number(arg);
+		if (n < 1 || n > EBS_MAX_CONCURRENCY) {
+			cli_usage(cmd, "--ebs-concurrency needs a number from 1 to %d, not '%s'",
+				  EBS_MAX_CONCURRENCY, arg);
+			return -1;
+		}
+		o->ebs_concurrency = (int)n;
+		return 1;
+	}
+	case CLI_OPT_EBS_RATE: {
+		long long n = cli_number(arg);
+		if (n < 1 || n > 1000000) {
+			cli_usage(cmd, "--ebs-rate needs a number of requests a second, not '%s'",
+				  arg);
+			return -1;
+		}
+		o->ebs_rate = (double)n;
+		return 1;
+	}
 	}
 	return 0;
+}
+
+void
+cli_summary_snapshot(json_t *sum, struct source *src)
+{
+	struct ebs_stats st;
+	json_t *ev = json_object_get(sum, "evidence");
+
+	if (src == NULL || !json_is_object(ev) || source_ebs_stats(src, &st) < 0)
+		return;
+	json_object_set_new(ev, "snapshot",
+			    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", st.snapshot_id,
+				      "region", st.region, "volume_size",
+				      (json_int_t)st.volume_size, "blocks_listed",
+				      (json_int_t)st.blocks_listed, "blocks_fetched",
+				      (json_int_t)st.blocks_fetched, "bytes_fetched",
+				      (json_int_t)st.bytes_fetched, "checksum_errors",
+				      (json_int_t)st.checksum_errors));
+}
+
+void
+cli_note_snapshot(const char *cmd, struct source *src)
+{
+	struct ebs_stats st;
+
+	if (src == NULL || source_ebs_stats(src, &st) < 0)
+		return;
+	fprintf(stderr,
+		"deltair: %s: snapshot %s (%s, %llu bytes, %llu blocks listed): %llu blocks "
+		"(%llu bytes) fetched, %llu checksum mismatches refused\n",
+		cmd, st.snapshot_id, st.region, (unsigned long long)st.volume_size,
+		(unsigned long long)st.blocks_listed, (unsigned long long)st.blocks_fetched,
+		(unsigned long long)st.bytes_fetched, (unsigned long long)st.checksum_errors);
 }
 
 int
@@ -65,7 +121,9 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	 void (*on_error)(void *ctx, const char *fs, const char *path, size_t len, const char *msg),
 	 void *ctx, struct htree **out, struct walk_stats *st, struct source **keep)
 {
-	struct source_opts sopt = { .offset = so->offset };
+	struct source_opts sopt = { .offset = so->offset,
+				    .ebs_concurrency = so->ebs_concurrency,
+				    .ebs_rate = so->ebs_rate };
 	struct source *src = NULL;
 	struct walk_opts wo;
 	struct cli_progress prog;
