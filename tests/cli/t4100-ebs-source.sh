@@ -1,0 +1,153 @@
+#!/bin/bash
+# t4100: ebs://snap-... evidence. A mke2fs -d image served as an EBS snapshot by the loopback
+# peer (tests/peers/aws_peer.py) reads exactly as the raw image: the same tree (tree export),
+# the same diff and scan. Faults (a throttling burst, 500s, a connection dropped mid-block, a
+# wrong checksum, a corrupt block, an expired block token) end in the right data; a checksum
+# that stays wrong is an error event for the file on that block, never a wrong hash. Nothing
+# hangs; the peer saw no bad signature or request.
+# Oracle: the raw images read by deltair (checked against sha256sum by t1010), debugfs's
+# block map, the peer's own counters.
+. "$TOP/tests/cli/lib.sh"
+need mke2fs debugfs dumpe2fs jq timeout
+
+G=snap-0123456789abcdef0
+I=snap-0123456789abcdef1
+
+mkdir gold
+for i in 1 2 3 4 5 6; do head -c $((i * 70000)) /dev/urandom > gold/f$i; done
+mkdir gold/etc gold/bin
+head -c 3000000 /dev/urandom > gold/bin/big
+printf 'root:x:0:0:root:/root:/bin/bash\n' > gold/etc/passwd
+ln -s ../bin/big gold/etc/link
+truncate -s 20M gold/sparse
+printf 'tail' >> gold/sparse
+cp -a gold inc
+printf 'evil\n' >> inc/etc/passwd
+head -c 200000 /dev/urandom > inc/bin/dropper
+chmod 4755 inc/bin/dropper
+rm inc/f2
+mkext4 gold gold.raw 64M
+mkext4 inc inc.raw 64M
+
+cat > peer.json << EOF
+{"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "inc.raw", "parent": "$G"}}}
+EOF
+aws_peer peer.json
+export AWS_ENDPOINT_URL_EBS=$AWS_PEER_URL AWS_ENDPOINT_URL=$AWS_PEER_URL AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_REGION
+
+# Every run is bounded: a hang is a failure, not a stuck suite.
+run() { dt timeout 120 "$DELTAIR" "$@"; [ "$rc" -ne 124 ] || fail "deltair $* hung"; }
+DT_SAVE=$DELTAIR
+dt() {
+	rc=0
+	"$@" > out 2> err || rc=$?
+	[ "$rc" -lt 128 ] || fail "$* died of signal $((rc - 128)); stderr: $(head -c 2000 err)"
+}
+export_of() { "$DT_SAVE" tree export --format jsonl "$1" > "$2" || die "tree export $1"; }
+
+# 1. baseline: the same tree from the snapshot as from the raw image.
+run baseline --no-progress -o raw.dtree gold.raw
+expect_rc 0 "baseline gold.raw" || die "no raw baseline"
+export_of raw.dtree raw.jsonl
+run baseline --no-progress -o ebs.dtree ebs://$G
+expect_rc 0 "baseline ebs://$G" || die "no ebs baseline: $(cat err)"
+export_of ebs.dtree ebs.jsonl
+cmp -s raw.jsonl ebs.jsonl || fail "the snapshot's tree differs from the raw image's: $(diff raw.jsonl ebs.jsonl | head -5)"
+grep -q "snapshot $G (us-east-1, 1073741824 bytes" err || fail "baseline does not name the snapshot: $(cat err)"
+c=$(aws_peer_ctl GET /_peer/counters)
+n=$(jq -r ".snapshots[\"$G\"].blocks" <<< "$c")
+listed=$(jq -r ".snapshots[\"$G\"].ListSnapshotBlocks" <<< "$c")
+[ "$n" -gt 0 ] && [ "$n" -le 128 ] || fail "blocks fetched: $n (a 64 MiB image has 128)"
+[ "$listed" -ge 1 ] || fail "ListSnapshotBlocks not called"
+
+# The region in the spec.
+run baseline --no-progress -o ebs2.dtree ebs://us-east-1/$G
+expect_rc 0 "baseline ebs://us-east-1/$G"
+export_of ebs2.dtree ebs2.jsonl
+cmp -s raw.jsonl ebs2.jsonl || fail "ebs://us-east-1/$G differs from the raw image"
+run baseline --no-progress -o bad.dtree ebs://snap-xyz
+expect_rc 2 "a bad snapshot id"
+grep -q "ebs://snap-ID" err || fail "bad spec message: $(cat err)"
+
+# 2. diff and scan: equal to the raw image's, and the summary names the snapshot.
+run diff --no-progress --baseline raw.dtree inc.raw
+expect_rc 1 "diff inc.raw"
+grep -v '"event":"summary"' out | sort > diff-raw.jsonl
+run diff --no-progress --baseline raw.dtree ebs://$I
+expect_rc 1 "diff ebs://$I"
+grep -v '"event":"summary"' out | sort > diff-ebs.jsonl
+[ -s diff-raw.jsonl ] || fail "no delta from the raw incident"
+cmp -s diff-raw.jsonl diff-ebs.jsonl || fail "diff of the snapshot differs: $(diff diff-raw.jsonl diff-ebs.jsonl | head -5)"
+s=$(grep '"event":"summary"' out)
+[ "$(jq -r .evidence.snapshot.id <<< "$s")" = "$I" ] || fail "summary evidence: $s"
+[ "$(jq -r .evidence.snapshot.region <<< "$s")" = us-east-1 ] || fail "summary region: $s"
+[ "$(jq -r .evidence.snapshot.volume_size <<< "$s")" = 1073741824 ] || fail "summary size: $s"
+bf=$(jq -r .evidence.snapshot.blocks_fetched <<< "$s")
+[ "$bf" -gt 0 ] && [ "$(jq -r .evidence.snapshot.bytes_fetched <<< "$s")" = $((bf * 524288)) ] ||
+	fail "summary counts: $s"
+
+run scan --no-progress --baseline raw.dtree inc.raw
+expect_rc 1 "scan inc.raw"
+grep -v '"event":"summary"' out | sort > scan-raw.jsonl
+run scan --no-progress --baseline raw.dtree ebs://$I
+expect_rc 1 "scan ebs://$I"
+grep -v '"event":"summary"' out | sort > scan-ebs.jsonl
+cmp -s scan-raw.jsonl scan-ebs.jsonl || fail "scan of the snapshot differs: $(diff scan-raw.jsonl scan-ebs.jsonl | head -5)"
+grep -q "\"id\":\"$I\"" <<< "$(grep '"event":"summary"' out)" || fail "scan summary lacks the snapshot"
+
+# 3. Faults that retries absorb: the right tree each time. Data faults hit eb, a block of
+# /bin/big's data (debugfs), so wrong data would change its hash.
+read -r -a blk < <(debugfs -R 'blocks /bin/big' gold.raw 2> /dev/null)
+[ ${#blk[@]} -ge 100 ] || die "debugfs blocks /bin/big: ${blk[*]}"
+bs=$(dumpe2fs -h gold.raw 2> /dev/null | sed -n 's/^Block size: *//p')
+[ -n "$bs" ] || die "dumpe2fs: no block size"
+eb=$((blk[${#blk[@]} / 2] * bs / 524288))
+for f in '{"op":"GetSnapshotBlock","kind":"throttle","count":8}' \
+	'{"op":"GetSnapshotBlock","kind":"throttle","status":503,"count":4}' \
+	'{"op":"GetSnapshotBlock","kind":"error500","count":3}' \
+	'{"op":"ListSnapshotBlocks","kind":"error500","count":2}' \
+	'{"op":"ListSnapshotBlocks","kind":"empty_page","count":3}' \
+	'{"op":"GetSnapshotBlock","kind":"drop","count":2}' \
+	"{\"op\":\"GetSnapshotBlock\",\"kind\":\"drop\",\"block\":$eb,\"count\":2}" \
+	"{\"op\":\"GetSnapshotBlock\",\"kind\":\"bad_checksum\",\"block\":$eb,\"count\":2}" \
+	"{\"op\":\"GetSnapshotBlock\",\"kind\":\"corrupt\",\"block\":$eb,\"count\":2}" \
+	'{"op":"GetSnapshotBlock","kind":"expired_token","count":3}'; do
+	aws_peer_ctl POST /_peer/faults "[$f]" > /dev/null || die "cannot set fault $f"
+	run baseline --no-progress --ebs-concurrency 4 -o f.dtree ebs://$G
+	expect_rc 0 "baseline under $f" || continue
+	export_of f.dtree f.jsonl
+	cmp -s raw.jsonl f.jsonl || fail "under $f the tree differs: $(diff raw.jsonl f.jsonl | head -3)"
+done
+aws_peer_ctl POST /_peer/faults '[]' > /dev/null
+
+# 4. A checksum that stays wrong on block eb of /bin/big: an error event for that file, no
+# hash for it, every other file right.
+aws_peer_ctl POST /_peer/faults "[{\"op\":\"GetSnapshotBlock\",\"kind\":\"bad_checksum\",\"block\":$eb,\"count\":0}]" > /dev/null
+run diff --no-progress --baseline raw.dtree ebs://$G
+aws_peer_ctl POST /_peer/faults '[]' > /dev/null
+expect_rc 8 "diff with one unreadable file (incomplete)"
+grep -q "incomplete: 1 read error" err || fail "diff does not say it is incomplete: $(cat err)"
+jq -e -s "map(select(.event == \"error\" and .path == \"/bin/big\" and (.message | test(\"checksum mismatch\")))) | length == 1" out > /dev/null ||
+	fail "no checksum error event for /bin/big: $(grep -v summary out | head -3)"
+jq -e -s 'map(select(.event == "file" and .path == "/bin/big" and (.sha256 != null or (.flags | index("content_unread")) == null))) | length == 0' out > /dev/null ||
+	fail "/bin/big got a hash or no content_unread flag (wrong data used?): $(grep bin/big out)"
+jq -e -s 'map(select(.event == "file" and .path != "/bin/big")) | length == 0' out > /dev/null ||
+	fail "changes reported from unchanged evidence: $(grep '"event":"file"' out | head -3)"
+s=$(grep '"event":"summary"' out)
+[ "$(jq -r .evidence.snapshot.checksum_errors <<< "$s")" -ge 3 ] || fail "checksum errors not counted: $s"
+[ "$(jq -r .errors <<< "$s")" -ge 1 ] || fail "summary counts no error: $s"
+
+# 5. --ebs-rate: no second over the limit.
+aws_peer_ctl DELETE /_peer/counters > /dev/null
+run baseline --no-progress --ebs-rate 50 -o r.dtree ebs://$G
+expect_rc 0 "baseline --ebs-rate 50"
+peak=$(aws_peer_ctl GET /_peer/counters | jq -r ".snapshots[\"$G\"].peak_per_second")
+[ "$peak" -le 50 ] || fail "--ebs-rate 50: $peak GetSnapshotBlock in one second"
+run baseline --no-progress --ebs-rate 0 -o r.dtree ebs://$G
+expect_rc 2 "--ebs-rate 0"
+
+aws_peer_clean
+t_done
