@@ -59,9 +59,10 @@ struct ebs {
 	uint64_t *queue;      /* owned: ring of block indexes to prefetch */
 	size_t qcap, qhead, qlen;
 	int stop;
-	pthread_t *workers; /* owned */
-	int nworkers;
-	int ahead; /* blocks of read-ahead past a sequential read */
+	pthread_t *workers; /* owned: conc slots; started on the first read-ahead */
+	int nworkers, conc;
+	struct ebs *next; /* in the fork registry */
+	int ahead;        /* blocks of read-ahead past a sequential read */
 
 	pthread_mutex_t rlock; /* the token bucket */
 	double rate, burst, avail;
@@ -493,12 +494,66 @@ load_ent(struct ebs *e, struct ent *x, uint64_t idx, int pin, struct dt_err *err
 	return rc;
 }
 
+static void *ahead_main(void *arg);
+
+/*
+ * Read-ahead threads do not survive fork() (deltair mount daemonizes after opening the
+ * source), and a fork while one holds a lock or a connection would leave the child stuck.
+ * So every struct ebs is registered, and before any fork its threads are stopped and
+ * joined (pthread_atfork); they start again on the next read-ahead, in either process.
+ */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static struct ebs *reg_head;
+
+/* Stop and join e's read-ahead threads; the queue is dropped (readers fetch themselves). */
+static void
+stop_workers(struct ebs *e)
+{
+	pthread_mutex_lock(&e->lock);
+	e->stop = 1;
+	pthread_cond_broadcast(&e->qcond);
+	pthread_mutex_unlock(&e->lock);
+	for (int i = 0; i < e->nworkers; i++)
+		pthread_join(e->workers[i], NULL);
+	pthread_mutex_lock(&e->lock);
+	e->nworkers = 0;
+	e->qlen = 0;
+	e->stop = 0;
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct ebs *e = reg_head; e; e = e->next)
+		stop_workers(e);
+}
+
+static void
+fork_done(void)
+{
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void
+reg_init(void)
+{
+	(void)pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 /* Queue read-ahead after idx, under e->lock, when idx-1 was read: a sequential reader. */
 static void
 queue_ahead(struct ebs *e, uint64_t idx)
 {
-	if (e->nworkers == 0 || idx == 0 || find_ent(e, idx - 1) == NULL)
+	if (e->conc == 0 || e->stop || idx == 0 || find_ent(e, idx - 1) == NULL)
 		return;
+	while (e->nworkers < e->conc &&
+	       pthread_create(&e->workers[e->nworkers], NULL, ahead_main, e) == 0)
+		e->nworkers++;
+	if (e->nworkers == 0)
+		return; /* no threads: readers fetch for themselves */
 	for (uint64_t n = idx + 1; n <= idx + (uint64_t)e->ahead && n < e->nblocks; n++) {
 		if (e->tokens[n] == NULL || find_ent(e, n) != NULL)
 			continue;
@@ -621,12 +676,14 @@ ebs_free(struct ebs *e)
 {
 	if (e == NULL)
 		return;
-	pthread_mutex_lock(&e->lock);
-	e->stop = 1;
-	pthread_cond_broadcast(&e->qcond);
-	pthread_mutex_unlock(&e->lock);
-	for (int i = 0; i < e->nworkers; i++)
-		pthread_join(e->workers[i], NULL);
+	pthread_mutex_lock(&reg_lock);
+	for (struct ebs **p = &reg_head; *p; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	stop_workers(e);
 	free(e->workers);
 	for (size_t i = 0; i < e->nents; i++)
 		free(e->ents[i].data);
@@ -697,11 +754,12 @@ ebs_setup(struct ebs *e, const char *spec, const struct ebs_opts *o, struct dt_e
 		if ((e->ents[i].data = malloc(EBS_BLOCK_SIZE)) == NULL)
 			return dt_fail(err, DT_ENOMEM, "out of memory");
 	e->ahead = conc;
-	for (int i = 0; i < conc; i++) {
-		if (pthread_create(&e->workers[i], NULL, ahead_main, e) != 0)
-			return dt_fail(err, DT_ENOMEM, "cannot start a read-ahead thread");
-		e->nworkers++;
-	}
+	e->conc = conc;
+	pthread_once(&reg_once, reg_init);
+	pthread_mutex_lock(&reg_lock);
+	e->next = reg_head;
+	reg_head = e;
+	pthread_mutex_unlock(&reg_lock);
 	return 0;
 }
 

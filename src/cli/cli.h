@@ -97,13 +97,14 @@ enum { CLI_OPT_EBS_CONCURRENCY = 0x200, CLI_OPT_EBS_RATE };
 	{                                                                                       \
 		"no-progress", no_argument, NULL, 'P'                                           \
 	}
-#define CLI_SOURCE_HELP                                                                            \
-	"      --offset BYTES    read one filesystem at this byte offset (no partition table)\n"   \
-	"      --include-meta    keep libtsk's virtual entries ($OrphanFiles, NTFS $ files)\n"     \
-	"      --threads N       hashing threads (default: one per CPU)\n"                         \
-	"      --no-progress     no progress line on stderr\n"                                     \
-	"      --ebs-concurrency N  ebs://: block fetches in flight for read-ahead (default 16)\n" \
-	"      --ebs-rate N      ebs://: at most N GetSnapshotBlock a second (default 1000,\n"     \
+#define CLI_SOURCE_HELP                                                                          \
+	"      --offset BYTES    read one filesystem at this byte offset (no partition table)\n" \
+	"      --include-meta    keep libtsk's virtual entries ($OrphanFiles, NTFS $ files)\n"   \
+	"      --threads N       hashing threads (default: one per CPU)\n"                       \
+	"      --no-progress     no progress line on stderr\n"                                   \
+	"      --ebs-concurrency N\n"                                                            \
+	"                        ebs://: block fetches in flight for read-ahead (default 16)\n"  \
+	"      --ebs-rate N      ebs://: at most N GetSnapshotBlock a second (default 1000,\n"   \
 	"                        the per-snapshot quota)\n"
 void cli_source_opts_init(struct cli_source_opts *o);
 /* The name of a source option given that changes what is read (not --no-progress), or NULL. */

@@ -149,5 +149,19 @@ peak=$(aws_peer_ctl GET /_peer/counters | jq -r ".snapshots[\"$G\"].peak_per_sec
 run baseline --no-progress --ebs-rate 0 -o r.dtree ebs://$G
 expect_rc 2 "--ebs-rate 0"
 
+# 6. mount: the content through the FUSE view of the snapshot is the tree put in.
+if [ -e /dev/fuse ] && command -v fusermount3 > /dev/null; then
+	mkdir -p mnt
+	m=$(readlink -f mnt)
+	timeout 60 "$DELTAIR" mount --no-progress ebs://$I "$m" > out 2> err ||
+		die "deltair mount ebs://$I: $(cat err)"
+	at_exit "fusermount3 -u '$m' || umount -l '$m'"
+	(cd inc && find . -type f | sort | xargs sha256sum) > sum.tree
+	(cd mnt && timeout 60 sha256sum $(cd "$OLDPWD/inc" && find . -type f | sort)) > sum.mnt ||
+		fail "reading the mounted snapshot failed"
+	cmp -s sum.tree sum.mnt || fail "content through the mount differs: $(diff sum.tree sum.mnt | head -5)"
+	fusermount3 -u "$m" || fail "cannot unmount the snapshot's view"
+fi
+
 aws_peer_clean
 t_done
