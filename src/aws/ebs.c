@@ -718,11 +718,12 @@ ebs_setup(struct ebs *e, const char *spec, const struct ebs_opts *o, struct dt_e
 			       EBS_MAX_CONCURRENCY);
 	if (cap < 64)
 		cap = 64;
+	/* No one-second window may hold more than rate requests: a bucket of one token
+	 * refilled at rate^2/(rate+1) a second gives at most 1 + rate^2/(rate+1) < rate + 1. */
 	e->rate = o && o->rate > 0 ? o->rate : EBS_DEFAULT_RATE;
-	e->burst = e->rate < conc ? e->rate : conc;
-	if (e->burst < 1)
-		e->burst = 1;
-	e->avail = e->burst;
+	e->rate = e->rate * e->rate / (e->rate + 1);
+	e->burst = 1;
+	e->avail = 1;
 	clock_gettime(CLOCK_MONOTONIC, &e->last);
 	if (http_pool_new(NULL, &e->pool, err) < 0 || profile_load(NULL, &pf, err) < 0)
 		return -1;
