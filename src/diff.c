@@ -682,11 +682,8 @@ diff_trees(const struct htree *gold, const struct htree *cur,
 	if (gold_seen == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
 	for (size_t ci = 0; ci < htree_nfs(cur); ci++) {
-		int gi = htree_fs_index(gold, htree_fs(cur, ci)->name);
+		int gi = htree_fs_pair(gold, htree_fs(cur, ci)->name, htree_nfs(cur));
 
-		/* One filesystem on each side: the same one, whatever the names say. */
-		if (gi < 0 && htree_nfs(gold) == 1 && htree_nfs(cur) == 1)
-			gi = 0;
 		if (gi >= 0)
 			gold_seen[gi] = 1;
 		if (merge_fs(&l, gold, gi, cur, (int)ci, (unsigned)ci, &st, err) < 0 ||

@@ -505,6 +505,16 @@ htree_fs_index(const struct htree *t, const char *name)
 	return -1;
 }
 
+int
+htree_fs_pair(const struct htree *gold, const char *name, size_t other_nfs)
+{
+	int i = htree_fs_index(gold, name);
+
+	if (i < 0 && gold->nfs == 1 && other_nfs == 1)
+		i = 0;
+	return i;
+}
+
 const struct htree_entry *
 htree_find(const struct htree *t, uint32_t fs, const char *path, size_t len)
 {

@@ -136,6 +136,13 @@ const struct htree_fs *htree_fs(const struct htree *t, size_t i);
 const struct htree_info *htree_info(const struct htree *t);
 /* Index of the filesystem named name, or -1. */
 int htree_fs_index(const struct htree *t, const char *name);
+/*
+ * The pairing rule, asked by every stage that compares two sides (walk, diff, scan, cli):
+ * the index in gold of the filesystem paired with the one named name on the other side,
+ * which holds other_nfs filesystems. The one of the same name; failing that, with one
+ * filesystem on each side, that one whatever the names (a GPT p1 read raw as p0). -1: none.
+ */
+int htree_fs_pair(const struct htree *gold, const char *name, size_t other_nfs);
 
 /* Sealed only. Borrowed: the allocated entry at path in filesystem fs, or NULL. */
 const struct htree_entry *htree_find(const struct htree *t, uint32_t fs, const char *path,

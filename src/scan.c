@@ -612,8 +612,11 @@ diff_rows(struct scanner *sc, const char *fs, const struct parser *p,
 			sc->st->files_parsed++;
 		sc->st->rows_parsed += json_array_size(now);
 	}
+	/* The gold's rows are filed under the gold's name of the filesystem (p1 of a GPT gold
+	 * read raw as p0 now: htree_fs_pair). */
 	if (gold_e)
-		was = gold_rows_for(sc->gold_idx, fs, p->table, gold_e);
+		was = gold_rows_for(sc->gold_idx, htree_fs(sc->gold, gold_e->fs)->name, p->table,
+				    gold_e);
 	used = calloc(json_array_size(now) + 1, 1);
 	if (used == NULL) {
 		json_decref(now);
@@ -670,7 +673,7 @@ rows_for_change(struct scanner *sc, const char *fs, const struct htree_entry *go
 		int gfs;
 
 		if (same == NULL) {
-			gfs = htree_fs_index(sc->gold, fs);
+			gfs = htree_fs_pair(sc->gold, fs, htree_nfs(sc->cur));
 			same = gfs >= 0 ? htree_find(sc->gold, (uint32_t)gfs, cur_e->path,
 						     cur_e->path_len)
 					: NULL;
@@ -1214,7 +1217,8 @@ dependents(struct scanner *sc, struct pending *p, struct dt_err *err)
 		const struct diff_change *c = &p->v[i];
 		const struct htree_entry *e = c->e ? c->e : c->gold;
 		const char *fs = c->fs;
-		int gfs = htree_fs_index(sc->gold, fs), cfs = htree_fs_index(sc->cur, fs);
+		int gfs = htree_fs_pair(sc->gold, fs, htree_nfs(sc->cur));
+		int cfs = htree_fs_index(sc->cur, fs);
 
 		if (gfs < 0 || cfs < 0 || (e->flags & HTREE_F_DELETED))
 			continue;

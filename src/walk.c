@@ -1643,20 +1643,6 @@ walk_xfs(struct walker *w)
 
 /* ---- the whole walk ---- */
 
-static int
-gold_fs_for(const struct htree *gold, const struct source *s, const char *name)
-{
-	int i;
-
-	if (gold == NULL)
-		return -1;
-	i = htree_fs_index(gold, name);
-	/* One filesystem on each side: they are the same one, whatever their names. */
-	if (i < 0 && htree_nfs(gold) == 1 && source_nfs(s) == 1)
-		i = 0;
-	return i;
-}
-
 static void
 finish_jobs(struct walker *w)
 {
@@ -1764,7 +1750,7 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 	for (size_t i = 0; i < source_nfs(s) && !w.failed; i++) {
 		w.fsi = (uint32_t)i;
 		w.sfs = source_fs(s, i);
-		w.gold_fs = gold_fs_for(o->gold, s, w.sfs->name);
+		w.gold_fs = o->gold ? htree_fs_pair(o->gold, w.sfs->name, source_nfs(s)) : -1;
 		map_release(&w.visited);
 		map_release(&w.links);
 		if (w.sfs->tsk_fs)

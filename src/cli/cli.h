@@ -131,9 +131,9 @@ int cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so
 /*
  * Warn (stderr, and an error event through on_error) about a pairing that makes the diff
  * meaningless: a filesystem of the evidence whose id (UUID, serial, volume id) differs from
- * that of the baseline's filesystem it is compared with (the same name, or the only one on
- * each side: the diff compares the two whatever their names, so that an ext4 read raw
- * compares with the same tree read through dir:); without ids, only filesystems of
+ * that of the baseline's filesystem it is compared with (filesystems pair as htree_fs_pair()
+ * says: the same name, or the only one on each side whatever their names, so that an ext4
+ * read raw compares with the same tree read through dir:); without ids, only filesystems of
  * different types (neither dir:) are said to differ. And a baseline whose newest change
  * (ctime, else mtime) is more than an hour later than the evidence's: the two given the
  * other way round.

@@ -211,7 +211,7 @@ cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree 
 
 	for (size_t ci = 0; ci < htree_nfs(cur); ci++) {
 		const struct htree_fs *c = htree_fs(cur, ci), *g;
-		int gi = single ? 0 : htree_fs_index(gold, c->name);
+		int gi = htree_fs_pair(gold, c->name, htree_nfs(cur));
 
 		if (gi < 0)
 			continue;
