@@ -28,6 +28,8 @@
 #include <yaml.h>
 
 #include "artifacts.h"
+#include "buf.h"
+
 #include "banned.h"
 
 #define ARENA_CHUNK      (64u << 10)
@@ -127,30 +129,6 @@ arena_free(struct arena *ar)
 	ar->head = NULL;
 }
 
-/* Make room for need elements of size in *v; *cap is updated only on success. */
-static int
-grow(void *vp, size_t *cap, size_t need, size_t size, struct dt_err *err)
-{
-	void *p;
-	size_t ncap;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap : 8;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / size)
-			return dt_fail(err, DT_ENOMEM, "artifact definitions: too many items");
-		ncap *= 2;
-	}
-	memcpy(&p, vp, sizeof(p));
-	p = realloc(p, ncap * size);
-	if (p == NULL)
-		return dt_fail(err, DT_ENOMEM, "artifact definitions: out of memory");
-	memcpy(vp, &p, sizeof(p));
-	*cap = ncap;
-	return 0;
-}
-
 struct strvec {
 	const char **v;
 	size_t n, cap;
@@ -159,7 +137,7 @@ struct strvec {
 static int
 strvec_add(struct strvec *sv, const char *s, struct dt_err *err)
 {
-	if (grow(&sv->v, &sv->cap, sv->n + 1, sizeof(*sv->v), err) < 0)
+	if (BUF_GROW(sv->v, sv->n + 1, sv->cap, err) < 0)
 		return -1;
 	sv->v[sv->n++] = s;
 	return 0;
@@ -314,7 +292,7 @@ bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
 static int
 index_add(struct art_index *ix, const struct art_pat *p, struct dt_err *err)
 {
-	if (grow(&ix->pats, &ix->cap, ix->npats + 1, sizeof(*ix->pats), err) < 0)
+	if (BUF_GROW(ix->pats, ix->npats + 1, ix->cap, err) < 0)
 		return -1;
 	ix->pats[ix->npats++] = *p;
 	return 0;
@@ -385,7 +363,7 @@ index_build(struct art_index *ix, struct arena *ar, struct dt_err *err)
 		while (j < ix->npats &&
 		       bytes_cmp(k->key, k->klen, ix->pats[j].key, ix->pats[j].klen) == 0)
 			j++;
-		if (grow(&ix->buckets, &cap, ix->nbuckets + 1, sizeof(*ix->buckets), err) < 0)
+		if (BUF_GROW(ix->buckets, ix->nbuckets + 1, cap, err) < 0)
 			return -1;
 		ix->buckets[ix->nbuckets++] = (struct art_bucket){
 			.key = k->key, .len = k->klen, .first = i, .count = j - i
@@ -699,7 +677,7 @@ ld_compile(struct loader *ld, const yaml_node_t *n, const char *path, char sep, 
 	}
 	def->compiled = 1;
 	if (user) {
-		if (grow(&a->tmpls, &a->tmpls_cap, a->ntmpls + 1, sizeof(*a->tmpls), ld->err) < 0)
+		if (BUF_GROW(a->tmpls, a->ntmpls + 1, a->tmpls_cap, ld->err) < 0)
 			return -1;
 		a->tmpls[a->ntmpls++] = pat;
 		return 0;
@@ -840,8 +818,8 @@ ld_source(struct loader *ld, const yaml_node_t *src, struct art_def *def, int de
 				ld->doc, paths->data.sequence.items.start[i]);
 
 			ret = ld_compile(ld, pn, pv.v[i], sep, def, ptype);
-			if (ret == 0 && grow(&ld->globs, &ld->globs_cap, ld->nglobs + 1,
-					     sizeof(*ld->globs), ld->err) < 0)
+			if (ret == 0 &&
+			    BUF_GROW(ld->globs, ld->nglobs + 1, ld->globs_cap, ld->err) < 0)
 				ret = -1;
 			if (ret == 0)
 				ld->globs[ld->nglobs++] = (struct art_glob){ pv.v[i], ptype };
@@ -860,7 +838,7 @@ ld_source(struct loader *ld, const yaml_node_t *src, struct art_def *def, int de
 			return -1;
 		}
 		for (size_t i = 0; i < nv.n && ret == 0; i++) {
-			ret = grow(&a->refs, &a->refs_cap, a->nrefs + 1, sizeof(*a->refs), ld->err);
+			ret = BUF_GROW(a->refs, a->nrefs + 1, a->refs_cap, ld->err);
 			if (ret == 0 && applies)
 				ret = strvec_add(&ld->members, nv.v[i], ld->err);
 			if (ret == 0)
@@ -974,7 +952,7 @@ ld_definition(struct loader *ld, const yaml_node_t *root)
 	if ((def->nos && !def->os) || (def->naliases && !def->aliases) ||
 	    (def->nmembers && !def->members) || (def->nglobs && !def->globs))
 		return -1;
-	if (grow(&a->defs, &a->defs_cap, a->ndefs + 1, sizeof(*a->defs), ld->err) < 0)
+	if (BUF_GROW(a->defs, a->ndefs + 1, a->defs_cap, ld->err) < 0)
 		return -1;
 	a->defs[a->ndefs++] = def;
 	a->st.definitions++;
@@ -1755,7 +1733,7 @@ artifacts_prepare(struct artifacts *a, const struct artifacts_user *users, size_
 				goto fail;
 		}
 		if (h != NULL) {
-			if (grow(&a->homes, &cap, a->nhomes + 1, sizeof(*a->homes), err) < 0)
+			if (BUF_GROW(a->homes, a->nhomes + 1, cap, err) < 0)
 				goto fail;
 			a->homes[a->nhomes++] = (struct art_home){ h, hlen };
 			if (hdepth > a->home_depth)

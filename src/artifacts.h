@@ -61,10 +61,10 @@ struct artifacts_stats {
  * NULL. Before artifacts_prepare(), globs without user variables already match.
  */
 int artifacts_load(const char *const *paths, size_t n, struct artifacts **out,
-		   struct artifacts_stats *st, struct dt_err *err);
+		   struct artifacts_stats *st, struct dt_err *err) DT_MUST_USE;
 /* The same for one YAML text in memory, reported as file name (for tests and fuzzing). */
 int artifacts_load_mem(const char *name, const void *data, size_t len, struct artifacts **out,
-		       struct artifacts_stats *st, struct dt_err *err);
+		       struct artifacts_stats *st, struct dt_err *err) DT_MUST_USE;
 /* NULL is a no-op. */
 void artifacts_free(struct artifacts *a);
 
@@ -110,7 +110,7 @@ struct artifacts_user {
  * left with no user globs.
  */
 int artifacts_prepare(struct artifacts *a, const struct artifacts_user *users, size_t nusers,
-		      struct dt_err *err);
+		      struct dt_err *err) DT_MUST_USE;
 
 /*
  * Which definitions cover path (absolute inside the image; repeated '/' are ignored; path_len

@@ -57,6 +57,32 @@ buf_reserve(struct buf *b, size_t n, struct dt_err *err)
 }
 
 int
+buf_grow_array(void *arrp, size_t *cap, size_t need, size_t elem, struct dt_err *err)
+{
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return dt_fail(err, DT_ENOMEM, "too many items");
+		ncap *= 2;
+	}
+	if (ncap > SIZE_MAX / elem)
+		return dt_fail(err, DT_ENOMEM, "too many items");
+	/* arrp is a T **: copied through memcpy, as a void ** would not alias it. */
+	memcpy(&p, arrp, sizeof(p));
+	p = realloc(p, ncap * elem);
+	if (p == NULL)
+		return dt_fail(err, DT_ENOMEM, "cannot allocate %zu bytes", ncap * elem);
+	memcpy(arrp, &p, sizeof(p));
+	*cap = ncap;
+	return 0;
+}
+
+int
 buf_add(struct buf *b, const void *p, size_t n, struct dt_err *err)
 {
 	if (buf_reserve(b, n, err) < 0)

@@ -22,15 +22,25 @@ struct buf {
 void buf_init(struct buf *b, size_t limit);
 void buf_release(struct buf *b);
 /* Make room for n more bytes. */
-int buf_reserve(struct buf *b, size_t n, struct dt_err *err);
-int buf_add(struct buf *b, const void *p, size_t n, struct dt_err *err);
-int buf_addc(struct buf *b, unsigned char c, struct dt_err *err);
-int buf_adds(struct buf *b, const char *s, struct dt_err *err);
-int buf_printf(struct buf *b, struct dt_err *err, const char *fmt, ...) DT_PRINTF(3, 4);
+int buf_reserve(struct buf *b, size_t n, struct dt_err *err) DT_MUST_USE;
+int buf_add(struct buf *b, const void *p, size_t n, struct dt_err *err) DT_MUST_USE;
+int buf_addc(struct buf *b, unsigned char c, struct dt_err *err) DT_MUST_USE;
+int buf_adds(struct buf *b, const char *s, struct dt_err *err) DT_MUST_USE;
+int buf_printf(struct buf *b, struct dt_err *err, const char *fmt, ...) DT_PRINTF(3, 4) DT_MUST_USE;
 /* Little-endian fixed and LEB128 variable-length integers, for on-disk encodings. */
-int buf_add_u32le(struct buf *b, uint32_t v, struct dt_err *err);
-int buf_add_u64le(struct buf *b, uint64_t v, struct dt_err *err);
-int buf_add_varint(struct buf *b, uint64_t v, struct dt_err *err);
+int buf_add_u32le(struct buf *b, uint32_t v, struct dt_err *err) DT_MUST_USE;
+int buf_add_u64le(struct buf *b, uint64_t v, struct dt_err *err) DT_MUST_USE;
+int buf_add_varint(struct buf *b, uint64_t v, struct dt_err *err) DT_MUST_USE;
+/*
+ * Growable arrays (git's ALLOC_GROW with errors): make room for need elements of elem bytes
+ * in the array whose address is arrp (a T **), which has room for *cap. Grows by doubling,
+ * so n appends cost O(n). On failure (DT_ENOMEM, also when the size would overflow) the
+ * array and *cap are unchanged. BUF_GROW(v, n + 1, cap, err) before v[n++] = x.
+ */
+int buf_grow_array(void *arrp, size_t *cap, size_t need, size_t elem,
+		   struct dt_err *err) DT_MUST_USE;
+#define BUF_GROW(arr, need, cap, err) buf_grow_array(&(arr), &(cap), (need), sizeof(*(arr)), (err))
+
 /* Hand the data over: *out is new (free()), the buffer is left empty. */
 unsigned char *buf_detach(struct buf *b, size_t *len);
 void buf_reset(struct buf *b);
@@ -40,14 +50,14 @@ struct cursor {
 	const unsigned char *p;
 	size_t left;
 };
-int cur_u8(struct cursor *c, uint8_t *v);
-int cur_u32le(struct cursor *c, uint32_t *v);
-int cur_u64le(struct cursor *c, uint64_t *v);
-int cur_varint(struct cursor *c, uint64_t *v);
+int cur_u8(struct cursor *c, uint8_t *v) DT_MUST_USE;
+int cur_u32le(struct cursor *c, uint32_t *v) DT_MUST_USE;
+int cur_u64le(struct cursor *c, uint64_t *v) DT_MUST_USE;
+int cur_varint(struct cursor *c, uint64_t *v) DT_MUST_USE;
 /* Little-endian integers at p, for fixed layouts whose size the caller has checked. */
 uint16_t buf_le16(const unsigned char *p);
 uint32_t buf_le32(const unsigned char *p);
 /* Borrow n bytes: *p points into the cursor's memory. */
-int cur_bytes(struct cursor *c, size_t n, const unsigned char **p);
+int cur_bytes(struct cursor *c, size_t n, const unsigned char **p) DT_MUST_USE;
 
 #endif

@@ -12,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 #include "banned.h"
 
 struct clist {
 	struct diff_change *v;
 	size_t n, cap;
-	unsigned *fsorder; /* sort key per change: filesystem position */
 	/* The gold's regular files by (filesystem, inode, crtime), built on first use. */
 	const struct htree *gold;
 	const struct htree_entry **inodes; /* owned */
@@ -28,14 +29,8 @@ struct clist {
 static int
 push(struct clist *l, const struct diff_change *c, struct dt_err *err)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		struct diff_change *v = realloc(l->v, cap * sizeof(*v));
-		if (v == NULL)
-			return dt_fail(err, DT_ENOMEM, "out of memory");
-		l->v = v;
-		l->cap = cap;
-	}
+	if (BUF_GROW(l->v, l->n + 1, l->cap, err) < 0)
+		return -1;
 	l->v[l->n++] = *c;
 	return 0;
 }
@@ -312,8 +307,7 @@ change(struct clist *l, enum diff_class cls, const char *fs, unsigned order,
 	c.gold = g;
 	c.e = e;
 	c.fields = (g && e) ? fields_of(g, e) : 0;
-	/* The filesystem's position rides in the high bits of flags until sorting. */
-	c.flags = order << 16;
+	c.fs_order = order;
 	return push(l, &c, err);
 }
 
@@ -515,11 +509,10 @@ change_cmp(const void *pa, const void *pb)
 {
 	const struct diff_change *a = pa, *b = pb;
 	const struct htree_entry *ea = a->e ? a->e : a->gold, *eb = b->e ? b->e : b->gold;
-	unsigned oa = a->flags >> 16, ob = b->flags >> 16;
 	int c;
 
-	if (oa != ob)
-		return oa < ob ? -1 : 1;
+	if (a->fs_order != b->fs_order)
+		return a->fs_order < b->fs_order ? -1 : 1;
 	c = htree_pathcmp(ea->path, ea->path_len, eb->path, eb->path_len);
 	if (c)
 		return c;

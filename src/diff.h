@@ -69,6 +69,9 @@ struct diff_change {
 	int old_inode;
 	const struct htree_entry *e;    /* borrowed from the incident tree; NULL for deleted */
 	const struct htree_entry *gold; /* borrowed from the gold tree; NULL for added */
+	/* The filesystem's place in the output (the sort key): the incident's in their order,
+	 * then those only the gold has. */
+	unsigned fs_order;
 };
 
 struct diff_stats {
@@ -85,7 +88,7 @@ struct diff_stats {
  */
 int diff_trees(const struct htree *gold, const struct htree *cur,
 	       int (*cb)(void *ctx, const struct diff_change *c, struct dt_err *err), void *ctx,
-	       struct diff_stats *stats, struct dt_err *err);
+	       struct diff_stats *stats, struct dt_err *err) DT_MUST_USE;
 
 const char *diff_class_name(enum diff_class c);     /* "added", ... */
 const char *diff_flag_name(unsigned single_flag);   /* "suid_added", ... */

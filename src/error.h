@@ -9,6 +9,9 @@
 #include <stdarg.h>
 
 #define DT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+/* On a fallible function: the compiler rejects a caller that drops its result (as curl's
+ * dynbuf does); GCC does not take a (void) cast as handling it. */
+#define DT_MUST_USE __attribute__((warn_unused_result))
 
 enum dt_code {
 	DT_OK,

@@ -57,7 +57,11 @@ struct sink {
 	FILE *fp; /* borrowed */
 	int failed;
 };
-/* Write obj as one line and decref it (steals obj, also on failure). */
+/*
+ * Write obj as one line and decref it (steals obj, also on failure). A failure is sticky
+ * (s->failed, and the first one in err, as ferror() is), so a caller may check it once at
+ * the end rather than at every event.
+ */
 int sink_emit(struct sink *s, json_t *obj, struct dt_err *err);
 
 #endif

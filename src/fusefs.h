@@ -46,8 +46,7 @@ struct fusefs_opts {
 	unsigned walk_flags; /* WALK_INCLUDE_META; content hashing is chosen here */
 	int threads;         /* hashing threads of a delta walk; 0: one per CPU */
 	/* As struct walk_opts: per-entry failures of the walk, and progress. May be NULL. */
-	void (*on_error)(void *ctx, const char *fs, const char *path, size_t path_len,
-			 const char *msg);
+	walk_error_fn *on_error;
 	void (*on_progress)(void *progress_ctx, const struct walk_progress *p);
 	void *ctx;
 	void *progress_ctx;
@@ -72,7 +71,7 @@ struct fusefs_mount_opts {
  * fusefs_free() it.
  */
 int fusefs_new(struct source *src, const struct fusefs_opts *o, struct fusefs **out,
-	       struct dt_err *err);
+	       struct dt_err *err) DT_MUST_USE;
 void fusefs_stats(const struct fusefs *f, struct fusefs_stats *st);
 /* Borrowed until f is freed: /.deltair/events.jsonl (NULL, 0 for a plain view). */
 const char *fusefs_events(const struct fusefs *f, size_t *len);
@@ -89,13 +88,13 @@ int fusefs_check_mountpoint(const char *mountpoint, struct dt_err *err);
  * why, in libfuse's or fusermount3's words: DT_EIO; DT_EUSAGE as fusefs_check_mountpoint().
  */
 int fusefs_mount(struct fusefs *f, const char *mountpoint, const struct fusefs_mount_opts *mo,
-		 struct dt_err *err);
+		 struct dt_err *err) DT_MUST_USE;
 /*
  * Daemonise unless mo->foreground (the parent exits 0 once the child runs), then serve with
  * several threads until the filesystem is unmounted (fusermount3 -u, umount) or a SIGINT,
  * SIGTERM or SIGHUP arrives; then unmount. Returns 0 after a clean end, -1 with err filled.
  */
-int fusefs_serve(struct fusefs *f, struct dt_err *err);
+int fusefs_serve(struct fusefs *f, struct dt_err *err) DT_MUST_USE;
 /* Unmounts if still mounted. NULL is a no-op. */
 void fusefs_free(struct fusefs *f);
 

@@ -50,7 +50,7 @@ struct htree {
 	struct elist ents; /* allocated entries */
 	struct elist dels; /* unallocated names */
 	struct htree_fs *fs;
-	size_t nfs;
+	size_t nfs, fscap;
 	struct arena_chunk *arena;
 	struct htree_info info;
 	json_t *rows;
@@ -157,10 +157,8 @@ htree_add_fs(struct htree *t, const char *name, const char *type, uint64_t offse
 
 	if (t->nfs >= HTREE_MAX_FS)
 		return dt_fail(err, DT_EFORMAT, "more than %d filesystems", HTREE_MAX_FS);
-	p = realloc(t->fs, (t->nfs + 1) * sizeof(*p));
-	if (p == NULL)
-		return dt_fail(err, DT_ENOMEM, "out of memory");
-	t->fs = p;
+	if (BUF_GROW(t->fs, t->nfs + 1, t->fscap, err) < 0)
+		return -1;
 	p = &t->fs[t->nfs];
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
@@ -182,21 +180,9 @@ htree_set_fs_identity(struct htree *t, size_t i, const char *uuid, const char *l
 static int
 elist_push(struct elist *l, struct dt_err *err)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		struct htree_entry *v;
-
-		if (cap > HTREE_MAX_ENTRIES)
-			cap = HTREE_MAX_ENTRIES;
-		if (l->n >= cap)
-			return dt_fail(err, DT_ENOMEM, "more than %u entries", HTREE_MAX_ENTRIES);
-		v = realloc(l->v, cap * sizeof(*v));
-		if (v == NULL)
-			return dt_fail(err, DT_ENOMEM, "out of memory");
-		l->v = v;
-		l->cap = cap;
-	}
-	return 0;
+	if (l->n >= HTREE_MAX_ENTRIES)
+		return dt_fail(err, DT_ENOMEM, "more than %u entries", HTREE_MAX_ENTRIES);
+	return BUF_GROW(l->v, l->n + 1, l->cap, err);
 }
 
 int64_t
@@ -740,25 +726,32 @@ out:
 	return rc;
 }
 
-static json_t *
-header_json(const struct htree *t)
+void
+htree_count_types(const struct htree *t, struct htree_counts *c)
 {
-	json_t *h = json_object(), *fss = json_array(), *counts = json_object();
-	uint64_t reg = 0, dirs = 0, links = 0, other = 0, bytes = 0;
-
+	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < t->ents.n; i++) {
 		const struct htree_entry *e = &t->ents.v[i];
 
 		switch (e->type) {
 		case HTREE_REG:
-			reg++;
-			bytes += e->size;
+			c->regular++;
+			c->bytes += e->size;
 			break;
-		case HTREE_DIR: dirs++; break;
-		case HTREE_LNK: links++; break;
-		default: other++; break;
+		case HTREE_DIR: c->dirs++; break;
+		case HTREE_LNK: c->symlinks++; break;
+		default: c->other++; break;
 		}
 	}
+}
+
+static json_t *
+header_json(const struct htree *t)
+{
+	json_t *h = json_object(), *fss = json_array(), *counts = json_object();
+	struct htree_counts c;
+
+	htree_count_types(t, &c);
 	for (size_t i = 0; i < t->nfs; i++) {
 		json_t *f =
 			json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "name", t->fs[i].name, "type",
@@ -774,12 +767,12 @@ header_json(const struct htree *t)
 		json_array_append_new(fss, f);
 	}
 	json_object_set_new(counts, "entries", json_integer((json_int_t)t->ents.n));
-	json_object_set_new(counts, "regular", json_integer((json_int_t)reg));
-	json_object_set_new(counts, "directories", json_integer((json_int_t)dirs));
-	json_object_set_new(counts, "symlinks", json_integer((json_int_t)links));
-	json_object_set_new(counts, "other", json_integer((json_int_t)other));
+	json_object_set_new(counts, "regular", json_integer((json_int_t)c.regular));
+	json_object_set_new(counts, "directories", json_integer((json_int_t)c.dirs));
+	json_object_set_new(counts, "symlinks", json_integer((json_int_t)c.symlinks));
+	json_object_set_new(counts, "other", json_integer((json_int_t)c.other));
 	json_object_set_new(counts, "deleted", json_integer((json_int_t)t->dels.n));
-	json_object_set_new(counts, "bytes", json_integer((json_int_t)bytes));
+	json_object_set_new(counts, "bytes", json_integer((json_int_t)c.bytes));
 	json_object_set_new(h, "hash", json_string("sha256"));
 	json_object_set_new(h, "tool", json_string(t->info.tool));
 	json_object_set_new(h, "created", json_string(t->info.created));

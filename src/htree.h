@@ -102,10 +102,10 @@ void htree_free(struct htree *t);
 
 /* Describe the evidence (copied). */
 int htree_set_image(struct htree *t, const char *image, const char *format, const char *layout,
-		    uint64_t size, struct dt_err *err);
+		    uint64_t size, struct dt_err *err) DT_MUST_USE;
 /* Append a filesystem; returns its index or -1. */
 int htree_add_fs(struct htree *t, const char *name, const char *type, uint64_t offset,
-		 uint64_t size, struct dt_err *err);
+		 uint64_t size, struct dt_err *err) DT_MUST_USE;
 /* The identity of filesystem i (as struct source_fs has it; copied, truncated to fit). */
 void htree_set_fs_identity(struct htree *t, size_t i, const char *uuid, const char *label);
 /*
@@ -113,7 +113,7 @@ void htree_set_fs_identity(struct htree *t, size_t i, const char *uuid, const ch
  * Returns the new entry's index among entries of its kind (allocated, or unallocated when
  * e->flags has HTREE_F_DELETED), or -1. Not after htree_seal().
  */
-int64_t htree_add(struct htree *t, const struct htree_entry *e, struct dt_err *err);
+int64_t htree_add(struct htree *t, const struct htree_entry *e, struct dt_err *err) DT_MUST_USE;
 /* Borrowed: the allocated entry at index i, valid until the tree is freed or sealed. */
 struct htree_entry *htree_at(struct htree *t, size_t i);
 /*
@@ -121,7 +121,7 @@ struct htree_entry *htree_at(struct htree *t, size_t i);
  * error (DT_EFORMAT); of two allocated entries with the same path the first added is kept
  * and the rest are dropped and counted (htree_dropped()).
  */
-int htree_seal(struct htree *t, struct dt_err *err);
+int htree_seal(struct htree *t, struct dt_err *err) DT_MUST_USE;
 
 size_t htree_dropped(const struct htree *t);
 
@@ -155,15 +155,17 @@ int htree_pathcmp(const char *a, size_t alen, const char *b, size_t blen);
  * sealed. Fills the digest in the tree's info. o (may be NULL: kind OUTFILE_DTREE, no force)
  * says what an existing file at path may be replaced (outfile.h).
  */
-int htree_save(struct htree *t, const char *path, const struct outfile_opts *o, struct dt_err *err);
+int htree_save(struct htree *t, const char *path, const struct outfile_opts *o,
+	       struct dt_err *err) DT_MUST_USE;
 /*
  * Read and verify path; the trailer digest is checked before anything else is trusted.
  * Not a .dtree or damaged: DT_EFORMAT; unknown major version: DT_EVERSION. On success *out
  * is new and sealed: htree_free() it.
  */
-int htree_load(const char *path, struct htree **out, struct dt_err *err);
+int htree_load(const char *path, struct htree **out, struct dt_err *err) DT_MUST_USE;
 /* The same over a buffer (the fuzzer's entry point). */
-int htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct dt_err *err);
+int htree_load_mem(const unsigned char *data, size_t len, struct htree **out,
+		   struct dt_err *err) DT_MUST_USE;
 
 /*
  * Parsed rows of the artifact files (issue: row diff), kept in the .dtree beside the
@@ -171,8 +173,14 @@ int htree_load_mem(const unsigned char *data, size_t len, struct htree **out, st
  * htree_set_rows() steals rows (a json_t *, also on failure); htree_rows() is borrowed
  * until the tree is freed, NULL when the tree has none.
  */
-int htree_set_rows(struct htree *t, void *rows, struct dt_err *err);
+int htree_set_rows(struct htree *t, void *rows, struct dt_err *err) DT_MUST_USE;
 void *htree_rows(const struct htree *t);
+
+/* The allocated entries by type, and the bytes of the regular files (the header's counts). */
+struct htree_counts {
+	uint64_t regular, dirs, symlinks, other, bytes;
+};
+void htree_count_types(const struct htree *t, struct htree_counts *c);
 
 /* Encoded body sizes of the last save or load (for `tree info` and the benchmark). */
 uint64_t htree_file_size(const struct htree *t);

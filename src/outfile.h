@@ -58,12 +58,12 @@ struct outfile {
  * fails in a second, not after hours. Refusals: DT_EUSAGE; a missing or unwritable
  * folder: DT_EIO.
  */
-int outfile_check(const char *path, const struct outfile_opts *o, struct dt_err *err);
+int outfile_check(const char *path, const struct outfile_opts *o, struct dt_err *err) DT_MUST_USE;
 /* outfile_check(), then open: stdout, the device or FIFO itself, or "DIR/.NAME.XXXXXX". */
 int outfile_open(struct outfile *of, const char *path, const struct outfile_opts *o,
-		 struct dt_err *err);
+		 struct dt_err *err) DT_MUST_USE;
 /* Flush; for a temporary file also fsync, rename over path, fsync the directory. */
-int outfile_commit(struct outfile *of, struct dt_err *err);
+int outfile_commit(struct outfile *of, struct dt_err *err) DT_MUST_USE;
 /* Close and unlink the temporary file unless committed; safe on a zeroed struct. */
 void outfile_release(struct outfile *of);
 

@@ -41,7 +41,7 @@ struct parser_ctx {
 
 /* Fill ctx from passwd and group bytes (either may be NULL); release with parser_ctx_release. */
 int parser_ctx_init(struct parser_ctx *ctx, const unsigned char *passwd, size_t passwd_len,
-		    const unsigned char *group, size_t group_len, struct dt_err *err);
+		    const unsigned char *group, size_t group_len, struct dt_err *err) DT_MUST_USE;
 void parser_ctx_release(struct parser_ctx *ctx);
 
 /* What a parser gets: one file of the image. */
@@ -89,6 +89,6 @@ size_t parsers_for_path(const char *path, const struct parser_ctx *ctx, const st
 /* Decompress gzip data with a cap on the output: *out is new (free()). DT_EFORMAT if the
  * data is not gzip or is damaged, DT_ENOMEM if it would exceed cap. */
 int parsers_gunzip(const unsigned char *data, size_t len, size_t cap, unsigned char **out,
-		   size_t *out_len, struct dt_err *err);
+		   size_t *out_len, struct dt_err *err) DT_MUST_USE;
 
 #endif

@@ -93,9 +93,8 @@ resolve(const struct htree *t, uint32_t fs, const char *path)
 
 	buf_init(&cur, HTREE_MAX_PATH);
 	buf_init(&rest, HTREE_MAX_PATH * 2);
-	if (buf_adds(&rest, path, NULL) < 0)
+	if (buf_adds(&rest, path, NULL) < 0 || buf_adds(&cur, "", NULL) < 0)
 		goto out;
-	buf_adds(&cur, "", NULL);
 	while (rest.len > 0) {
 		char *p = (char *)rest.data, *slash;
 		size_t n;
@@ -121,20 +120,18 @@ resolve(const struct htree *t, uint32_t fs, const char *path)
 				goto fail;
 			if (e->type == HTREE_LNK && e->link && e->link_len > 0) {
 				struct buf nr;
+				int bad = 0;
+
 				if (++hops > MAX_LINK_HOPS)
 					goto fail;
 				buf_init(&nr, HTREE_MAX_PATH * 2);
-				if (e->link[0] != '/') {
-					/* Relative: from the directory holding the link. */
-					buf_add(&nr, cur.data, old, NULL);
-					buf_addc(&nr, '/', NULL);
-				} else {
-					old = 0;
-				}
-				buf_add(&nr, e->link, e->link_len, NULL);
-				if (slash)
-					buf_adds(&nr, slash, NULL);
-				if (nr.data == NULL || nr.len > HTREE_MAX_PATH) {
+				/* Relative: from the directory holding the link. */
+				if (e->link[0] != '/')
+					bad = buf_add(&nr, cur.data, old, NULL) < 0 ||
+					      buf_addc(&nr, '/', NULL) < 0;
+				bad = bad || buf_add(&nr, e->link, e->link_len, NULL) < 0 ||
+				      (slash && buf_adds(&nr, slash, NULL) < 0);
+				if (bad || nr.len > HTREE_MAX_PATH) {
 					buf_release(&nr);
 					goto fail;
 				}
@@ -180,29 +177,26 @@ list_dir(void *rctx, const char *path, char ***names)
 {
 	struct reader *r = rctx;
 	const struct htree_entry *d = resolve(r->t, r->fs, path);
-	size_t n = 0, cap = 16, i;
-	char **v;
+	size_t n = 0, cap = 0, i;
+	char **v = NULL;
 
 	*names = NULL;
-	if (d == NULL || d->type != HTREE_DIR)
-		return -1;
-	v = malloc(cap * sizeof(*v));
-	if (v == NULL)
+	if (d == NULL || d->type != HTREE_DIR || BUF_GROW(v, 1, cap, NULL) < 0)
 		return -1;
 	i = (size_t)(d - htree_get(r->t, 0)) + 1;
 	for (; i < d->end; i = htree_get(r->t, i)->end) {
 		const struct htree_entry *c = htree_get(r->t, i);
 		const char *b = memrchr(c->path, '/', c->path_len) + 1;
 
-		if (n + 1 >= cap) {
-			char **nv = realloc(v, (cap *= 2) * sizeof(*nv));
-			if (nv == NULL)
-				break;
-			v = nv;
+		/* Out of memory: no listing rather than a short one. */
+		if (BUF_GROW(v, n + 1, cap, NULL) < 0 ||
+		    (v[n] = strndup(b, c->path_len - (size_t)(b - c->path))) == NULL) {
+			while (n > 0)
+				free(v[--n]);
+			free(v);
+			return -1;
 		}
-		v[n] = strndup(b, c->path_len - (size_t)(b - c->path));
-		if (v[n])
-			n++;
+		n++;
 	}
 	*names = v;
 	return (int)n;
@@ -323,14 +317,14 @@ scan_image_ctx(struct source *s, const struct htree *t, struct parser_ctx *ctx, 
 struct prefixes {
 	char **v;
 	size_t *len;
-	size_t n;
+	size_t n, vcap, lencap;
 	int all;
 };
 
 static void
 add_prefix(struct prefixes *px, const char *home, const char *glob)
 {
-	char buf[4200], **nv;
+	char buf[4200];
 	size_t n = strcspn(glob, "*?[\\");
 	int len;
 
@@ -349,13 +343,8 @@ add_prefix(struct prefixes *px, const char *home, const char *glob)
 	for (size_t i = 0; i < px->n; i++)
 		if (strcmp(px->v[i], start) == 0)
 			return;
-	nv = realloc(px->v, (px->n + 1) * sizeof(*nv));
-	size_t *nl = realloc(px->len, (px->n + 1) * sizeof(*nl));
-	if (nv)
-		px->v = nv;
-	if (nl)
-		px->len = nl;
-	if (nv == NULL || nl == NULL) {
+	if (BUF_GROW(px->v, px->n + 1, px->vcap, NULL) < 0 ||
+	    BUF_GROW(px->len, px->n + 1, px->lencap, NULL) < 0) {
 		px->all = 1;
 		return;
 	}
@@ -408,10 +397,8 @@ free_prefixes(struct prefixes *px)
 
 int
 scan_collect_rows(struct source *s, const struct htree *t, const struct parser_ctx *ctx,
-		  json_t **rows, uint64_t *files,
-		  void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
-				   const char *msg),
-		  void *ectx, struct dt_err *err)
+		  json_t **rows, uint64_t *files, walk_error_fn *on_error, void *ectx,
+		  struct dt_err *err)
 {
 	json_t *all = json_object();
 	struct reader r = { s, t, 0 };
@@ -1180,14 +1167,8 @@ keep_change(void *ctx, const struct diff_change *c, struct dt_err *err)
 {
 	struct pending *p = ctx;
 
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 256;
-		struct diff_change *v = realloc(p->v, cap * sizeof(*v));
-		if (v == NULL)
-			return dt_fail(err, DT_ENOMEM, "out of memory");
-		p->v = v;
-		p->cap = cap;
-	}
+	if (BUF_GROW(p->v, p->n + 1, p->cap, err) < 0)
+		return -1;
 	p->v[p->n++] = *c;
 	return 0;
 }

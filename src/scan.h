@@ -21,6 +21,7 @@
 #include "htree.h"
 #include "parsers.h"
 #include "source.h"
+#include "walk.h"
 #include "yarascan.h"
 
 #define SCAN_MAX_ARTIFACTS 64 /* artifact names listed on one file event */
@@ -52,7 +53,7 @@ typedef int (*scan_emit_fn)(void *ctx, json_t *ev, const struct htree_entry *e, 
 
 /* The image's accounts, from its own /etc/passwd and /etc/group (in filesystem fs). */
 int scan_image_ctx(struct source *s, const struct htree *t, struct parser_ctx *ctx,
-		   struct dt_err *err);
+		   struct dt_err *err) DT_MUST_USE;
 
 /*
  * Parse every file of t that a parser covers (what `deltair baseline` keeps in the .dtree):
@@ -60,10 +61,8 @@ int scan_image_ctx(struct source *s, const struct htree *t, struct parser_ctx *c
  * to on_error (may be NULL).
  */
 int scan_collect_rows(struct source *s, const struct htree *t, const struct parser_ctx *ctx,
-		      json_t **rows, uint64_t *files,
-		      void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
-				       const char *msg),
-		      void *ectx, struct dt_err *err);
+		      json_t **rows, uint64_t *files, walk_error_fn *on_error, void *ectx,
+		      struct dt_err *err) DT_MUST_USE;
 
 /*
  * Whether dir can take an extraction, without creating anything (called again when the
@@ -81,6 +80,6 @@ int scan_extract_check(const char *dir, int force, struct dt_err *err);
  */
 int scan_delta(struct source *s, const struct htree *gold, const struct htree *cur,
 	       const struct scan_config *c, scan_emit_fn emit, void *ectx, struct diff_stats *ds,
-	       struct scan_stats *st, struct dt_err *err);
+	       struct scan_stats *st, struct dt_err *err) DT_MUST_USE;
 
 #endif

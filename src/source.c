@@ -30,8 +30,6 @@
 
 #include "banned.h"
 
-#define MAX_FS 64
-
 struct source {
 	enum source_kind kind;
 	char *spec;
@@ -42,14 +40,14 @@ struct source {
 	TSK_VS_INFO *vs;
 	int fd;          /* our own descriptor for single-file raw images, or -1 */
 	struct ebs *ebs; /* owned: an ebs:// snapshot, read by ebs_read(); or NULL */
-	struct source_fs fs[MAX_FS];
+	struct source_fs fs[SOURCE_MAX_FS];
 	size_t nfs;
-	struct source_skip skip[MAX_FS];
+	struct source_skip skip[SOURCE_MAX_FS];
 	size_t nskip;
 	struct xfs_at {
 		struct source *s;
 		uint64_t off, size;
-	} xat[MAX_FS]; /* what each XFS reader reads through */
+	} xat[SOURCE_MAX_FS]; /* what each XFS reader reads through */
 	pthread_mutex_t lock;
 };
 
@@ -242,7 +240,7 @@ add_skip(struct source *s, const char *name, uint64_t off, const char *reason, c
 {
 	struct source_skip *k;
 
-	if (s->nskip >= MAX_FS)
+	if (s->nskip >= SOURCE_MAX_FS)
 		return;
 	k = &s->skip[s->nskip++];
 	snprintf(k->name, sizeof(k->name), "%s", name);
@@ -484,7 +482,7 @@ try_fs(struct source *s, uint64_t off, uint64_t size, const char *name)
 	const struct fs_guess *guess;
 	int rc;
 
-	if (s->nfs >= MAX_FS)
+	if (s->nfs >= SOURCE_MAX_FS)
 		return -1;
 	if ((rc = try_xfs(s, off, size, name)) != 1)
 		return rc;
@@ -996,15 +994,9 @@ runs_add(struct runs_ctx *r, uint64_t at, uint64_t len)
 		r->need_tsk = 1; /* too fragmented to map: libtsk reads it */
 		return -1;
 	}
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 4;
-		struct source_run *v = realloc(r->v, cap * sizeof(*v));
-		if (v == NULL) {
-			r->oom = 1;
-			return -1;
-		}
-		r->v = v;
-		r->cap = cap;
+	if (BUF_GROW(r->v, r->n + 1, r->cap, NULL) < 0) {
+		r->oom = 1;
+		return -1;
 	}
 	r->v[r->n].lo = r->total;
 	r->v[r->n].off = at;

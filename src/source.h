@@ -23,6 +23,9 @@
 
 #include "error.h"
 
+/* Filesystems (and skipped partitions) one source lists; at most HTREE_MAX_FS (walk.c). */
+#define SOURCE_MAX_FS 64
+
 struct source;
 struct xfs;
 
@@ -66,7 +69,7 @@ struct source_opts {
  * the byte offset N*512 when a filesystem starts there).
  */
 int source_open(const char *spec, const struct source_opts *o, struct source **out,
-		struct dt_err *err);
+		struct dt_err *err) DT_MUST_USE;
 void source_free(struct source *s);
 
 enum source_kind source_kind(const struct source *s);
@@ -91,7 +94,8 @@ int source_ebs_stats(struct source *s, struct ebs_stats *out);
  * Read len bytes at byte offset off of the image (not of a filesystem). Returns the
  * number of bytes read (short only at the end of the image) or -1 with err filled.
  */
-ssize_t source_read(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err *err);
+ssize_t source_read(struct source *s, uint64_t off, void *buf, size_t len,
+		    struct dt_err *err) DT_MUST_USE;
 
 /*
  * Read up to len bytes at offset off of a file's content: inode is the entry's inode
@@ -100,7 +104,7 @@ ssize_t source_read(struct source *s, uint64_t off, void *buf, size_t len, struc
  * Thread-safe; libtsk reads are serialised under the source's lock.
  */
 ssize_t source_read_file(struct source *s, size_t fs, uint64_t inode, const char *path,
-			 uint64_t off, void *buf, size_t len, struct dt_err *err);
+			 uint64_t off, void *buf, size_t len, struct dt_err *err) DT_MUST_USE;
 /* Open path (absolute within a dir: source) without following any symlink: an fd or -1. */
 int source_open_beneath(struct source *s, size_t fs, const char *path);
 
@@ -120,7 +124,7 @@ struct source_run {
  * other libtsk calls on the same filesystem: the caller serialises.
  */
 int source_file_runs(const struct source_fs *f, void *tsk_file, uint64_t size, size_t max_runs,
-		     struct source_run **runs, size_t *nruns, struct dt_err *err);
+		     struct source_run **runs, size_t *nruns, struct dt_err *err) DT_MUST_USE;
 /*
  * Where the content of regular file inode (size bytes) of filesystem fs lies in the image,
  * for filesystems read by our own readers (XFS): runs as source_file_runs() gives them.
@@ -129,7 +133,7 @@ int source_file_runs(const struct source_fs *f, void *tsk_file, uint64_t size, s
  * metadata, more than max_runs runs).
  */
 int source_inode_runs(struct source *s, size_t fs, uint64_t inode, uint64_t size, size_t max_runs,
-		      struct source_run **runs, size_t *nruns, struct dt_err *err);
+		      struct source_run **runs, size_t *nruns, struct dt_err *err) DT_MUST_USE;
 /* libtsk's last error of this thread, as one line into out; clears it. */
 void source_tsk_error(char *out, size_t n);
 /* Open path (absolute, inside the tree at root_fd) without following any symlink on the way:

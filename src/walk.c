@@ -38,6 +38,13 @@
 #define READ_CHUNK  (1u << 20)
 #define MAX_THREADS 64
 #define NO_JOB      SIZE_MAX
+/*
+ * In the links map, a file held back for libtsk (JOB_TSK) is known by its index in the held
+ * list, tagged with HELD_JOB, until the held jobs are queued and get their queue index.
+ */
+#define HELD_JOB ((size_t)1 << 62)
+
+_Static_assert(SOURCE_MAX_FS <= HTREE_MAX_FS, "every filesystem of a source fits in one tree");
 
 enum job_kind { JOB_RUNS, JOB_TSK, JOB_HOST, JOB_MAP /* our own readers: map, then runs */ };
 
@@ -58,7 +65,7 @@ struct job {
 	size_t nruns;
 	/* results */
 	unsigned char sha[32], prefix[32];
-	uint8_t done, ok, has_prefix, magic;
+	uint8_t ok, has_prefix, magic;
 };
 
 struct alias {
@@ -104,18 +111,20 @@ struct walker {
 	int gold_fs; /* matching filesystem of the gold tree, or -1 */
 	struct ext_geo ext; /* ext2/3/4: where inodes are, for their times */
 	struct buf path;
-	struct u64map visited; /* directory inodes already walked */
-	struct u64map links;   /* inode of a multiply-linked file -> its job */
-	int root_fd;           /* dir: sources: the filesystem being walked */
-	int root_fds[64];      /* dir: sources: per filesystem, open until hashing ends */
+	struct u64map visited;       /* directory inodes already walked */
+	struct u64map links;         /* inode of a multiply-linked file -> its job */
+	int root_fd;                 /* dir: sources: the filesystem being walked */
+	int root_fds[SOURCE_MAX_FS]; /* dir: sources: per filesystem, open until hashing ends */
 	dev_t root_dev;
 	int max_depth;
 
 	/* the job queue */
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
+	pthread_cond_t dcond; /* signalled when ndone reaches njobs */
+	size_t ndone;         /* jobs finished (under qlock) */
 	struct job **blocks;
-	size_t nblocks, njobs, next;
+	size_t nblocks, capblocks, njobs, next;
 	int closed;
 	struct job *held; /* libtsk jobs held back until the walk is over */
 	size_t nheld, capheld;
@@ -170,6 +179,8 @@ map_find(struct u64map *m, uint64_t key)
 			return &m->vals[i];
 	}
 }
+
+static int map_put(struct u64map *m, uint64_t key, size_t val) DT_MUST_USE;
 
 static int
 map_put(struct u64map *m, uint64_t key, size_t val)
@@ -243,6 +254,14 @@ report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...
 	va_end(ap);
 }
 
+/* Out of memory: the whole walk fails (walk.h: every failure is reported). Returns -1. */
+static int
+walk_oom(struct walker *w)
+{
+	w->failed = 1;
+	return dt_fail(w->err, DT_ENOMEM, "out of memory");
+}
+
 /* A failure of a hashing job: its filesystem, whatever the walk is doing now. */
 static void report_job(struct walker *w, const struct job *j, const char *fmt, ...) DT_PRINTF(3, 4);
 
@@ -290,16 +309,14 @@ queue_job(struct walker *w, const struct job *j)
 
 	pthread_mutex_lock(&w->qlock);
 	if (w->njobs == w->nblocks * JOB_BLOCK) {
-		struct job **nb = realloc(w->blocks, (w->nblocks + 1) * sizeof(*nb));
-		struct job *blk = nb ? malloc(JOB_BLOCK * sizeof(*blk)) : NULL;
+		struct job *blk = NULL;
 
-		if (nb)
-			w->blocks = nb;
+		if (BUF_GROW(w->blocks, w->nblocks + 1, w->capblocks, NULL) == 0)
+			blk = malloc(JOB_BLOCK * sizeof(*blk));
 		if (blk == NULL) {
 			pthread_mutex_unlock(&w->qlock);
 			free(j->runs);
-			dt_fail(w->err, DT_ENOMEM, "out of memory");
-			w->failed = 1;
+			walk_oom(w);
 			return NO_JOB;
 		}
 		w->blocks[w->nblocks++] = blk;
@@ -311,6 +328,45 @@ queue_job(struct walker *w, const struct job *j)
 	pthread_cond_signal(&w->qcond);
 	pthread_mutex_unlock(&w->qlock);
 	return idx;
+}
+
+/* A job is over (hashed or failed): count it, and wake whoever waits for all of them. */
+static void
+job_done(struct walker *w)
+{
+	pthread_mutex_lock(&w->qlock);
+	if (++w->ndone == w->njobs)
+		pthread_cond_broadcast(&w->dcond);
+	pthread_mutex_unlock(&w->qlock);
+}
+
+/*
+ * Wait until every queued job is over. With progress, wake every quarter second to report
+ * it (the hashing of the last files can take long).
+ */
+static void
+wait_jobs(struct walker *w, int with_progress)
+{
+	pthread_mutex_lock(&w->qlock);
+	while (w->ndone < w->njobs) {
+		struct timespec ts;
+
+		if (!with_progress) {
+			pthread_cond_wait(&w->dcond, &w->qlock);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&w->dcond, &w->qlock, &ts);
+		pthread_mutex_unlock(&w->qlock);
+		progress(w, 0);
+		pthread_mutex_lock(&w->qlock);
+	}
+	pthread_mutex_unlock(&w->qlock);
 }
 
 static struct job *
@@ -633,7 +689,7 @@ run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 		j->has_prefix = 0;
 		report_job(w, j, "cannot read file content: %s", err.msg);
 	}
-	j->done = 1;
+	job_done(w);
 }
 
 static void *
@@ -650,7 +706,7 @@ worker(void *arg)
 		h.j = j;
 		if (buf == NULL || h.md == NULL || h.tmp == NULL) {
 			report_job(w, j, "cannot read file content: out of memory");
-			j->done = 1;
+			job_done(w);
 			continue;
 		}
 		run_job(w, &h, buf);
@@ -696,17 +752,14 @@ gold_prefix(struct walker *w, struct job *j, const char *path, size_t len, uint6
 	return g ? GOLD_OTHER : GOLD_NONE;
 }
 
+static int add_alias(struct walker *w, size_t entry, size_t job) DT_MUST_USE;
+static int hold_job(struct walker *w, const struct job *j) DT_MUST_USE;
+
 static int
 add_alias(struct walker *w, size_t entry, size_t job)
 {
-	if (w->naliases == w->capaliases) {
-		size_t cap = w->capaliases ? w->capaliases * 2 : 256;
-		struct alias *a = realloc(w->aliases, cap * sizeof(*a));
-		if (a == NULL)
-			return dt_fail(w->err, DT_ENOMEM, "out of memory");
-		w->aliases = a;
-		w->capaliases = cap;
-	}
+	if (BUF_GROW(w->aliases, w->naliases + 1, w->capaliases, NULL) < 0)
+		return walk_oom(w);
 	w->aliases[w->naliases].entry = entry;
 	w->aliases[w->naliases].job = job;
 	w->naliases++;
@@ -716,14 +769,8 @@ add_alias(struct walker *w, size_t entry, size_t job)
 static int
 hold_job(struct walker *w, const struct job *j)
 {
-	if (w->nheld == w->capheld) {
-		size_t cap = w->capheld ? w->capheld * 2 : 64;
-		struct job *h = realloc(w->held, cap * sizeof(*h));
-		if (h == NULL)
-			return dt_fail(w->err, DT_ENOMEM, "out of memory");
-		w->held = h;
-		w->capheld = cap;
-	}
+	if (BUF_GROW(w->held, w->nheld + 1, w->capheld, NULL) < 0)
+		return walk_oom(w);
 	w->held[w->nheld++] = *j;
 	return 0;
 }
@@ -780,7 +827,8 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 			if (t.gold > h->gold)
 				*h = t;
 		}
-		add_alias(w, entry, *seen);
+		if (add_alias(w, entry, *seen) < 0)
+			w->failed = 1;
 		return;
 	}
 	memset(&j, 0, sizeof(j));
@@ -839,14 +887,16 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 	 */
 	if (j.kind == JOB_TSK || (e->nlink > 1 && j.gold != GOLD_SAME)) {
 		/* Index in the held list, made final when the held jobs are queued. */
-		if (e->nlink > 1)
-			map_put(&w->links, e->inode, (size_t)1 << 62 | w->nheld);
-		hold_job(w, &j);
+		if ((e->nlink > 1 && map_put(&w->links, e->inode, HELD_JOB | w->nheld) < 0) ||
+		    hold_job(w, &j) < 0) {
+			free(j.runs);
+			walk_oom(w);
+		}
 		return;
 	}
 	size_t idx = queue_job(w, &j);
-	if (idx != NO_JOB && e->nlink > 1)
-		map_put(&w->links, e->inode, idx);
+	if (idx != NO_JOB && e->nlink > 1 && map_put(&w->links, e->inode, idx) < 0)
+		walk_oom(w);
 }
 
 /*
@@ -1030,7 +1080,12 @@ meta_fields(struct walker *w, struct htree_entry *e, const TSK_FS_META *m)
 		ext_times(w, e);
 }
 
-/* Append "/name" to the current path (the root is "/"); returns the old length. */
+/*
+ * Append "/name" to the current path (the root is "/"); *old is the length to pop back to,
+ * also on failure (the path would pass HTREE_MAX_PATH: path_too_long()).
+ */
+static int path_push(struct walker *w, const char *name, size_t n, size_t *old) DT_MUST_USE;
+
 static int
 path_push(struct walker *w, const char *name, size_t n, size_t *old)
 {
@@ -1056,6 +1111,14 @@ path_pop(struct walker *w, size_t old)
 	w->path.data[old] = '\0';
 }
 
+/* The entry path_push() could not name: reported (with as much of its path as fits), popped. */
+static void
+path_too_long(struct walker *w, size_t old)
+{
+	report(w, (const char *)w->path.data, w->path.len, "path too long; entry skipped");
+	path_pop(w, old);
+}
+
 struct subdir {
 	uint64_t inum;
 	size_t name_off, name_len;
@@ -1063,6 +1126,7 @@ struct subdir {
 
 static void walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth);
 
+/* Add e at the current path; -1 when the tree refused it (w->failed is set: the walk stops). */
 static int
 add_entry(struct walker *w, struct htree_entry *e, int64_t *idx)
 {
@@ -1127,8 +1191,7 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, siz
 			return;
 	}
 	if (path_push(w, nm->name, nlen, &old) < 0) {
-		report(w, (const char *)w->path.data, w->path.len, "path too long; entry skipped");
-		path_pop(w, old);
+		path_too_long(w, old);
 		return;
 	}
 	if (!(nm->flags & TSK_FS_NAME_FLAG_ALLOC)) {
@@ -1176,21 +1239,19 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, siz
 		if (e.type == HTREE_REG)
 			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), f, UINT64_MAX);
 		if (e.type == HTREE_DIR) {
-			if (*nsubs == *capsubs) {
-				size_t cap = *capsubs ? *capsubs * 2 : 16;
-				struct subdir *s = realloc(*subs, cap * sizeof(*s));
-				if (s == NULL) {
-					path_pop(w, old);
-					return;
-				}
-				*subs = s;
-				*capsubs = cap;
+			if (BUF_GROW(*subs, *nsubs + 1, *capsubs, NULL) < 0) {
+				walk_oom(w);
+				free(lbuf);
+				path_pop(w, old);
+				return;
 			}
 			(*subs)[*nsubs].inum = (uint64_t)m->addr;
 			(*subs)[*nsubs].name_off = names->len;
 			(*subs)[*nsubs].name_len = nlen;
 			if (buf_add(names, nm->name, nlen + 1, NULL) == 0)
 				(*nsubs)++;
+			else
+				walk_oom(w);
 		}
 	}
 	free(lbuf);
@@ -1237,17 +1298,18 @@ walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth)
 		size_t old;
 		const char *name = (const char *)names.data + subs[i].name_off;
 
+		if (path_push(w, name, subs[i].name_len, &old) < 0) {
+			path_too_long(w, old);
+			continue;
+		}
 		/* A directory reached twice is a loop in a damaged or hostile image. */
-		if (map_find(&w->visited, subs[i].inum)) {
-			path_push(w, name, subs[i].name_len, &old);
+		if (map_find(&w->visited, subs[i].inum))
 			report(w, (const char *)w->path.data, w->path.len,
 			       "directory inode %llu already walked (loop); not walked again",
 			       (unsigned long long)subs[i].inum);
-			path_pop(w, old);
-			continue;
-		}
-		map_put(&w->visited, subs[i].inum, 1);
-		if (path_push(w, name, subs[i].name_len, &old) == 0)
+		else if (map_put(&w->visited, subs[i].inum, 1) < 0)
+			walk_oom(w);
+		else
 			walk_tsk_dir(w, (TSK_INUM_T)subs[i].inum, depth + 1);
 		path_pop(w, old);
 	}
@@ -1282,10 +1344,11 @@ walk_tsk(struct walker *w)
 	e.type = HTREE_DIR;
 	tsk_fs_file_close(root);
 	buf_reset(&w->path);
-	buf_addc(&w->path, '/', NULL);
+	if (buf_addc(&w->path, '/', NULL) < 0 ||
+	    map_put(&w->visited, (uint64_t)w->fs->root_inum, 1) < 0)
+		return walk_oom(w);
 	if (add_entry(w, &e, &idx) < 0)
 		return -1;
-	map_put(&w->visited, (uint64_t)w->fs->root_inum, 1);
 	walk_tsk_dir(w, w->fs->root_inum, 0);
 	return w->failed ? -1 : 0;
 }
@@ -1373,7 +1436,10 @@ walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		path_push(w, de->d_name, nlen, &old);
+		if (path_push(w, de->d_name, nlen, &old) < 0) {
+			path_too_long(w, old);
+			continue;
+		}
 		memset(&e, 0, sizeof(e));
 		if (statx(dfd, de->d_name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
 			  STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) {
@@ -1389,19 +1455,13 @@ walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
 					   sx.stx_blocks * 512);
 			if (e.type == HTREE_DIR &&
 			    makedev(sx.stx_dev_major, sx.stx_dev_minor) == w->root_dev) {
-				if (nsubs == capsubs) {
-					size_t cap = capsubs ? capsubs * 2 : 16;
-					struct subdir *s = realloc(subs, cap * sizeof(*s));
-					if (s) {
-						subs = s;
-						capsubs = cap;
-					}
-				}
-				if (nsubs < capsubs &&
+				if (BUF_GROW(subs, nsubs + 1, capsubs, NULL) == 0 &&
 				    buf_add(&names, de->d_name, nlen + 1, NULL) == 0) {
 					subs[nsubs].name_off = names.len - nlen - 1;
 					subs[nsubs].name_len = nlen;
 					nsubs++;
+				} else {
+					walk_oom(w);
 				}
 			}
 		}
@@ -1411,9 +1471,13 @@ walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
 	for (size_t i = 0; i < nsubs && !w->failed; i++) {
 		const char *name = (const char *)names.data + subs[i].name_off;
 		size_t old;
-		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd;
 
-		path_push(w, name, subs[i].name_len, &old);
+		if (path_push(w, name, subs[i].name_len, &old) < 0) {
+			path_too_long(w, old);
+			continue;
+		}
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			report(w, (const char *)w->path.data, w->path.len,
 			       "cannot open directory: %s", strerror(errno));
@@ -1436,7 +1500,7 @@ walk_host(struct walker *w)
 	char *lbuf;
 	int64_t idx;
 
-	if (w->fsi >= 64)
+	if (w->fsi >= SOURCE_MAX_FS)
 		return dt_fail(w->err, DT_EUSAGE, "too many directory sources");
 	w->root_fd = open(w->sfs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->root_fd < 0)
@@ -1461,7 +1525,10 @@ walk_host(struct walker *w)
 		return dt_fail(w->err, DT_ENOMEM, "out of memory");
 	memset(&e, 0, sizeof(e));
 	buf_reset(&w->path);
-	buf_addc(&w->path, '/', NULL);
+	if (buf_addc(&w->path, '/', NULL) < 0) {
+		free(lbuf);
+		return walk_oom(w);
+	}
 	host_entry(w, w->root_fd, "", &e, lbuf, &sx);
 	if (add_entry(w, &e, &idx) == 0)
 		walk_host_dir(w, w->root_fd, 0, lbuf);
@@ -1508,8 +1575,7 @@ xfs_name(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype)
 
 	(void)ftype; /* the inode's mode is the truth */
 	if (path_push(w, name, len, &old) < 0) {
-		report(w, (const char *)w->path.data, w->path.len, "path too long; entry skipped");
-		path_pop(w, old);
+		path_too_long(w, old);
 		return 0;
 	}
 	if (xfs_inode_read(w->sfs->xfs, ino, c->ip, &err) < 0) {
@@ -1536,22 +1602,14 @@ xfs_name(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype)
 					   ? UINT64_MAX
 					   : c->ip->nblocks * w->sfs->block_size);
 		if (e.type == HTREE_DIR) {
-			if (c->nsubs == c->capsubs) {
-				size_t cap = c->capsubs ? c->capsubs * 2 : 16;
-				struct subdir *s = realloc(c->subs, cap * sizeof(*s));
-				if (s) {
-					c->subs = s;
-					c->capsubs = cap;
-				}
-			}
-			if (c->nsubs < c->capsubs && buf_add(&c->names, name, len + 1, NULL) == 0) {
+			if (BUF_GROW(c->subs, c->nsubs + 1, c->capsubs, NULL) == 0 &&
+			    buf_add(&c->names, name, len + 1, NULL) == 0) {
 				c->subs[c->nsubs].inum = ino;
 				c->subs[c->nsubs].name_off = c->names.len - len - 1;
 				c->subs[c->nsubs].name_len = len;
 				c->nsubs++;
 			} else {
-				report(w, (const char *)w->path.data, w->path.len,
-				       "out of memory; directory not walked");
+				walk_oom(w);
 			}
 		}
 	}
@@ -1578,7 +1636,7 @@ walk_xfs_dir(struct walker *w, uint64_t ino, int depth, char *lbuf)
 	c.ip = malloc(2 * sizeof(*c.ip));
 	buf_init(&c.names, SIZE_MAX / 2);
 	if (c.ip == NULL) {
-		report(w, (const char *)w->path.data, w->path.len, "out of memory");
+		walk_oom(w);
 		return;
 	}
 	/* The names first, then each subdirectory: the directory's inode and one for its
@@ -1592,14 +1650,18 @@ walk_xfs_dir(struct walker *w, uint64_t ino, int depth, char *lbuf)
 		const char *name = (const char *)c.names.data + c.subs[i].name_off;
 		size_t old;
 
-		path_push(w, name, c.subs[i].name_len, &old);
+		if (path_push(w, name, c.subs[i].name_len, &old) < 0) {
+			path_too_long(w, old);
+			continue;
+		}
 		/* A directory reached twice is a loop in a damaged or hostile image. */
 		if (map_find(&w->visited, c.subs[i].inum)) {
 			report(w, (const char *)w->path.data, w->path.len,
 			       "directory inode %llu already walked (loop); not walked again",
 			       (unsigned long long)c.subs[i].inum);
+		} else if (map_put(&w->visited, c.subs[i].inum, 1) < 0) {
+			walk_oom(w);
 		} else {
-			map_put(&w->visited, c.subs[i].inum, 1);
 			walk_xfs_dir(w, c.subs[i].inum, depth + 1, lbuf);
 		}
 		path_pop(w, old);
@@ -1624,7 +1686,11 @@ walk_xfs(struct walker *w)
 		return dt_fail(w->err, DT_ENOMEM, "out of memory");
 	}
 	buf_reset(&w->path);
-	buf_addc(&w->path, '/', NULL);
+	if (buf_addc(&w->path, '/', NULL) < 0) {
+		free(root);
+		free(lbuf);
+		return walk_oom(w);
+	}
 	if (xfs_inode_read(x, xfs_root(x), root, &err) < 0 || (root->mode & S_IFMT) != S_IFDIR) {
 		report(w, NULL, 0, "cannot read the root directory: %s",
 		       err.msg[0] ? err.msg : "not a directory");
@@ -1632,8 +1698,10 @@ walk_xfs(struct walker *w)
 		memset(&e, 0, sizeof(e));
 		xfs_fields(&e, root);
 		if (add_entry(w, &e, &idx) == 0) {
-			map_put(&w->visited, root->ino, 1);
-			walk_xfs_dir(w, root->ino, 0, lbuf);
+			if (map_put(&w->visited, root->ino, 1) < 0)
+				walk_oom(w);
+			else
+				walk_xfs_dir(w, root->ino, 0, lbuf);
 		}
 	}
 	free(root);
@@ -1715,11 +1783,12 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 	w.o = o;
 	w.err = err;
 	w.root_fd = -1;
-	for (int k = 0; k < 64; k++)
+	for (int k = 0; k < SOURCE_MAX_FS; k++)
 		w.root_fds[k] = -1;
 	w.max_depth = WALK_MAX_DEPTH;
 	pthread_mutex_init(&w.qlock, NULL);
 	pthread_cond_init(&w.qcond, NULL);
+	pthread_cond_init(&w.dcond, NULL);
 	pthread_mutex_init(&w.elock, NULL);
 	buf_init(&w.path, HTREE_MAX_PATH);
 	clock_gettime(CLOCK_MONOTONIC, &w.start);
@@ -1766,27 +1835,12 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 		for (size_t k = 0; k < w.nheld; k++)
 			queue_job(&w, &w.held[k]);
 		for (size_t k = 0; k < w.naliases; k++)
-			if (w.aliases[k].job != NO_JOB && (w.aliases[k].job >> 62) == 1)
-				w.aliases[k].job =
-					held_base + (w.aliases[k].job & ~((size_t)1 << 62));
+			if (w.aliases[k].job != NO_JOB && (w.aliases[k].job & HELD_JOB))
+				w.aliases[k].job = held_base + (w.aliases[k].job & ~HELD_JOB);
 		w.nheld = 0;
 		/* The next filesystem's libtsk walk must wait for this one's held jobs. */
-		if (i + 1 < source_nfs(s)) {
-			for (;;) {
-				size_t done = 0;
-				pthread_mutex_lock(&w.qlock);
-				int busy = w.next < w.njobs;
-				pthread_mutex_unlock(&w.qlock);
-				if (!busy) {
-					for (size_t k = held_base; k < w.njobs; k++)
-						done += job_at(&w, k)->done;
-					if (done == w.njobs - held_base)
-						break;
-				}
-				struct timespec ts = { 0, 5000000 };
-				nanosleep(&ts, NULL);
-			}
-		}
+		if (i + 1 < source_nfs(s))
+			wait_jobs(&w, 0);
 	}
 	w.sfs = NULL;
 	pthread_mutex_lock(&w.qlock);
@@ -1794,22 +1848,7 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 	pthread_cond_broadcast(&w.qcond);
 	pthread_mutex_unlock(&w.qlock);
 	/* Report progress while the hashing threads finish. */
-	for (;;) {
-		size_t done = 0;
-
-		pthread_mutex_lock(&w.qlock);
-		int pending = w.next < w.njobs;
-		pthread_mutex_unlock(&w.qlock);
-		if (!pending) {
-			for (size_t k = 0; k < w.njobs; k++)
-				done += job_at(&w, k)->done;
-			if (done == w.njobs)
-				break;
-		}
-		progress(&w, 0);
-		struct timespec ts = { 0, 20000000 };
-		nanosleep(&ts, NULL);
-	}
+	wait_jobs(&w, 1);
 	for (int i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
 	started = 0;
@@ -1853,12 +1892,13 @@ out:
 	map_release(&w.links);
 	free(w.ext.block);
 	buf_release(&w.path);
-	for (int k = 0; k < 64; k++)
+	for (int k = 0; k < SOURCE_MAX_FS; k++)
 		if (w.root_fds[k] >= 0)
 			close(w.root_fds[k]);
 	htree_free(w.t);
 	pthread_mutex_destroy(&w.qlock);
 	pthread_cond_destroy(&w.qcond);
+	pthread_cond_destroy(&w.dcond);
 	pthread_mutex_destroy(&w.elock);
 	return rc;
 }

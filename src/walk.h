@@ -50,6 +50,14 @@ struct walk_stats {
 	double seconds;
 };
 
+/*
+ * A per-entry failure, reported as it happens: fs is the filesystem's name (NULL for one of
+ * no filesystem), path its entry (NULL for a whole-filesystem problem), msg one line. The
+ * one callback type of every stage that walks (walk, scan's row collection, fusefs, cli).
+ */
+typedef void walk_error_fn(void *ctx, const char *fs, const char *path, size_t path_len,
+			   const char *msg);
+
 struct walk_opts {
 	unsigned flags; /* enum walk_flags */
 	int threads;    /* hashing threads; 0: one per online CPU */
@@ -60,8 +68,7 @@ struct walk_opts {
 	 */
 	const struct htree *gold;
 	/* Called for each per-entry failure; path is NULL for a whole-filesystem problem. */
-	void (*on_error)(void *ctx, const char *fs, const char *path, size_t path_len,
-			 const char *msg);
+	walk_error_fn *on_error;
 	/* Called from the calling thread about four times a second while the walk runs. */
 	void (*on_progress)(void *progress_ctx, const struct walk_progress *p);
 	void *ctx;          /* for on_error */
@@ -73,6 +80,6 @@ struct walk_opts {
  * stats may be NULL.
  */
 int walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
-		struct walk_stats *stats, struct dt_err *err);
+		struct walk_stats *stats, struct dt_err *err) DT_MUST_USE;
 
 #endif

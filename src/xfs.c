@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
+
 #include "banned.h"
 
 #define SB_MAGIC    0x58465342u /* XFSB */
@@ -454,14 +456,8 @@ ext_add(struct xfs *x, struct extents *e, const unsigned char *rec, struct dt_er
 	if (e->n >= MAX_EXTENTS)
 		return dt_fail(err, DT_ENOMEM, "inode %llu: more than %u extents",
 			       (unsigned long long)e->ip->ino, MAX_EXTENTS);
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 16;
-		struct extent *v = realloc(e->v, cap * sizeof(*v));
-		if (v == NULL)
-			return dt_fail(err, DT_ENOMEM, "out of memory");
-		e->v = v;
-		e->cap = cap;
-	}
+	if (BUF_GROW(e->v, e->n + 1, e->cap, err) < 0)
+		return -1;
 	e->v[e->n++] = ex;
 	e->next_lblk = ex.lblk + ex.count;
 	return 0;
@@ -596,14 +592,8 @@ run_add(struct xfs_run **v, size_t *n, size_t *cap, size_t max, uint64_t lo, uin
 	}
 	if (*n >= max)
 		return dt_fail(err, DT_EFORMAT, "more than %zu runs", max);
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 8;
-		struct xfs_run *nv = realloc(*v, c * sizeof(*nv));
-		if (nv == NULL)
-			return dt_fail(err, DT_ENOMEM, "out of memory");
-		*v = nv;
-		*cap = c;
-	}
+	if (BUF_GROW(*v, *n + 1, *cap, err) < 0)
+		return -1;
 	(*v)[*n].lo = lo;
 	(*v)[*n].off = off;
 	(*v)[*n].len = len;

@@ -58,7 +58,8 @@ int xfs_probe(const void *buf, size_t len);
  * features fails with DT_EFORMAT or DT_EVERSION and a message that says so. On success *out
  * is new: xfs_free() it; ctx is borrowed until then.
  */
-int xfs_open(xfs_read_fn read, void *ctx, uint64_t size, struct xfs **out, struct dt_err *err);
+int xfs_open(xfs_read_fn read, void *ctx, uint64_t size, struct xfs **out,
+	     struct dt_err *err) DT_MUST_USE;
 void xfs_free(struct xfs *x);
 
 uint64_t xfs_root(const struct xfs *x);
@@ -67,7 +68,8 @@ uint32_t xfs_block_size(const struct xfs *x);
 uint64_t xfs_size(const struct xfs *x);
 
 /* Read and verify inode ino into *out (magic, version 3, CRC, its own number, forks). */
-int xfs_inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *out, struct dt_err *err);
+int xfs_inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *out,
+		   struct dt_err *err) DT_MUST_USE;
 
 /*
  * Call cb for each name of directory dir (not "." or ".."), in on-disk order; name is
@@ -77,12 +79,12 @@ int xfs_inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *out, struct dt
  */
 typedef int (*xfs_dir_fn)(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype);
 int xfs_dir_read(struct xfs *x, const struct xfs_inode *dir, xfs_dir_fn cb, void *ctx,
-		 struct dt_err *err);
+		 struct dt_err *err) DT_MUST_USE;
 
 /* The target of symlink ln into buf (XFS_MAX_LINK + 1 bytes, NUL-terminated); *len its
  * length. */
 int xfs_readlink(struct xfs *x, const struct xfs_inode *ln, char *buf, size_t *len,
-		 struct dt_err *err);
+		 struct dt_err *err) DT_MUST_USE;
 
 /*
  * Where the first size bytes of regular file f lie, as runs of contiguous blocks in order
@@ -91,6 +93,6 @@ int xfs_readlink(struct xfs *x, const struct xfs_inode *ln, char *buf, size_t *l
  * Returns 0 with *runs new (free()), or -1 with err filled.
  */
 int xfs_file_runs(struct xfs *x, const struct xfs_inode *f, uint64_t size, size_t max_runs,
-		  struct xfs_run **runs, size_t *nruns, struct dt_err *err);
+		  struct xfs_run **runs, size_t *nruns, struct dt_err *err) DT_MUST_USE;
 
 #endif

@@ -133,16 +133,9 @@ unique_ns(struct compile_ctx *cc, const char *ns, const char **out)
 			break;
 		snprintf(name, n, "%s#%u", ns, k);
 	}
-	if (cc->nnames == cc->cap) {
-		size_t ncap = cc->cap ? cc->cap * 2 : 16;
-		char **p = realloc(cc->names, ncap * sizeof(*p));
-
-		if (p == NULL) {
-			free(name);
-			return dt_fail(cc->err, DT_ENOMEM, "out of memory");
-		}
-		cc->names = p;
-		cc->cap = ncap;
+	if (BUF_GROW(cc->names, cc->nnames + 1, cc->cap, cc->err) < 0) {
+		free(name);
+		return -1;
 	}
 	cc->names[cc->nnames++] = name;
 	*out = name;
@@ -202,15 +195,8 @@ list_dir(struct compile_ctx *cc, const char *dir, char ***out, size_t *count)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			char **p = realloc(names, ncap * sizeof(*p));
-
-			if (p == NULL)
-				goto oom;
-			names = p;
-			cap = ncap;
-		}
+		if (BUF_GROW(names, n + 1, cap, NULL) < 0)
+			goto oom;
 		if ((names[n] = strdup(de->d_name)) == NULL)
 			goto oom;
 		n++;

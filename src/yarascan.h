@@ -76,7 +76,7 @@ struct yarascan; /* compiled rules, shareable read-only */
  * private and global ones included.
  */
 int yarascan_compile(const char *const *paths, size_t npaths, struct yarascan **out, size_t *nrules,
-		     struct dt_err *err);
+		     struct dt_err *err) DT_MUST_USE;
 /* NULL is a no-op. No yarascan_file() call on y may be running. */
 void yarascan_free(struct yarascan *y);
 
@@ -125,7 +125,8 @@ struct yarascan_file {
  */
 int yarascan_file(struct yarascan *y, const struct yarascan_opts *o, const struct yarascan_file *f,
 		  void (*on_match)(void *ctx, json_t *match), void *ctx,
-		  enum yarascan_status *status, uint64_t *bytes_read, struct dt_err *err);
+		  enum yarascan_status *status, uint64_t *bytes_read,
+		  struct dt_err *err) DT_MUST_USE;
 
 /* A short name of a status, for events: "scanned", "too large", "timeout", "unreadable"... */
 const char *yarascan_status_name(enum yarascan_status s);

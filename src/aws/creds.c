@@ -280,6 +280,7 @@ out:
 struct sts_state {
 	int in_creds;
 	int field; /* 0 none, 1..4 the one being read */
+	int failed; /* a field did not fit (its buffer's limit, or out of memory) */
 	struct buf f[5];
 };
 
@@ -320,8 +321,8 @@ sts_text(void *ud, const XML_Char *text, int len)
 {
 	struct sts_state *s = ud;
 
-	if (s->field)
-		buf_add(&s->f[s->field], text, (size_t)len, NULL);
+	if (s->field && buf_add(&s->f[s->field], text, (size_t)len, NULL) < 0)
+		s->failed = 1;
 }
 
 static int
@@ -339,7 +340,7 @@ parse_sts(const void *body, size_t len, const char *source, struct creds_value *
 	XML_SetUserData(p, &s);
 	XML_SetElementHandler(p, sts_start, sts_end);
 	XML_SetCharacterDataHandler(p, sts_text);
-	ok = XML_Parse(p, body, (int)len, 1) == XML_STATUS_OK;
+	ok = XML_Parse(p, body, (int)len, 1) == XML_STATUS_OK && !s.failed;
 	for (int i = 1; i < 5; i++)
 		if (buf_addc(&s.f[i], 0, NULL) < 0)
 			ok = 0;

@@ -47,14 +47,14 @@ struct creds_options {
  * borrowed (for IMDS and STS) and must outlive c. *out is new: creds_free() it.
  */
 int creds_new(const struct creds_options *o, struct http_pool *pool, struct creds **out,
-	      struct dt_err *err);
+	      struct dt_err *err) DT_MUST_USE;
 /* Fixed keys (tests, or keys the caller read itself). The strings are copied. */
 int creds_new_static(const char *access_key_id, const char *secret_access_key,
-		     const char *session_token, struct creds **out, struct dt_err *err);
+		     const char *session_token, struct creds **out, struct dt_err *err) DT_MUST_USE;
 void creds_free(struct creds *c);
 
 /* Current credentials into out, refreshed when near expiry. None found: DT_EUSAGE. */
-int creds_get(struct creds *c, struct creds_value *out, struct dt_err *err);
+int creds_get(struct creds *c, struct creds_value *out, struct dt_err *err) DT_MUST_USE;
 /* Forget cached credentials, so the next creds_get() looks again (after ExpiredToken). */
 void creds_invalidate(struct creds *c);
 void creds_value_wipe(struct creds_value *v);

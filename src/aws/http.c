@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "aws/creds.h"
+#include "buf.h"
 
 #include "banned.h"
 
@@ -154,16 +155,10 @@ static void
 give_handle(struct http_pool *p, CURL *h)
 {
 	pthread_mutex_lock(&p->lock);
-	if (p->nfree == p->capfree) {
-		size_t ncap = p->capfree ? p->capfree * 2 : 8;
-		CURL **n = realloc(p->free_handles, ncap * sizeof(*n));
-		if (n == NULL) {
-			pthread_mutex_unlock(&p->lock);
-			curl_easy_cleanup(h);
-			return;
-		}
-		p->free_handles = n;
-		p->capfree = ncap;
+	if (BUF_GROW(p->free_handles, p->nfree + 1, p->capfree, NULL) < 0) {
+		pthread_mutex_unlock(&p->lock);
+		curl_easy_cleanup(h);
+		return;
 	}
 	p->free_handles[p->nfree++] = h;
 	pthread_mutex_unlock(&p->lock);
@@ -252,8 +247,8 @@ write_cb(char *data, size_t size, size_t n, void *ud)
 	if (status >= 300) {
 		/* An error body: keep what svcerr needs, drop the rest. */
 		size_t room = SVCERR_MAX_BODY > r->body.len ? SVCERR_MAX_BODY - r->body.len : 0;
-		if (room > 0)
-			buf_add(&r->body, data, len < room ? len : room, NULL);
+		if (room > 0 && buf_add(&r->body, data, len < room ? len : room, NULL) < 0)
+			return len; /* out of memory: the status alone names the error */
 		return len;
 	}
 	if (t->req->dst) {

@@ -74,7 +74,8 @@ struct http_response {
 };
 
 /* *out is new: http_pool_free() it. opts may be NULL (defaults). Copies opts. */
-int http_pool_new(const struct http_options *opts, struct http_pool **out, struct dt_err *err);
+int http_pool_new(const struct http_options *opts, struct http_pool **out,
+		  struct dt_err *err) DT_MUST_USE;
 void http_pool_free(struct http_pool *p);
 
 /*
@@ -83,7 +84,7 @@ void http_pool_free(struct http_pool *p);
  * resp is filled in either case: http_response_release() it.
  */
 int http_do(struct http_pool *p, const struct http_request *req, struct http_response *resp,
-	    struct dt_err *err);
+	    struct dt_err *err) DT_MUST_USE;
 /* Borrowed until resp is released; name is matched without case. NULL when absent. */
 const char *http_response_header(const struct http_response *resp, const char *name);
 /* Safe on a zeroed struct; wipes the body (it may hold credentials). */

@@ -70,14 +70,8 @@ add_entry(struct profile_files *f, int file, const char *section, const char *ke
 {
 	struct entry *e;
 
-	if (f->n == f->cap) {
-		size_t ncap = f->cap ? f->cap * 2 : 16;
-		struct entry *ne = realloc(f->e, ncap * sizeof(*ne));
-		if (ne == NULL)
-			return dt_fail(err, DT_ENOMEM, "cannot allocate a profile entry");
-		f->e = ne;
-		f->cap = ncap;
-	}
+	if (BUF_GROW(f->e, f->n + 1, f->cap, err) < 0)
+		return -1;
 	e = &f->e[f->n];
 	e->file = file;
 	e->section = strdup(section);

@@ -20,7 +20,8 @@ const char *profile_env(const char *const *env, const char *name);
 const char *profile_name(const char *const *env);
 
 /* Read both files. *out is new: profile_free() it. A file we cannot read: DT_EIO. */
-int profile_load(const char *const *env, struct profile_files **out, struct dt_err *err);
+int profile_load(const char *const *env, struct profile_files **out,
+		 struct dt_err *err) DT_MUST_USE;
 void profile_free(struct profile_files *f);
 /* key of profile in the config file, NULL when absent. Borrowed until f is freed. */
 const char *profile_config(const struct profile_files *f, const char *profile, const char *key);

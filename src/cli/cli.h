@@ -124,10 +124,8 @@ int cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char
  * printing the error.
  */
 int cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
-	     const struct htree *gold,
-	     void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
-			      const char *msg),
-	     void *ctx, struct htree **out, struct walk_stats *st, struct source **keep);
+	     const struct htree *gold, walk_error_fn *on_error, void *ctx, struct htree **out,
+	     struct walk_stats *st, struct source **keep);
 /*
  * Warn (stderr, and an error event through on_error) about a pairing that makes the diff
  * meaningless: a filesystem of the evidence whose id (UUID, serial, volume id) differs from
@@ -139,9 +137,7 @@ int cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so
  * other way round.
  */
 void cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree *cur,
-		       void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
-					const char *msg),
-		       void *ctx);
+		       walk_error_fn *on_error, void *ctx);
 /* 1 if path is a file that starts with the .dtree magic. */
 int cli_is_dtree(const char *path);
 

@@ -40,24 +40,13 @@ info(const char *path)
 	struct htree *t;
 	struct dt_err err = { 0 };
 	const struct htree_info *in;
-	uint64_t reg = 0, dirs = 0, links = 0, other = 0, bytes = 0;
+	struct htree_counts c;
 	char hex[65];
 
 	if (htree_load(path, &t, &err) < 0)
 		return cli_fail("tree", &err);
 	in = htree_info(t);
-	for (size_t i = 0; i < htree_count(t); i++) {
-		const struct htree_entry *e = htree_get(t, i);
-		switch (e->type) {
-		case HTREE_REG:
-			reg++;
-			bytes += e->size;
-			break;
-		case HTREE_DIR: dirs++; break;
-		case HTREE_LNK: links++; break;
-		default: other++; break;
-		}
-	}
+	htree_count_types(t, &c);
 	htree_hex(in->digest, 32, hex);
 	printf("file: %s\n", path);
 	printf("format: deltair tree %d.%d\n", in->major, in->minor);
@@ -81,12 +70,12 @@ info(const char *path)
 		putchar('\n');
 	}
 	printf("entries: %zu\n", htree_count(t));
-	printf("regular: %llu\n", (unsigned long long)reg);
-	printf("directories: %llu\n", (unsigned long long)dirs);
-	printf("symlinks: %llu\n", (unsigned long long)links);
-	printf("other: %llu\n", (unsigned long long)other);
+	printf("regular: %llu\n", (unsigned long long)c.regular);
+	printf("directories: %llu\n", (unsigned long long)c.dirs);
+	printf("symlinks: %llu\n", (unsigned long long)c.symlinks);
+	printf("other: %llu\n", (unsigned long long)c.other);
 	printf("deleted names: %zu\n", htree_ndeleted(t));
-	printf("bytes: %llu\n", (unsigned long long)bytes);
+	printf("bytes: %llu\n", (unsigned long long)c.bytes);
 	printf("file size: %llu\n", (unsigned long long)htree_file_size(t));
 	printf("bytes per entry: %.1f\n",
 	       htree_count(t) ? (double)htree_file_size(t) / (double)htree_count(t) : 0.0);

@@ -117,9 +117,8 @@ cli_note_snapshot(const char *cmd, struct source *src)
 
 int
 cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
-	 const struct htree *gold,
-	 void (*on_error)(void *ctx, const char *fs, const char *path, size_t len, const char *msg),
-	 void *ctx, struct htree **out, struct walk_stats *st, struct source **keep)
+	 const struct htree *gold, walk_error_fn *on_error, void *ctx, struct htree **out,
+	 struct walk_stats *st, struct source **keep)
 {
 	struct source_opts sopt = { .offset = so->offset,
 				    .ebs_concurrency = so->ebs_concurrency,
@@ -201,9 +200,7 @@ pairing_warning(const char *cmd, const char *fs, const char *msg,
 
 void
 cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree *cur,
-		  void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
-				   const char *msg),
-		  void *ctx)
+		  walk_error_fn *on_error, void *ctx)
 {
 	int single = htree_nfs(gold) == 1 && htree_nfs(cur) == 1;
 	int64_t gn = newest_change(gold), cn = newest_change(cur);

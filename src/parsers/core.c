@@ -381,6 +381,45 @@ parsers_rows_add(json_t *rows, size_t base, json_t *row, struct dt_err *err)
 	return 0;
 }
 
+char *
+parsers_path_norm(const char *p)
+{
+	size_t n = strlen(p), k = 0;
+	char *o = malloc(n + 2);
+
+	if (o == NULL)
+		return NULL;
+	if (p[0] == '/')
+		o[k++] = '/';
+	while (*p) {
+		const char *c = p;
+		size_t cl;
+
+		while (*p && *p != '/')
+			p++;
+		cl = (size_t)(p - c);
+		while (*p == '/')
+			p++;
+		if (cl == 0 || (cl == 1 && c[0] == '.'))
+			continue;
+		if (cl == 2 && c[0] == '.' && c[1] == '.') {
+			while (k > 0 && o[k - 1] != '/')
+				k--;
+			if (k > 1)
+				k--;
+			continue;
+		}
+		if (k > 0 && o[k - 1] != '/')
+			o[k++] = '/';
+		memcpy(o + k, c, cl);
+		k += cl;
+	}
+	if (k == 0)
+		o[k++] = '.';
+	o[k] = '\0';
+	return o;
+}
+
 int
 parsers_input_check(const struct parser_input *in, struct dt_err *err)
 {
@@ -754,27 +793,6 @@ parser_ctx_release(struct parser_ctx *ctx)
 	memset(ctx, 0, sizeof(*ctx));
 }
 
-/* Make room for one more element of size sz in *arr (holding n, room for *cap). */
-static int
-grow(void *arr, size_t n, size_t *cap, size_t sz, struct dt_err *err)
-{
-	void **pp = arr;
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	if (ncap > SIZE_MAX / sz)
-		return dt_fail(err, DT_ENOMEM, "too many accounts");
-	p = realloc(*pp, ncap * sz);
-	if (p == NULL)
-		return dt_fail(err, DT_ENOMEM, "out of memory");
-	*pp = p;
-	*cap = ncap;
-	return 0;
-}
-
 static int
 ctx_users(struct parser_ctx *ctx, const unsigned char *data, size_t len, struct dt_err *err)
 {
@@ -791,7 +809,7 @@ ctx_users(struct parser_ctx *ctx, const unsigned char *data, size_t len, struct 
 
 		if (!parsers_pw_parse(line, &pw))
 			continue;
-		if (grow(&ctx->users, ctx->nusers, &cap, sizeof(*ctx->users), err) < 0)
+		if (BUF_GROW(ctx->users, ctx->nusers + 1, cap, err) < 0)
 			goto out;
 		u = &ctx->users[ctx->nusers];
 		u->name = strdup(pw.name);
@@ -824,7 +842,7 @@ ctx_groups(struct parser_ctx *ctx, const unsigned char *data, size_t len, struct
 	while ((line = parsers_nss_next(&it, 0)) != NULL) {
 		if (!parsers_gr_parse(line, &gr))
 			continue;
-		if (grow(&ctx->groups, ctx->ngroups, &cap, sizeof(*ctx->groups), err) < 0)
+		if (BUF_GROW(ctx->groups, ctx->ngroups + 1, cap, err) < 0)
 			goto out;
 		ctx->groups[ctx->ngroups].name = strdup(gr.name);
 		ctx->groups[ctx->ngroups].gid = gr.gid;

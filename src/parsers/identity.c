@@ -209,17 +209,8 @@ parse_user_groups(const struct parser_input *in, json_t *rows, struct dt_err *er
 			continue;
 		cur = gr.members;
 		while ((who = parsers_gr_member(&cur)) != NULL) {
-			if (nm == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				struct member *nmem = realloc(m, ncap * sizeof(*m));
-
-				if (nmem == NULL) {
-					dt_fail(err, DT_ENOMEM, "out of memory");
-					goto out;
-				}
-				m = nmem;
-				cap = ncap;
-			}
+			if (BUF_GROW(m, nm + 1, cap, err) < 0)
+				goto out;
 			m[nm].name = who;
 			m[nm].line = lineno;
 			m[nm++].gid = gr.gid;
@@ -369,46 +360,6 @@ struct sudo {
 static int sudo_file(struct sudo *s, const char *name, const unsigned char *data, size_t len,
 		     unsigned level, struct dt_err *err);
 
-/* Lexical normalisation for the image reader ("." and ".." and "//" resolved). */
-static char *
-norm_path(const char *p)
-{
-	size_t n = strlen(p), k = 0;
-	char *o = malloc(n + 2);
-
-	if (o == NULL)
-		return NULL;
-	if (p[0] == '/')
-		o[k++] = '/';
-	while (*p) {
-		const char *c = p;
-		size_t cl;
-
-		while (*p && *p != '/')
-			p++;
-		cl = (size_t)(p - c);
-		while (*p == '/')
-			p++;
-		if (cl == 0 || (cl == 1 && c[0] == '.'))
-			continue;
-		if (cl == 2 && c[0] == '.' && c[1] == '.') {
-			while (k > 0 && o[k - 1] != '/')
-				k--;
-			if (k > 1)
-				k--;
-			continue;
-		}
-		if (k > 0 && o[k - 1] != '/')
-			o[k++] = '/';
-		memcpy(o + k, c, cl);
-		k += cl;
-	}
-	if (k == 0)
-		o[k++] = '.';
-	o[k] = '\0';
-	return o;
-}
-
 /* boost's parent_path(name) / rel, as osquery builds a relative include's path. */
 static char *
 join_parent(const char *name, const char *rel)
@@ -461,7 +412,7 @@ sudo_include(struct sudo *s, const char *path, unsigned level, struct dt_err *er
 	if (level > SUDOERS_MAX_NEST || s->in->read_other == NULL ||
 	    strlen(path) > SUDOERS_MAX_PATH || s->files >= SUDOERS_MAX_FILES)
 		return 0;
-	if ((norm = norm_path(path)) == NULL)
+	if ((norm = parsers_path_norm(path)) == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
 	for (unsigned i = 0; i < s->depth; i++) {
 		if (strcmp(s->stack[i], norm) == 0) {
@@ -501,7 +452,7 @@ sudo_includedir(struct sudo *s, const char *dir, unsigned level, struct dt_err *
 	    s->files >= SUDOERS_MAX_FILES)
 		return 0;
 	s->files++; /* a listing counts as a file read */
-	if ((norm = norm_path(dir)) == NULL)
+	if ((norm = parsers_path_norm(dir)) == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
 	n = s->in->list_dir(s->in->rctx, norm, &names);
 	free(norm);
@@ -677,7 +628,7 @@ parse_sudoers(const struct parser_input *in, json_t *rows, struct dt_err *err)
 	s.in = in;
 	s.rows = rows;
 	s.base = json_array_size(rows);
-	if ((s.stack[0] = norm_path(in_path(in))) == NULL)
+	if ((s.stack[0] = parsers_path_norm(in_path(in))) == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
 	s.depth = 1;
 	ret = sudo_file(&s, in_path(in), in->data, in->len, 1, err);

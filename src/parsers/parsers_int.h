@@ -65,6 +65,12 @@ int parsers_row_set_bigint(json_t *row, const char *col, const char *s, size_t n
  * appended so far stay).
  */
 int parsers_rows_add(json_t *rows, size_t base, json_t *row, struct dt_err *err);
+/*
+ * The one path normaliser of the parsers: "//", "/./" and "/../" resolved lexically, as
+ * an image path is (no symlinks followed): "/a/../.." is "/", a relative path stays
+ * relative ("" is "."), a trailing '/' is dropped. New (free()), or NULL when out of memory.
+ */
+char *parsers_path_norm(const char *p);
 /* Check in's length against PARSERS_MAX_INPUT (DT_ENOMEM past it). */
 int parsers_input_check(const struct parser_input *in, struct dt_err *err);
 

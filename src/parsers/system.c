@@ -402,45 +402,11 @@ other_list(const struct parser_input *in, const char *path, struct names *nm)
 	return 0;
 }
 
-/* Collapse "//", "/./" and "/../" of an absolute path (z[0] == '/'), in place; the result
- * is never longer ("/.." is "/"). */
-static void
-path_normalize(char *z)
-{
-	size_t r = 0, w = 0, n = strlen(z);
-
-	while (r < n) {
-		size_t e;
-
-		while (r < n && z[r] == '/')
-			r++;
-		e = r;
-		while (e < n && z[e] != '/')
-			e++;
-		if (e - r == 1 && z[r] == '.') {
-			/* "." */
-		} else if (e - r == 2 && z[r] == '.' && z[r + 1] == '.') {
-			while (w > 0 && z[w - 1] != '/')
-				w--;
-			if (w > 0)
-				w--; /* the '/' before the dropped component */
-		} else if (e > r) {
-			z[w++] = '/';
-			memmove(z + w, z + r, e - r);
-			w += e - r;
-		}
-		r = e;
-	}
-	if (w == 0)
-		z[w++] = '/';
-	z[w] = '\0';
-}
-
 /* The target of the link at link_path as a normalised absolute path: new, or NULL. */
 static char *
 link_resolve(struct span link_path, struct span target)
 {
-	char *z;
+	char *z, *n;
 
 	target = span_trim(target);
 	if (target.n == 0 || target.n > SYS_MAX_PATH || memchr(target.p, '\0', target.n))
@@ -453,9 +419,9 @@ link_resolve(struct span link_path, struct span target)
 		free(z); /* a relative link_path: nothing to resolve against */
 		return NULL;
 	}
-	if (z)
-		path_normalize(z);
-	return z;
+	n = z ? parsers_path_norm(z) : NULL;
+	free(z);
+	return n;
 }
 
 /*

@@ -10,12 +10,13 @@
 #   t_loop IMG [ARGS]      attach a loop device (losetup ARGS) as $LOOP; detached at exit
 #   t_mount_ro IMG DIR [FSTYPE] mount an image read-only (no journal replay) on DIR
 #   t_mount SRC DIR [OPTS [TYPE]] mount (mkdir -p DIR); unmounted at exit
-#   dt ARGS...             run deltair: stdout in ./out, stderr in ./err, status in $rc
+#   dt ARGS...             run deltair: stdout in ./out, stderr in ./err, status in $rc; a
+#                          signal or a sanitizer stop (exit 86, tests/run) is a failure
 #   dt_ok ARGS...          dt, and stop the test unless the status is 0
 #   expect_rc N WHAT       record a failure unless $rc is N (shows stderr)
 #   expect_err_line CMD    stderr is one line "deltair: CMD: <lowercase message>"
 #   fail MSG / die MSG     record a failure and go on / stop now; t_done ends the test
-#   skip MSG               end the test as skipped
+#   skip MSG               end the test as skipped (failed, if a check failed already)
 #   fixture_tree DIR [big] build the tree of hard cases (big: add a 5 GiB sparse file)
 #   mkext4 TREE IMG SIZE   mke2fs -t ext4 -d TREE
 #   t_gold_incident TREE SIZE  gold.img and gold.dtree of TREE, and a copy (incident.img)
@@ -81,8 +82,13 @@ die()
 	exit 1
 }
 
+# A skip never hides a failure already recorded: then the test fails.
 skip()
 {
+	if [ "$T_FAILS" -gt 0 ]; then
+		printf 'FAIL: skipped (%s) after %d failed check(s)\n' "$*" "$T_FAILS"
+		exit 1
+	fi
 	printf '%s\n' "$*"
 	exit 77
 }
@@ -155,6 +161,9 @@ dt()
 	"$DELTAIR" "$@" > out 2> err || rc=$?
 	if [ "$rc" -ge 128 ]; then
 		fail "deltair $* died of signal $((rc - 128)); stderr: $(head -c 2000 err)"
+	elif [ "$rc" -eq "${DELTAIR_SAN_EXIT:-86}" ] ||
+		grep -q -E '^==[0-9]+==ERROR: [A-Za-z]+Sanitizer|: runtime error: ' err; then
+		fail "deltair $* stopped in a sanitizer (exit $rc); stderr: $(head -c 2000 err)"
 	fi
 	return 0
 }

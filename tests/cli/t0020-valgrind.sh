@@ -22,18 +22,25 @@ debugfs -w -R "write /dev/null /etc/ld.so.preload" incident.img > /dev/null 2>&1
 printf '<?php system($_REQUEST["c"]); ?>\n' > shell.php
 debugfs -w -R "write shell.php /var/www/shell.php" incident.img > /dev/null 2>&1
 
+# vg RC ARGS...: deltair ARGS under valgrind must exit RC (99 is valgrind's own finding; any
+# other status, a signal included, is deltair failing under it).
 vg() {
+	local want=$1 r=0
+	shift
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-		--suppressions="$TOP/tests/valgrind.supp" "$DELTAIR" "$@" > vg.out 2> vg.err
-	local r=$?
-	[ "$r" -eq 99 ] && fail "valgrind found errors in deltair $*: $(grep -m 20 '==' vg.err)"
+		--suppressions="$TOP/tests/valgrind.supp" "$DELTAIR" "$@" > vg.out 2> vg.err || r=$?
+	if [ "$r" -eq 99 ]; then
+		fail "valgrind found errors in deltair $*: $(grep -m 20 '==' vg.err)"
+	elif [ "$r" -ne "$want" ]; then
+		fail "deltair $* under valgrind exited $r, want $want: $(head -c 1000 vg.err)"
+	fi
 	return 0
 }
-vg baseline --no-progress -o gold.dtree gold.img
+vg 0 baseline --no-progress -o gold.dtree gold.img
 [ -s gold.dtree ] || die "no baseline written"
-vg diff --no-progress -b gold.dtree incident.img
-vg scan --no-progress -b gold.dtree -x ex incident.img
+vg 1 diff --no-progress -b gold.dtree incident.img
+vg 1 scan --no-progress -b gold.dtree -x ex incident.img
 grep -q '"event":"yara"' vg.out || fail "scan under valgrind found no YARA match on the webshell"
-vg tree export --format jsonl gold.dtree
-vg tree info gold.dtree
+vg 0 tree export --format jsonl gold.dtree
+vg 0 tree info gold.dtree
 t_done

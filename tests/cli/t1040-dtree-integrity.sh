@@ -11,7 +11,8 @@ need mke2fs python3
 fixture_tree tree
 mkext4 tree ext4.img 32M
 t_mount_ro ext4.img mnt
-oracle mnt p0 > want.jsonl
+oracle mnt p0 > want.jsonl || die "the oracle failed"
+[ "$(wc -l < want.jsonl)" -gt 10 ] || die "the oracle listed $(wc -l < want.jsonl) entries"
 
 dt_ok baseline --no-progress -o good.dtree ext4.img
 cp good.dtree pristine.dtree
@@ -31,6 +32,7 @@ print("regular", sum(r["type"] == "file" for r in rows))
 print("directories", sum(r["type"] == "dir" for r in rows))
 print("bytes", sum(r["size"] for r in rows if r["type"] == "file"))
 EOF
+[ $? -eq 0 ] && [ "$(wc -l < counts.txt)" -eq 4 ] || die "counting the oracle's entries failed"
 while read -r k v; do
 	[ "$(val "$k")" = "$v" ] || fail "tree info $k: '$(val "$k")', the image has $v"
 done < counts.txt

@@ -57,6 +57,11 @@ fixture_tree gold
 	chmod 0700 root
 	printf 'data\n' > srv/data.txt
 	printf 'old\n' > srv/olddir/file
+	printf 'passwd binary\n' > usr/bin/passwd
+	chmod 4755 usr/bin/passwd
+	printf '#!/bin/sh\necho tool\n' > srv/tool.sh
+	chmod 0755 srv/tool.sh
+	printf 'report\n' > srv/report.txt
 	chmod 1777 tmp
 	find . -depth -exec touch -h -d "$FIXTURE_TIME" {} +
 )
@@ -154,6 +159,19 @@ open(p, "r+b").write(d)' var/log/auth.log
 	cp /bin/true usr/local/bin/suidsh
 	chmod 4755 usr/local/bin/suidsh
 	truth added /usr/local/bin/suidsh executable suid_added
+	# setgid counts as set-uid does: added to an existing file; a new setgid executable
+	chmod g+s srv/report.txt
+	truth metadata /srv/report.txt suid_added
+	cp /bin/true usr/local/bin/sgidsh
+	chmod 2755 usr/local/bin/sgidsh
+	truth added /usr/local/bin/sgidsh executable suid_added
+	# a set-uid file renamed keeps the bit it had: not suid_added; a file renamed and made
+	# set-uid on the way is
+	mv usr/bin/passwd usr/local/bin/pw
+	truth renamed /usr/local/bin/pw executable
+	mv srv/tool.sh usr/local/bin/tool
+	chmod 4755 usr/local/bin/tool
+	truth renamed /usr/local/bin/tool executable suid_added
 	# timestomp: content changed, mtime put back to the gold's
 	touch -r usr/lib/libfoo.so "$OLDPWD/libfoo.ref"
 	printf 'libfoo version 2 (trojaned)\n' > usr/lib/libfoo.so

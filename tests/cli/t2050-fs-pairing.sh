@@ -2,7 +2,8 @@
 # t2050: with one filesystem on each side the diff compares them whatever their names; when
 # their ids differ (an ext4 baseline against a FAT image) it says so on stderr and in an
 # error event, naming both types and ids; an ext4 tree against the same tree read through
-# dir: (the same device, so the same UUID) gets no such warning.
+# dir: (the same device, so the same UUID) gets no such warning and no delta (exit 0), every
+# entry compared.
 # Oracle: the filesystem types mkfs made, blkid's UUIDs.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs mkfs.vfat jq blkid
@@ -25,7 +26,10 @@ grep -q -F "warning: the evidence's p0 (fat32, UUID $(blkid -o value -s UUID f.i
 t_mount_ro e.img mnt
 dt_ok baseline --no-progress -o d.dtree "dir:$PWD/mnt"
 dt diff e.dtree d.dtree
+expect_rc 0 "ext4 vs dir: of the same tree (paired although named p0 and p0 of types ext4, dir)"
 grep -q -E 'may not be the same|nor a clone' err out && fail "ext4 vs dir: of the same tree warned: $(cat err)"
+jq -e 'select(.event == "summary") | .delta == 0 and .entries_unchanged == .entries - 1' out > /dev/null ||
+	fail "ext4 vs dir: of the same tree did not compare the entries: $(tail -n 1 out)"
 grep -q "uuid=$(blkid -o value -s UUID e.img)" <("$DELTAIR" tree info d.dtree) ||
 	fail "dir: of the mounted ext4 lacks its UUID"
 t_done

@@ -17,8 +17,17 @@ mcopy -i incident.img notes.txt tool.bin ::/ || die "mcopy failed"
 dt_ok baseline --no-progress -o gold.dtree gold.img
 dt diff --no-progress -b gold.dtree incident.img
 [ "$rc" -eq 1 ] || fail "FAT diff: exit $rc, want 1"
-flags() { jq -r --arg p "$1" 'select(.event == "file" and (.path | ascii_downcase) == $p) | .flags | join(",")' out; }
-[ "$(flags /notes.txt)" = "" ] || fail "a text file on FAT is flagged: $(flags /notes.txt)"
+# flags PATH: the flags of PATH's one added event, joined; "none" when there is no such event.
+flags()
+{
+	local f
+	f=$(jq -r --arg p "$1" 'select(.event == "file" and .change == "added" and
+		(.path | ascii_downcase) == $p) | .flags | join(",")' out)
+	[ "$(jq -c --arg p "$1" 'select(.event == "file" and (.path | ascii_downcase) == $p)' out |
+		wc -l)" -eq 1 ] || f=none
+	printf '%s\n' "$f"
+}
+[ "$(flags /notes.txt)" = "" ] || fail "a text file on FAT is not one added event without flags: $(flags /notes.txt)"
 case ",$(flags /tool.bin)," in *,executable,*) ;; *) fail "an ELF on FAT is not flagged executable: $(flags /tool.bin)" ;; esac
 
 mkdir -p t
@@ -28,5 +37,6 @@ dt_ok baseline --no-progress -o e.dtree e.img
 debugfs -w -R "write notes.txt /script" e.img > /dev/null 2>&1 || skip "debugfs cannot write"
 debugfs -w -R "sif /script mode 0100755" e.img > /dev/null 2>&1
 dt diff --no-progress -b e.dtree e.img
+expect_rc 1 "ext4 diff"
 case ",$(flags /script)," in *,executable,*) ;; *) fail "a 0755 text file on ext4 is not flagged executable: $(flags /script)" ;; esac
 t_done

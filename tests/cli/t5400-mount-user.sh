@@ -22,6 +22,8 @@ cp "$DELTAIR" "$w/deltair"
 chmod 0755 "$w/deltair"
 as_user() { setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"; }
 mounted() { grep -F " $1 " /proc/self/mountinfo | grep -q ' - fuse\.deltair '; }
+# Whether users may mount FUSE at all is asked of the machine, not read from deltair's errors.
+as_user sh -c 'exec 3<> /dev/fuse' 2> /dev/null || skip "user nobody cannot open /dev/fuse ($(stat -c %A /dev/fuse))"
 
 mkdir -p tree/pub tree/private
 printf 'public\n' > tree/pub/readme
@@ -38,9 +40,6 @@ at_exit "fusermount3 -u '$w/m' || umount -l '$w/m'"
 
 rc=0
 as_user "$w/deltair" mount --no-progress "$w/img.ext4" "$w/m" > out 2> err || rc=$?
-if [ "$rc" != 0 ] && grep -qi 'permission denied\|not permitted\|fusermount' err; then
-	skip "this machine does not let users mount FUSE: $(cat err)"
-fi
 expect_rc 0 "mount as nobody" || t_done
 mounted "$w/m" || fail "not mounted"
 [ "$(as_user cat "$w/m/pub/readme")" = public ] || fail "nobody cannot read a 0644 file"

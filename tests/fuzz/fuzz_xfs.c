@@ -70,7 +70,9 @@ walk_dir(struct walk *w, uint64_t ino)
 		return;
 	if (xfs_inode_read(w->x, ino, d, &err) == 0 && (d->mode & 0170000) == 0040000) {
 		w->depth++;
-		xfs_dir_read(w->x, d, name_cb, w, &err);
+		if (xfs_dir_read(w->x, d, name_cb, w, &err) < 0) {
+			/* damaged: the names before it were walked; only crashes count here */
+		}
 		w->depth--;
 	}
 	free(d);

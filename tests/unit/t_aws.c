@@ -162,7 +162,8 @@ fast_pool(long timeout_ms, int attempts)
 	o.max_attempts = attempts;
 	o.backoff_base_ms = 1;
 	o.backoff_cap_ms = 20;
-	http_pool_new(&o, &p, NULL);
+	if (http_pool_new(&o, &p, NULL) < 0)
+		return NULL;
 	return p;
 }
 

@@ -753,3 +753,27 @@ TEST(t_parsers_system_rpmdb_damage_is_skipped_not_fatal)
 	free(db);
 	free(orig);
 }
+
+TEST(t_parsers_path_norm_resolves_lexically)
+{
+	static const char *const cases[][2] = {
+		{ "/a/../..", "/" },
+		{ "/a/b/..", "/a" },
+		{ "//x/./y/", "/x/y" },
+		{ "/", "/" },
+		{ "a/../b", "b" },
+		{ "", "." },
+		{ "./a//b", "a/b" },
+		{ "/..", "/" },
+		{ "/etc/../etc/sudoers.d", "/etc/sudoers.d" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *n = parsers_path_norm(cases[i][0]);
+
+		REQUIRE(n != NULL);
+		if (strcmp(n, cases[i][1]) != 0)
+			t_fail(__FILE__, __LINE__, cases[i][0]);
+		free(n);
+	}
+}

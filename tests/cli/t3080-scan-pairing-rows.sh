@@ -1,5 +1,5 @@
 #!/bin/bash
-# t3060: scan pairs filesystems by the one rule every stage asks (htree_fs_pair): a GPT gold
+# t3080: scan pairs filesystems by the one rule every stage asks (htree_fs_pair): a GPT gold
 # (its filesystem is p1) against the same ext4 read raw (p0), and through dir:, with one user
 # appended to /etc/passwd, gives one 'appended' file event and exactly one 'users' row added
 # (the new user), none removed. Oracle: the passwd lines the test wrote.
