@@ -129,8 +129,9 @@ check_folder(const char *path, struct dt_err *err)
 	return 0;
 }
 
+/* what: "'PATH'" or "standard output", for the message. */
 static int
-check_not_input(const char *path, const struct stat *st, const struct outfile_opts *o,
+check_not_input(const char *what, const struct stat *st, const struct outfile_opts *o,
 		struct dt_err *err)
 {
 	struct stat in;
@@ -140,10 +141,28 @@ check_not_input(const char *path, const struct stat *st, const struct outfile_op
 			continue;
 		if (in.st_dev == st->st_dev && in.st_ino == st->st_ino)
 			return dt_fail(err, DT_EUSAGE,
-				       "refusing to write '%s': it is '%s', which this run reads",
-				       path, o->inputs[i]);
+				       "refusing to write %s: it is '%s', which this run reads", what,
+				       o->inputs[i]);
 	}
 	return 0;
+}
+
+/*
+ * Standard output was opened by the shell: nothing to replace, but the same evidence rule.
+ * `>> IMAGE` appends to the evidence and `1<> IMAGE` overwrites it in place; `> /dev/sdX`
+ * does not truncate a device, so the output would overwrite its first bytes.
+ */
+static int
+check_stdout(const struct outfile_opts *o, struct dt_err *err)
+{
+	struct stat st;
+
+	if (fstat(STDOUT_FILENO, &st) != 0)
+		return 0; /* closed: the first write reports it */
+	if (S_ISBLK(st.st_mode))
+		return dt_fail(err, DT_EUSAGE,
+			       "refusing to write standard output: it is a block device");
+	return check_not_input("standard output", &st, o, err);
 }
 
 static int
@@ -175,10 +194,11 @@ int
 outfile_check(const char *path, const struct outfile_opts *o, struct dt_err *err)
 {
 	const char *base = strrchr(path, '/');
+	char what[PATH_MAX + 2];
 	struct stat st;
 
 	if (strcmp(path, "-") == 0)
-		return 0;
+		return check_stdout(o, err);
 	base = base ? base + 1 : path;
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return dt_fail(err, DT_EUSAGE, "'%s' names a folder, not a file", path);
@@ -200,7 +220,8 @@ outfile_check(const char *path, const struct outfile_opts *o, struct dt_err *err
 	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
 		return dt_fail(err, DT_EUSAGE, "refusing to write '%s': it is not a regular file",
 			       path);
-	if (check_not_input(path, &st, o, err) < 0)
+	snprintf(what, sizeof(what), "'%s'", path);
+	if (check_not_input(what, &st, o, err) < 0)
 		return -1;
 	if (!S_ISREG(st.st_mode))
 		return 0; /* a character device or FIFO: written through */

@@ -2,7 +2,7 @@
  * outfile.h - every file deltair writes goes through here: one rule for what may be written.
  *
  * Where an output may go (outfile_check(), also done by outfile_open()):
- *   "-"                        standard output;
+ *   "-"                        standard output, unless it is a block device or an input;
  *   nothing there yet          created, if its folder exists and is writable;
  *   a character device, FIFO   written through (opened, never replaced): /dev/null, a pipe;
  *   a regular file             replaced only when it is empty or already a deltair output of

@@ -70,6 +70,26 @@ dt baseline --no-rows --force -o "$LOOP" img
 expect_rc 2 "baseline --force -o block device" && expect_err_line baseline
 [ -b "$LOOP" ] || fail "the block device node was replaced"
 
+# Standard output (-o -, the default of diff and scan) is held to the same rule: never the
+# evidence (the shell's >> appends to it without truncating, 1<> overwrites in place) and
+# never a block device (> /dev/sdX does not truncate: the events would overwrite it).
+for redir in append rw; do
+	cp img ev.img
+	rc=0
+	if [ $redir = append ]; then
+		"$DELTAIR" diff gold.dtree ev.img >> ev.img 2> err || rc=$?
+	else
+		"$DELTAIR" baseline --no-rows -o - ev.img 1<> ev.img 2> err || rc=$?
+	fi
+	expect_rc 2 "stdout ($redir) onto the evidence" && expect_err_line "diff|baseline"
+	[ "$(sha256sum < ev.img)" = "$sum_img" ] || fail "stdout ($redir) wrote the evidence image"
+done
+sum_blk=$(sha256sum < "$LOOP")
+rc=0
+"$DELTAIR" diff gold.dtree img > "$LOOP" 2> err || rc=$?
+expect_rc 2 "diff with stdout a block device" && expect_err_line diff
+[ "$(sha256sum < "$LOOP")" = "$sum_blk" ] || fail "diff wrote the block device on stdout"
+
 # diff: only JSON Lines is replaced.
 printf 'notes of the case\n' > notes.txt
 sum_notes=$(sha256sum < notes.txt)
