@@ -878,8 +878,10 @@ extract_one(struct scanner *sc, const char *fs, const char *change, const struct
 		goto report;
 	}
 	/* Write under a temporary name, verify, then rename over. The copy is evidence (a
-	 * shadow file, a key): 0600 whatever the umask. A signal handler removes it. */
-	snprintf(tmp, sizeof(tmp), ".deltair-tmp.%d", (int)getpid());
+	 * shadow file, a key): 0600 whatever the umask. A signal handler removes it. The name
+	 * has a '%' that no %XX follows: safe_component() never makes it, so no copy of an
+	 * evidence file can carry it (and be unlinked below). */
+	snprintf(tmp, sizeof(tmp), ".deltair%%tmp.%d", (int)getpid());
 	unlinkat(dfd, tmp, 0);
 	slot = outfile_track(dfd, tmp);
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -5,7 +5,7 @@
 # is refused: one with other files even with --force (left as it was), one with an earlier
 # extraction unless --force, which then replaces it whole. Oracle: stat(1), find(1).
 . "$TOP/tests/cli/lib.sh"
-need mke2fs stat find sha256sum
+need mke2fs stat find sha256sum jq cmp
 
 mkdir -p gold/etc
 printf 'root:x:0:0:root:/root:/bin/bash\n' > gold/etc/passwd
@@ -53,4 +53,28 @@ dt "${SCAN[@]}" --force -x a/b/ex -o ev.jsonl incident.img
 expect_rc 1 "scan --force -x over an earlier extraction"
 [ -e a/b/ex/files/p0/etc/stale ] && fail "--force kept a stale file"
 [ -f a/b/ex/COMPLETE ] || fail "no COMPLETE after --force"
+
+# The copies' temporary name is no name an evidence file can be extracted to: a planted
+# .deltair-tmp.<pid> beside another changed file was once removed when that file was
+# copied. In a new PID namespace deltair is pid 1, so the name to plant is known. Oracle:
+# every file the manifest lists exists with the manifest's SHA-256 (sha256sum), and the
+# planted file's copy equals the original (cmp).
+if unshare -pf true 2> /dev/null; then
+	printf 'planted\n' > incident/etc/.deltair-tmp.1
+	mkext4 incident planted.img 8M
+	rc=0
+	unshare -pf "$DELTAIR" "${SCAN[@]}" -x pl -o ev.jsonl planted.img > out 2> err || rc=$?
+	expect_rc 1 "scan -x pl (in a PID namespace)"
+	[ -f pl/COMPLETE ] || die "no extraction in pl: $(cat err)"
+	cmp -s pl/files/p0/etc/.deltair-tmp.1 incident/etc/.deltair-tmp.1 ||
+		fail "the copy of /etc/.deltair-tmp.1 is missing or differs: $(ls -A pl/files/p0/etc)"
+	jq -r '.file + " " + .sha256' pl/manifest.jsonl > listed
+	[ "$(wc -l < listed)" -eq 3 ] || fail "want 3 files in the manifest: $(cat listed)"
+	while read -r f sum; do
+		[ "$(sha256sum < "pl/$f" | cut -d' ' -f1)" = "$sum" ] ||
+			fail "the manifest's $f is missing or differs"
+	done < listed
+else
+	echo "    (no PID namespace: the temporary-name check is skipped)"
+fi
 t_done
