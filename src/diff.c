@@ -632,15 +632,11 @@ share_link_flags(struct clist *l, struct dt_err *err)
 	struct diff_change **v;
 	size_t n = 0;
 
-	for (size_t i = 0; i < l->n; i++)
-		n += l->v[i].e && l->v[i].e->type == HTREE_REG && l->v[i].e->nlink > 1 &&
-		     !(l->v[i].e->flags & HTREE_F_DELETED);
-	if (n < 2)
+	if (l->n < 2)
 		return 0;
-	v = malloc(n * sizeof(*v));
+	v = malloc(l->n * sizeof(*v));
 	if (v == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
-	n = 0;
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].e && l->v[i].e->type == HTREE_REG && l->v[i].e->nlink > 1 &&
 		    !(l->v[i].e->flags & HTREE_F_DELETED))
