@@ -141,8 +141,8 @@ check_not_input(const char *what, const struct stat *st, const struct outfile_op
 			continue;
 		if (in.st_dev == st->st_dev && in.st_ino == st->st_ino)
 			return dt_fail(err, DT_EUSAGE,
-				       "refusing to write %s: it is '%s', which this run reads", what,
-				       o->inputs[i]);
+				       "refusing to write %s: it is '%s', which this run reads",
+				       what, o->inputs[i]);
 	}
 	return 0;
 }

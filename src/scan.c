@@ -995,13 +995,40 @@ folder_holds(const char *dir, struct dt_err *err)
 	return what;
 }
 
+/*
+ * An earlier extraction is about to be removed: none of o's inputs (a dir: source by its
+ * folder) may be inside it. An image found in a delta and extracted is evidence too.
+ */
+static int
+check_inputs_outside(const char *dir, const struct outfile_opts *o, struct dt_err *err)
+{
+	char d[PATH_MAX], in[PATH_MAX];
+	size_t n;
+
+	if (realpath(dir, d) == NULL)
+		return dt_fail_errno(err, DT_EIO, "cannot use '%s'", dir);
+	n = strlen(d);
+	for (size_t i = 0; i < o->ninputs; i++) {
+		const char *p = o->inputs[i];
+
+		if (p && strncmp(p, "dir:", 4) == 0)
+			p += 4;
+		if (p && realpath(p, in) && strncmp(in, d, n) == 0 && in[n] == '/')
+			return dt_fail(err, DT_EUSAGE,
+				       "refusing to replace the extraction in '%s': it holds '%s', "
+				       "which this run reads",
+				       dir, o->inputs[i]);
+	}
+	return 0;
+}
+
 int
-scan_extract_check(const char *dir, int force, struct dt_err *err)
+scan_extract_check(const char *dir, const struct outfile_opts *o, struct dt_err *err)
 {
 	char parent[PATH_MAX];
 	struct stat st;
 	size_t n = strlen(dir);
-	int what;
+	int force = o->force, what;
 
 	if (n == 0 || n >= sizeof(parent))
 		return dt_fail(err, DT_EUSAGE, "bad folder name '%s'", dir);
@@ -1028,7 +1055,7 @@ scan_extract_check(const char *dir, int force, struct dt_err *err)
 				       force ? " and not an extraction folder (--force replaces "
 					       "only those)"
 					     : "");
-		return 0;
+		return what == 1 ? check_inputs_outside(dir, o, err) : 0;
 	}
 	if (errno != ENOENT)
 		return dt_fail_errno(err, DT_EIO, "cannot use '%s'", dir);
@@ -1090,12 +1117,12 @@ remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 static int
-extract_open(struct scanner *sc, const char *dir, int force, struct dt_err *err)
+extract_open(struct scanner *sc, const char *dir, const struct outfile_opts *o, struct dt_err *err)
 {
 	char path[PATH_MAX + 32];
 
 	/* Checked again now: the walk may have taken hours. */
-	if (scan_extract_check(dir, force, err) < 0 || make_folders(dir, err) < 0)
+	if (scan_extract_check(dir, o, err) < 0 || make_folders(dir, err) < 0)
 		return -1;
 	sc->extract_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sc->extract_fd < 0)
@@ -1103,7 +1130,7 @@ extract_open(struct scanner *sc, const char *dir, int force, struct dt_err *err)
 	/* Extracted files are evidence (shadow files, keys): the folder is the owner's only. */
 	if (fchmod(sc->extract_fd, 0700) != 0)
 		return dt_fail_errno(err, DT_EIO, "cannot set the mode of '%s'", dir);
-	if (force) {
+	if (o->force) {
 		/* Replace an earlier extraction whole: the marker first, so that an
 		 * interrupted removal never looks complete; never across a mount or a link. */
 		if (unlinkat(sc->extract_fd, EXTRACT_DONE, 0) != 0 && errno != ENOENT)
@@ -1285,7 +1312,7 @@ scan_delta(struct source *s, const struct htree *gold, const struct htree *cur,
 			goto out;
 		rc = -1;
 	}
-	if (c->extract_dir && extract_open(&sc, c->extract_dir, c->extract_force, err) < 0)
+	if (c->extract_dir && extract_open(&sc, c->extract_dir, c->extract, err) < 0)
 		goto out;
 	if (diff_trees(gold, cur, keep_change, &p, ds, err) < 0)
 		goto out;

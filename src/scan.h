@@ -19,6 +19,7 @@
 #include "diff.h"
 #include "error.h"
 #include "htree.h"
+#include "outfile.h"
 #include "parsers.h"
 #include "source.h"
 #include "walk.h"
@@ -29,10 +30,10 @@
 struct scan_config {
 	struct yarascan *rules; /* borrowed; NULL: no YARA */
 	struct yarascan_opts yara;
-	struct artifacts *artifacts; /* borrowed, prepared by scan_delta; NULL: none */
-	const char *extract_dir;     /* NULL: no extraction; see scan_extract_check() */
-	int extract_force;           /* replace an earlier extraction in extract_dir */
-	int parse_rows;              /* parse the delta's files into rows */
+	struct artifacts *artifacts;        /* borrowed, prepared by scan_delta; NULL: none */
+	const char *extract_dir;            /* NULL: no extraction; see scan_extract_check() */
+	const struct outfile_opts *extract; /* borrowed: force and inputs, with extract_dir */
+	int parse_rows;                     /* parse the delta's files into rows */
 };
 
 struct scan_stats {
@@ -67,11 +68,12 @@ int scan_collect_rows(struct source *s, const struct htree *t, const struct pars
 /*
  * Whether dir can take an extraction, without creating anything (called again when the
  * extraction starts): a new folder (missing parents are created; new folders are 0700),
- * or an empty one, or with force one that holds only an earlier extraction (files/,
- * manifest.jsonl, COMPLETE), which is then replaced whole. Never a symbolic link.
- * The folder is made 0700, the copies, manifest.jsonl and COMPLETE 0600.
+ * or an empty one, or with o->force one that holds only an earlier extraction (files/,
+ * manifest.jsonl, COMPLETE) and none of o->inputs, which is then replaced whole. Never a
+ * symbolic link. The folder is made 0700, the copies, manifest.jsonl and COMPLETE 0600.
+ * Only o->force and o->inputs are used.
  */
-int scan_extract_check(const char *dir, int force, struct dt_err *err);
+int scan_extract_check(const char *dir, const struct outfile_opts *o, struct dt_err *err);
 
 /*
  * Diff gold against cur (cur was walked from s) and triage the delta: `file` events (with

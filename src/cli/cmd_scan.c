@@ -52,7 +52,8 @@ static const char usage_text[] =
 	"                        FILE is replaced only if it is of the same format (or empty)\n"
 	"      --force           replace FILE whatever it holds (never an input), and replace\n"
 	"                        an earlier extraction in DIR whole (files/, manifest.jsonl,\n"
-	"                        COMPLETE; a folder holding anything else is refused)\n"
+	"                        COMPLETE; a folder holding anything else, or this run's\n"
+	"                        IMAGE or baseline, is refused)\n"
 	"Outputs and DIR are checked before anything is read.\n" CLI_SOURCE_HELP
 	"  -h, --help            this help\n"
 	"\n"
@@ -308,10 +309,10 @@ cmd_scan(int argc, char **argv)
 	inputs[1] = argv[optind];
 	oo.inputs = inputs;
 	oo.ninputs = 2;
-	cfg.extract_force = oo.force;
+	cfg.extract = &oo;
 	if (outfile_check(out, &oo, &err) < 0)
 		return cli_fail("scan", &err);
-	if (cfg.extract_dir && scan_extract_check(cfg.extract_dir, oo.force, &err) < 0)
+	if (cfg.extract_dir && scan_extract_check(cfg.extract_dir, &oo, &err) < 0)
 		return cli_fail("scan", &err);
 	if (!no_rules && yarascan_compile(rules, nrules_paths, &y, &nrules, &err) < 0)
 		return cli_fail("scan", &err);

@@ -54,6 +54,21 @@ expect_rc 1 "scan --force -x over an earlier extraction"
 [ -e a/b/ex/files/p0/etc/stale ] && fail "--force kept a stale file"
 [ -f a/b/ex/COMPLETE ] || fail "no COMPLETE after --force"
 
+# --force never replaces an extraction that holds what the run reads: an image found in the
+# delta, extracted, then scanned with the same -x, would be removed before it is read.
+cp incident.img a/b/ex/files/inner.img
+cp gold.dtree a/b/ex/files/p0/gold.dtree
+sum_inner=$(sha256sum < a/b/ex/files/inner.img)
+for args in "-x a/b/ex a/b/ex/files/inner.img" "-x a/b/ex/ incident.img"; do
+	base=gold.dtree
+	[ "${args##* }" = incident.img ] && base=a/b/ex/files/p0/gold.dtree
+	dt scan --no-progress --no-rules --no-artifacts --no-rows -b $base --force $args -o ev.jsonl
+	expect_rc 2 "scan --force $args (an input inside)" && expect_err_line scan
+done
+[ "$(sha256sum < a/b/ex/files/inner.img)" = "$sum_inner" ] || fail "--force removed the evidence"
+[ -f a/b/ex/files/p0/gold.dtree ] || fail "--force removed the baseline"
+[ -f a/b/ex/COMPLETE ] || fail "the refused run touched the earlier extraction"
+
 # The copies' temporary name is no name an evidence file can be extracted to: a planted
 # .deltair-tmp.<pid> beside another changed file was once removed when that file was
 # copied. In a new PID namespace deltair is pid 1, so the name to plant is known. Oracle:
