@@ -655,6 +655,12 @@ share_link_flags(struct clist *l, struct dt_err *err)
 }
 
 int
+diff_complete(const struct diff_stats *ds, uint64_t read_errors)
+{
+	return ds->unread == 0 && read_errors == 0;
+}
+
+int
 diff_trees(const struct htree *gold, const struct htree *cur,
 	   int (*cb)(void *ctx, const struct diff_change *c, struct dt_err *err), void *ctx,
 	   struct diff_stats *stats, struct dt_err *err)

@@ -90,6 +90,13 @@ int diff_trees(const struct htree *gold, const struct htree *cur,
 	       int (*cb)(void *ctx, const struct diff_change *c, struct dt_err *err), void *ctx,
 	       struct diff_stats *stats, struct dt_err *err) DT_MUST_USE;
 
+/*
+ * The one rule for a complete run (the summary's "complete", exit status 8 when not): no
+ * evidence that could not be read (read_errors: the run's count of such error events) and
+ * no change flagged content_unread.
+ */
+int diff_complete(const struct diff_stats *ds, uint64_t read_errors);
+
 const char *diff_class_name(enum diff_class c);     /* "added", ... */
 const char *diff_flag_name(unsigned single_flag);   /* "suid_added", ... */
 const char *diff_field_name(unsigned single_field); /* "sha256", ... */

@@ -524,7 +524,7 @@ events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t erro
 	json_object_set_new(sum, "bytes_hashed", json_integer((json_int_t)bytes_hashed));
 	json_object_set_new(sum, "bytes_unchanged", json_integer((json_int_t)ds->skipped_bytes));
 	json_object_set_new(sum, "errors", json_integer((json_int_t)errors));
-	json_object_set_new(sum, "complete", json_boolean(ds->unread == 0 && read_errors == 0));
+	json_object_set_new(sum, "complete", json_boolean(diff_complete(ds, read_errors)));
 	json_object_set_new(sum, "unread",
 			    json_pack("{s:I, s:I}", "files", (json_int_t)ds->unread, "read_errors",
 				      (json_int_t)read_errors));

@@ -96,7 +96,7 @@ cli_diff_status(const char *cmd, const struct diff_stats *ds, uint64_t read_erro
 
 	for (int k = 0; k < DIFF_NCLASSES; k++)
 		total += ds->count[k];
-	if (ds->unread == 0 && read_errors == 0)
+	if (diff_complete(ds, read_errors))
 		return total ? EXIT_DELTA : EXIT_NO_DELTA;
 	fprintf(stderr,
 		"deltair: %s: incomplete: %llu read error(s), %llu file(s) of unknown content; "
