@@ -188,9 +188,7 @@ newest_change(const struct htree *t)
 
 /* A warning on stderr, and as an error event of filesystem fs (NULL: of none). */
 static void
-pairing_warning(const char *cmd, const char *fs, const char *msg,
-		void (*on_error)(void *ctx, const char *fs, const char *path, size_t len,
-				 const char *msg),
+pairing_warning(const char *cmd, const char *fs, const char *msg, walk_error_fn *on_error,
 		void *ctx)
 {
 	fprintf(stderr, "deltair: %s: warning: %s\n", cmd, msg);
