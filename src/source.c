@@ -305,6 +305,17 @@ fs_identity(const unsigned char *b, size_t n, char *uuid, size_t usize, char *la
 	}
 }
 
+/* f's identity from its first bytes on the image: once per filesystem, for every reader. */
+static void
+fs_read_identity(struct source *s, struct source_fs *f)
+{
+	unsigned char b[4096];
+	ssize_t n = source_read(s, f->offset, b, sizeof(b), NULL);
+
+	if (n > 0)
+		fs_identity(b, (size_t)n, f->uuid, sizeof(f->uuid), f->label, sizeof(f->label));
+}
+
 static void
 add_fs(struct source *s, TSK_FS_INFO *fs, const char *name, uint64_t size)
 {
@@ -318,14 +329,7 @@ add_fs(struct source *s, TSK_FS_INFO *fs, const char *name, uint64_t size)
 	f->size = size ? size : (uint64_t)fs->block_count * fs->block_size;
 	f->block_size = fs->block_size;
 	f->tsk_fs = fs;
-	{
-		unsigned char b[4096];
-		ssize_t n = source_read(s, f->offset, b, sizeof(b), NULL);
-
-		if (n > 0)
-			fs_identity(b, (size_t)n, f->uuid, sizeof(f->uuid), f->label,
-				    sizeof(f->label));
-	}
+	fs_read_identity(s, f);
 }
 
 /* ---- XFS: our own reader (xfs.h), tried before libtsk ---- */
@@ -373,6 +377,7 @@ try_xfs(struct source *s, uint64_t off, uint64_t size, const char *name)
 	f->size = size ? size : xfs_size(x);
 	f->block_size = xfs_block_size(x);
 	f->xfs = x;
+	fs_read_identity(s, f);
 	return 0;
 }
 

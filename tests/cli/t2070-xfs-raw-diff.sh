@@ -3,11 +3,12 @@
 # through a loop mount (modified, appended, added setuid, deleted, renamed, chmod, retyped),
 # diffs raw against the raw gold baseline exactly as the same two filesystems diff through
 # kernel mounts (dir:); scan reports the same file events; `deltair mount` of the image and
-# `mount --delta` show what the kernel shows.
+# `mount --delta` show what the kernel shows. The raw tree carries the UUID blkid shows (as dir:
+# does), so a diff against an unrelated XFS warns and one of a clone does not.
 # Oracle: the kernel: dir: over read-only mounts; find + sha256sum over a loop mount.
 . "$TOP/tests/cli/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (loop mounts)"
-need mkfs.xfs python3 fusermount3 sha256sum
+need mkfs.xfs python3 fusermount3 sha256sum blkid
 
 fixture_tree tree
 truncate -s 320M gold.img
@@ -38,11 +39,28 @@ dt_ok baseline --no-progress -o gold.dtree gold.img
 grep -q -E '(^|[ ,])0 errors' err || fail "raw baseline reported errors: $(cat err)"
 dt diff --no-progress --baseline gold.dtree -o raw.jsonl incident.img
 expect_rc 1 "raw diff of the incident"
+grep -q warning err && fail "raw diff of a clone warns: $(cat err)"
+
+# XFS read raw carries its identity as blkid shows it, so an unrelated XFS is said.
+U1=$(blkid -o value -s UUID gold.img)
+[ -n "$U1" ] || die "blkid: no UUID for gold.img"
+dt_ok tree info gold.dtree
+grep -q "^filesystem: p0 xfs .* uuid=$U1\( \|$\)" out ||
+	fail "tree info lacks the raw XFS UUID $U1: $(grep filesystem out)"
+truncate -s 320M unrelated.img
+mkfs.xfs -q -f unrelated.img > /dev/null 2>&1 || die "mkfs.xfs failed"
+U2=$(blkid -o value -s UUID unrelated.img)
+dt diff --no-progress --baseline gold.dtree -o unrelated.jsonl unrelated.img
+grep -q -F "warning: the evidence's p0 (xfs, UUID $U2) is not the baseline's p0 (xfs, UUID $U1) nor a clone of it" err ||
+	fail "raw diff of an unrelated XFS: no warning: $(cat err)"
 
 # The kernel's way: the same two filesystems through dir:.
 t_mount_ro gold.img mgold xfs
 t_mount_ro incident.img minc xfs
 dt_ok baseline --no-progress -o gold-dir.dtree "dir:$PWD/mgold"
+dt_ok tree info gold-dir.dtree
+grep -q "^filesystem: p0 dir .* uuid=$U1\( \|$\)" out ||
+	fail "tree info lacks the dir: XFS UUID $U1: $(grep filesystem out)"
 dt diff --no-progress --baseline gold-dir.dtree -o dir.jsonl "dir:$PWD/minc"
 expect_rc 1 "dir: diff of the incident"
 
