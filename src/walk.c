@@ -819,8 +819,8 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 	/* Hard links: one job per inode, every name gets its hash. */
 	if (e->nlink > 1 && (seen = map_find(&w->links, e->inode)) != NULL) {
 		/* A held job has not started: this name may know the gold better. */
-		if ((*seen >> 62) == 1) {
-			struct job *h = &w->held[*seen & ~((size_t)1 << 62)], t = *h;
+		if (*seen & HELD_JOB) {
+			struct job *h = &w->held[*seen & ~HELD_JOB], t = *h;
 			t.want_prefix = 0;
 			t.prefix_len = 0;
 			t.gold = gold_prefix(w, &t, e->path, e->path_len, h->alloc);
@@ -1124,6 +1124,90 @@ struct subdir {
 	size_t name_off, name_len;
 };
 
+/* The subdirectories of one directory: kept while its names are read, walked after. */
+struct subdirs {
+	struct subdir *v; /* owned */
+	size_t n, cap;
+	struct buf names; /* their names, each NUL-terminated */
+};
+
+static void
+subdirs_init(struct subdirs *s)
+{
+	memset(s, 0, sizeof(*s));
+	buf_init(&s->names, SIZE_MAX / 2);
+}
+
+static void
+subdirs_release(struct subdirs *s)
+{
+	free(s->v);
+	buf_release(&s->names);
+}
+
+/* Keep a subdirectory for later (inum 0 where none is needed); out of memory fails the walk. */
+static void
+subdirs_add(struct walker *w, struct subdirs *s, uint64_t inum, const char *name, size_t len)
+{
+	if (BUF_GROW(s->v, s->n + 1, s->cap, NULL) < 0 ||
+	    buf_add(&s->names, name, len + 1, NULL) < 0) {
+		walk_oom(w);
+		return;
+	}
+	s->v[s->n].inum = inum;
+	s->v[s->n].name_off = s->names.len - len - 1;
+	s->v[s->n].name_len = len;
+	s->n++;
+}
+
+static const char *
+subdirs_name(const struct subdirs *s, size_t i)
+{
+	return (const char *)s->names.data + s->v[i].name_off;
+}
+
+/* Push the i-th subdirectory onto the path; 0 when its path is too long (reported). */
+static int
+subdirs_enter(struct walker *w, const struct subdirs *s, size_t i, size_t *old)
+{
+	if (path_push(w, subdirs_name(s, i), s->v[i].name_len, old) < 0) {
+		path_too_long(w, *old);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * 1 when the directory inode at the current path is met for the first time. One reached
+ * twice is a loop in a damaged or hostile image: reported, not walked again.
+ */
+static int
+first_visit(struct walker *w, uint64_t inum)
+{
+	if (map_find(&w->visited, inum)) {
+		report(w, (const char *)w->path.data, w->path.len,
+		       "directory inode %llu already walked (loop); not walked again",
+		       (unsigned long long)inum);
+		return 0;
+	}
+	if (map_put(&w->visited, inum, 1) < 0) {
+		walk_oom(w);
+		return 0;
+	}
+	return 1;
+}
+
+/* 1 when a directory at depth is past the cap: reported, and not walked. */
+static int
+too_deep(struct walker *w, int depth)
+{
+	if (depth < w->max_depth)
+		return 0;
+	report(w, (const char *)w->path.data, w->path.len,
+	       "more than %d levels deep; not walked further", w->max_depth);
+	return 1;
+}
+
 static void walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth);
 
 /* Add e at the current path; -1 when the tree refused it (w->failed is set: the walk stops). */
@@ -1170,8 +1254,7 @@ exfat_meta_name(const char *n, size_t len)
 }
 
 static void
-tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, size_t *nsubs,
-	  size_t *capsubs, struct buf *names)
+tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdirs *subs)
 {
 	const TSK_FS_NAME *nm = f->name;
 	const TSK_FS_META *m = f->meta;
@@ -1238,21 +1321,8 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdir **subs, siz
 	if (add_entry(w, &e, &idx) == 0) {
 		if (e.type == HTREE_REG)
 			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), f, UINT64_MAX);
-		if (e.type == HTREE_DIR) {
-			if (BUF_GROW(*subs, *nsubs + 1, *capsubs, NULL) < 0) {
-				walk_oom(w);
-				free(lbuf);
-				path_pop(w, old);
-				return;
-			}
-			(*subs)[*nsubs].inum = (uint64_t)m->addr;
-			(*subs)[*nsubs].name_off = names->len;
-			(*subs)[*nsubs].name_len = nlen;
-			if (buf_add(names, nm->name, nlen + 1, NULL) == 0)
-				(*nsubs)++;
-			else
-				walk_oom(w);
-		}
+		if (e.type == HTREE_DIR)
+			subdirs_add(w, subs, (uint64_t)m->addr, nm->name, nlen);
 	}
 	free(lbuf);
 	path_pop(w, old);
@@ -1262,17 +1332,10 @@ static void
 walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth)
 {
 	TSK_FS_DIR *dir;
-	struct subdir *subs = NULL;
-	size_t nsubs = 0, capsubs = 0;
-	struct buf names;
+	struct subdirs subs;
 
-	if (w->failed)
+	if (w->failed || too_deep(w, depth))
 		return;
-	if (depth >= w->max_depth) {
-		report(w, (const char *)w->path.data, w->path.len,
-		       "more than %d levels deep; not walked further", w->max_depth);
-		return;
-	}
 	dir = tsk_fs_dir_open_meta(w->fs, inum);
 	if (dir == NULL) {
 		const char *m = tsk_error_get();
@@ -1281,7 +1344,7 @@ walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth)
 		tsk_error_reset();
 		return;
 	}
-	buf_init(&names, SIZE_MAX / 2);
+	subdirs_init(&subs);
 	for (size_t i = 0; i < tsk_fs_dir_getsize(dir) && !w->failed; i++) {
 		TSK_FS_FILE *f = tsk_fs_dir_get(dir, i);
 
@@ -1290,31 +1353,20 @@ walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth)
 			continue;
 		}
 		if (f->name && f->name->name && !TSK_FS_ISDOT(f->name->name) && f->name->name[0])
-			tsk_entry(w, f, depth, &subs, &nsubs, &capsubs, &names);
+			tsk_entry(w, f, depth, &subs);
 		tsk_fs_file_close(f);
 	}
 	tsk_fs_dir_close(dir);
-	for (size_t i = 0; i < nsubs && !w->failed; i++) {
+	for (size_t i = 0; i < subs.n && !w->failed; i++) {
 		size_t old;
-		const char *name = (const char *)names.data + subs[i].name_off;
 
-		if (path_push(w, name, subs[i].name_len, &old) < 0) {
-			path_too_long(w, old);
+		if (!subdirs_enter(w, &subs, i, &old))
 			continue;
-		}
-		/* A directory reached twice is a loop in a damaged or hostile image. */
-		if (map_find(&w->visited, subs[i].inum))
-			report(w, (const char *)w->path.data, w->path.len,
-			       "directory inode %llu already walked (loop); not walked again",
-			       (unsigned long long)subs[i].inum);
-		else if (map_put(&w->visited, subs[i].inum, 1) < 0)
-			walk_oom(w);
-		else
-			walk_tsk_dir(w, (TSK_INUM_T)subs[i].inum, depth + 1);
+		if (first_visit(w, subs.v[i].inum))
+			walk_tsk_dir(w, (TSK_INUM_T)subs.v[i].inum, depth + 1);
 		path_pop(w, old);
 	}
-	free(subs);
-	buf_release(&names);
+	subdirs_release(&subs);
 }
 
 static int
@@ -1408,16 +1460,11 @@ walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
 {
 	DIR *d;
 	struct dirent *de;
-	struct subdir *subs = NULL;
-	size_t nsubs = 0, capsubs = 0;
-	struct buf names;
+	struct subdirs subs;
 	int dup_fd;
 
-	if (depth >= w->max_depth) {
-		report(w, (const char *)w->path.data, w->path.len,
-		       "more than %d levels deep; not walked further", w->max_depth);
+	if (too_deep(w, depth))
 		return;
-	}
 	dup_fd = dup(dfd);
 	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
 	if (d == NULL) {
@@ -1427,7 +1474,7 @@ walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
 			close(dup_fd);
 		return;
 	}
-	buf_init(&names, SIZE_MAX / 2);
+	subdirs_init(&subs);
 	while (!w->failed && (errno = 0, de = readdir(d)) != NULL) {
 		struct htree_entry e;
 		struct statx sx;
@@ -1454,30 +1501,20 @@ walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
 				queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL,
 					   sx.stx_blocks * 512);
 			if (e.type == HTREE_DIR &&
-			    makedev(sx.stx_dev_major, sx.stx_dev_minor) == w->root_dev) {
-				if (BUF_GROW(subs, nsubs + 1, capsubs, NULL) == 0 &&
-				    buf_add(&names, de->d_name, nlen + 1, NULL) == 0) {
-					subs[nsubs].name_off = names.len - nlen - 1;
-					subs[nsubs].name_len = nlen;
-					nsubs++;
-				} else {
-					walk_oom(w);
-				}
-			}
+			    makedev(sx.stx_dev_major, sx.stx_dev_minor) == w->root_dev)
+				subdirs_add(w, &subs, 0, de->d_name, nlen);
 		}
 		path_pop(w, old);
 	}
 	closedir(d);
-	for (size_t i = 0; i < nsubs && !w->failed; i++) {
-		const char *name = (const char *)names.data + subs[i].name_off;
+	for (size_t i = 0; i < subs.n && !w->failed; i++) {
 		size_t old;
 		int fd;
 
-		if (path_push(w, name, subs[i].name_len, &old) < 0) {
-			path_too_long(w, old);
+		if (!subdirs_enter(w, &subs, i, &old))
 			continue;
-		}
-		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dfd, subdirs_name(&subs, i),
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			report(w, (const char *)w->path.data, w->path.len,
 			       "cannot open directory: %s", strerror(errno));
@@ -1487,8 +1524,7 @@ walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
 		}
 		path_pop(w, old);
 	}
-	free(subs);
-	buf_release(&names);
+	subdirs_release(&subs);
 }
 
 static int
@@ -1542,9 +1578,7 @@ struct xfs_walkdir {
 	struct walker *w;
 	struct xfs_inode *ip; /* scratch for each child */
 	char *lbuf;
-	struct subdir *subs;
-	size_t nsubs, capsubs;
-	struct buf names;
+	struct subdirs subs;
 };
 
 static void
@@ -1601,17 +1635,8 @@ xfs_name(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype)
 				   c->ip->nblocks > UINT64_MAX / w->sfs->block_size
 					   ? UINT64_MAX
 					   : c->ip->nblocks * w->sfs->block_size);
-		if (e.type == HTREE_DIR) {
-			if (BUF_GROW(c->subs, c->nsubs + 1, c->capsubs, NULL) == 0 &&
-			    buf_add(&c->names, name, len + 1, NULL) == 0) {
-				c->subs[c->nsubs].inum = ino;
-				c->subs[c->nsubs].name_off = c->names.len - len - 1;
-				c->subs[c->nsubs].name_len = len;
-				c->nsubs++;
-			} else {
-				walk_oom(w);
-			}
-		}
+		if (e.type == HTREE_DIR)
+			subdirs_add(w, &c->subs, ino, name, len);
 	}
 	path_pop(w, old);
 	return w->failed ? 1 : 0;
@@ -1623,18 +1648,13 @@ walk_xfs_dir(struct walker *w, uint64_t ino, int depth, char *lbuf)
 	struct xfs_walkdir c;
 	struct dt_err err = { 0 };
 
-	if (w->failed)
+	if (w->failed || too_deep(w, depth))
 		return;
-	if (depth >= w->max_depth) {
-		report(w, (const char *)w->path.data, w->path.len,
-		       "more than %d levels deep; not walked further", w->max_depth);
-		return;
-	}
 	memset(&c, 0, sizeof(c));
 	c.w = w;
 	c.lbuf = lbuf;
 	c.ip = malloc(2 * sizeof(*c.ip));
-	buf_init(&c.names, SIZE_MAX / 2);
+	subdirs_init(&c.subs);
 	if (c.ip == NULL) {
 		walk_oom(w);
 		return;
@@ -1646,28 +1666,16 @@ walk_xfs_dir(struct walker *w, uint64_t ino, int depth, char *lbuf)
 		report(w, (const char *)w->path.data, w->path.len, "cannot read directory: %s",
 		       err.msg);
 	free(c.ip);
-	for (size_t i = 0; i < c.nsubs && !w->failed; i++) {
-		const char *name = (const char *)c.names.data + c.subs[i].name_off;
+	for (size_t i = 0; i < c.subs.n && !w->failed; i++) {
 		size_t old;
 
-		if (path_push(w, name, c.subs[i].name_len, &old) < 0) {
-			path_too_long(w, old);
+		if (!subdirs_enter(w, &c.subs, i, &old))
 			continue;
-		}
-		/* A directory reached twice is a loop in a damaged or hostile image. */
-		if (map_find(&w->visited, c.subs[i].inum)) {
-			report(w, (const char *)w->path.data, w->path.len,
-			       "directory inode %llu already walked (loop); not walked again",
-			       (unsigned long long)c.subs[i].inum);
-		} else if (map_put(&w->visited, c.subs[i].inum, 1) < 0) {
-			walk_oom(w);
-		} else {
-			walk_xfs_dir(w, c.subs[i].inum, depth + 1, lbuf);
-		}
+		if (first_visit(w, c.subs.v[i].inum))
+			walk_xfs_dir(w, c.subs.v[i].inum, depth + 1, lbuf);
 		path_pop(w, old);
 	}
-	free(c.subs);
-	buf_release(&c.names);
+	subdirs_release(&c.subs);
 }
 
 static int
