@@ -4,10 +4,11 @@
 # block or a remote symlink block gives an error naming the entry and what was wrong, never
 # wrong data (the rest of the tree is read, and equals the undamaged baseline); a damaged
 # superblock, a v4 filesystem and one that needs repair are refused with their reason;
-# many random flips across inodes and directory blocks never crash the walk.
+# many random flips across inodes and directory blocks never crash the walk; a directory
+# entry that loops back to the root is reported and not walked again.
 # Oracle: xfs_db says where each structure lies; the undamaged image's baseline.
 . "$TOP/tests/cli/lib.sh"
-need mkfs.xfs xfs_db python3
+need mkfs.xfs xfs_db python3 jq
 
 truncate -s 320M x.img
 mkfs.xfs -q -f x.img > /dev/null 2>&1 || die "mkfs.xfs failed"
@@ -165,6 +166,23 @@ for round in 1 2 3 4 5 6; do
 done
 dt_ok baseline --no-progress -o again.dtree x.img
 grep -q -E '(^|[ ,])0 errors' err || die "the flips were not undone: $(cat err)"
+
+# A directory entry pointing back at the root (a loop): said once, not walked again.
+truncate -s 320M loop.img
+mkfs.xfs -q -f loop.img > /dev/null 2>&1 || die "mkfs.xfs failed"
+t_mount loop.img fill loop
+mkdir -p fill/a/child && printf 'x\n' > fill/a/f || die "filling loop.img failed"
+umount fill || die "umount failed"
+root=$(xfs_db -r -c sb -c 'print rootino' loop.img | sed 's/.* = //')
+xfs_db -x -c 'path /a' -c "write u3.sfdir3.list[0].inumber.i4 $root" loop.img > /dev/null ||
+	die "xfs_db could not rewrite /a/child"
+dt baseline --no-progress -o loop.dtree loop.img
+expect_rc 8 "a directory loop"
+grep -q -F "p0:/a/child: directory inode $root already walked (loop); not walked again" err ||
+	fail "a directory loop: $(cat err)"
+dt_ok tree export --format jsonl loop.dtree
+jq -r .path out | sort | tr '\n' ' ' | grep -q -x -F '/ /a /a/child /a/f ' ||
+	fail "a directory loop: entries $(jq -r .path out | tr '\n' ' ')"
 
 # A v4 filesystem and one that needs repair: refused, saying why.
 truncate -s 320M v4.img
