@@ -90,8 +90,9 @@ struct ext_geo {
 	uint64_t ninodes, ngroups, blocks;
 	uint64_t gdt;          /* byte offset of the first group descriptor */
 	uint64_t group, table; /* the last group looked up and its inode table block */
-	uint64_t cached;       /* byte offset of the inode-table block in cache, or 0 */
-	unsigned char *block;  /* owned: that block */
+	uint64_t cached;       /* byte offset of the inode-table window in cache, or 0 */
+	size_t have;           /* bytes of it read */
+	unsigned char *block;  /* owned: EXT_TIME_WINDOW bytes */
 };
 
 struct walker {
@@ -958,6 +959,11 @@ name_type(TSK_FS_NAME_TYPE_ENUM t)
 
 #define EXT_INCOMPAT_META_BG 0x10
 #define EXT_INCOMPAT_64BIT   0x80
+/*
+ * The inode table is read in windows of this many bytes (256 inodes of 256 bytes): the walk
+ * meets inodes nearly in table order, so one read serves many entries, not one per block.
+ */
+#define EXT_TIME_WINDOW (64u * 1024)
 
 /* Read the superblock of the ext filesystem being walked; w->ext.ok says if it made sense. */
 static void
@@ -994,7 +1000,7 @@ ext_open(struct walker *w)
 	if ((incompat & EXT_INCOMPAT_META_BG) || x->ipg == 0 || x->isz < 128 || x->isz > x->bs ||
 	    (x->isz & (x->isz - 1)) || x->dsz < 32 || x->dsz > x->bs || (x->dsz & (x->dsz - 1)))
 		return;
-	x->block = malloc(x->bs);
+	x->block = malloc(EXT_TIME_WINDOW);
 	x->group = UINT64_MAX;
 	x->ok = x->block != NULL;
 }
@@ -1044,15 +1050,20 @@ ext_times(struct walker *w, struct htree_entry *e)
 		x->table = t;
 	}
 	off = x->table * x->bs + (i % x->ipg) * x->isz;
-	blk = off - off % x->bs;
-	if (x->cached != blk + 1) {
-		if (source_read(w->src, w->sfs->offset + blk, x->block, x->bs, NULL) != x->bs) {
-			x->cached = 0;
+	blk = off - off % EXT_TIME_WINDOW;
+	if (x->cached != blk + 1 || off % EXT_TIME_WINDOW + x->isz > x->have) {
+		/* Past the table's end the window holds other blocks, or the image ends: only the
+		 * inode's own bytes must be there. */
+		ssize_t got =
+			source_read(w->src, w->sfs->offset + blk, x->block, EXT_TIME_WINDOW, NULL);
+
+		x->cached = 0;
+		if (got < 0 || off % EXT_TIME_WINDOW + x->isz > (uint64_t)got)
 			return;
-		}
 		x->cached = blk + 1;
+		x->have = (size_t)got;
 	}
-	in = x->block + off % x->bs;
+	in = x->block + off % EXT_TIME_WINDOW;
 	/* i_extra_isize says which of the extra fields (ctime, mtime, atime, crtime) exist. */
 	extra = x->isz > 128 ? buf_le16(in + 0x80) : 0;
 	if (128 + extra > x->isz)

@@ -3,11 +3,11 @@
 # nanoseconds; libtsk reads the seconds as unsigned and drops those bits (1960 came out as
 # 2096, 2200 as 2063). Every time field (mtime, atime, ctime, crtime, to the nanosecond)
 # of files dated before 1901 (the kernel clamps to 1901-12-13), in 1960, after 2038 and
-# near 2446, on 256-byte and 128-byte inodes. Past 2262-04-11T23:47:15Z the tree's int64
+# near 2446, on 256-byte and 128-byte inodes; and 1,200 inodes over several block groups. Past 2262-04-11T23:47:15Z the tree's int64
 # nanoseconds end: such a time is expected as that edge (a documented limit).
 # Oracle: the kernel's stat of the image mounted read-only (os.stat, stat %W).
 . "$TOP/tests/cli/lib.sh"
-need mke2fs debugfs python3 stat
+need mke2fs debugfs python3 stat jq find
 [ "$(id -u)" -eq 0 ] || skip "needs root (loop mount)"
 
 # mtime and atime through the kernel (touch), ctime and crtime through debugfs.
@@ -72,4 +72,35 @@ EOF
 	diff want-$isize.txt got-$isize.txt > d.txt ||
 		fail "$isize-byte inodes: times differ from the kernel's (< kernel, > deltair): $(cat d.txt)"
 done
+
+# Many inodes over several block groups (1 KiB blocks; the kernel spreads top-level folders),
+# each with its own pre-1970 mtime: every entry's time is read from its own inode, wherever
+# it lies in the inode tables.
+mke2fs -q -F -t ext4 -b 1024 -I 256 spread.img 64M > /dev/null || die "mke2fs spread.img failed"
+mount -o loop spread.img rw || die "mount spread.img failed"
+python3 - rw << 'EOF' || die "filling spread.img failed"
+import os, sys
+for d in range(8):
+    os.mkdir(os.path.join(sys.argv[1], "d%d" % d))
+    for f in range(150):
+        p = os.path.join(sys.argv[1], "d%d" % d, "f%d" % f)
+        open(p, "w").close()
+        t = -315619200 + d * 1000 + f
+        os.utime(p, ns=(t * 10**9, t * 10**9 + 7))
+EOF
+umount rw
+t_mount_ro spread.img mnt-spread
+(cd mnt-spread && find d* -type f -printf '/%p %T@\n' | sort) > want-spread.txt
+[ "$(wc -l < want-spread.txt)" -eq 1200 ] || die "the oracle lists $(wc -l < want-spread.txt) files"
+dt_ok baseline --no-progress -o spread.dtree spread.img
+dt_ok tree export --format jsonl spread.dtree
+jq -r 'select(.type == "file") | .path + " " + .mtime' out | python3 -c '
+import calendar, sys
+for l in sys.stdin:
+    p, t = l.split()
+    s = calendar.timegm(tuple(int(x) for x in t[:19].replace("-", " ").replace("T", " ").replace(":", " ").split()) + (0, 0, 0))
+    print("%s %d.%s" % (p, s, (t[20:-1] + "0" * 10)[:10]))
+' | sort > got-spread.txt
+diff want-spread.txt got-spread.txt > d.txt ||
+	fail "inodes across groups: mtimes differ (< kernel, > deltair): $(head -20 d.txt)"
 t_done
