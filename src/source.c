@@ -382,13 +382,41 @@ try_xfs(struct source *s, uint64_t off, uint64_t size, const char *name)
 }
 
 int
+source_xfs_runs(const struct source_fs *f, const struct xfs_inode *ip, uint64_t size,
+		size_t max_runs, struct source_run **runs, size_t *nruns, struct dt_err *err)
+{
+	struct xfs_run *xr = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	*runs = NULL;
+	*nruns = 0;
+	if (xfs_file_runs(f->xfs, ip, size, max_runs, &xr, &n, err) < 0)
+		return -1;
+	*runs = malloc((n ? n : 1) * sizeof(**runs));
+	if (*runs == NULL) {
+		dt_fail(err, DT_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Offsets move from the filesystem's start to the image's. */
+	for (size_t i = 0; i < n; i++) {
+		(*runs)[i].lo = xr[i].lo;
+		(*runs)[i].off = xr[i].off == XFS_SPARSE ? SOURCE_SPARSE : xr[i].off + f->offset;
+		(*runs)[i].len = xr[i].len;
+	}
+	*nruns = n;
+	rc = 0;
+out:
+	free(xr);
+	return rc;
+}
+
+int
 source_inode_runs(struct source *s, size_t fsi, uint64_t inode, uint64_t size, size_t max_runs,
 		  struct source_run **runs, size_t *nruns, struct dt_err *err)
 {
 	const struct source_fs *f = source_fs(s, fsi);
 	struct xfs_inode *ip;
-	struct xfs_run *xr = NULL;
-	size_t n = 0;
 	int rc = -1;
 
 	*runs = NULL;
@@ -405,23 +433,8 @@ source_inode_runs(struct source *s, size_t fsi, uint64_t inode, uint64_t size, s
 			(unsigned long long)inode);
 		goto out;
 	}
-	if (xfs_file_runs(f->xfs, ip, size, max_runs, &xr, &n, err) < 0)
-		goto out;
-	*runs = malloc((n ? n : 1) * sizeof(**runs));
-	if (*runs == NULL) {
-		dt_fail(err, DT_ENOMEM, "out of memory");
-		goto out;
-	}
-	/* Offsets move from the filesystem's start to the image's. */
-	for (size_t i = 0; i < n; i++) {
-		(*runs)[i].lo = xr[i].lo;
-		(*runs)[i].off = xr[i].off == XFS_SPARSE ? SOURCE_SPARSE : xr[i].off + f->offset;
-		(*runs)[i].len = xr[i].len;
-	}
-	*nruns = n;
-	rc = 0;
+	rc = source_xfs_runs(f, ip, size, max_runs, runs, nruns, err);
 out:
-	free(xr);
 	free(ip);
 	return rc;
 }

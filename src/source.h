@@ -28,6 +28,7 @@
 
 struct source;
 struct xfs;
+struct xfs_inode;
 
 enum source_kind { SOURCE_IMAGE, SOURCE_DIR };
 
@@ -134,6 +135,13 @@ int source_file_runs(const struct source_fs *f, void *tsk_file, uint64_t size, s
  */
 int source_inode_runs(struct source *s, size_t fs, uint64_t inode, uint64_t size, size_t max_runs,
 		      struct source_run **runs, size_t *nruns, struct dt_err *err) DT_MUST_USE;
+/*
+ * The same for ip, an inode of XFS filesystem f (type "xfs") already read with
+ * xfs_inode_read(): the walk, which has it in hand, maps the file as it maps a libtsk one.
+ */
+int source_xfs_runs(const struct source_fs *f, const struct xfs_inode *ip, uint64_t size,
+		    size_t max_runs, struct source_run **runs, size_t *nruns,
+		    struct dt_err *err) DT_MUST_USE;
 /* libtsk's last error of this thread, as one line into out; clears it. */
 void source_tsk_error(char *out, size_t n);
 /* Open path (absolute, inside the tree at root_fd) without following any symlink on the way:

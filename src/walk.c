@@ -1,8 +1,9 @@
 /*
  * walk.c - metadata walk and content hashing. See walk.h for the shape.
  *
- * The walking thread reads directories (libtsk, or the host for dir: sources) and queues
- * one hashing job per regular file as soon as it knows where the file's blocks are; the
+ * The walking thread reads directories (libtsk, our XFS reader, or the host for dir:
+ * sources) and queues one hashing job per regular file as soon as it knows where the file's
+ * blocks are (the same block runs for libtsk's filesystems and XFS); the
  * hashing threads start at once, so hashing overlaps the metadata walk. A job that needs
  * libtsk to read the content (resident, compressed or inline data) is held back until the
  * walk is over, because libtsk's filesystem state is not ours to share with a walk in
@@ -46,7 +47,7 @@
 
 _Static_assert(SOURCE_MAX_FS <= HTREE_MAX_FS, "every filesystem of a source fits in one tree");
 
-enum job_kind { JOB_RUNS, JOB_TSK, JOB_HOST, JOB_MAP /* our own readers: map, then runs */ };
+enum job_kind { JOB_RUNS, JOB_TSK, JOB_HOST };
 
 struct job {
 	size_t entry; /* index of the tree entry */
@@ -632,19 +633,6 @@ hash_host(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 	return 0;
 }
 
-/* Files of filesystems we read ourselves (XFS): mapped here, in a hashing thread. */
-static int
-hash_map(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err *err)
-{
-	struct job *j = h->j;
-	int rc = source_inode_runs(w->src, j->fsi, j->inum, j->size, SIZE_MAX, &j->runs, &j->nruns,
-				   err);
-
-	if (rc > 0)
-		return dt_fail(err, DT_EBUG, "no block map for this filesystem");
-	return rc < 0 ? -1 : hash_runs(w, h, buf, err);
-}
-
 static void
 run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 {
@@ -663,7 +651,6 @@ run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 	switch (j->kind) {
 	case JOB_RUNS: rc = hash_runs(w, h, buf, &err); break;
 	case JOB_TSK: rc = hash_tsk(w, h, buf, &err); break;
-	case JOB_MAP: rc = hash_map(w, h, buf, &err); break;
 	default: rc = hash_host(w, h, buf, &err); break;
 	}
 	if (rc == 0 && h->fed != j->size)
@@ -804,13 +791,15 @@ runs_alloc(const struct source_run *r, size_t n)
 }
 
 /*
- * Queue the hashing of a regular file. alloc: its allocated bytes where the host or our
- * own reader says (dir: sources, XFS), else UINT64_MAX; libtsk files are measured by their
- * block runs.
+ * Queue the hashing of a regular file: f, its libtsk file; xip, its inode on XFS; neither
+ * for dir: sources. alloc: its allocated bytes where the host or our own reader says (dir:
+ * sources, XFS), else UINT64_MAX; libtsk files are measured by their block runs. libtsk
+ * and XFS files are mapped here, in the walking thread, into block runs for the hashing
+ * threads to read.
  */
 static void
 queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f,
-	   uint64_t alloc)
+	   const struct xfs_inode *xip, uint64_t alloc)
 {
 	struct job j;
 	size_t *seen;
@@ -838,8 +827,19 @@ queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_F
 	j.inum = e->inode;
 	j.size = e->size;
 	j.path = htree_at(w->t, entry)->path;
-	if (f == NULL) {
-		j.kind = w->sfs->xfs ? JOB_MAP : JOB_HOST;
+	if (xip != NULL) {
+		struct dt_err merr = { 0 };
+
+		if (source_xfs_runs(w->sfs, xip, e->size, SIZE_MAX, &j.runs, &j.nruns, &merr) < 0) {
+			if (merr.code == DT_ENOMEM)
+				walk_oom(w);
+			else
+				unhashed(w, entry, "cannot read file content: %s", merr.msg);
+			return;
+		}
+		j.kind = JOB_RUNS;
+	} else if (f == NULL) {
+		j.kind = JOB_HOST;
 	} else {
 		int rc;
 		uint64_t bs = w->sfs->block_size, fsz = w->sfs->size;
@@ -1331,7 +1331,8 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdirs *subs)
 	}
 	if (add_entry(w, &e, &idx) == 0) {
 		if (e.type == HTREE_REG)
-			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), f, UINT64_MAX);
+			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), f, NULL,
+				   UINT64_MAX);
 		if (e.type == HTREE_DIR)
 			subdirs_add(w, subs, (uint64_t)m->addr, nm->name, nlen);
 	}
@@ -1509,7 +1510,7 @@ walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
 		host_entry(w, dfd, de->d_name, &e, lbuf, &sx);
 		if (add_entry(w, &e, &idx) == 0) {
 			if (e.type == HTREE_REG)
-				queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL,
+				queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL, NULL,
 					   sx.stx_blocks * 512);
 			if (e.type == HTREE_DIR &&
 			    makedev(sx.stx_dev_major, sx.stx_dev_minor) == w->root_dev)
@@ -1642,7 +1643,7 @@ xfs_name(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype)
 	if (add_entry(w, &e, &idx) == 0) {
 		if (e.type == HTREE_REG)
 			/* Allocated bytes as stat's st_blocks says them (dir: sources agree). */
-			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL,
+			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL, c->ip,
 				   c->ip->nblocks > UINT64_MAX / w->sfs->block_size
 					   ? UINT64_MAX
 					   : c->ip->nblocks * w->sfs->block_size);

@@ -2,10 +2,11 @@
  * walk.h - walk a source's filesystems into a hash-tree: metadata of every entry, and
  * the SHA-256 of every regular file's content.
  *
- * Metadata comes from libtsk (or statx for dir: sources) one directory at a time. Content
- * is hashed by several threads while the walk goes on, in the order the walk finds the
- * files; a file's blocks are read with large sequential reads (runs of contiguous blocks)
- * straight from the image where libtsk can tell where they are, and through libtsk after
+ * Metadata comes from libtsk, our XFS reader (xfs.h) or statx (dir: sources) one
+ * directory at a time. Content is hashed by several threads while the walk goes on, in the
+ * order the walk finds the files; a file's blocks are read with large sequential reads (runs
+ * of contiguous blocks) straight from the image where libtsk or the XFS reader can tell
+ * where they are, and through libtsk after
  * the walk otherwise (resident, compressed or inline data). Hard links are hashed once
  * per inode. Every regular file is hashed: nothing is assumed unchanged.
  * A per-entry failure (an unreadable directory, a read error inside a file) is reported
