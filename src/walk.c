@@ -1,19 +1,18 @@
 /*
  * walk.c - metadata walk and content hashing. See walk.h for the shape.
  *
- * The walking thread reads directories (libtsk, our XFS reader, or the host for dir:
- * sources) and queues one hashing job per regular file as soon as it knows where the file's
- * blocks are (the same block runs for libtsk's filesystems and XFS); the
- * hashing threads start at once, so hashing overlaps the metadata walk. A job that needs
+ * The walking thread reads directories (libtsk here; our XFS reader in walk_xfs.c, the
+ * host for dir: sources in walk_dir.c) and queues one hashing job per regular file as soon
+ * as it knows where the file's blocks are (the same block runs for libtsk's filesystems and
+ * XFS); the hashing threads start at once, so hashing overlaps the metadata walk. A job that needs
  * libtsk to read the content (resident, compressed or inline data) is held back until the
  * walk is over, because libtsk's filesystem state is not ours to share with a walk in
  * progress; those jobs then run one at a time under the source's lock.
  * Jobs live in fixed blocks that never move, so a worker may hold a job while the walking
  * thread queues more; results go into the job and are copied into the tree at the end.
  */
-#include "walk.h"
+#include "walk_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,9 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +28,6 @@
 #include <tsk/libtsk.h>
 
 #include "buf.h"
-#include "xfs.h"
 
 #include "banned.h"
 
@@ -71,73 +67,6 @@ struct job {
 
 struct alias {
 	size_t entry, job;
-};
-
-/* Open addressing map from a 64-bit key to a size_t value. */
-struct u64map {
-	uint64_t *keys;
-	size_t *vals;
-	size_t cap, n;
-};
-
-/*
- * ext2/3/4 geometry, read from the superblock, to find an inode's raw bytes: libtsk reads
- * times as unsigned 32-bit seconds and drops the epoch bits of 256-byte inodes, so a file
- * touched to 1960 or 2200 would come out in 2096 or 2063. The walk decodes them itself.
- */
-struct ext_geo {
-	int ok;
-	uint32_t bs, ipg, isz, dsz;
-	uint64_t ninodes, ngroups, blocks;
-	uint64_t gdt;          /* byte offset of the first group descriptor */
-	uint64_t group, table; /* the last group looked up and its inode table block */
-	uint64_t cached;       /* byte offset of the inode-table window in cache, or 0 */
-	size_t have;           /* bytes of it read */
-	unsigned char *block;  /* owned: EXT_TIME_WINDOW bytes */
-};
-
-struct walker {
-	struct source *src;
-	const struct walk_opts *o;
-	struct htree *t;
-	struct walk_stats st;
-	struct dt_err *err;
-	int failed; /* a whole-walk failure is in err */
-
-	/* the filesystem being walked */
-	uint32_t fsi;
-	const struct source_fs *sfs;
-	TSK_FS_INFO *fs;
-	int is_ntfs;
-	int is_exfat;
-	int gold_fs; /* matching filesystem of the gold tree, or -1 */
-	struct ext_geo ext; /* ext2/3/4: where inodes are, for their times */
-	struct buf path;
-	struct u64map visited;       /* directory inodes already walked */
-	struct u64map links;         /* inode of a multiply-linked file -> its job */
-	int root_fd;                 /* dir: sources: the filesystem being walked */
-	int root_fds[SOURCE_MAX_FS]; /* dir: sources: per filesystem, open until hashing ends */
-	dev_t root_dev;
-	int max_depth;
-
-	/* the job queue */
-	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
-	pthread_cond_t dcond; /* signalled when ndone reaches njobs */
-	size_t ndone;         /* jobs finished (under qlock) */
-	struct job **blocks;
-	size_t nblocks, capblocks, njobs, next;
-	int closed;
-	struct job *held; /* libtsk jobs held back until the walk is over */
-	size_t nheld, capheld;
-	struct alias *aliases;
-	size_t naliases, capaliases;
-
-	pthread_mutex_t elock; /* serialises on_error */
-	_Atomic uint64_t bytes_done;
-	_Atomic uint64_t errors;
-	uint64_t bytes_total;
-	struct timespec start, last_progress;
 };
 
 static double
@@ -242,12 +171,8 @@ vreport(struct walker *w, const char *fs, const char *path, size_t path_len, con
 	pthread_mutex_unlock(&w->elock);
 }
 
-/* A per-entry failure in the filesystem being walked. */
-static void report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
-	DT_PRINTF(4, 5);
-
-static void
-report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
+void
+walk_report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -257,7 +182,7 @@ report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...
 }
 
 /* Out of memory: the whole walk fails (walk.h: every failure is reported). Returns -1. */
-static int
+int
 walk_oom(struct walker *w)
 {
 	w->failed = 1;
@@ -797,9 +722,9 @@ runs_alloc(const struct source_run *r, size_t n)
  * and XFS files are mapped here, in the walking thread, into block runs for the hashing
  * threads to read.
  */
-static void
-queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f,
-	   const struct xfs_inode *xip, uint64_t alloc)
+void
+walk_queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f,
+		const struct xfs_inode *xip, uint64_t alloc)
 {
 	struct job j;
 	size_t *seen;
@@ -1093,12 +1018,10 @@ meta_fields(struct walker *w, struct htree_entry *e, const TSK_FS_META *m)
 
 /*
  * Append "/name" to the current path (the root is "/"); *old is the length to pop back to,
- * also on failure (the path would pass HTREE_MAX_PATH: path_too_long()).
+ * also on failure (the path would pass HTREE_MAX_PATH: walk_path_too_long()).
  */
-static int path_push(struct walker *w, const char *name, size_t n, size_t *old) DT_MUST_USE;
-
-static int
-path_push(struct walker *w, const char *name, size_t n, size_t *old)
+int
+walk_path_push(struct walker *w, const char *name, size_t n, size_t *old)
 {
 	*old = w->path.len;
 	if (!(w->path.len == 1 && w->path.data[0] == '/') && buf_addc(&w->path, '/', NULL) < 0)
@@ -1115,50 +1038,38 @@ path_push(struct walker *w, const char *name, size_t n, size_t *old)
 	return 0;
 }
 
-static void
-path_pop(struct walker *w, size_t old)
+void
+walk_path_pop(struct walker *w, size_t old)
 {
 	w->path.len = old;
 	w->path.data[old] = '\0';
 }
 
-/* The entry path_push() could not name: reported (with as much of its path as fits), popped. */
-static void
-path_too_long(struct walker *w, size_t old)
+/* The entry walk_path_push() could not name: reported (with what of its path fits), popped. */
+void
+walk_path_too_long(struct walker *w, size_t old)
 {
-	report(w, (const char *)w->path.data, w->path.len, "path too long; entry skipped");
-	path_pop(w, old);
+	walk_report(w, (const char *)w->path.data, w->path.len, "path too long; entry skipped");
+	walk_path_pop(w, old);
 }
 
-struct subdir {
-	uint64_t inum;
-	size_t name_off, name_len;
-};
-
-/* The subdirectories of one directory: kept while its names are read, walked after. */
-struct subdirs {
-	struct subdir *v; /* owned */
-	size_t n, cap;
-	struct buf names; /* their names, each NUL-terminated */
-};
-
-static void
-subdirs_init(struct subdirs *s)
+void
+walk_subdirs_init(struct subdirs *s)
 {
 	memset(s, 0, sizeof(*s));
 	buf_init(&s->names, SIZE_MAX / 2);
 }
 
-static void
-subdirs_release(struct subdirs *s)
+void
+walk_subdirs_release(struct subdirs *s)
 {
 	free(s->v);
 	buf_release(&s->names);
 }
 
 /* Keep a subdirectory for later (inum 0 where none is needed); out of memory fails the walk. */
-static void
-subdirs_add(struct walker *w, struct subdirs *s, uint64_t inum, const char *name, size_t len)
+void
+walk_subdirs_add(struct walker *w, struct subdirs *s, uint64_t inum, const char *name, size_t len)
 {
 	if (BUF_GROW(s->v, s->n + 1, s->cap, NULL) < 0 ||
 	    buf_add(&s->names, name, len + 1, NULL) < 0) {
@@ -1171,18 +1082,18 @@ subdirs_add(struct walker *w, struct subdirs *s, uint64_t inum, const char *name
 	s->n++;
 }
 
-static const char *
-subdirs_name(const struct subdirs *s, size_t i)
+const char *
+walk_subdirs_name(const struct subdirs *s, size_t i)
 {
 	return (const char *)s->names.data + s->v[i].name_off;
 }
 
 /* Push the i-th subdirectory onto the path; 0 when its path is too long (reported). */
-static int
-subdirs_enter(struct walker *w, const struct subdirs *s, size_t i, size_t *old)
+int
+walk_subdirs_enter(struct walker *w, const struct subdirs *s, size_t i, size_t *old)
 {
-	if (path_push(w, subdirs_name(s, i), s->v[i].name_len, old) < 0) {
-		path_too_long(w, *old);
+	if (walk_path_push(w, walk_subdirs_name(s, i), s->v[i].name_len, old) < 0) {
+		walk_path_too_long(w, *old);
 		return 0;
 	}
 	return 1;
@@ -1192,13 +1103,13 @@ subdirs_enter(struct walker *w, const struct subdirs *s, size_t i, size_t *old)
  * 1 when the directory inode at the current path is met for the first time. One reached
  * twice is a loop in a damaged or hostile image: reported, not walked again.
  */
-static int
-first_visit(struct walker *w, uint64_t inum)
+int
+walk_first_visit(struct walker *w, uint64_t inum)
 {
 	if (map_find(&w->visited, inum)) {
-		report(w, (const char *)w->path.data, w->path.len,
-		       "directory inode %llu already walked (loop); not walked again",
-		       (unsigned long long)inum);
+		walk_report(w, (const char *)w->path.data, w->path.len,
+			    "directory inode %llu already walked (loop); not walked again",
+			    (unsigned long long)inum);
 		return 0;
 	}
 	if (map_put(&w->visited, inum, 1) < 0) {
@@ -1209,21 +1120,21 @@ first_visit(struct walker *w, uint64_t inum)
 }
 
 /* 1 when a directory at depth is past the cap: reported, and not walked. */
-static int
-too_deep(struct walker *w, int depth)
+int
+walk_too_deep(struct walker *w, int depth)
 {
 	if (depth < w->max_depth)
 		return 0;
-	report(w, (const char *)w->path.data, w->path.len,
-	       "more than %d levels deep; not walked further", w->max_depth);
+	walk_report(w, (const char *)w->path.data, w->path.len,
+		    "more than %d levels deep; not walked further", w->max_depth);
 	return 1;
 }
 
 static void walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth);
 
 /* Add e at the current path; -1 when the tree refused it (w->failed is set: the walk stops). */
-static int
-add_entry(struct walker *w, struct htree_entry *e, int64_t *idx)
+int
+walk_add_entry(struct walker *w, struct htree_entry *e, int64_t *idx)
 {
 	e->path = (const char *)w->path.data;
 	e->path_len = (uint32_t)w->path.len;
@@ -1284,8 +1195,8 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdirs *subs)
 		if (w->is_exfat && depth == 0 && exfat_meta_name(nm->name, nlen))
 			return;
 	}
-	if (path_push(w, nm->name, nlen, &old) < 0) {
-		path_too_long(w, old);
+	if (walk_path_push(w, nm->name, nlen, &old) < 0) {
+		walk_path_too_long(w, old);
 		return;
 	}
 	if (!(nm->flags & TSK_FS_NAME_FLAG_ALLOC)) {
@@ -1300,14 +1211,15 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdirs *subs)
 			if (e.type == 0)
 				e.type = HTREE_OTHER;
 		}
-		add_entry(w, &e, &idx);
-		path_pop(w, old);
+		walk_add_entry(w, &e, &idx);
+		walk_path_pop(w, old);
 		return;
 	}
 	if (m == NULL) {
-		report(w, (const char *)w->path.data, w->path.len,
-		       "no metadata for this name (inode %llu)", (unsigned long long)nm->meta_addr);
-		path_pop(w, old);
+		walk_report(w, (const char *)w->path.data, w->path.len,
+			    "no metadata for this name (inode %llu)",
+			    (unsigned long long)nm->meta_addr);
+		walk_path_pop(w, old);
 		return;
 	}
 	meta_fields(w, &e, m);
@@ -1325,19 +1237,19 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdirs *subs)
 			e.link_len = (uint32_t)strnlen(lbuf, e.size);
 		} else {
 			tsk_error_reset();
-			report(w, (const char *)w->path.data, w->path.len,
-			       "cannot read the symlink's target");
+			walk_report(w, (const char *)w->path.data, w->path.len,
+				    "cannot read the symlink's target");
 		}
 	}
-	if (add_entry(w, &e, &idx) == 0) {
+	if (walk_add_entry(w, &e, &idx) == 0) {
 		if (e.type == HTREE_REG)
-			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), f, NULL,
-				   UINT64_MAX);
+			walk_queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), f, NULL,
+					UINT64_MAX);
 		if (e.type == HTREE_DIR)
-			subdirs_add(w, subs, (uint64_t)m->addr, nm->name, nlen);
+			walk_subdirs_add(w, subs, (uint64_t)m->addr, nm->name, nlen);
 	}
 	free(lbuf);
-	path_pop(w, old);
+	walk_path_pop(w, old);
 }
 
 static void
@@ -1346,17 +1258,17 @@ walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth)
 	TSK_FS_DIR *dir;
 	struct subdirs subs;
 
-	if (w->failed || too_deep(w, depth))
+	if (w->failed || walk_too_deep(w, depth))
 		return;
 	dir = tsk_fs_dir_open_meta(w->fs, inum);
 	if (dir == NULL) {
 		const char *m = tsk_error_get();
-		report(w, (const char *)w->path.data, w->path.len, "cannot read directory: %s",
-		       m && *m ? m : "unknown libtsk error");
+		walk_report(w, (const char *)w->path.data, w->path.len, "cannot read directory: %s",
+			    m && *m ? m : "unknown libtsk error");
 		tsk_error_reset();
 		return;
 	}
-	subdirs_init(&subs);
+	walk_subdirs_init(&subs);
 	for (size_t i = 0; i < tsk_fs_dir_getsize(dir) && !w->failed; i++) {
 		TSK_FS_FILE *f = tsk_fs_dir_get(dir, i);
 
@@ -1372,13 +1284,13 @@ walk_tsk_dir(struct walker *w, TSK_INUM_T inum, int depth)
 	for (size_t i = 0; i < subs.n && !w->failed; i++) {
 		size_t old;
 
-		if (!subdirs_enter(w, &subs, i, &old))
+		if (!walk_subdirs_enter(w, &subs, i, &old))
 			continue;
-		if (first_visit(w, subs.v[i].inum))
+		if (walk_first_visit(w, subs.v[i].inum))
 			walk_tsk_dir(w, (TSK_INUM_T)subs.v[i].inum, depth + 1);
-		path_pop(w, old);
+		walk_path_pop(w, old);
 	}
-	subdirs_release(&subs);
+	walk_subdirs_release(&subs);
 }
 
 static int
@@ -1398,7 +1310,7 @@ walk_tsk(struct walker *w)
 	root = tsk_fs_file_open_meta(w->fs, NULL, w->fs->root_inum);
 	if (root == NULL || root->meta == NULL) {
 		const char *m = tsk_error_get();
-		report(w, NULL, 0, "cannot read the root directory: %s", m ? m : "?");
+		walk_report(w, NULL, 0, "cannot read the root directory: %s", m ? m : "?");
 		tsk_error_reset();
 		tsk_fs_file_close(root);
 		return 0;
@@ -1411,321 +1323,9 @@ walk_tsk(struct walker *w)
 	if (buf_addc(&w->path, '/', NULL) < 0 ||
 	    map_put(&w->visited, (uint64_t)w->fs->root_inum, 1) < 0)
 		return walk_oom(w);
-	if (add_entry(w, &e, &idx) < 0)
+	if (walk_add_entry(w, &e, &idx) < 0)
 		return -1;
 	walk_tsk_dir(w, w->fs->root_inum, 0);
-	return w->failed ? -1 : 0;
-}
-
-/* ---- dir: sources ---- */
-
-static uint8_t
-host_type(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFREG: return HTREE_REG;
-	case S_IFDIR: return HTREE_DIR;
-	case S_IFLNK: return HTREE_LNK;
-	case S_IFCHR: return HTREE_CHR;
-	case S_IFBLK: return HTREE_BLK;
-	case S_IFIFO: return HTREE_FIFO;
-	case S_IFSOCK: return HTREE_SOCK;
-	default: return HTREE_OTHER;
-	}
-}
-
-static int64_t
-stx_time(const struct statx_timestamp *t)
-{
-	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
-}
-
-static void
-host_entry(struct walker *w, int dfd, const char *name, struct htree_entry *e, char *lbuf,
-	   struct statx *sx)
-{
-	e->type = host_type(sx->stx_mode);
-	e->mode = sx->stx_mode & 07777;
-	e->uid = sx->stx_uid;
-	e->gid = sx->stx_gid;
-	e->nlink = sx->stx_nlink;
-	e->size = e->type == HTREE_DIR ? sx->stx_size : sx->stx_size;
-	e->inode = sx->stx_ino;
-	e->mtime = stx_time(&sx->stx_mtime);
-	e->atime = stx_time(&sx->stx_atime);
-	e->ctime = stx_time(&sx->stx_ctime);
-	e->crtime = (sx->stx_mask & STATX_BTIME) ? stx_time(&sx->stx_btime) : HTREE_NO_TIME;
-	if (e->type == HTREE_LNK) {
-		ssize_t n = readlinkat(dfd, name, lbuf, HTREE_MAX_LINK);
-		if (n >= 0) {
-			e->link = lbuf;
-			e->link_len = (uint32_t)n;
-		} else {
-			report(w, (const char *)w->path.data, w->path.len,
-			       "cannot read link target: %s", strerror(errno));
-		}
-	}
-}
-
-static void
-walk_host_dir(struct walker *w, int dfd, int depth, char *lbuf)
-{
-	DIR *d;
-	struct dirent *de;
-	struct subdirs subs;
-	int dup_fd;
-
-	if (too_deep(w, depth))
-		return;
-	dup_fd = dup(dfd);
-	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (d == NULL) {
-		report(w, (const char *)w->path.data, w->path.len, "cannot read directory: %s",
-		       strerror(errno));
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return;
-	}
-	subdirs_init(&subs);
-	while (!w->failed && (errno = 0, de = readdir(d)) != NULL) {
-		struct htree_entry e;
-		struct statx sx;
-		size_t old, nlen = strlen(de->d_name);
-		int64_t idx;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (path_push(w, de->d_name, nlen, &old) < 0) {
-			path_too_long(w, old);
-			continue;
-		}
-		memset(&e, 0, sizeof(e));
-		if (statx(dfd, de->d_name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
-			  STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) {
-			report(w, (const char *)w->path.data, w->path.len, "cannot stat: %s",
-			       strerror(errno));
-			path_pop(w, old);
-			continue;
-		}
-		host_entry(w, dfd, de->d_name, &e, lbuf, &sx);
-		if (add_entry(w, &e, &idx) == 0) {
-			if (e.type == HTREE_REG)
-				queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL, NULL,
-					   sx.stx_blocks * 512);
-			if (e.type == HTREE_DIR &&
-			    makedev(sx.stx_dev_major, sx.stx_dev_minor) == w->root_dev)
-				subdirs_add(w, &subs, 0, de->d_name, nlen);
-		}
-		path_pop(w, old);
-	}
-	closedir(d);
-	for (size_t i = 0; i < subs.n && !w->failed; i++) {
-		size_t old;
-		int fd;
-
-		if (!subdirs_enter(w, &subs, i, &old))
-			continue;
-		fd = openat(dfd, subdirs_name(&subs, i),
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			report(w, (const char *)w->path.data, w->path.len,
-			       "cannot open directory: %s", strerror(errno));
-		} else {
-			walk_host_dir(w, fd, depth + 1, lbuf);
-			close(fd);
-		}
-		path_pop(w, old);
-	}
-	subdirs_release(&subs);
-}
-
-static int
-walk_host(struct walker *w)
-{
-	struct htree_entry e;
-	struct statx sx;
-	struct rlimit rl;
-	char *lbuf;
-	int64_t idx;
-
-	if (w->fsi >= SOURCE_MAX_FS)
-		return dt_fail(w->err, DT_EUSAGE, "too many directory sources");
-	w->root_fd = open(w->sfs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->root_fd < 0)
-		return dt_fail_errno(w->err, DT_EIO, "cannot open '%s'", w->sfs->root);
-	/* The hashing threads open files beneath it while and after the walk; closed at the end. */
-	w->root_fds[w->fsi] = w->root_fd;
-	if (statx(w->root_fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0)
-		return dt_fail_errno(w->err, DT_EIO, "cannot stat '%s'", w->sfs->root);
-	w->root_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
-	/* One descriptor per level is open while walking: allow as many as the depth cap. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		if (rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-			getrlimit(RLIMIT_NOFILE, &rl);
-		}
-		if (rl.rlim_cur != RLIM_INFINITY && (int)rl.rlim_cur - 64 < w->max_depth)
-			w->max_depth = (int)rl.rlim_cur - 64;
-	}
-	lbuf = malloc(HTREE_MAX_LINK + 1);
-	if (lbuf == NULL)
-		return dt_fail(w->err, DT_ENOMEM, "out of memory");
-	memset(&e, 0, sizeof(e));
-	buf_reset(&w->path);
-	if (buf_addc(&w->path, '/', NULL) < 0) {
-		free(lbuf);
-		return walk_oom(w);
-	}
-	host_entry(w, w->root_fd, "", &e, lbuf, &sx);
-	if (add_entry(w, &e, &idx) == 0)
-		walk_host_dir(w, w->root_fd, 0, lbuf);
-	free(lbuf);
-	return w->failed ? -1 : 0;
-}
-
-/* ---- XFS, read by our own reader (xfs.h) ---- */
-
-struct xfs_walkdir {
-	struct walker *w;
-	struct xfs_inode *ip; /* scratch for each child */
-	char *lbuf;
-	struct subdirs subs;
-};
-
-static void
-xfs_fields(struct htree_entry *e, const struct xfs_inode *ip)
-{
-	e->type = host_type((mode_t)ip->mode);
-	e->mode = ip->mode & 07777;
-	e->uid = ip->uid;
-	e->gid = ip->gid;
-	e->nlink = ip->nlink;
-	e->size = ip->size;
-	e->inode = ip->ino;
-	e->mtime = ip->mtime;
-	e->atime = ip->atime;
-	e->ctime = ip->ctime;
-	e->crtime = ip->crtime;
-}
-
-static int
-xfs_name(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype)
-{
-	struct xfs_walkdir *c = ctx;
-	struct walker *w = c->w;
-	struct htree_entry e;
-	struct dt_err err = { 0 };
-	size_t old, llen;
-	int64_t idx;
-
-	(void)ftype; /* the inode's mode is the truth */
-	if (path_push(w, name, len, &old) < 0) {
-		path_too_long(w, old);
-		return 0;
-	}
-	if (xfs_inode_read(w->sfs->xfs, ino, c->ip, &err) < 0) {
-		report(w, (const char *)w->path.data, w->path.len, "%s", err.msg);
-		path_pop(w, old);
-		return 0;
-	}
-	memset(&e, 0, sizeof(e));
-	xfs_fields(&e, c->ip);
-	if (e.type == HTREE_LNK) {
-		if (xfs_readlink(w->sfs->xfs, c->ip, c->lbuf, &llen, &err) == 0) {
-			e.link = c->lbuf;
-			e.link_len = (uint32_t)llen;
-		} else {
-			report(w, (const char *)w->path.data, w->path.len,
-			       "cannot read the symlink's target: %s", err.msg);
-		}
-	}
-	if (add_entry(w, &e, &idx) == 0) {
-		if (e.type == HTREE_REG)
-			/* Allocated bytes as stat's st_blocks says them (dir: sources agree). */
-			queue_file(w, (size_t)idx, htree_at(w->t, (size_t)idx), NULL, c->ip,
-				   c->ip->nblocks > UINT64_MAX / w->sfs->block_size
-					   ? UINT64_MAX
-					   : c->ip->nblocks * w->sfs->block_size);
-		if (e.type == HTREE_DIR)
-			subdirs_add(w, &c->subs, ino, name, len);
-	}
-	path_pop(w, old);
-	return w->failed ? 1 : 0;
-}
-
-static void
-walk_xfs_dir(struct walker *w, uint64_t ino, int depth, char *lbuf)
-{
-	struct xfs_walkdir c;
-	struct dt_err err = { 0 };
-
-	if (w->failed || too_deep(w, depth))
-		return;
-	memset(&c, 0, sizeof(c));
-	c.w = w;
-	c.lbuf = lbuf;
-	c.ip = malloc(2 * sizeof(*c.ip));
-	subdirs_init(&c.subs);
-	if (c.ip == NULL) {
-		walk_oom(w);
-		return;
-	}
-	/* The names first, then each subdirectory: the directory's inode and one for its
-	 * children, per level. */
-	if (xfs_inode_read(w->sfs->xfs, ino, &c.ip[1], &err) < 0 ||
-	    xfs_dir_read(w->sfs->xfs, &c.ip[1], xfs_name, &c, &err) < 0)
-		report(w, (const char *)w->path.data, w->path.len, "cannot read directory: %s",
-		       err.msg);
-	free(c.ip);
-	for (size_t i = 0; i < c.subs.n && !w->failed; i++) {
-		size_t old;
-
-		if (!subdirs_enter(w, &c.subs, i, &old))
-			continue;
-		if (first_visit(w, c.subs.v[i].inum))
-			walk_xfs_dir(w, c.subs.v[i].inum, depth + 1, lbuf);
-		path_pop(w, old);
-	}
-	subdirs_release(&c.subs);
-}
-
-static int
-walk_xfs(struct walker *w)
-{
-	struct xfs *x = w->sfs->xfs;
-	struct xfs_inode *root = malloc(sizeof(*root));
-	char *lbuf = malloc(XFS_MAX_LINK + 1);
-	struct htree_entry e;
-	struct dt_err err = { 0 };
-	int64_t idx;
-
-	if (root == NULL || lbuf == NULL) {
-		free(root);
-		free(lbuf);
-		return dt_fail(w->err, DT_ENOMEM, "out of memory");
-	}
-	buf_reset(&w->path);
-	if (buf_addc(&w->path, '/', NULL) < 0) {
-		free(root);
-		free(lbuf);
-		return walk_oom(w);
-	}
-	if (xfs_inode_read(x, xfs_root(x), root, &err) < 0 || (root->mode & S_IFMT) != S_IFDIR) {
-		report(w, NULL, 0, "cannot read the root directory: %s",
-		       err.msg[0] ? err.msg : "not a directory");
-	} else {
-		memset(&e, 0, sizeof(e));
-		xfs_fields(&e, root);
-		if (add_entry(w, &e, &idx) == 0) {
-			if (map_put(&w->visited, root->ino, 1) < 0)
-				walk_oom(w);
-			else
-				walk_xfs_dir(w, root->ino, 0, lbuf);
-		}
-	}
-	free(root);
-	free(lbuf);
 	return w->failed ? -1 : 0;
 }
 
@@ -1879,8 +1479,8 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 	if (htree_seal(w.t, err) < 0)
 		goto out;
 	if (htree_dropped(w.t))
-		report(&w, NULL, 0, "%zu duplicate names in directories were left out",
-		       htree_dropped(w.t));
+		walk_report(&w, NULL, 0, "%zu duplicate names in directories were left out",
+			    htree_dropped(w.t));
 	w.st.errors = atomic_load(&w.errors);
 	w.st.bytes_read = atomic_load(&w.bytes_done);
 	w.st.seconds = since(&w.start);

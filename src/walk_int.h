@@ -1,0 +1,158 @@
+/*
+ * walk_int.h - what the files of the walk share behind walk.h.
+ * walk.c: the job queue, hashing, libtsk's filesystems and the whole walk, with the helpers
+ * below; walk_dir.c: dir: sources (statx); walk_xfs.c: XFS through our reader (xfs.h).
+ * A walker reads one filesystem at a time in the calling thread; each adds its entries with
+ * walk_add_entry() at the current path and queues each regular file with walk_queue_file().
+ */
+#ifndef DELTAIR_WALK_INT_H
+#define DELTAIR_WALK_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <tsk/libtsk.h>
+
+#include "buf.h"
+#include "walk.h"
+
+struct job;
+struct alias;
+struct xfs_inode;
+
+/* Open addressing map from a 64-bit key to a size_t value. */
+struct u64map {
+	uint64_t *keys;
+	size_t *vals;
+	size_t cap, n;
+};
+
+/*
+ * ext2/3/4 geometry, read from the superblock, to find an inode's raw bytes: libtsk reads
+ * times as unsigned 32-bit seconds and drops the epoch bits of 256-byte inodes, so a file
+ * touched to 1960 or 2200 would come out in 2096 or 2063. The walk decodes them itself.
+ */
+struct ext_geo {
+	int ok;
+	uint32_t bs, ipg, isz, dsz;
+	uint64_t ninodes, ngroups, blocks;
+	uint64_t gdt;          /* byte offset of the first group descriptor */
+	uint64_t group, table; /* the last group looked up and its inode table block */
+	uint64_t cached;       /* byte offset of the inode-table window in cache, or 0 */
+	size_t have;           /* bytes of it read */
+	unsigned char *block;  /* owned: EXT_TIME_WINDOW bytes */
+};
+
+struct walker {
+	struct source *src;
+	const struct walk_opts *o;
+	struct htree *t;
+	struct walk_stats st;
+	struct dt_err *err;
+	int failed; /* a whole-walk failure is in err */
+
+	/* the filesystem being walked */
+	uint32_t fsi;
+	const struct source_fs *sfs;
+	TSK_FS_INFO *fs;
+	int is_ntfs;
+	int is_exfat;
+	int gold_fs;        /* matching filesystem of the gold tree, or -1 */
+	struct ext_geo ext; /* ext2/3/4: where inodes are, for their times */
+	struct buf path;
+	struct u64map visited;       /* directory inodes already walked */
+	struct u64map links;         /* inode of a multiply-linked file -> its job */
+	int root_fd;                 /* dir: sources: the filesystem being walked */
+	int root_fds[SOURCE_MAX_FS]; /* dir: sources: per filesystem, open until hashing ends */
+	dev_t root_dev;
+	int max_depth;
+
+	/* the job queue */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	pthread_cond_t dcond; /* signalled when ndone reaches njobs */
+	size_t ndone;         /* jobs finished (under qlock) */
+	struct job **blocks;
+	size_t nblocks, capblocks, njobs, next;
+	int closed;
+	struct job *held; /* libtsk jobs held back until the walk is over */
+	size_t nheld, capheld;
+	struct alias *aliases;
+	size_t naliases, capaliases;
+
+	pthread_mutex_t elock; /* serialises on_error */
+	_Atomic uint64_t bytes_done;
+	_Atomic uint64_t errors;
+	uint64_t bytes_total;
+	struct timespec start, last_progress;
+};
+
+struct subdir {
+	uint64_t inum;
+	size_t name_off, name_len;
+};
+
+/* The subdirectories of one directory: kept while its names are read, walked after. */
+struct subdirs {
+	struct subdir *v; /* owned */
+	size_t n, cap;
+	struct buf names; /* their names, each NUL-terminated */
+};
+
+/* walk.c */
+
+/* A per-entry failure at path in the filesystem being walked. */
+void walk_report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
+	DT_PRINTF(4, 5);
+/* Out of memory: the whole walk fails (walk.h: every failure is reported). Returns -1. */
+int walk_oom(struct walker *w);
+/*
+ * Append "/name" to the current path (the root is "/"); *old is the length to pop back to,
+ * also on failure (the path would pass HTREE_MAX_PATH: walk_path_too_long()).
+ */
+int walk_path_push(struct walker *w, const char *name, size_t n, size_t *old) DT_MUST_USE;
+void walk_path_pop(struct walker *w, size_t old);
+/* The entry walk_path_push() could not name: reported (with as much of its path as fits), popped.
+ */
+void walk_path_too_long(struct walker *w, size_t old);
+/* Add e at the current path; -1 when the tree refused it (w->failed is set: the walk stops). */
+int walk_add_entry(struct walker *w, struct htree_entry *e, int64_t *idx);
+/*
+ * Queue the hashing of the regular file at tree entry entry (e): f, its libtsk file; xip, its
+ * inode on XFS; neither for dir: sources. alloc: its allocated bytes where the host or our
+ * own reader says, else UINT64_MAX.
+ */
+void walk_queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f,
+		     const struct xfs_inode *xip, uint64_t alloc);
+/* 1 when a directory at depth is past the cap: reported, and not walked. */
+int walk_too_deep(struct walker *w, int depth);
+/* 1 when the directory inode at the current path is met for the first time; else a loop
+ * (reported). */
+int walk_first_visit(struct walker *w, uint64_t inum);
+void walk_subdirs_init(struct subdirs *s);
+void walk_subdirs_release(struct subdirs *s);
+/* Keep a subdirectory for later (inum 0 where none is needed); out of memory fails the walk. */
+void walk_subdirs_add(struct walker *w, struct subdirs *s, uint64_t inum, const char *name,
+		      size_t len);
+/* Borrowed: valid until s is released. */
+const char *walk_subdirs_name(const struct subdirs *s, size_t i);
+/* Push the i-th subdirectory onto the path; 0 when its path is too long (reported). */
+int walk_subdirs_enter(struct walker *w, const struct subdirs *s, size_t i, size_t *old);
+
+/* walk_dir.c */
+
+/* The tree's type of a st_mode. */
+uint8_t walk_host_type(mode_t m);
+/* Walk the dir: filesystem w->sfs; -1 when the whole walk fails (err filled). */
+int walk_host(struct walker *w);
+
+/* walk_xfs.c */
+
+/* Walk the XFS filesystem w->sfs; -1 when the whole walk fails (err filled). */
+int walk_xfs(struct walker *w);
+
+#endif
