@@ -272,26 +272,64 @@ format_uuid(char *out, size_t size, const unsigned char *u)
 		 u[13], u[14], u[15]);
 }
 
+enum fs_id_kind { ID_NONE, ID_EXT, ID_XFS, ID_NTFS, ID_EXFAT, ID_FAT };
+
 /*
- * The identity of the filesystem whose first n bytes are b (n >= 4096 for all of them), in
- * blkid's spelling, so that a clone (same id) is told from an unrelated filesystem.
+ * Which identity to read: the type the reader found where there is one (libtsk's or our own
+ * name, or the kernel's for dir:); else the first bytes' magic, those at the start first,
+ * since ext's two bytes at 1080 can lie in the boot code of an NTFS or a FAT volume.
+ */
+static enum fs_id_kind
+fs_id_kind(const char *type, const unsigned char *b, size_t n)
+{
+	if (type && strncmp(type, "ext", 3) == 0)
+		return ID_EXT;
+	if (type && strcmp(type, "xfs") == 0)
+		return ID_XFS;
+	if (type && strcmp(type, "ntfs") == 0)
+		return ID_NTFS;
+	if (type && strcmp(type, "exfat") == 0)
+		return ID_EXFAT;
+	if (type && (strncmp(type, "fat", 3) == 0 || strcmp(type, "vfat") == 0 ||
+		     strcmp(type, "msdos") == 0))
+		return ID_FAT;
+	if (n >= 4 && memcmp(b, "XFSB", 4) == 0)
+		return ID_XFS;
+	if (n >= 11 && memcmp(b + 3, "NTFS    ", 8) == 0)
+		return ID_NTFS;
+	if (n >= 11 && memcmp(b + 3, "EXFAT   ", 8) == 0)
+		return ID_EXFAT;
+	if (n >= 512 && b[510] == 0x55 && b[511] == 0xaa)
+		return ID_FAT;
+	if (n >= 1024 + 128 && looks_like_ext(b + 1024))
+		return ID_EXT;
+	return ID_NONE;
+}
+
+/*
+ * The identity of the filesystem of the given type (NULL: unknown) whose first n bytes are b
+ * (n >= 4096 for all of them), in blkid's spelling, so that a clone (same id) is told from
+ * an unrelated filesystem.
  */
 static void
-fs_identity(const unsigned char *b, size_t n, char *uuid, size_t usize, char *label, size_t lsize)
+fs_identity(const char *type, const unsigned char *b, size_t n, char *uuid, size_t usize,
+	    char *label, size_t lsize)
 {
+	enum fs_id_kind k = fs_id_kind(type, b, n);
+
 	uuid[0] = label[0] = '\0';
-	if (n >= 1264 && b[1080] == 0x53 && b[1081] == 0xef) { /* ext2/3/4 */
+	if (k == ID_EXT && n >= 1264) {
 		format_uuid(uuid, usize, b + 1024 + 104);
 		copy_label(label, lsize, b + 1024 + 120, 16);
-	} else if (n >= 120 && memcmp(b, "XFSB", 4) == 0) {
+	} else if (k == ID_XFS && n >= 120) {
 		format_uuid(uuid, usize, b + 32);
 		copy_label(label, lsize, b + 108, 12);
-	} else if (n >= 0x50 && memcmp(b + 3, "NTFS    ", 8) == 0) {
+	} else if (k == ID_NTFS && n >= 0x50) {
 		snprintf(uuid, usize, "%08X%08X", buf_le32(b + 0x4c), buf_le32(b + 0x48));
-	} else if (n >= 104 && memcmp(b + 3, "EXFAT   ", 8) == 0) {
+	} else if (k == ID_EXFAT && n >= 104) {
 		uint32_t id = buf_le32(b + 100);
 		snprintf(uuid, usize, "%04X-%04X", id >> 16, id & 0xffff);
-	} else if (n >= 0x52 && b[510] == 0x55 && b[511] == 0xaa) {
+	} else if (k == ID_FAT && n >= 0x52) {
 		/* FAT: the extended BIOS parameter block is at 0x26, or at 0x42 on FAT32 (whose
 		 * 16-bit sectors-per-FAT is 0). */
 		const unsigned char *e = b[0x16] == 0 && b[0x17] == 0 ? b + 0x42 : b + 0x26;
@@ -313,7 +351,8 @@ fs_read_identity(struct source *s, struct source_fs *f)
 	ssize_t n = source_read(s, f->offset, b, sizeof(b), NULL);
 
 	if (n > 0)
-		fs_identity(b, (size_t)n, f->uuid, sizeof(f->uuid), f->label, sizeof(f->label));
+		fs_identity(f->type, b, (size_t)n, f->uuid, sizeof(f->uuid), f->label,
+			    sizeof(f->label));
 }
 
 static void
@@ -592,7 +631,7 @@ static void
 dir_identity(const struct stat *st, struct source_fs *f)
 {
 	FILE *fp = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, want[32], dev[4096] = "";
+	char *line = NULL, want[32], dev[4096] = "", type[32] = "";
 	size_t cap = 0;
 	unsigned char b[4096];
 	ssize_t n;
@@ -609,8 +648,10 @@ dir_identity(const struct stat *st, struct source_fs *f)
 		if (t == NULL || strcmp(t, want) != 0 || sep == NULL)
 			continue;
 		save = NULL;
-		if (strtok_r(sep + 3, " \n", &save) && (t = strtok_r(NULL, " \n", &save)) &&
-		    t[0] == '/')
+		if ((t = strtok_r(sep + 3, " \n", &save)) == NULL)
+			continue;
+		snprintf(type, sizeof(type), "%s", t);
+		if ((t = strtok_r(NULL, " \n", &save)) && t[0] == '/')
 			snprintf(dev, sizeof(dev), "%s", t);
 	}
 	if (fp)
@@ -624,7 +665,8 @@ dir_identity(const struct stat *st, struct source_fs *f)
 	n = pread(fd, b, sizeof(b), 0);
 	close(fd);
 	if (n > 0)
-		fs_identity(b, (size_t)n, f->uuid, sizeof(f->uuid), f->label, sizeof(f->label));
+		fs_identity(type[0] ? type : NULL, b, (size_t)n, f->uuid, sizeof(f->uuid), f->label,
+			    sizeof(f->label));
 }
 
 static int

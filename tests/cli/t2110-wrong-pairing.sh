@@ -71,6 +71,25 @@ dt diff --no-progress -b fgold.dtree fother.img
 grep -q -F "UUID 5678-EF01) is not the baseline's p0 (fat16, UUID 1234-ABCD)" err ||
 	fail "diff of an unrelated FAT: $(cat err)"
 
+# ext's two magic bytes (1080) planted in the boot code of an NTFS volume and in the reserved
+# sectors of a FAT32 one: each keeps its own identity, read from its boot sector by od.
+plant_ext_magic() { printf '\123\357' | dd of="$1" bs=1 seek=1080 conv=notrunc status=none; }
+truncate -s 16M ntfs.img
+mkntfs -q -F -f ntfs.img > /dev/null 2>&1 || die "mkntfs failed"
+plant_ext_magic ntfs.img
+serial=$(od -An -tx8 -j72 -N8 ntfs.img | tr -d ' ' | tr a-f A-F)
+dt_ok baseline --no-progress -o ntfs.dtree ntfs.img
+dt_ok tree info ntfs.dtree
+grep -q "^filesystem: p0 ntfs .* uuid=$serial" out ||
+	fail "NTFS with ext's magic at 1080: want uuid=$serial: $(grep filesystem out)"
+truncate -s 40M f32.img
+mkfs.vfat -F 32 -i 2468ACE0 -n F32 f32.img > /dev/null || die "mkfs.vfat -F 32 failed"
+plant_ext_magic f32.img
+dt_ok baseline --no-progress -o f32.dtree f32.img
+dt_ok tree info f32.dtree
+grep -q "^filesystem: p0 fat32 .* uuid=2468-ACE0 label=F32$" out ||
+	fail "FAT32 with ext's magic at 1080: $(grep filesystem out)"
+
 # Reversed: the gold made in 2020 (E2FSPROGS_FAKE_TIME dates what mke2fs makes itself), the
 # incident now; same UUID.
 mkdir empty
