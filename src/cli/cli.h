@@ -141,6 +141,9 @@ void cli_check_pairing(const char *cmd, const struct htree *gold, const struct h
 /* 1 if path is a file that starts with the .dtree magic. */
 int cli_is_dtree(const char *path);
 
+/* Write len bytes of s to fp with control bytes and '\\' as \xHH: one name, one line. */
+void cli_put_escaped(FILE *fp, const char *s, size_t len);
+
 /*
  * SIGINT, SIGTERM and SIGHUP back to what they were when deltair started, for code that
  * handles them itself (libfuse installs its handlers only over the default ones).

@@ -116,13 +116,7 @@ resolve_image(struct artifacts *a, const char *spec, long long offset, int json)
 			json_decref(o);
 		} else {
 			printf("%s\t", fs);
-			for (size_t k = 0; k < e->path_len; k++) {
-				unsigned char ch = (unsigned char)e->path[k];
-				if (ch < 0x20 || ch == 0x7f || ch == '\\')
-					printf("\\x%02x", ch);
-				else
-					putchar(ch);
-			}
+			cli_put_escaped(stdout, e->path, e->path_len);
 			for (size_t k = 0; k < n; k++)
 				printf("%c%s", k ? ',' : '\t', names[k]);
 			putchar('\n');

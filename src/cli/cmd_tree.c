@@ -110,13 +110,7 @@ put_left_out(const struct htree *t, const struct htree_entry *e, const char *why
 {
 	fprintf(stderr, "deltair: tree: left out of the hashdeep list (%s): %s:", why,
 		htree_fs(t, e->fs)->name);
-	for (size_t i = 0; i < e->path_len; i++) {
-		unsigned char c = (unsigned char)e->path[i];
-		if (c < 0x20 || c == 0x7f || c == '\\')
-			fprintf(stderr, "\\x%02x", c);
-		else
-			fputc(c, stderr);
-	}
+	cli_put_escaped(stderr, e->path, e->path_len);
 	fputc('\n', stderr);
 }
 
@@ -144,6 +138,9 @@ static int export(const char *path, const char *format, const char *out, const c
 		return cli_usage("tree", "unknown export format '%s'", format);
 	if (prefix && oo.kind == OUTFILE_JSONL)
 		return cli_usage("tree", "--prefix is for hashdeep and bodyfile, not jsonl");
+	if (prefix && strpbrk(prefix, "\n\r|"))
+		return cli_usage("tree", "--prefix must not hold a newline or '|' (it starts every "
+					 "line of the list)");
 	if (outfile_check(out, &oo, &err) < 0)
 		return cli_fail("tree", &err);
 	if (htree_load(path, &t, &err) < 0)
@@ -154,13 +151,18 @@ static int export(const char *path, const char *format, const char *out, const c
 	}
 	sink.fp = of.fp;
 	if (strcmp(format, "hashdeep") == 0) {
-		/* As hashdeep writes it: the folder it ran in, then the command line. */
-		fprintf(of.fp,
-			"%%%%%%%% HASHDEEP-1.0\n%%%%%%%% size,sha256,filename\n"
-			"## Invoked from: %s\n## $ deltair",
-			getcwd(cwd, sizeof(cwd)) ? cwd : "?");
-		for (int i = 0; i < argc; i++)
-			fprintf(of.fp, " %s", argv[i]);
+		/* As hashdeep writes it: the folder it ran in, then the command line; escaped, so
+		 * that a newline in either cannot add a line to the list. */
+		fputs("%%%% HASHDEEP-1.0\n%%%% size,sha256,filename\n## Invoked from: ", of.fp);
+		if (getcwd(cwd, sizeof(cwd)))
+			cli_put_escaped(of.fp, cwd, strlen(cwd));
+		else
+			fputc('?', of.fp);
+		fputs("\n## $ deltair", of.fp);
+		for (int i = 0; i < argc; i++) {
+			fputc(' ', of.fp);
+			cli_put_escaped(of.fp, argv[i], strlen(argv[i]));
+		}
 		fprintf(of.fp, "\n## \n");
 	} else if (strcmp(format, "bodyfile") == 0)
 		fprintf(of.fp, "# TSK 3 body file written by deltair %s from %s\n", DELTAIR_VERSION,

@@ -259,3 +259,16 @@ cli_is_dtree(const char *path)
 	fclose(fp);
 	return yes;
 }
+
+void
+cli_put_escaped(FILE *fp, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			fprintf(fp, "\\x%02x", c);
+		else
+			fputc(c, fp);
+	}
+}

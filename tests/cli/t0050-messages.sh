@@ -47,6 +47,18 @@ grep -qx "## Invoked from: $PWD" out || fail "hashdeep header: no 'Invoked from'
 grep -qx '## \$ deltair tree export --format hashdeep --prefix /mnt/ev/ t.dtree' out ||
 	fail "hashdeep header: not the command line: $(head -5 out)"
 grep -q '^5,.*,/mnt/ev/etc/hostname$' out || fail "hashdeep name with --prefix: $(grep hostname out)"
+# A newline in the folder or an argument cannot add a line to the list: the header escapes
+# it as \x0a, and a --prefix holding one (it starts every line) is refused.
+mkdir "nl
+dir"
+(cd "nl
+dir" && "$DELTAIR" tree export --format hashdeep -o ../nl.txt ../t.dtree) || fail "export from a folder with a newline failed"
+grep -qx '## Invoked from: .*/nl\\x0adir' nl.txt || fail "hashdeep header: the folder not escaped: $(head -5 nl.txt)"
+grep -v -E '^(%%%%|## |[0-9]+,[0-9a-f]{64},)' nl.txt && fail "a line that is no header nor row: $(cat nl.txt)"
+dt tree export --format hashdeep --prefix "/mnt/a
+b" t.dtree
+expect_rc 2 "--prefix with a newline"
+grep -q "must not hold a newline" err || fail "--prefix with a newline: $(cat err)"
 
 # bodyfile --prefix with a trailing slash.
 dt_ok tree export --format bodyfile --prefix /mnt/ev/ t.dtree
