@@ -50,8 +50,8 @@ static const struct {
 	{ EXIT_VERSION, ".dtree of an unsupported format version" },
 	{ EXIT_NOMEM, "out of memory, or a size limit was exceeded" },
 	{ EXIT_NET, "network or remote service error" },
-	{ EXIT_INCOMPLETE, "diff, scan, baseline: incomplete, some evidence could not be read "
-			   "(all output written; never read it as 'no delta')" },
+	{ EXIT_INCOMPLETE, "diff, scan, baseline: incomplete, some evidence could not be read\n"
+			   "       (all output written; never read it as 'no delta')" },
 	{ EXIT_BUG, "internal error (a bug: please report it)" },
 };
 
