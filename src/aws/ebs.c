@@ -133,10 +133,15 @@ ebs_get_stats(struct ebs *e, struct ebs_stats *out)
 	pthread_mutex_unlock(&e->lock);
 }
 
-/* Take one GetSnapshotBlock token: the bucket holds at most burst, refills at rate. */
+/*
+ * Take one GetSnapshotBlock token: the bucket holds at most burst, refills at rate. The
+ * http_request pace hook, so each attempt of a retried request takes its own.
+ */
 static void
-rate_take(struct ebs *e)
+rate_take(void *arg)
 {
+	struct ebs *e = arg;
+
 	for (;;) {
 		struct timespec now, d;
 		double wait;
@@ -403,7 +408,8 @@ fetch_block(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
 		rq.service = "ebs";
 		rq.dst = dst;
 		rq.dst_cap = EBS_BLOCK_SIZE;
-		rate_take(e);
+		rq.pace = rate_take;
+		rq.pace_arg = e;
 		rc = http_do(e->pool, &rq, &rs, err);
 		buf_release(&url);
 		if (rc < 0) {

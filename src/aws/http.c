@@ -509,6 +509,8 @@ http_do(struct http_pool *p, const struct http_request *req, struct http_respons
 
 		if (attempt > 1)
 			sleep_ms(http_backoff_ms(&p->o, attempt - 1, random_u32()));
+		if (req->pace)
+			req->pace(req->pace_arg);
 		reset_attempt(resp);
 		t.header_bytes = 0;
 		t.too_big = 0;

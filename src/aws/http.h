@@ -61,6 +61,9 @@ struct http_request {
 	size_t max_body;  /* cap of resp->body; 0: HTTP_DEFAULT_MAX_BODY */
 	int max_attempts; /* 0: the pool's */
 	long timeout_ms;  /* per attempt; 0: the pool's (IMDS asks for 1 s) */
+	/* Called before every attempt, retries included (a rate limit's token); NULL: none. */
+	void (*pace)(void *arg);
+	void *pace_arg;
 };
 
 struct http_response {

@@ -141,14 +141,24 @@ s=$(grep '"event":"summary"' out)
 [ "$(jq -r .errors <<< "$s")" -ge 1 ] || fail "summary counts no error: $s"
 
 # 5. --ebs-rate: no second over the limit, even the first (the image has more than 5 blocks).
+# Retries count: with 500s answering the first requests, no second holds more than 5
+# GetSnapshotBlock requests, failed ones included (the peer's log of every request).
 aws_peer_ctl DELETE /_peer/counters > /dev/null
-run baseline --no-progress --ebs-rate 5 -o r.dtree ebs://$G
+aws_peer_ctl POST /_peer/faults '[{"op":"GetSnapshotBlock","kind":"error500","count":12}]' > /dev/null
+: > .aws-peer.log
+run baseline --no-progress --ebs-rate 5 --ebs-concurrency 4 -o r.dtree ebs://$G
+aws_peer_ctl POST /_peer/faults '[]' > /dev/null
 expect_rc 0 "baseline --ebs-rate 5"
 c=$(aws_peer_ctl GET /_peer/counters)
 peak=$(jq -r ".snapshots[\"$G\"].peak_per_second" <<< "$c")
 n=$(jq -r ".snapshots[\"$G\"].blocks" <<< "$c")
 [ "$n" -gt 5 ] || fail "--ebs-rate 5: only $n blocks fetched, the limit is not exercised"
 [ "$peak" -le 5 ] || fail "--ebs-rate 5: $peak GetSnapshotBlock in one second"
+sent=$(jq -s '[.[] | select(.operation == "GetSnapshotBlock") | .time] | sort' .aws-peer.log)
+[ "$(jq '[.[] | select(. != null)] | length' <<< "$sent")" -gt "$n" ] ||
+	fail "--ebs-rate 5: the injected 500s were not retried: $(jq length <<< "$sent") requests"
+peak=$(jq '. as $t | [range(length) as $i | [$t[] | select(. >= $t[$i] and . <= $t[$i] + 1)] | length] | max' <<< "$sent")
+[ "$peak" -le 5 ] || fail "--ebs-rate 5: $peak GetSnapshotBlock requests (retries included) in one second"
 run baseline --no-progress --ebs-rate 0 -o r.dtree ebs://$G
 expect_rc 2 "--ebs-rate 0"
 

@@ -1526,7 +1526,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             self.peer.log({"method": req["method"], "path": req["path"],
                            "service": req.get("service"), "operation": req.get("operation"),
-                           "status": req.get("status")})
+                           "status": req.get("status"), "time": time.monotonic()})
 
     # -- AWS services -----------------------------------------------------------------------------
     def service(self, req):
