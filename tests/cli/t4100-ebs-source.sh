@@ -2,9 +2,10 @@
 # t4100: ebs://snap-... evidence. A mke2fs -d image served as an EBS snapshot by the loopback
 # peer (tests/peers/aws_peer.py) reads exactly as the raw image: the same tree (tree export),
 # the same diff and scan. Faults (a throttling burst, 500s, a connection dropped mid-block, a
-# wrong checksum, a corrupt block, an expired block token) end in the right data; a checksum
-# that stays wrong is an error event for the file on that block, never a wrong hash. Nothing
-# hangs; the peer saw no bad signature or request.
+# wrong checksum, a corrupt block, an expired block token, credentials expiring mid-run) end in
+# the right data; a checksum that stays wrong is an error event for the file on that block,
+# never a wrong hash. Nothing hangs; the peer saw no bad signature or request (but the
+# expired credentials it was asked to refuse).
 # Oracle: the raw images read by deltair (checked against sha256sum by t1010), debugfs's
 # block map, the peer's own counters.
 . "$TOP/tests/cli/lib.sh"
@@ -161,6 +162,34 @@ peak=$(jq '. as $t | [range(length) as $i | [$t[] | select(. >= $t[$i] and . <= 
 [ "$peak" -le 5 ] || fail "--ebs-rate 5: $peak GetSnapshotBlock requests (retries included) in one second"
 run baseline --no-progress --ebs-rate 0 -o r.dtree ebs://$G
 expect_rc 2 "--ebs-rate 0"
+
+# 5b. Credentials that expire mid-run: instance-role keys from the peer's IMDS, expired by the
+# peer while the baseline reads; the next ExpiredTokenException looks them up again (a new
+# IMDS mint) and the tree is still the raw image's.
+(
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	export AWS_EC2_METADATA_DISABLED=false AWS_EC2_METADATA_SERVICE_ENDPOINT=$AWS_PEER_URL
+	aws_peer_ctl DELETE /_peer/counters > /dev/null
+	timeout 120 "$DELTAIR" baseline --no-progress --ebs-rate 4 -o x.dtree ebs://$G > xout 2> xerr &
+	pid=$!
+	for i in $(seq 200); do
+		b=$(aws_peer_ctl GET /_peer/counters | jq -r ".snapshots[\"$G\"].blocks // 0")
+		[ "$b" -ge 3 ] && break
+		sleep 0.05
+	done
+	[ "$(aws_peer_ctl POST /_peer/expire-credentials)" -ge 1 ] || exit 1
+	wait $pid || exit 2
+	export_of x.dtree x.jsonl
+	cmp -s raw.jsonl x.jsonl || exit 3
+	c=$(aws_peer_ctl GET /_peer/counters)
+	[ "$(jq -r .imds_credentials <<< "$c")" -ge 2 ] || exit 4
+	[ "$(jq -r ".snapshots[\"$G\"].blocks" <<< "$c")" -gt 3 ] || exit 5
+) || fail "credentials expiring mid-run (step $?): $(head -c 1000 xerr)"
+# Each expired request is a violation at the peer: only those, and at least one (the path ran).
+v=$(aws_peer_ctl GET /_peer/violations)
+jq -e 'length >= 1 and all(.[]; .kind == "auth" and (.detail | test("expired")))' <<< "$v" > /dev/null ||
+	fail "credentials expiring mid-run: violations $v"
+aws_peer_ctl DELETE /_peer/violations > /dev/null
 
 # 6. mount: the content through the FUSE view of the snapshot is the tree put in.
 if [ -e /dev/fuse ] && command -v fusermount3 > /dev/null; then
