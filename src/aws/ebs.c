@@ -193,6 +193,40 @@ is_expired_creds(const struct http_response *r)
 }
 
 /*
+ * GET url from the EBS endpoint, signed; a GetSnapshotBlock (dst set: EBS_BLOCK_SIZE bytes)
+ * takes a rate token per attempt. Credentials that expired mid-run (ExpiredToken) are
+ * looked up again once, here only. rs is filled in either case: release it.
+ */
+static int
+ebs_get(struct ebs *e, const char *op, const char *url, unsigned char *dst,
+	struct http_response *rs, struct dt_err *err)
+{
+	struct http_request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.operation = op;
+	rq.method = "GET";
+	rq.url = url;
+	rq.creds = e->creds;
+	rq.region = e->region;
+	rq.service = "ebs";
+	if (dst) {
+		rq.dst = dst;
+		rq.dst_cap = EBS_BLOCK_SIZE;
+		rq.pace = rate_take;
+		rq.pace_arg = e;
+	}
+	if (http_do(e->pool, &rq, rs, err) == 0)
+		return 0;
+	if (!is_expired_creds(rs))
+		return -1;
+	http_response_release(rs);
+	dt_clear(err);
+	creds_invalidate(e->creds);
+	return http_do(e->pool, &rq, rs, err);
+}
+
+/*
  * One ListSnapshotBlocks page from start (or from next, the previous page's token) into
  * e->tokens; the first page also sizes the volume. *next is new (free()) or NULL at the end.
  */
@@ -200,7 +234,6 @@ static int
 list_page(struct ebs *e, uint64_t start, const char *next, int max, char **next_out,
 	  size_t *nentries, struct dt_err *err)
 {
-	struct http_request rq;
 	struct http_response rs;
 	struct buf url;
 	json_t *j = NULL, *blocks, *v;
@@ -220,25 +253,8 @@ list_page(struct ebs *e, uint64_t start, const char *next, int max, char **next_
 	} else if (start > 0 && buf_printf(&url, err, "&startingBlockIndex=%" PRIu64, start) < 0) {
 		goto out;
 	}
-	for (int again = 0; again < 2; again++) {
-		memset(&rq, 0, sizeof(rq));
-		rq.operation = "ListSnapshotBlocks";
-		rq.method = "GET";
-		rq.url = (const char *)url.data;
-		rq.creds = e->creds;
-		rq.region = e->region;
-		rq.service = "ebs";
-		http_response_release(&rs);
-		memset(&rs, 0, sizeof(rs));
-		if (http_do(e->pool, &rq, &rs, err) == 0)
-			break;
-		if (again == 0 && is_expired_creds(&rs)) {
-			dt_clear(err);
-			creds_invalidate(e->creds);
-			continue;
-		}
+	if (ebs_get(e, "ListSnapshotBlocks", (const char *)url.data, NULL, &rs, err) < 0)
 		goto out;
-	}
 	j = json_loadb((const char *)rs.body.data, rs.body.len, 0, &je);
 	if (!json_is_object(j)) {
 		dt_fail(err, DT_ENET, "ListSnapshotBlocks of '%s': answer is not JSON (%s)", e->id,
@@ -375,10 +391,9 @@ block_source(struct ebs *e, uint64_t idx, char **token)
 static int
 fetch_block(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
 {
-	int bad_sums = 0, relists = 0, creds_again = 0;
+	int bad_sums = 0, relists = 0;
 
 	for (;;) {
-		struct http_request rq;
 		struct http_response rs;
 		struct buf url;
 		char *token = NULL;
@@ -398,19 +413,8 @@ fetch_block(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
 			buf_release(&url);
 			return -1;
 		}
-		memset(&rq, 0, sizeof(rq));
 		memset(&rs, 0, sizeof(rs));
-		rq.operation = "GetSnapshotBlock";
-		rq.method = "GET";
-		rq.url = (const char *)url.data;
-		rq.creds = e->creds;
-		rq.region = e->region;
-		rq.service = "ebs";
-		rq.dst = dst;
-		rq.dst_cap = EBS_BLOCK_SIZE;
-		rq.pace = rate_take;
-		rq.pace_arg = e;
-		rc = http_do(e->pool, &rq, &rs, err);
+		rc = ebs_get(e, "GetSnapshotBlock", (const char *)url.data, dst, &rs, err);
 		buf_release(&url);
 		if (rc < 0) {
 			if (is_bad_block_token(&rs) && relists++ < EBS_FETCH_TRIES) {
@@ -422,12 +426,6 @@ fetch_block(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
 				pthread_mutex_unlock(&e->lock);
 				if (list_blocks(e, idx, RELIST_PAGE, 1, err) < 0)
 					return -1;
-				continue;
-			}
-			if (is_expired_creds(&rs) && creds_again++ < 1) {
-				http_response_release(&rs);
-				dt_clear(err);
-				creds_invalidate(e->creds);
 				continue;
 			}
 			http_response_release(&rs);
