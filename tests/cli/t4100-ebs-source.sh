@@ -147,7 +147,7 @@ s=$(grep '"event":"summary"' out)
 aws_peer_ctl DELETE /_peer/counters > /dev/null
 aws_peer_ctl POST /_peer/faults '[{"op":"GetSnapshotBlock","kind":"error500","count":12}]' > /dev/null
 : > .aws-peer.log
-run baseline --no-progress --ebs-rate 5 --ebs-concurrency 4 -o r.dtree ebs://$G
+run baseline --no-progress --ebs-rate 5 -o r.dtree ebs://$G
 aws_peer_ctl POST /_peer/faults '[]' > /dev/null
 expect_rc 0 "baseline --ebs-rate 5"
 c=$(aws_peer_ctl GET /_peer/counters)
@@ -162,6 +162,11 @@ peak=$(jq '. as $t | [range(length) as $i | [$t[] | select(. >= $t[$i] and . <= 
 [ "$peak" -le 5 ] || fail "--ebs-rate 5: $peak GetSnapshotBlock requests (retries included) in one second"
 run baseline --no-progress --ebs-rate 0 -o r.dtree ebs://$G
 expect_rc 2 "--ebs-rate 0"
+for c in 0 257; do
+	run baseline --no-progress --ebs-concurrency $c -o r.dtree ebs://$G
+	expect_rc 2 "--ebs-concurrency $c"
+	grep -q "from 1 to 256" err || fail "--ebs-concurrency $c: $(cat err)"
+done
 
 # 5b. Credentials that expire mid-run: instance-role keys from the peer's IMDS, expired by the
 # peer while the baseline reads; the next ExpiredTokenException looks them up again (a new
