@@ -62,6 +62,13 @@ c=$(aws_peer_ctl GET /_peer/counters)
 n=$(jq -r ".snapshots[\"$G\"].blocks" <<< "$c")
 listed=$(jq -r ".snapshots[\"$G\"].ListSnapshotBlocks" <<< "$c")
 [ "$n" -gt 0 ] && [ "$n" -le 128 ] || fail "blocks fetched: $n (a 64 MiB image has 128)"
+# No block is fetched twice (read-ahead threads and the reader racing for one block): the
+# cache (64 blocks at least) holds every block the peer serves, the image's non-zero ones.
+nz=$(python3 -c 'import sys
+f = open(sys.argv[1], "rb")
+print(sum(1 for b in iter(lambda: f.read(524288), b"") if b.count(0) != len(b)))' gold.raw)
+[ "$nz" -le 64 ] || die "gold.raw has $nz non-zero blocks: more than the cache holds"
+[ "$n" -le "$nz" ] || fail "$n blocks fetched of $nz non-zero ones: a block was fetched twice"
 [ "$listed" -ge 1 ] || fail "ListSnapshotBlocks not called"
 
 # The region in the spec.
@@ -154,6 +161,7 @@ c=$(aws_peer_ctl GET /_peer/counters)
 peak=$(jq -r ".snapshots[\"$G\"].peak_per_second" <<< "$c")
 n=$(jq -r ".snapshots[\"$G\"].blocks" <<< "$c")
 [ "$n" -gt 5 ] || fail "--ebs-rate 5: only $n blocks fetched, the limit is not exercised"
+[ "$n" -le "$nz" ] || fail "--ebs-rate 5: $n blocks fetched of $nz non-zero ones: one fetched twice"
 [ "$peak" -le 5 ] || fail "--ebs-rate 5: $peak GetSnapshotBlock in one second"
 sent=$(jq -s '[.[] | select(.operation == "GetSnapshotBlock") | .time] | sort' .aws-peer.log)
 [ "$(jq '[.[] | select(. != null)] | length' <<< "$sent")" -gt "$n" ] ||
