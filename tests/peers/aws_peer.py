@@ -9,7 +9,8 @@ Usage (run it with Debian's interpreter, /usr/bin/python3, so it uses python3-bo
   aws_peer.py serve --config CONFIG.json [--port-file FILE] [--log FILE] [--proxy URL]
       Serve until SIGTERM/SIGINT. The chosen port is printed on stdout (one line) and, with
       --port-file, written to FILE (atomically, once the socket listens). --log appends one JSON
-      line per request. --proxy URL: requests that are none of the services below are checked
+      line per request (method, path, service, operation, status, time: a monotonic clock in
+      seconds, for rates). --proxy URL: requests that are none of the services below are checked
       (signature, model when botocore knows the service) and forwarded to URL (e.g. an SQS
       emulator); the upstream's answer is relayed.
   aws_peer.py ctl PORT|PORTFILE METHOD PATH [JSON]
