@@ -46,6 +46,7 @@ dt() {
 	rc=0
 	"$@" > out 2> err || rc=$?
 	[ "$rc" -lt 128 ] || fail "$* died of signal $((rc - 128)); stderr: $(head -c 2000 err)"
+	! grep -qF -e "$AWS_SECRET_ACCESS_KEY" out err || fail "$*: the secret key is in its output"
 }
 export_of() { "$DT_SAVE" tree export --format jsonl "$1" > "$2" || die "tree export $1"; }
 
@@ -175,6 +176,15 @@ for c in 0 257; do
 	expect_rc 2 "--ebs-concurrency $c"
 	grep -q "from 1 to 256" err || fail "--ebs-concurrency $c: $(cat err)"
 done
+
+# 5a. A wrong secret: refused with the service's error, the secret in no message.
+AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYWRONGKEY run baseline --no-progress -o w.dtree ebs://$G
+expect_rc 7 "baseline with a wrong secret (network or service)"
+grep -q "ListSnapshotBlocks: HTTP 403 InvalidSignatureException" err || fail "wrong secret: $(cat err)"
+[ ! -e w.dtree ] || fail "a baseline was written without evidence read"
+v=$(aws_peer_ctl GET /_peer/violations)
+jq -e 'length >= 1 and all(.[]; .kind == "auth")' <<< "$v" > /dev/null || fail "wrong secret: violations $v"
+aws_peer_ctl DELETE /_peer/violations > /dev/null
 
 # 5b. Credentials that expire mid-run: instance-role keys from the peer's IMDS, expired by the
 # peer while the baseline reads; the next ExpiredTokenException looks them up again (a new
