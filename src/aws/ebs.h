@@ -8,7 +8,8 @@
  * fetched again, then is an I/O error: never wrong data. An expired block token re-lists that
  * stretch of the snapshot and fetches again; ExpiredToken credentials are looked up again.
  * Sequential reads start read-ahead fetches on background threads (concurrency in flight);
- * every GetSnapshotBlock takes a token from a bucket refilled at rate per second.
+ * every GetSnapshotBlock request, each retry included, takes a token from a bucket refilled
+ * just under rate per second.
  * Every block goes through one routing point (ebs.c: block_source), where a later
  * changed-block list can send unchanged blocks to another store.
  * A struct ebs is thread-safe: ebs_read() may be called from any number of threads.
