@@ -1,0 +1,58 @@
+/*
+ * store.h - where results go: a folder, or S3.
+ *   "DIR" (a path)            keys are relative paths under DIR; folders 0700, files 0600;
+ *                             every object is written to a temporary name and renamed.
+ *   "s3://BUCKET[/PREFIX]"    keys are object keys under PREFIX; PutObject (multipart at or
+ *                             above multipart_threshold) with x-amz-checksum-sha256, and the
+ *                             server-side encryption headers of the options. The endpoint is
+ *                             AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (aws/endpoint.h),
+ *                             path-style addressing when an endpoint is given.
+ * An object is either whole or absent: never half-written under its key.
+ */
+#ifndef DELTAIR_WORKER_STORE_H
+#define DELTAIR_WORKER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define STORE_DEFAULT_MULTIPART (64u * 1024 * 1024)
+
+struct store;
+struct creds;     /* aws/creds.h */
+struct http_pool; /* aws/http.h */
+
+struct store_options {
+	const char *region;           /* S3: NULL: from env/profile/IMDS (aws/endpoint.h) */
+	struct creds *creds;          /* S3: borrowed */
+	struct http_pool *pool;       /* S3: borrowed */
+	const char *sse;              /* S3: NULL, "AES256" or "aws:kms" */
+	const char *sse_kms_key_id;   /* S3: with "aws:kms"; NULL: the account's default key */
+	uint64_t multipart_threshold; /* S3: 0: STORE_DEFAULT_MULTIPART */
+};
+
+/* Open the store named by url (a folder is made, 0700, with missing parents). */
+int store_open(const char *url, const struct store_options *opt, struct store **out,
+	       struct dt_err *err) DT_MUST_USE;
+void store_close(struct store *s);
+/* Store the local file path as key. */
+int store_put_file(struct store *s, const char *key, const char *path,
+		   struct dt_err *err) DT_MUST_USE;
+/* Store len bytes as key. */
+int store_put_mem(struct store *s, const char *key, const void *data, size_t len,
+		  struct dt_err *err) DT_MUST_USE;
+/* 1 when key exists, 0 when not, -1 on failure. */
+int store_exists(struct store *s, const char *key, struct dt_err *err) DT_MUST_USE;
+/* Copy key into the new local file path (0600; written to a temporary name, renamed). */
+int store_get_file(struct store *s, const char *key, const char *path,
+		   struct dt_err *err) DT_MUST_USE;
+/* Remove every object whose key starts with prefix (a killed job's partial result). */
+int store_delete_prefix(struct store *s, const char *prefix, struct dt_err *err) DT_MUST_USE;
+/* The keys under prefix, sorted: *keys (caller frees each and the array), *n. */
+int store_list(struct store *s, const char *prefix, char ***keys, size_t *n,
+	       struct dt_err *err) DT_MUST_USE;
+/* The URL the store was opened with, for messages and logs. */
+const char *store_url(const struct store *s);
+
+#endif
