@@ -218,8 +218,12 @@ cmd_help(int argc, char **argv)
 static int
 cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("usage: deltair version\n\nPrint deltair's version.\n");
+		return 0;
+	}
+	if (argc > 1)
+		return cli_usage("version", "takes no arguments, not '%s'", argv[1]);
 	printf("deltair %s\n", DELTAIR_VERSION);
 	return 0;
 }
