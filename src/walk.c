@@ -830,8 +830,8 @@ walk_queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK
  * (2262-04-11; a .dtree reader refuses more) are clamped to its edge: ext4 can say 2446,
  * hostile NTFS times anything.
  */
-static int64_t
-clamp_ns(int64_t s, int64_t ns)
+int64_t
+walk_clamp_ns(int64_t s, int64_t ns)
 {
 	const int64_t lim = INT64_MAX / 1000000000 - 1;
 
@@ -847,7 +847,7 @@ ns_time(time_t s, uint32_t ns)
 {
 	if (s == 0 && ns == 0)
 		return HTREE_NO_TIME;
-	return clamp_ns((int64_t)s, ns < 1000000000 ? (int64_t)ns : 0);
+	return walk_clamp_ns((int64_t)s, ns < 1000000000 ? (int64_t)ns : 0);
 }
 
 static uint8_t
@@ -942,7 +942,7 @@ ext_time(const unsigned char *p, const unsigned char *extra)
 	x = buf_le32(extra);
 	/* As the kernel's ext4_decode_extra_time(): the low two bits extend the seconds. */
 	s += (int64_t)(x & 3) << 32;
-	return clamp_ns(s, (int64_t)((x >> 2) % 1000000000));
+	return walk_clamp_ns(s, (int64_t)((x >> 2) % 1000000000));
 }
 
 /* Replace libtsk's times of e by the inode's own; leaves them as they are on any doubt. */

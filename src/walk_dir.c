@@ -34,7 +34,7 @@ walk_host_type(mode_t m)
 static int64_t
 stx_time(const struct statx_timestamp *t)
 {
-	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+	return walk_clamp_ns(t->tv_sec, t->tv_nsec < 1000000000 ? (int64_t)t->tv_nsec : 0);
 }
 
 static void

@@ -103,4 +103,15 @@ for l in sys.stdin:
 ' | sort > got-spread.txt
 diff want-spread.txt got-spread.txt > d.txt ||
 	fail "inodes across groups: mtimes differ (< kernel, > deltair): $(head -20 d.txt)"
+# dir: reads times through statx: seconds past what the tree's int64 nanoseconds hold (ext4
+# says up to 2446) are saturated at 2262-04-11, as for the raw reader, never wrapped.
+mkdir -p far
+touch far/late
+touch -d @15032385535 far/late || die "touch far/late failed"
+[ "$(stat -c %Y far/late)" -gt 9223372036 ] || skip "this filesystem cannot hold a time past 2262"
+dt_ok baseline --no-progress -o far.dtree dir:far
+dt_ok tree export --format jsonl far.dtree
+jq -r 'select(.path == "/late") | .mtime' out > got-far.txt
+[ "$(cat got-far.txt)" = "2262-04-11T23:47:15.000000000Z" ] ||
+	fail "dir: mtime past 2262 read as $(cat got-far.txt), not saturated"
 t_done
