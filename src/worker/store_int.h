@@ -1,0 +1,49 @@
+/*
+ * store_int.h - what store.c asks of a backend (store.h). One struct store_ops per kind of
+ * URL; store.c picks by prefix ("s3://"), a folder being the rest. A backend's struct store
+ * begins with a struct store_base. Internal to src/worker/: no front-end includes it.
+ */
+#ifndef DELTAIR_WORKER_STORE_INT_H
+#define DELTAIR_WORKER_STORE_INT_H
+
+#include "worker/store.h"
+
+struct store_ops {
+	const char *scheme; /* "s3://"; NULL: a folder (the fallback) */
+	/* url: the whole URL, scheme included. */
+	int (*open)(const char *url, const struct store_options *opt, struct store **out,
+		    struct dt_err *err);
+	void (*close)(struct store *s);
+	int (*put_file)(struct store *s, const char *key, const char *path, struct dt_err *err);
+	int (*put_mem)(struct store *s, const char *key, const void *data, size_t len,
+		       struct dt_err *err);
+	int (*exists)(struct store *s, const char *key, struct dt_err *err);
+	int (*get_file)(struct store *s, const char *key, const char *path, struct dt_err *err);
+	int (*delete_prefix)(struct store *s, const char *prefix, struct dt_err *err);
+	int (*list)(struct store *s, const char *prefix, char ***keys, size_t *n,
+		    struct dt_err *err);
+};
+
+/* The first member of every backend's struct store; store.c fills it after open. */
+struct store_base {
+	const struct store_ops *ops;
+	char *url; /* owned by store.c */
+};
+
+extern const struct store_ops store_dir_ops;
+/*
+ * store_s3.c defines it; until then the weak reference is NULL and "s3://" says so.
+ * When it lands, drop the weak attribute: a weak reference does not pull a member out of
+ * libdeltair.a, so the backend would stay out of the program.
+ */
+extern const struct store_ops store_s3_ops __attribute__((weak));
+
+/*
+ * A key is a relative path of '/'-separated parts, none empty, "." or "..", no NUL, at most
+ * STORE_MAX_KEY bytes: what every backend accepts, so that a key made from hostile input
+ * can never climb out of the store. 0 or -1 (DT_EUSAGE).
+ */
+#define STORE_MAX_KEY 1024
+int store_check_key(const char *key, struct dt_err *err);
+
+#endif

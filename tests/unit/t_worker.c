@@ -1,0 +1,473 @@
+/* t_worker.c - jobs (job.h), the spool queue (queue.h) and the folder store (store.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "t.h"
+#include "worker/job.h"
+#include "worker/queue.h"
+#include "worker/store.h"
+
+static int
+parse(const char *json, struct job *j, struct dt_err *err)
+{
+	memset(err, 0, sizeof(*err));
+	return job_parse(json, strlen(json), NULL, j, err);
+}
+
+/* job_parse fails with code and a message containing word. */
+static int
+rejects(const char *json, enum dt_code code, const char *word)
+{
+	struct job j;
+	struct dt_err err;
+	int r = parse(json, &j, &err);
+
+	if (r != -1 || err.code != code || strstr(err.msg, word) == NULL) {
+		fprintf(stderr, "  job %s: r=%d code=%d msg=%s\n", json, r, err.code, err.msg);
+		if (r == 0)
+			job_free(&j);
+		return 0;
+	}
+	return j.evidence == NULL && j.case_id == NULL;
+}
+
+TEST(t_job_parses_version_1)
+{
+	struct job j;
+	struct dt_err err;
+	char *name;
+
+	REQUIRE(parse("{\"version\":1,\"case\":\"IR-1\",\"evidence\":\"ebs://"
+		      "snap-0123456789abcdef0\","
+		      "\"region\":\"eu-west-1\",\"baseline\":\"/g/gold.dtree\",\"output\":\"/r\","
+		      "\"rules\":[\"/r1.yar\"],\"artifacts\":[],\"limits\":{\"memory_mb\":512,"
+		      "\"cpu_seconds\":60,\"wall_seconds\":120,\"open_files\":256}}",
+		      &j, &err) == 0);
+	CHECK(strcmp(j.case_id, "IR-1") == 0);
+	CHECK(strcmp(j.snapshot, "snap-0123456789abcdef0") == 0);
+	CHECK(strcmp(j.region, "eu-west-1") == 0);
+	CHECK(j.read_mode == JOB_READ_DIRECT);
+	CHECK(j.nrules == 1 && strcmp(j.rules[0], "/r1.yar") == 0);
+	CHECK(j.artifacts != NULL && j.nartifacts == 0);
+	CHECK(j.limits.memory_bytes == 512ull * 1024 * 1024 && j.limits.cpu_seconds == 60 &&
+	      j.limits.wall_seconds == 120 && j.limits.open_files == 256);
+	name = job_result_name(&j);
+	CHECK(name && strcmp(name, "IR-1/snap-0123456789abcdef0") == 0);
+	free(name);
+	job_free(&j);
+}
+
+TEST(t_job_round_trips_through_json)
+{
+	struct job j, k;
+	struct dt_err err;
+	char *s, *t;
+
+	REQUIRE(parse("{\"version\":1,\"snapshot\":\"snap-0123abcd\",\"read_mode\":\"attach\","
+		      "\"changed_since\":\"snap-01234567\",\"limits\":{\"wall_seconds\":5}}",
+		      &j, &err) == 0);
+	CHECK(strcmp(j.evidence, "ebs://snap-0123abcd") == 0);
+	CHECK(strcmp(j.case_id, "default") == 0);
+	s = job_to_json(&j);
+	REQUIRE(s != NULL);
+	REQUIRE(parse(s, &k, &err) == 0);
+	t = job_to_json(&k);
+	CHECK(t && strcmp(s, t) == 0);
+	CHECK(k.read_mode == JOB_READ_ATTACH && k.limits.wall_seconds == 5);
+	free(s);
+	free(t);
+	job_free(&j);
+	job_free(&k);
+}
+
+TEST(t_job_takes_defaults)
+{
+	struct job d = { 0 }, j;
+	struct dt_err err = { 0 };
+	char *rules[] = { "/d.yar" };
+
+	d.case_id = "fleet";
+	d.baseline = "/gold.dtree";
+	d.output = "/out";
+	d.rules = rules;
+	d.nrules = 1;
+	d.limits.wall_seconds = 99;
+	const char *js = "{\"version\":1,\"evidence\":\"/img/host-a.raw\",\"output\":\"/o2\"}";
+	REQUIRE(job_parse(js, strlen(js), &d, &j, &err) == 0);
+	CHECK(strcmp(j.case_id, "fleet") == 0 && strcmp(j.baseline, "/gold.dtree") == 0);
+	CHECK(strcmp(j.output, "/o2") == 0 && j.nrules == 1 && j.rules[0] != rules[0]);
+	CHECK(j.limits.wall_seconds == 99 && j.snapshot == NULL);
+	CHECK(j.read_mode == JOB_READ_DEFAULT);
+	job_free(&j);
+}
+
+TEST(t_job_accepts_eventbridge_snapshot_event)
+{
+	struct job d = { 0 }, j;
+	struct dt_err err = { 0 };
+	char *name;
+	const char *ev =
+		"{\"version\":\"0\",\"id\":\"01234567-0123-0123-0123-012345678901\","
+		"\"detail-type\":\"EBS Snapshot Notification\",\"source\":\"aws.ec2\","
+		"\"account\":\"012345678901\",\"time\":\"2026-12-03T10:00:00Z\","
+		"\"region\":\"us-east-1\",\"resources\":[\"arn:aws:ec2::us-west-2:snapshot/"
+		"snap-01234567\"],\"detail\":{\"event\":\"createSnapshot\",\"result\":"
+		"\"succeeded\","
+		"\"cause\":\"\",\"request-id\":\"\",\"snapshot_id\":\"arn:aws:ec2::us-west-2:"
+		"snapshot/snap-01234567\",\"source\":\"arn:aws:ec2::us-west-2:volume/"
+		"vol-01234567\",\"startTime\":\"2026-12-03T10:00:00Z\"}}";
+
+	d.case_id = "auto";
+	d.output = "/results";
+	REQUIRE(job_parse(ev, strlen(ev), &d, &j, &err) == 0);
+	CHECK(strcmp(j.snapshot, "snap-01234567") == 0);
+	CHECK(strcmp(j.evidence, "ebs://snap-01234567") == 0);
+	CHECK(strcmp(j.region, "us-east-1") == 0 && strcmp(j.output, "/results") == 0);
+	name = job_result_name(&j);
+	CHECK(name && strcmp(name, "auto/snap-01234567") == 0);
+	free(name);
+	job_free(&j);
+}
+
+TEST(t_job_rejects_failed_snapshot_event)
+{
+	CHECK(rejects(
+		"{\"detail-type\":\"EBS Snapshot Notification\",\"detail\":{\"result\":"
+		"\"failed\",\"snapshot_id\":\"arn:aws:ec2::us-west-2:snapshot/snap-01234567\"}}",
+		DT_EFORMAT, "'failed', not 'succeeded'"));
+	CHECK(rejects("{\"detail-type\":\"EBS Volume Notification\",\"detail\":{}}", DT_EFORMAT,
+		      "not an \"EBS Snapshot Notification\""));
+	CHECK(rejects("{\"detail-type\":\"EBS Snapshot Notification\",\"detail\":{\"result\":"
+		      "\"succeeded\",\"snapshot_id\":\"arn:aws:ec2::x:snapshot/../../etc\"}}",
+		      DT_EFORMAT, "not a snapshot ARN"));
+}
+
+TEST(t_job_rejects_hostile_json)
+{
+	char *huge;
+	size_t n = 300 * 1024;
+
+	CHECK(rejects("", DT_EFORMAT, "not JSON"));
+	CHECK(rejects("[1,2]", DT_EFORMAT, "not a JSON object"));
+	CHECK(rejects("{\"version\":1,\"version\":1,\"evidence\":\"/x\"}", DT_EFORMAT, "not JSON"));
+	CHECK(rejects("{\"evidence\":\"/x\"}", DT_EFORMAT, "no 'version'"));
+	CHECK(rejects("{\"version\":\"1\",\"evidence\":\"/x\"}", DT_EFORMAT, "not a number"));
+	CHECK(rejects("{\"version\":2,\"evidence\":\"/x\"}", DT_EVERSION, "version 2"));
+	CHECK(rejects("{\"version\":1}", DT_EFORMAT, "no 'evidence'"));
+	CHECK(rejects("{\"version\":1,\"evidence\":7}", DT_EFORMAT, "'evidence' is not a string"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\",\"basline\":\"/g\"}", DT_EFORMAT,
+		      "unknown key 'basline'"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\\u0000/y\"}", DT_EFORMAT, "NUL"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"http://x/y\"}", DT_EFORMAT, "only ebs://"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"ebs://snap-zz\"}", DT_EFORMAT,
+		      "names no snapshot"));
+	CHECK(rejects("{\"version\":1,\"snapshot\":\"snap-01234567\",\"evidence\":\"ebs://"
+		      "snap-76543210\"}",
+		      DT_EFORMAT, "different snapshots"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\",\"read_mode\":\"attach\"}", DT_EFORMAT,
+		      "ebs:// evidence only"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\",\"read_mode\":3}", DT_EFORMAT,
+		      "'read_mode'"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\",\"rules\":\"/r\"}", DT_EFORMAT,
+		      "'rules' is not an array"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\",\"rules\":[1]}", DT_EFORMAT, "entry 0"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\",\"limits\":{\"memory_mb\":-1}}",
+		      DT_EFORMAT, "memory_mb"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\",\"limits\":{\"wall_seconds\":1.5}}",
+		      DT_EFORMAT, "wall_seconds"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\",\"limits\":{\"cpu\":1}}", DT_EFORMAT,
+		      "unknown key 'cpu'"));
+	CHECK(rejects("{\"version\":1,\"evidence\":\"/x\",\"region\":\"US EAST\"}", DT_EFORMAT,
+		      "not a region"));
+	huge = malloc(n + 64);
+	REQUIRE(huge);
+	strcpy(huge, "{\"version\":1,\"evidence\":\"/");
+	memset(huge + strlen(huge), 'a', n);
+	strcpy(huge + 27 + n, "\"}");
+	CHECK(rejects(huge, DT_EFORMAT, "more than"));
+	huge[27 + 5000] = '\0';
+	strcat(huge, "\"}");
+	CHECK(rejects(huge, DT_EFORMAT, "longer than"));
+	free(huge);
+}
+
+TEST(t_job_rejects_path_traversal_in_case)
+{
+	CHECK(rejects("{\"version\":1,\"case\":\"..\",\"evidence\":\"/x\"}", DT_EFORMAT, "'case'"));
+	CHECK(rejects("{\"version\":1,\"case\":\"a/../b\",\"evidence\":\"/x\"}", DT_EFORMAT,
+		      "'case'"));
+	CHECK(rejects("{\"version\":1,\"case\":\"/etc\",\"evidence\":\"/x\"}", DT_EFORMAT,
+		      "'case'"));
+	CHECK(rejects("{\"version\":1,\"case\":\"a\\nb\",\"evidence\":\"/x\"}", DT_EFORMAT,
+		      "'case'"));
+}
+
+TEST(t_job_result_name_is_one_safe_part)
+{
+	static const struct {
+		const char *evidence, *want;
+	} cases[] = {
+		{ "/img/host a.raw", "c/host_a.raw" },
+		{ "/dev/sdb/", "c/sdb" },
+		{ "..", "c/_." },
+		{ "/x/.hidden", "c/_hidden" },
+		{ "/", "c/evidence" },
+		{ "/x/\xc3\xa9t\xc3\xa9", "c/__t__" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct job j = { 0 };
+		char *name;
+
+		j.case_id = "c";
+		j.evidence = (char *)cases[i].evidence;
+		name = job_result_name(&j);
+		CHECK(name && strcmp(name, cases[i].want) == 0);
+		if (name && strcmp(name, cases[i].want) != 0)
+			fprintf(stderr, "  %s -> %s\n", cases[i].evidence, name);
+		free(name);
+	}
+}
+
+/* ---- spool ---- */
+
+static int
+count_files(const char *dir)
+{
+	char cmd[512];
+	FILE *fp;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A %s | grep -v '^\\.' | wc -l", dir);
+	fp = popen(cmd, "r");
+	if (fp && fscanf(fp, "%d", &n) != 1)
+		n = -1;
+	if (fp)
+		pclose(fp);
+	return n;
+}
+
+TEST(t_spool_send_receive_done)
+{
+	struct queue *q;
+	struct queue_msg *m, *none;
+	struct dt_err err = { 0 };
+	char *id, *id2;
+	struct stat sb;
+
+	REQUIRE(queue_open("spool:sp", NULL, &q, &err) == 0);
+	CHECK(stat("sp/processing", &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	REQUIRE(queue_send(q, "{\"a\":1}", &id, &err) == 0);
+	REQUIRE(queue_send(q, "{\"b\":2}", &id2, &err) == 0);
+	CHECK(strcmp(id, id2) < 0);
+	CHECK(count_files("sp/incoming") == 2);
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0 && m != NULL);
+	CHECK(strcmp(m->id, id) == 0 && strcmp(m->body, "{\"a\":1}") == 0);
+	CHECK(m->body_len == 7 && m->receive_count == 1);
+	CHECK(queue_heartbeat(q, m, 60, &err) == 0);
+	CHECK(queue_done(q, m, &err) == 0);
+	queue_msg_free(m);
+	CHECK(count_files("sp/done") == 1 && count_files("sp/processing") == 0);
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0 && m != NULL);
+	CHECK(strcmp(m->id, id2) == 0);
+	REQUIRE(queue_receive(q, 0, &none, &err) == 0);
+	CHECK(none == NULL);
+	CHECK(queue_release(q, m, &err) == 0);
+	queue_msg_free(m);
+	CHECK(count_files("sp/incoming") == 1);
+	/* Given back by release: the claim does not count. */
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0 && m != NULL);
+	CHECK(m->receive_count == 1);
+	CHECK(queue_done(q, m, &err) == 0);
+	queue_msg_free(m);
+	free(id);
+	free(id2);
+	queue_close(q);
+}
+
+TEST(t_spool_fail_retries_then_fails_with_reason)
+{
+	struct queue_options o = { 0 };
+	struct queue *q;
+	struct queue_msg *m;
+	struct dt_err err = { 0 };
+	char *id, path[256], *reason;
+
+	o.max_receives = 2;
+	REQUIRE(queue_open("spool:sp", &o, &q, &err) == 0);
+	REQUIRE(queue_send(q, "{}", &id, &err) == 0);
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0 && m);
+	CHECK(queue_fail(q, m, 0, "scan crashed", &err) == 0);
+	queue_msg_free(m);
+	CHECK(count_files("sp/incoming") == 1 && count_files("sp/failed") == 0);
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0 && m);
+	CHECK(m->receive_count == 2);
+	CHECK(queue_fail(q, m, 0, "scan crashed\nagain", &err) == 0);
+	queue_msg_free(m);
+	CHECK(count_files("sp/incoming") == 0 && count_files("sp/failed") == 2);
+	snprintf(path, sizeof(path), "sp/failed/%s.reason", id);
+	reason = t_slurp(path, NULL);
+	CHECK(reason && strcmp(reason, "scan crashed again (after 2 claims)\n") == 0);
+	free(reason);
+	/* permanent: no second try. */
+	free(id);
+	REQUIRE(queue_send(q, "{}", &id, &err) == 0);
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0 && m);
+	CHECK(queue_fail(q, m, 1, "malformed", &err) == 0);
+	queue_msg_free(m);
+	CHECK(count_files("sp/failed") == 4 && count_files("sp/incoming") == 0);
+	free(id);
+	queue_close(q);
+}
+
+TEST(t_spool_reclaims_expired_lease)
+{
+	struct queue_options o = { 0 };
+	struct queue *q;
+	struct queue_msg *m, *m2, *none;
+	struct dt_err err = { 0 };
+	char *id;
+
+	o.lease_seconds = 1;
+	REQUIRE(queue_open("spool:sp", &o, &q, &err) == 0);
+	REQUIRE(queue_send(q, "{}", &id, &err) == 0);
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0 && m);
+	REQUIRE(queue_receive(q, 0, &none, &err) == 0);
+	CHECK(none == NULL);
+	/* The worker holding m "dies": no heartbeat; after the lease another takes it. */
+	sleep(2);
+	REQUIRE(queue_receive(q, 0, &m2, &err) == 0 && m2);
+	CHECK(strcmp(m2->id, id) == 0 && m2->receive_count == 2);
+	/* The first claim is gone: it can neither heartbeat nor finish. */
+	CHECK(queue_heartbeat(q, m, 60, &err) == -1 && strstr(err.msg, "no longer ours"));
+	memset(&err, 0, sizeof(err));
+	CHECK(queue_done(q, m, &err) == -1);
+	memset(&err, 0, sizeof(err));
+	CHECK(queue_heartbeat(q, m2, 60, &err) == 0);
+	CHECK(queue_done(q, m2, &err) == 0);
+	queue_msg_free(m);
+	queue_msg_free(m2);
+	free(id);
+	queue_close(q);
+}
+
+TEST(t_spool_exceeding_max_receives_lands_in_failed)
+{
+	struct queue_options o = { 0 };
+	struct queue *q;
+	struct queue_msg *m;
+	struct dt_err err = { 0 };
+	char *id;
+
+	o.lease_seconds = 1;
+	o.max_receives = 1;
+	REQUIRE(queue_open("spool:sp", &o, &q, &err) == 0);
+	REQUIRE(queue_send(q, "{}", &id, &err) == 0);
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0 && m);
+	queue_msg_free(m); /* its worker died */
+	sleep(2);
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0);
+	CHECK(m == NULL);
+	CHECK(count_files("sp/failed") == 2 && count_files("sp/processing") == 0);
+	free(id);
+	queue_close(q);
+}
+
+TEST(t_spool_moves_non_files_to_failed)
+{
+	struct queue *q;
+	struct queue_msg *m;
+	struct dt_err err = { 0 };
+
+	REQUIRE(queue_open("spool:sp", NULL, &q, &err) == 0);
+	CHECK(symlink("/etc/passwd", "sp/incoming/evil") == 0);
+	CHECK(mkdir("sp/incoming/dir", 0700) == 0);
+	CHECK(t_write("sp/incoming/.tmp-partial", "{}", 2) == 0);
+	REQUIRE(queue_receive(q, 0, &m, &err) == 0);
+	CHECK(m == NULL);
+	CHECK(count_files("sp/failed") == 4);
+	CHECK(access("sp/incoming/.tmp-partial", F_OK) == 0);
+	queue_close(q);
+}
+
+TEST(t_queue_names_unknown_and_unbuilt_schemes)
+{
+	struct queue *q;
+	struct dt_err err = { 0 };
+
+	CHECK(queue_open("kafka://x", NULL, &q, &err) == -1 && err.code == DT_EUSAGE && q == NULL);
+	memset(&err, 0, sizeof(err));
+	CHECK(queue_open("spool:", NULL, &q, &err) == -1 && err.code == DT_EUSAGE);
+}
+
+/* ---- folder store ---- */
+
+TEST(t_store_dir_put_get_list_delete)
+{
+	struct store *s;
+	struct dt_err err = { 0 };
+	char **keys;
+	size_t n;
+	struct stat sb;
+	char *back;
+
+	REQUIRE(store_open("out/results", NULL, &s, &err) == 0);
+	CHECK(strcmp(store_url(s), "out/results") == 0);
+	CHECK(store_put_mem(s, "case/snap-1/summary.json", "{}", 2, &err) == 0);
+	CHECK(store_put_mem(s, "case/snap-10/COMPLETE", "x", 1, &err) == 0);
+	REQUIRE(t_write("local", "hello", 5) == 0);
+	CHECK(store_put_file(s, "case/snap-1/extracted/files/etc/.hidden", "local", &err) == 0);
+	CHECK(stat("out/results/case/snap-1", &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	CHECK(stat("out/results/case/snap-1/summary.json", &sb) == 0 &&
+	      (sb.st_mode & 0777) == 0600);
+	CHECK(store_exists(s, "case/snap-1/summary.json", &err) == 1);
+	CHECK(store_exists(s, "case/snap-1/COMPLETE", &err) == 0);
+	CHECK(store_exists(s, "nope/x", &err) == 0);
+	CHECK(store_get_file(s, "case/snap-1/extracted/files/etc/.hidden", "back", &err) == 0);
+	back = t_slurp("back", NULL);
+	CHECK(back && strcmp(back, "hello") == 0);
+	free(back);
+	REQUIRE(store_list(s, "case/", &keys, &n, &err) == 0);
+	REQUIRE(n == 3);
+	CHECK(strcmp(keys[0], "case/snap-1/extracted/files/etc/.hidden") == 0);
+	CHECK(strcmp(keys[1], "case/snap-1/summary.json") == 0);
+	CHECK(strcmp(keys[2], "case/snap-10/COMPLETE") == 0);
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	/* "case/snap-1/" must not take snap-10 with it. */
+	CHECK(store_delete_prefix(s, "case/snap-1/", &err) == 0);
+	CHECK(store_exists(s, "case/snap-1/summary.json", &err) == 0);
+	CHECK(store_exists(s, "case/snap-10/COMPLETE", &err) == 1);
+	CHECK(store_delete_prefix(s, "missing/", &err) == 0);
+	store_close(s);
+}
+
+TEST(t_store_dir_refuses_climbing_keys_and_links)
+{
+	struct store *s;
+	struct dt_err err = { 0 };
+
+	REQUIRE(store_open("out", NULL, &s, &err) == 0);
+	CHECK(store_put_mem(s, "../escape", "x", 1, &err) == -1 && err.code == DT_EUSAGE);
+	memset(&err, 0, sizeof(err));
+	CHECK(store_put_mem(s, "/abs", "x", 1, &err) == -1);
+	memset(&err, 0, sizeof(err));
+	CHECK(store_put_mem(s, "a//b", "x", 1, &err) == -1);
+	memset(&err, 0, sizeof(err));
+	CHECK(store_delete_prefix(s, "", &err) == -1);
+	memset(&err, 0, sizeof(err));
+	CHECK(store_delete_prefix(s, "../", &err) == -1);
+	memset(&err, 0, sizeof(err));
+	REQUIRE(mkdir("elsewhere", 0700) == 0);
+	REQUIRE(symlink("../elsewhere", "out/link") == 0);
+	CHECK(store_put_mem(s, "link/x", "x", 1, &err) == -1 && err.code == DT_EIO);
+	CHECK(access("elsewhere/x", F_OK) != 0);
+	store_close(s);
+	memset(&err, 0, sizeof(err));
+	CHECK(store_open("s3x://b", NULL, &s, &err) == -1 && s == NULL);
+}
