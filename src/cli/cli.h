@@ -32,6 +32,8 @@ int cmd_mount(int argc, char **argv);
 int cmd_tree(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_artifacts(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 /* The installed data folder `what` ("rules", "artifacts") into out; -1 if none is found. */
 int cli_data_path(const char *what, char *out, size_t n);
@@ -149,6 +151,63 @@ void cli_put_escaped(FILE *fp, const char *s, size_t len);
  * handles them itself (libfuse installs its handlers only over the default ones).
  */
 void cli_signals_release(void);
+
+/* What a job says (jobopts.c): `deltair submit` gives them to one job, `deltair worker`
+ * makes them the defaults of every job. Strings are borrowed from argv. */
+#define CLI_JOB_MAX_PATHS 64
+struct cli_job_opts {
+	const char *case_id, *baseline, *output, *region, *read_mode, *changed_since;
+	const char *rules[CLI_JOB_MAX_PATHS], *artifacts[CLI_JOB_MAX_PATHS];
+	size_t nrules, nartifacts;
+	int no_rules, no_artifacts;
+	long long memory_mb, cpu_seconds, wall_seconds, open_files;
+};
+enum {
+	CLI_OPT_REGION = 0x300,
+	CLI_OPT_READ_MODE,
+	CLI_OPT_MEMORY_MB,
+	CLI_OPT_CPU_SECONDS,
+	CLI_OPT_WALL_SECONDS,
+	CLI_OPT_OPEN_FILES,
+};
+#define CLI_JOB_OPTIONS                                                                         \
+	{ "case", required_argument, NULL, 'c' }, { "baseline", required_argument, NULL, 'b' }, \
+		{ "output", required_argument, NULL, 'o' },                                     \
+		{ "region", required_argument, NULL, CLI_OPT_REGION },                          \
+		{ "read-mode", required_argument, NULL, CLI_OPT_READ_MODE },                    \
+		{ "rules", required_argument, NULL, 'r' },                                      \
+		{ "artifacts", required_argument, NULL, 'a' },                                  \
+		{ "no-rules", no_argument, NULL, 'R' },                                         \
+		{ "no-artifacts", no_argument, NULL, 'A' },                                     \
+		{ "memory-mb", required_argument, NULL, CLI_OPT_MEMORY_MB },                    \
+		{ "cpu-seconds", required_argument, NULL, CLI_OPT_CPU_SECONDS },                \
+		{ "wall-seconds", required_argument, NULL, CLI_OPT_WALL_SECONDS },              \
+	{                                                                                       \
+		"open-files", required_argument, NULL, CLI_OPT_OPEN_FILES                       \
+	}
+#define CLI_JOB_HELP                                                                          \
+	"  -c, --case ID         the case the results go under (A-Z a-z 0-9 . _ -)\n"         \
+	"  -b, --baseline GOLD   the gold .dtree: a local path or s3://BUCKET/KEY\n"          \
+	"  -o, --output DEST     results: a folder or s3://BUCKET[/PREFIX]\n"                 \
+	"      --region REGION   the snapshot's region (ebs://)\n"                            \
+	"      --read-mode MODE  direct (EBS direct APIs) or attach (a volume), for ebs://\n" \
+	"  -r, --rules PATH      YARA rules (repeatable); --no-rules for none\n"              \
+	"  -a, --artifacts PATH  ForensicArtifacts YAML (repeatable); --no-artifacts\n"       \
+	"      --memory-mb N     the scan's address-space limit (RLIMIT_AS)\n"                \
+	"      --cpu-seconds N   the scan's CPU-time limit (RLIMIT_CPU)\n"                    \
+	"      --wall-seconds N  the scan is killed after N seconds\n"                        \
+	"      --open-files N    the scan's open-file limit (RLIMIT_NOFILE)\n"
+void cli_job_opts_init(struct cli_job_opts *o);
+/* Handle one of CLI_JOB_OPTIONS; 1 if c was one of them, -1 on a bad value, 0 if not. */
+int cli_job_opt(const char *cmd, struct cli_job_opts *o, int c, const char *arg);
+struct job;
+/*
+ * o and evidence as a job (local paths made absolute), checked as a queued job would be,
+ * with defaults (may be NULL): 0 and *out (job_free()) and, when text_out is not NULL, the
+ * job as given (JSON, new: free()); or an exit status after saying why.
+ */
+int cli_job_parse(const char *cmd, const struct cli_job_opts *o, const char *evidence,
+		  const struct job *defaults, struct job *out, char **text_out);
 
 /* Print the exit-status table (for `deltair help` and --help pages). */
 void cli_print_exit_codes(FILE *fp);

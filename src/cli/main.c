@@ -33,6 +33,8 @@ static const struct command commands[] = {
 	  "list ForensicArtifacts definitions, or resolve them on an image" },
 	{ "tree", cmd_tree, "inspect or export a .dtree (info, export)" },
 	{ "mount", cmd_mount, "read-only FUSE view of an image (or only its delta)" },
+	{ "submit", cmd_submit, "put a snapshot job on a queue (spool folder or SQS)" },
+	{ "worker", cmd_worker, "serve a queue of snapshot jobs: scan each, store the results" },
 	{ "help", cmd_help, "list commands and exit statuses" },
 	{ "version", cmd_version, "print the version" },
 };

@@ -250,7 +250,7 @@ copy_defaults(struct job *out, const struct job *d, struct dt_err *err)
 	    dup_list(&out->rules, &out->nrules, d->rules, d->nrules, err) < 0 ||
 	    dup_list(&out->artifacts, &out->nartifacts, d->artifacts, d->nartifacts, err) < 0)
 		return -1;
-	out->read_mode = d->read_mode;
+	/* d->read_mode is applied by check_job(), to snapshot jobs only. */
 	out->limits = d->limits;
 	return 0;
 }
@@ -422,7 +422,7 @@ parse_v1(json_t *root, struct job *out, struct dt_err *err)
 
 /* What every job must hold once the defaults are merged. */
 static int
-check_job(struct job *j, struct dt_err *err)
+check_job(struct job *j, const struct job *d, struct dt_err *err)
 {
 	if (j->evidence == NULL)
 		return dt_fail(err, DT_EFORMAT, "job: no 'evidence' (nor 'snapshot')");
@@ -440,7 +440,8 @@ check_job(struct job *j, struct dt_err *err)
 		return dt_fail(err, DT_EFORMAT,
 			       "job: 'changed_since' applies to ebs:// evidence only");
 	if (j->snapshot && j->read_mode == JOB_READ_DEFAULT)
-		j->read_mode = JOB_READ_DIRECT;
+		j->read_mode =
+			d && d->read_mode != JOB_READ_DEFAULT ? d->read_mode : JOB_READ_DIRECT;
 	return 0;
 }
 
@@ -484,7 +485,7 @@ job_parse(const char *json, size_t len, const struct job *defaults, struct job *
 	} else if (parse_v1(root, out, err) < 0) {
 		goto out;
 	}
-	ret = check_job(out, err);
+	ret = check_job(out, defaults, err);
 out:
 	json_decref(root);
 	if (ret < 0)

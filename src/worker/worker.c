@@ -1,0 +1,1129 @@
+/*
+ * worker.c - the serving loop (worker.h). Each job's scan is `deltair scan` itself, run in
+ * a child process (fork, limits, exec), so its results are exactly the command's and a
+ * hostile image that crashes or hangs libtsk takes down only that child. The child gets
+ * its own process group (a timeout kills everything it started) and dies with the worker
+ * (PR_SET_PDEATHSIG), so a worker killed with -9 leaves no scan running on behind it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "aws/creds.h"
+#include "aws/http.h"
+#include "buf.h"
+#include "htree.h"
+#include "worker/queue.h"
+#include "worker/store.h"
+#include "worker/worker.h"
+
+#include "banned.h"
+
+#define WORKER_TICK_MS     200
+#define WORKER_MAX_ARGS    (16 + 4 * 256)
+#define WORKER_LOG_TAIL    400 /* bytes of the scan's stderr kept in a failure reason */
+#define WORKER_MAX_EXTRACT 100000
+#define WORKER_RETRY_MAX_S 30
+
+/* Exit statuses of `deltair scan` that mean its outputs are whole (src/cli/main.c). */
+#define SCAN_NO_DELTA   0
+#define SCAN_DELTA      1
+#define SCAN_INCOMPLETE 8
+
+struct slot {
+	int busy;
+	pid_t pid;
+	struct queue_msg *msg; /* owned */
+	struct job job;        /* owned */
+	int have_job;
+	struct store *out;  /* owned: the job's output store */
+	char *prefix;       /* owned: "<case>/<name>" */
+	char *dir;          /* owned: this job's scratch folder */
+	char *baseline;     /* owned: the local .dtree */
+	struct attach *att; /* owned: attach mode's volume, closed after the child */
+	char started[64];   /* RFC 3339 */
+	double t0;          /* monotonic */
+	double last_beat;
+	int timed_out;
+};
+
+struct worker {
+	const struct worker_options *o;
+	struct worker_stats *st;
+	struct queue *q;
+	struct http_pool *pool;
+	struct creds *creds;
+	char *work;   /* owned: the scratch folder */
+	int own_work; /* made here: removed at the end */
+	char *cache;  /* owned: baselines fetched */
+	char host[256];
+	char exe[PATH_MAX];
+	unsigned lease;
+	unsigned nslots;
+	struct slot *slots;
+};
+
+static double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+now_rfc3339(char *out, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/*
+ * One JSON line on the log: ts, level, stage, msg, and for a job its id, case, snapshot
+ * (or evidence), elapsed seconds; bytes when non-negative.
+ */
+static void
+wlog_v(struct worker *w, const char *level, const struct slot *s, const char *stage, int64_t bytes,
+       const char *fmt, va_list ap)
+{
+	char ts[64], msg[1024];
+	json_t *o;
+	char *line;
+
+	if (w->o->log == NULL)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	now_rfc3339(ts, sizeof(ts));
+	o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level", level, "stage", stage, "msg", msg);
+	if (o == NULL)
+		return;
+	if (s && s->msg)
+		json_object_set_new(o, "job", json_string(s->msg->id));
+	if (s && s->have_job) {
+		json_object_set_new(o, "case", json_string(s->job.case_id));
+		json_object_set_new(
+			o, s->job.snapshot ? "snapshot" : "evidence",
+			json_string(s->job.snapshot ? s->job.snapshot : s->job.evidence));
+	}
+	if (s && s->busy)
+		json_object_set_new(o, "elapsed", json_real(now_mono() - s->t0));
+	if (bytes >= 0)
+		json_object_set_new(o, "bytes", json_integer(bytes));
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	if (line) {
+		fprintf(w->o->log, "%s\n", line);
+		fflush(w->o->log);
+	}
+	free(line);
+	json_decref(o);
+}
+
+DT_PRINTF(5, 6)
+static void
+wlog(struct worker *w, const char *level, const struct slot *s, const char *stage, const char *fmt,
+     ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	wlog_v(w, level, s, stage, -1, fmt, ap);
+	va_end(ap);
+}
+
+DT_PRINTF(5, 6)
+static void
+wlog_bytes(struct worker *w, const struct slot *s, const char *stage, uint64_t bytes,
+	   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	wlog_v(w, "info", s, stage, (int64_t)bytes, fmt, ap);
+	va_end(ap);
+}
+
+/* rm -rf path (a scratch folder of ours). */
+static void
+remove_path(const char *path)
+{
+	struct stat sb;
+	DIR *d;
+	struct dirent *de;
+
+	if (lstat(path, &sb) < 0)
+		return;
+	if (!S_ISDIR(sb.st_mode)) {
+		unlink(path);
+		return;
+	}
+	d = opendir(path);
+	while (d && (de = readdir(d)) != NULL) {
+		char *sub;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
+			break;
+		remove_path(sub);
+		free(sub);
+	}
+	if (d)
+		closedir(d);
+	rmdir(path);
+}
+
+/* SHA-256 of the file path as hex into hex; *size its length. */
+static int
+sha256_file(const char *path, char hex[65], uint64_t *size, struct dt_err *err)
+{
+	unsigned char buf[65536], md[32];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r = 0;
+	unsigned mdlen = 0;
+	int ok;
+
+	*size = 0;
+	ok = ctx && fd >= 0 && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	while (ok && (r = read(fd, buf, sizeof(buf))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		ok = r > 0 && EVP_DigestUpdate(ctx, buf, (size_t)r) == 1;
+		*size += r > 0 ? (uint64_t)r : 0;
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return dt_fail_errno(err, DT_EIO, "cannot hash '%s'", path);
+	htree_hex(md, 32, hex);
+	return 0;
+}
+
+static void
+sha256_mem(const void *p, size_t n, char hex[65])
+{
+	unsigned char md[32];
+	unsigned mdlen = 0;
+
+	EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL);
+	htree_hex(md, 32, hex);
+}
+
+/* Store the local file path as prefix/rel and record its digest in objects. */
+static int
+put_object(struct slot *s, json_t *objects, const char *rel, const char *path, uint64_t *bytes,
+	   struct dt_err *err)
+{
+	char hex[65], *key;
+	uint64_t size;
+	int r;
+
+	if (sha256_file(path, hex, &size, err) < 0)
+		return -1;
+	if (asprintf(&key, "%s/%s", s->prefix, rel) < 0)
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	r = store_put_file(s->out, key, path, err);
+	free(key);
+	if (r < 0)
+		return -1;
+	*bytes += size;
+	json_object_set_new(objects, rel, json_string(hex));
+	return 0;
+}
+
+static int
+put_json(struct slot *s, json_t *objects, const char *rel, json_t *v, struct dt_err *err)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER), *key = NULL;
+	char hex[65];
+	int r = -1;
+
+	if (text == NULL || asprintf(&key, "%s/%s", s->prefix, rel) < 0) {
+		free(text);
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	}
+	/* A text file ends with a newline. */
+	size_t n = strlen(text);
+	char *body = realloc(text, n + 2);
+	if (body == NULL) {
+		free(text);
+		free(key);
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	}
+	body[n++] = '\n';
+	body[n] = '\0';
+	if (store_put_mem(s->out, key, body, n, err) == 0) {
+		r = 0;
+		if (objects) {
+			sha256_mem(body, n, hex);
+			json_object_set_new(objects, rel, json_string(hex));
+		}
+	}
+	free(body);
+	free(key);
+	return r;
+}
+
+/* gzip src into dst (zlib's gzip format). */
+static int
+gzip_file(const char *src, const char *dst, struct dt_err *err)
+{
+	unsigned char buf[65536];
+	FILE *in = fopen(src, "rb");
+	gzFile out = in ? gzopen(dst, "wb6") : NULL;
+	size_t r;
+	int ok = in && out;
+
+	while (ok && (r = fread(buf, 1, sizeof(buf), in)) > 0)
+		ok = gzwrite(out, buf, (unsigned)r) == (int)r;
+	ok = ok && !ferror(in);
+	if (in)
+		fclose(in);
+	if (out)
+		ok = gzclose(out) == Z_OK && ok;
+	if (!ok)
+		return dt_fail(err, DT_EIO, "cannot compress '%s' into '%s'", src, dst);
+	return 0;
+}
+
+/* The last line of the events file that is a summary event: new, or NULL. */
+static json_t *
+read_summary(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *line = NULL;
+	size_t cap = 0;
+	json_t *last = NULL;
+
+	if (fp == NULL)
+		return NULL;
+	while (getline(&line, &cap, fp) > 0) {
+		/* Only the summary line is parsed; every other line is a change or a row. */
+		if (strstr(line, "\"event\":\"summary\"") == NULL &&
+		    strstr(line, "\"event\": \"summary\"") == NULL)
+			continue;
+		json_t *v = json_loads(line, 0, NULL);
+		if (json_is_object(v)) {
+			json_decref(last);
+			last = v;
+		} else {
+			json_decref(v);
+		}
+	}
+	free(line);
+	fclose(fp);
+	return last;
+}
+
+/* Put every file under dir (rel "extracted/...") into the store. */
+static int
+put_tree(struct slot *s, json_t *objects, const char *dir, const char *rel, int depth,
+	 uint64_t *bytes, size_t *count, struct dt_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	if (d == NULL)
+		return errno == ENOENT ? 0 : dt_fail_errno(err, DT_EIO, "cannot read '%s'", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (BUF_GROW(names, n + 1, cap, err) < 0 ||
+		    (names[n] = strdup(de->d_name)) == NULL) {
+			ret = dt_fail(err, DT_ENOMEM, "worker: out of memory");
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	/* The scan's own COMPLETE goes last, as in its folder: a reader trusts it last. */
+	for (int pass = 0; pass < 2 && ret == 0; pass++) {
+		for (size_t i = 0; i < n && ret == 0; i++) {
+			int is_complete = depth == 0 && strcmp(names[i], "COMPLETE") == 0;
+			char *path = NULL, *sub = NULL;
+			struct stat sb;
+
+			if (is_complete != (pass == 1))
+				continue;
+			if (asprintf(&path, "%s/%s", dir, names[i]) < 0 ||
+			    asprintf(&sub, "%s/%s", rel, names[i]) < 0) {
+				free(path);
+				ret = dt_fail(err, DT_ENOMEM, "worker: out of memory");
+				break;
+			}
+			if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && depth < 256)
+				ret = put_tree(s, objects, path, sub, depth + 1, bytes, count, err);
+			else if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+				if (++*count > WORKER_MAX_EXTRACT)
+					ret = dt_fail(err, DT_ENOMEM,
+						      "more than %d extracted files",
+						      WORKER_MAX_EXTRACT);
+				else
+					ret = put_object(s, objects, sub, path, bytes, err);
+			}
+			free(path);
+			free(sub);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+/*
+ * The scan finished with outputs: store events.jsonl.gz, extracted/, summary.json, then
+ * COMPLETE with every object's SHA-256.
+ */
+static int
+publish(struct worker *w, struct slot *s, int scan_status, struct dt_err *err)
+{
+	json_t *objects = json_object(), *summary, *complete;
+	char *events = NULL, *gz = NULL, *extract = NULL, finished[64];
+	uint64_t ev_bytes = 0, gz_bytes = 0, ex_bytes = 0;
+	size_t ex_count = 0;
+	char hex[65];
+	int ret = -1;
+
+	if (objects == NULL || asprintf(&events, "%s/events.jsonl", s->dir) < 0 ||
+	    asprintf(&gz, "%s/events.jsonl.gz", s->dir) < 0 ||
+	    asprintf(&extract, "%s/extract", s->dir) < 0) {
+		dt_fail(err, DT_ENOMEM, "worker: out of memory");
+		goto out;
+	}
+	if (sha256_file(events, hex, &ev_bytes, err) < 0 || gzip_file(events, gz, err) < 0 ||
+	    put_object(s, objects, "events.jsonl.gz", gz, &gz_bytes, err) < 0 ||
+	    put_tree(s, objects, extract, "extracted", 0, &ex_bytes, &ex_count, err) < 0)
+		goto out;
+	now_rfc3339(finished, sizeof(finished));
+	summary = read_summary(events);
+	if (summary == NULL)
+		summary = json_object();
+	json_object_set_new(
+		summary, "worker",
+		json_pack("{s:s, s:s, s:I, s:s, s:s, s:f, s:i, s:b, s:{s:I, s:I, s:I, s:I}}", "job",
+			  s->msg->id, "host", w->host, "receive_count",
+			  (json_int_t)s->msg->receive_count, "started", s->started, "finished",
+			  finished, "elapsed", now_mono() - s->t0, "scan_exit", scan_status,
+			  "complete", scan_status != SCAN_INCOMPLETE, "bytes", "events",
+			  (json_int_t)ev_bytes, "events_gz", (json_int_t)gz_bytes, "extracted",
+			  (json_int_t)ex_bytes, "extracted_files", (json_int_t)ex_count));
+	json_object_set_new(summary, "job_spec", json_null());
+	{
+		char *spec = job_to_json(&s->job);
+		json_t *v = spec ? json_loads(spec, 0, NULL) : NULL;
+		json_object_set_new(summary, "job_spec", v ? v : json_null());
+		free(spec);
+	}
+	ret = put_json(s, objects, "summary.json", summary, err);
+	json_decref(summary);
+	if (ret < 0)
+		goto out;
+	complete = json_pack("{s:s, s:s, s:s, s:s, s:O}", "job", s->msg->id, "case", s->job.case_id,
+			     "host", w->host, "finished", finished, "objects", objects);
+	ret = complete ? put_json(s, NULL, "COMPLETE", complete, err)
+		       : dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	json_decref(complete);
+	if (ret == 0)
+		wlog_bytes(w, s, "stored", gz_bytes + ex_bytes, "results stored, COMPLETE written");
+out:
+	json_decref(objects);
+	free(events);
+	free(gz);
+	free(extract);
+	return ret;
+}
+
+/* The FAILED record beside a job's results: why, and which attempt. */
+static void
+write_failed(struct worker *w, struct slot *s, const char *reason)
+{
+	json_t *rec;
+	char ts[64];
+	struct dt_err err = { 0 };
+
+	if (s->out == NULL || s->prefix == NULL)
+		return;
+	now_rfc3339(ts, sizeof(ts));
+	rec = json_pack("{s:s, s:s, s:s, s:I, s:s}", "job", s->msg->id, "host", w->host, "reason",
+			reason, "receive_count", (json_int_t)s->msg->receive_count, "time", ts);
+	if (rec && put_json(s, NULL, "FAILED", rec, &err) < 0)
+		wlog(w, "warn", s, "failed", "cannot write FAILED: %s", err.msg);
+	json_decref(rec);
+}
+
+static void
+slot_clear(struct worker *w, struct slot *s)
+{
+	struct dt_err err = { 0 };
+
+	if (s->att) {
+		attach_close(s->att, &err);
+		if (err.code != DT_OK)
+			wlog(w, "error", s, "detach", "%s", err.msg);
+		s->att = NULL;
+	}
+	if (s->dir) {
+		remove_path(s->dir);
+		free(s->dir);
+	}
+	if (s->have_job)
+		job_free(&s->job);
+	store_close(s->out);
+	free(s->prefix);
+	free(s->baseline);
+	queue_msg_free(s->msg);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Give the job up: FAILED record, queue_fail(), and the slot is free again. */
+static void
+job_failed(struct worker *w, struct slot *s, int permanent, const char *reason)
+{
+	struct dt_err err = { 0 };
+
+	wlog(w, "error", s, "failed", "%s%s", reason, permanent ? " (permanent)" : "");
+	write_failed(w, s, reason);
+	if (queue_fail(w->q, s->msg, permanent, reason, &err) < 0)
+		wlog(w, "error", s, "failed", "%s", err.msg);
+	w->st->failed++;
+	slot_clear(w, s);
+}
+
+/* The baseline as a local file: a path as it is, s3:// fetched once into the cache. */
+static int
+get_baseline(struct worker *w, struct slot *s, struct dt_err *err)
+{
+	const char *b = s->job.baseline;
+	char hex[65], *path = NULL;
+	struct store *st = NULL;
+	const char *slash;
+	struct stat sb;
+	int r;
+
+	if (b == NULL) {
+		if (worker_find_baseline(&s->job, &w->o->attach, s->out, w->cache, &s->baseline,
+					 err) < 0)
+			return -1;
+		return 0;
+	}
+	if (strncmp(b, "s3://", 5) != 0) {
+		if (stat(b, &sb) < 0)
+			return dt_fail_errno(err, DT_EUSAGE, "baseline '%s'", b);
+		s->baseline = strdup(b);
+		return s->baseline ? 0 : dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	}
+	slash = strchr(b + 5, '/');
+	if (slash == NULL || slash[1] == '\0')
+		return dt_fail(err, DT_EUSAGE, "baseline '%s': no key after the bucket", b);
+	sha256_mem(b, strlen(b), hex);
+	if (asprintf(&path, "%s/%s.dtree", w->cache, hex) < 0)
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	if (stat(path, &sb) == 0) {
+		s->baseline = path;
+		return 0;
+	}
+	char *bucket = strndup(b, (size_t)(slash - b));
+	struct store_options so = { 0 };
+	so.creds = w->creds;
+	so.pool = w->pool;
+	r = bucket ? store_open(bucket, &so, &st, err) : dt_fail(err, DT_ENOMEM, "out of memory");
+	if (r == 0)
+		r = store_get_file(st, slash + 1, path, err);
+	store_close(st);
+	free(bucket);
+	if (r < 0) {
+		free(path);
+		return -1;
+	}
+	wlog(w, "info", s, "baseline", "fetched %s", b);
+	s->baseline = path;
+	return 0;
+}
+
+static void
+set_limit(int resource, rlim_t v)
+{
+	struct rlimit rl = { v, v };
+	setrlimit(resource, &rl);
+}
+
+/* In the child: limits, own process group, outputs, then exec. Never returns. */
+static void
+child_exec(struct worker *w, struct slot *s, char **argv)
+{
+	const struct job_limits *l = &s->job.limits;
+	pid_t parent = getppid();
+	sigset_t none;
+	int fd;
+	char *log = NULL;
+
+	setpgid(0, 0);
+	/* Die with the worker: a kill -9 of the worker must not leave scans behind. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (l->memory_bytes)
+		set_limit(RLIMIT_AS, (rlim_t)l->memory_bytes);
+	if (l->cpu_seconds)
+		set_limit(RLIMIT_CPU, (rlim_t)l->cpu_seconds);
+	if (l->open_files)
+		set_limit(RLIMIT_NOFILE, (rlim_t)l->open_files);
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	if (asprintf(&log, "%s/scan.log", s->dir) >= 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+	execv(w->exe, argv);
+	_exit(127);
+}
+
+static int
+add_arg(char **argv, size_t *n, const char *a)
+{
+	if (*n + 2 > WORKER_MAX_ARGS)
+		return -1;
+	argv[(*n)++] = (char *)a;
+	argv[*n] = NULL;
+	return 0;
+}
+
+/* Start the scan of s's job. */
+static int
+spawn(struct worker *w, struct slot *s, const char *evidence, struct dt_err *err)
+{
+	char **argv = calloc(WORKER_MAX_ARGS, sizeof(*argv));
+	char *events = NULL, *extract = NULL;
+	size_t n = 0;
+	int bad = 0;
+	pid_t pid;
+
+	if (argv == NULL || asprintf(&events, "%s/events.jsonl", s->dir) < 0 ||
+	    asprintf(&extract, "%s/extract", s->dir) < 0) {
+		free(argv);
+		free(events);
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	}
+	bad |= add_arg(argv, &n, "deltair");
+	bad |= add_arg(argv, &n, "scan");
+	bad |= add_arg(argv, &n, "--no-progress");
+	bad |= add_arg(argv, &n, "--baseline");
+	bad |= add_arg(argv, &n, s->baseline);
+	bad |= add_arg(argv, &n, "--output");
+	bad |= add_arg(argv, &n, events);
+	bad |= add_arg(argv, &n, "--extract");
+	bad |= add_arg(argv, &n, extract);
+	if (s->job.rules && s->job.nrules == 0)
+		bad |= add_arg(argv, &n, "--no-rules");
+	for (size_t i = 0; i < s->job.nrules; i++) {
+		bad |= add_arg(argv, &n, "--rules");
+		bad |= add_arg(argv, &n, s->job.rules[i]);
+	}
+	if (s->job.artifacts && s->job.nartifacts == 0)
+		bad |= add_arg(argv, &n, "--no-artifacts");
+	for (size_t i = 0; i < s->job.nartifacts; i++) {
+		bad |= add_arg(argv, &n, "--artifacts");
+		bad |= add_arg(argv, &n, s->job.artifacts[i]);
+	}
+	/* "--" so that evidence named "-x" is a path, not an option. */
+	bad |= add_arg(argv, &n, "--");
+	bad |= add_arg(argv, &n, evidence);
+	if (bad) {
+		free(argv);
+		free(events);
+		free(extract);
+		return dt_fail(err, DT_EUSAGE, "job: too many rules or artifacts");
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		child_exec(w, s, argv);
+	free(argv);
+	free(events);
+	free(extract);
+	if (pid < 0)
+		return dt_fail_errno(err, DT_EIO, "worker: fork");
+	/* Also here: the parent may kill the group before the child ran setpgid(). */
+	setpgid(pid, pid);
+	s->pid = pid;
+	return 0;
+}
+
+/* The scan's evidence argument for the job; attach mode attaches the volume first. */
+static int
+evidence_spec(struct worker *w, struct slot *s, char **spec, struct dt_err *err)
+{
+	const struct job *j = &s->job;
+	int r;
+
+	*spec = NULL;
+	if (j->snapshot == NULL)
+		r = asprintf(spec, "%s", j->evidence);
+	else if (j->read_mode == JOB_READ_ATTACH)
+		return attach_open(j, &w->o->attach, &s->att, spec, err);
+	else if (j->region)
+		r = asprintf(spec, "ebs://%s/%s", j->region, j->snapshot);
+	else
+		r = asprintf(spec, "ebs://%s", j->snapshot);
+	return r < 0 ? dt_fail(err, DT_ENOMEM, "worker: out of memory") : 0;
+}
+
+/* A message arrived in slot s: parse it, skip it when complete, else start its scan. */
+static void
+start_job(struct worker *w, struct slot *s)
+{
+	struct dt_err err = { 0 };
+	struct store_options so = { 0 };
+	char *complete = NULL, *sub = NULL, *spec = NULL;
+	int r;
+
+	s->busy = 1;
+	s->t0 = now_mono();
+	s->last_beat = s->t0;
+	now_rfc3339(s->started, sizeof(s->started));
+	w->st->claimed++;
+	if (job_parse(s->msg->body, s->msg->body_len, w->o->defaults, &s->job, &err) < 0) {
+		job_failed(w, s, 1, err.msg);
+		return;
+	}
+	s->have_job = 1;
+	wlog(w, "info", s, "claim", "claimed (receive %u)", s->msg->receive_count);
+	if (s->job.output == NULL) {
+		job_failed(w, s, 1, "job: no 'output', and the worker has no --output");
+		return;
+	}
+	if (s->job.changed_since) {
+		job_failed(w, s, 1, "job: 'changed_since' is not supported by scan yet");
+		return;
+	}
+	so.creds = w->creds;
+	so.pool = w->pool;
+	s->prefix = job_result_name(&s->job);
+	if (s->prefix == NULL || store_open(s->job.output, &so, &s->out, &err) < 0) {
+		job_failed(w, s, 0, err.code ? err.msg : "worker: out of memory");
+		return;
+	}
+	if (asprintf(&complete, "%s/COMPLETE", s->prefix) < 0 ||
+	    asprintf(&sub, "%s/", s->prefix) < 0) {
+		free(complete);
+		job_failed(w, s, 0, "worker: out of memory");
+		return;
+	}
+	r = store_exists(s->out, complete, &err);
+	if (r == 1) {
+		/* A redelivery of a finished job: its results stand, acknowledge it. */
+		wlog(w, "info", s, "done", "results already complete: nothing to do");
+		if (queue_done(w->q, s->msg, &err) < 0)
+			wlog(w, "error", s, "done", "%s", err.msg);
+		w->st->skipped++;
+		slot_clear(w, s);
+		goto out;
+	}
+	/* Anything under the prefix without COMPLETE is a killed run's: never mix with it. */
+	if (r < 0 || store_delete_prefix(s->out, sub, &err) < 0 || get_baseline(w, s, &err) < 0 ||
+	    asprintf(&s->dir, "%s/job-%s", w->work, s->msg->id) < 0) {
+		job_failed(w, s, 0, err.code ? err.msg : "worker: out of memory");
+		goto out;
+	}
+	remove_path(s->dir);
+	if (mkdir(s->dir, 0700) < 0) {
+		dt_fail_errno(&err, DT_EIO, "worker: cannot make '%s'", s->dir);
+		job_failed(w, s, 0, err.msg);
+		goto out;
+	}
+	if (evidence_spec(w, s, &spec, &err) < 0 || spawn(w, s, spec, &err) < 0) {
+		job_failed(w, s, 0, err.msg);
+		goto out;
+	}
+	wlog(w, "info", s, "scan", "scanning %s against %s", spec, s->baseline);
+out:
+	free(spec);
+	free(complete);
+	free(sub);
+}
+
+/* The end of the scan's stderr, one line, for a failure reason. */
+static void
+log_tail(const struct slot *s, char *out, size_t n)
+{
+	char *path = NULL, buf[WORKER_LOG_TAIL + 1];
+	FILE *fp;
+	size_t r = 0;
+
+	out[0] = '\0';
+	if (asprintf(&path, "%s/scan.log", s->dir) < 0)
+		return;
+	fp = fopen(path, "rb");
+	free(path);
+	if (fp == NULL)
+		return;
+	if (fseek(fp, -(long)WORKER_LOG_TAIL, SEEK_END) < 0)
+		rewind(fp);
+	r = fread(buf, 1, WORKER_LOG_TAIL, fp);
+	fclose(fp);
+	buf[r] = '\0';
+	while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
+		buf[--r] = '\0';
+	char *last = strrchr(buf, '\n');
+	snprintf(out, n, "%s", last ? last + 1 : buf);
+}
+
+/* s's child ended with status. */
+static void
+finish_job(struct worker *w, struct slot *s, int status)
+{
+	struct dt_err err = { 0 };
+	char reason[WORKER_LOG_TAIL + 200], tail[WORKER_LOG_TAIL + 1];
+	int code;
+
+	s->pid = 0;
+	if (s->att) {
+		/* The volume goes before the results do: nothing more reads it. */
+		attach_close(s->att, &err);
+		s->att = NULL;
+		if (err.code != DT_OK)
+			wlog(w, "error", s, "detach", "%s", err.msg);
+		dt_clear(&err);
+	}
+	if (WIFEXITED(status)) {
+		code = WEXITSTATUS(status);
+		if (code == SCAN_NO_DELTA || code == SCAN_DELTA || code == SCAN_INCOMPLETE) {
+			wlog(w, "info", s, "scan", "scan exited %d", code);
+			if (publish(w, s, code, &err) < 0) {
+				job_failed(w, s, 0, err.msg);
+				return;
+			}
+			if (queue_done(w->q, s->msg, &err) < 0)
+				wlog(w, "error", s, "done", "%s", err.msg);
+			else
+				wlog(w, "info", s, "done", "done");
+			w->st->done++;
+			slot_clear(w, s);
+			return;
+		}
+		log_tail(s, tail, sizeof(tail));
+		snprintf(reason, sizeof(reason), "scan exited %d: %s", code,
+			 tail[0] ? tail : "(no message)");
+	} else if (s->timed_out) {
+		snprintf(reason, sizeof(reason),
+			 "scan killed after its wall-clock limit of %u seconds",
+			 s->job.limits.wall_seconds);
+	} else {
+		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		snprintf(reason, sizeof(reason), "scan killed by signal %d (%s)%s", sig,
+			 strsignal(sig), sig == SIGXCPU ? ": its CPU-time limit" : "");
+	}
+	job_failed(w, s, 0, reason);
+}
+
+/* Heartbeats and wall-clock limits of running jobs. */
+static void
+tick(struct worker *w)
+{
+	double t = now_mono();
+
+	for (unsigned i = 0; i < w->nslots; i++) {
+		struct slot *s = &w->slots[i];
+		struct dt_err err = { 0 };
+
+		if (!s->busy || s->pid == 0)
+			continue;
+		if (s->job.limits.wall_seconds && !s->timed_out &&
+		    t - s->t0 > (double)s->job.limits.wall_seconds) {
+			wlog(w, "warn", s, "timeout", "wall-clock limit reached: killing the scan");
+			kill(-s->pid, SIGKILL);
+			s->timed_out = 1;
+		}
+		if (t - s->last_beat >= (double)w->lease / 3) {
+			s->last_beat = t;
+			if (queue_heartbeat(w->q, s->msg, w->lease, &err) < 0) {
+				/* The claim is gone: another worker has the job now. */
+				wlog(w, "error", s, "heartbeat", "%s: abandoning the job", err.msg);
+				kill(-s->pid, SIGKILL);
+				waitpid(s->pid, NULL, 0);
+				slot_clear(w, s);
+			}
+		}
+	}
+}
+
+static void
+reap(struct worker *w)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0)
+			return;
+		for (unsigned i = 0; i < w->nslots; i++)
+			if (w->slots[i].busy && w->slots[i].pid == pid)
+				finish_job(w, &w->slots[i], status);
+	}
+}
+
+/* SIGTERM: kill every running scan and give its job back. */
+static void
+release_all(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nslots; i++) {
+		struct slot *s = &w->slots[i];
+		struct dt_err err = { 0 };
+
+		if (!s->busy)
+			continue;
+		if (s->pid > 0) {
+			kill(-s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+		}
+		if (queue_release(w->q, s->msg, &err) < 0)
+			wlog(w, "error", s, "release", "%s", err.msg);
+		else
+			wlog(w, "info", s, "release", "stopping: job given back to the queue");
+		w->st->released++;
+		slot_clear(w, s);
+	}
+}
+
+static unsigned
+running(const struct worker *w)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < w->nslots; i++)
+		n += w->slots[i].busy;
+	return n;
+}
+
+static int
+stopping(const struct worker *w)
+{
+	return w->o->stop && *w->o->stop;
+}
+
+static void
+nap(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL); /* a signal ends it early: the loop looks at why */
+}
+
+static int
+make_aws(struct http_pool **pool, struct creds **creds, struct dt_err *err)
+{
+	struct creds_options co = { 0 };
+
+	if (http_pool_new(NULL, pool, err) < 0)
+		return -1;
+	if (creds_new(&co, *pool, creds, err) < 0) {
+		http_pool_free(*pool);
+		*pool = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+setup(struct worker *w, const struct worker_options *o, struct dt_err *err)
+{
+	struct queue_options qo = { 0 };
+	ssize_t n;
+
+	w->nslots = o->concurrency ? o->concurrency : 1;
+	if (w->nslots > WORKER_MAX_CONCURRENCY)
+		return dt_fail(err, DT_EUSAGE, "worker: concurrency above %d",
+			       WORKER_MAX_CONCURRENCY);
+	w->slots = calloc(w->nslots, sizeof(*w->slots));
+	if (w->slots == NULL)
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	w->lease = o->lease_seconds ? o->lease_seconds : QUEUE_DEFAULT_LEASE;
+	if (o->host)
+		snprintf(w->host, sizeof(w->host), "%s", o->host);
+	else if (gethostname(w->host, sizeof(w->host) - 1) < 0)
+		snprintf(w->host, sizeof(w->host), "unknown");
+	if (o->exe) {
+		snprintf(w->exe, sizeof(w->exe), "%s", o->exe);
+	} else {
+		n = readlink("/proc/self/exe", w->exe, sizeof(w->exe) - 1);
+		if (n <= 0)
+			return dt_fail_errno(err, DT_EIO, "worker: cannot find its own program");
+		w->exe[n] = '\0';
+	}
+	if (o->work_dir) {
+		if (mkdir(o->work_dir, 0700) < 0 && errno != EEXIST)
+			return dt_fail_errno(err, DT_EIO, "worker: cannot make '%s'", o->work_dir);
+		w->work = strdup(o->work_dir);
+	} else {
+		const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+		if (asprintf(&w->work, "%s/deltair-worker-XXXXXX", tmp) < 0)
+			w->work = NULL;
+		else if (mkdtemp(w->work) == NULL)
+			return dt_fail_errno(err, DT_EIO, "worker: cannot make a folder in '%s'",
+					     tmp);
+		w->own_work = 1;
+	}
+	if (w->work == NULL)
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	if (o->baseline_cache)
+		w->cache = strdup(o->baseline_cache);
+	else if (asprintf(&w->cache, "%s/baselines", w->work) < 0)
+		w->cache = NULL;
+	if (w->cache == NULL)
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	if (mkdir(w->cache, 0700) < 0 && errno != EEXIST)
+		return dt_fail_errno(err, DT_EIO, "worker: cannot make '%s'", w->cache);
+	if (make_aws(&w->pool, &w->creds, err) < 0)
+		return -1;
+	qo.creds = w->creds;
+	qo.pool = w->pool;
+	qo.lease_seconds = w->lease;
+	qo.max_receives = o->max_receives;
+	return queue_open(o->queue, &qo, &w->q, err);
+}
+
+static void
+teardown(struct worker *w)
+{
+	queue_close(w->q);
+	creds_free(w->creds);
+	http_pool_free(w->pool);
+	if (w->own_work && w->work)
+		remove_path(w->work);
+	free(w->work);
+	free(w->cache);
+	free(w->slots);
+}
+
+int
+worker_run(const struct worker_options *o, struct worker_stats *st, struct dt_err *err)
+{
+	struct worker w = { 0 };
+	struct worker_stats dummy;
+	unsigned poll = o->poll_seconds ? o->poll_seconds : QUEUE_DEFAULT_WAIT;
+	unsigned backoff = 1;
+	int ret = 0;
+
+	memset(&dummy, 0, sizeof(dummy));
+	w.o = o;
+	w.st = st ? st : &dummy;
+	memset(w.st, 0, sizeof(*w.st));
+	if (setup(&w, o, err) < 0) {
+		teardown(&w);
+		return -1;
+	}
+	wlog(&w, "info", NULL, "start", "serving %s with %u slot(s) on %s", o->queue, w.nslots,
+	     w.host);
+	while (!stopping(&w)) {
+		struct queue_msg *m = NULL;
+		struct dt_err qerr = { 0 };
+		unsigned busy;
+
+		reap(&w);
+		tick(&w);
+		busy = running(&w);
+		if (busy == w.nslots) {
+			nap(WORKER_TICK_MS);
+			continue;
+		}
+		/* While scans run, wait briefly: their heartbeats and ends need the loop. */
+		if (queue_receive(w.q, busy || o->once ? 1 : poll, &m, &qerr) < 0) {
+			wlog(&w, "error", NULL, "receive", "%s", qerr.msg);
+			if (o->once && busy == 0) {
+				*err = qerr;
+				ret = -1;
+				break;
+			}
+			sleep(backoff);
+			backoff =
+				backoff * 2 > WORKER_RETRY_MAX_S ? WORKER_RETRY_MAX_S : backoff * 2;
+			continue;
+		}
+		backoff = 1;
+		if (m == NULL) {
+			if (o->once && busy == 0 && !stopping(&w))
+				break;
+			continue;
+		}
+		if (stopping(&w)) {
+			/* It came as we were told to stop: give it straight back. */
+			if (queue_release(w.q, m, &qerr) < 0)
+				wlog(&w, "error", NULL, "release", "%s", qerr.msg);
+			queue_msg_free(m);
+			break;
+		}
+		for (unsigned i = 0; i < w.nslots; i++)
+			if (!w.slots[i].busy) {
+				w.slots[i].msg = m;
+				start_job(&w, &w.slots[i]);
+				break;
+			}
+	}
+	if (stopping(&w))
+		release_all(&w);
+	wlog(&w, "info", NULL, "stop",
+	     "claimed %lu, done %lu, already complete %lu, failed %lu, released %lu", w.st->claimed,
+	     w.st->done, w.st->skipped, w.st->failed, w.st->released);
+	teardown(&w);
+	return ret;
+}
+
+int
+worker_submit(const char *url, const char *body, char **id, struct dt_err *err)
+{
+	struct queue_options qo = { 0 };
+	struct http_pool *pool = NULL;
+	struct creds *creds = NULL;
+	struct queue *q = NULL;
+	int ret = -1;
+
+	*id = NULL;
+	if (make_aws(&pool, &creds, err) == 0) {
+		qo.creds = creds;
+		qo.pool = pool;
+		if (queue_open(url, &qo, &q, err) == 0)
+			ret = queue_send(q, body, id, err);
+	}
+	queue_close(q);
+	creds_free(creds);
+	http_pool_free(pool);
+	return ret;
+}
