@@ -1,0 +1,80 @@
+#!/bin/bash
+# t6010: kill -9 of a worker mid-job. The scan it ran dies with it (no orphan); its claim
+# stays in processing/ until the lease runs out; a new worker then claims it again
+# (receive_count 2), deletes the partial result the killed run left under the job's prefix,
+# and completes the job once: results equal to `deltair scan` of the image (zcat, as t6000),
+# nothing of the partial run mixed in, COMPLETE listing exactly what is there.
+. "$TOP/tests/cli/lib.sh"
+need mke2fs jq sha256sum zcat pgrep
+
+mkdir -p gold/etc gold/bin
+printf 'host-a\n' > gold/etc/hostname
+head -c 100000 /dev/urandom > gold/bin/tool
+t_gold_incident gold 16M
+printf 'host-b\n' > mnt/etc/hostname
+head -c 5000 /dev/urandom > mnt/bin/dropper
+sync
+_t_umount mnt 2> /dev/null || umount mnt
+dt scan --no-progress --baseline "$PWD/gold.dtree" -x plain-x -o plain.jsonl "$PWD/incident.img"
+[ "$rc" -le 1 ] || die "deltair scan: rc $rc: $(cat err)"
+
+dt_ok submit --queue spool:sp --case IR-9 --baseline gold.dtree --output res incident.img
+id=$(cat out)
+R=res/IR-9/incident.img
+
+# Wait until the worker's log says stage $2 (file $1), at most 20 s.
+wait_log()
+{
+	local i
+	for i in $(seq 200); do
+		grep -q "\"stage\":\"$2\"" "$1" 2> /dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+"$DELTAIR" worker --queue spool:sp --lease 4 --poll 1 --work-dir wd 2> w1.log &
+wpid=$!
+at_exit "kill -9 $wpid"
+wait_log w1.log scan || die "the worker never started the scan: $(cat w1.log)"
+scan_pid=$(pgrep -P "$wpid") || die "no scan child under the worker"
+# Hold the scan where it is, so the worker is surely killed mid-job.
+kill -STOP "$scan_pid"
+# What a run killed while storing leaves: part of a result, no COMPLETE.
+mkdir -p "$R/extracted/files/p0"
+printf 'stale\n' > "$R/extracted/files/p0/stale-from-killed-run"
+printf 'not gzip\n' > "$R/events.jsonl.gz"
+kill -9 "$wpid"
+wait "$wpid" 2> /dev/null
+for i in $(seq 50); do kill -0 "$scan_pid" 2> /dev/null || break; sleep 0.1; done
+kill -0 "$scan_pid" 2> /dev/null && { kill -9 "$scan_pid"; fail "the scan outlived its killed worker"; }
+[ -f "sp/processing/$id~1" ] || die "the claim is not in processing/: $(find sp -type f)"
+
+# Before the lease runs out, nobody takes it.
+# The claim's mtime is when its lease runs out (docs/worker.md).
+expiry=$(stat -c %Y "sp/processing/$id~1")
+[ "$expiry" -gt "$(date +%s)" ] || die "the lease ran out already (a slow machine?)"
+dt worker --queue spool:sp --once --lease 2 --work-dir wd
+expect_rc 0 "worker --once (lease running)"
+[ "$(date +%s)" -lt "$expiry" ] && grep -q '"stage":"claim"' err && fail "a claim was taken before its lease ran out"
+while [ "$(date +%s)" -le "$expiry" ]; do sleep 0.2; done
+dt worker --queue spool:sp --once --lease 2 --work-dir wd
+expect_rc 0 "worker --once (after the lease)"
+grep -q '"stage":"claim","msg":"claimed (receive 2)"' err || fail "not claimed again as receive 2: $(cat err)"
+[ -f "sp/done/$id" ] || fail "the job is not done: $(find sp -type f)"
+[ -z "$(find sp/incoming sp/processing sp/failed -type f)" ] || fail "spool: $(find sp -type f)"
+[ ! -e "$R/extracted/files/p0/stale-from-killed-run" ] || fail "the killed run's partial result was kept"
+jq -c 'if .event == "summary" then del(.elapsed) else . end' plain.jsonl > plain.norm
+zcat "$R/events.jsonl.gz" | jq -c 'if .event == "summary" then del(.elapsed) else . end' > w.norm ||
+	fail "events.jsonl.gz is not gzip"
+cmp -s plain.norm w.norm || fail "events differ from deltair scan's: $(diff plain.norm w.norm | head -4)"
+jq -e '.worker.receive_count == 2' "$R/summary.json" > /dev/null || fail "summary.json receive_count"
+(cd "$R" && find . -type f ! -name COMPLETE -printf '%P\n'; echo extracted/COMPLETE) | sort -u > stored.keys
+jq -r '.objects | keys[]' "$R/COMPLETE" | sort > complete.keys
+cmp -s stored.keys complete.keys || fail "COMPLETE does not list exactly the objects: $(diff stored.keys complete.keys)"
+while read -r k; do
+	[ "$(jq -r --arg k "$k" '.objects[$k]' "$R/COMPLETE")" = "$(sha256sum < "$R/$k" | cut -c1-64)" ] ||
+		fail "COMPLETE's sha256 of $k is not sha256sum's"
+done < complete.keys
+[ -z "$(ls -A wd | grep -v '^baselines$')" ] || fail "scratch left in the work dir: $(ls -A wd)"
+t_done
