@@ -1,0 +1,78 @@
+#!/bin/bash
+# t6040: ebs:// jobs through the worker, against the loopback AWS peer (tests/peers/). A
+# submitted ebs://snap-… job (read mode direct) gives the events `deltair scan ebs://…` gives
+# (zcat, less the summary's elapsed time), stored under CASE/snap-ID/; an EventBridge "EBS
+# Snapshot Notification" dropped into the spool is a job with the worker's defaults; a failed
+# notification is refused into failed/ with its reason; an attach-mode job fails clearly
+# until attach mode is built. The peer saw no bad signature or request.
+. "$TOP/tests/cli/lib.sh"
+need mke2fs jq zcat timeout
+
+G=snap-0123456789abcdef0
+I=snap-0123456789abcdef1
+mkdir -p gold/etc gold/bin
+printf 'root:x:0:0:root:/root:/bin/bash\n' > gold/etc/passwd
+head -c 300000 /dev/urandom > gold/bin/tool
+cp -a gold inc
+printf 'evil:x:0:0::/:/bin/sh\n' >> inc/etc/passwd
+head -c 20000 /dev/urandom > inc/bin/dropper
+mkext4 gold gold.raw 16M
+mkext4 inc inc.raw 16M
+cat > peer.json << EOF2
+{"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "inc.raw", "parent": "$G"}}}
+EOF2
+aws_peer peer.json
+export AWS_ENDPOINT_URL_EBS=$AWS_PEER_URL AWS_ENDPOINT_URL=$AWS_PEER_URL AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_REGION
+
+dt_ok baseline --no-progress -o gold.dtree gold.raw
+dt scan --no-progress --baseline "$PWD/gold.dtree" -x plain-x -o plain.jsonl ebs://$I
+[ "$rc" -le 1 ] || die "deltair scan ebs://$I: rc $rc: $(cat err)"
+norm() { jq -c 'if .event == "summary" then del(.elapsed) else . end'; }
+norm < plain.jsonl > plain.norm
+
+dt_ok submit --queue spool:sp --case IR-E --baseline gold.dtree --output res ebs://$I
+id=$(cat out)
+jq -e --arg s "ebs://$I" '.evidence == $s' "sp/incoming/$id" > /dev/null || fail "queued: $(cat "sp/incoming/$id")"
+dt worker --queue spool:sp --once
+expect_rc 0 "worker --once (ebs)"
+R=res/IR-E/$I
+[ -f "$R/COMPLETE" ] || die "no COMPLETE for the ebs job: $(cat err)"
+zcat "$R/events.jsonl.gz" | norm > w.norm
+cmp -s plain.norm w.norm || fail "ebs job events differ from deltair scan's: $(diff plain.norm w.norm | head -4)"
+grep -q "\"snapshot\":\"$I\"" err || fail "the log does not name the snapshot"
+jq -e --arg s "$I" '.job_spec.evidence == ("ebs://" + $s) and .job_spec.read_mode == "direct"' \
+	"$R/summary.json" > /dev/null || fail "summary.json job_spec: $(jq -c .job_spec "$R/summary.json")"
+
+# EventBridge notifications: one succeeded (a job with the worker's defaults), one failed.
+event()
+{
+	printf '{"version":"0","id":"7bf73129-1428-4cd3-a780-95db273d1602","detail-type":"EBS Snapshot Notification","source":"aws.ec2","account":"012345678901","time":"2026-12-03T10:00:00Z","region":"us-east-1","resources":["arn:aws:ec2::us-east-1:snapshot/%s"],"detail":{"event":"createSnapshot","result":"%s","cause":"","request-id":"","snapshot_id":"arn:aws:ec2::us-east-1:snapshot/%s","source":"arn:aws:ec2::us-east-1:volume/vol-01234567","startTime":"2026-12-03T10:00:00Z","endTime":"2026-12-03T10:01:00Z"}}' \
+		"$1" "$2" "$1"
+}
+event "$I" succeeded > sp/incoming/eb-ok
+event "$I" failed > sp/incoming/eb-failed
+dt worker --queue spool:sp --once --case fleet --baseline gold.dtree --output res2
+expect_rc 0 "worker --once (EventBridge)"
+[ -f "res2/fleet/$I/COMPLETE" ] && [ -f sp/done/eb-ok ] || fail "the EventBridge job was not done: $(cat err)"
+# The event's region is the job's: the evidence is named ebs://us-east-1/snap-ID.
+noimg() { jq -c 'if .event == "summary" then del(.evidence.image) else . end'; }
+zcat "res2/fleet/$I/events.jsonl.gz" | norm | noimg > eb.norm
+jq -e --arg s "$I" '.evidence.image == ("ebs://us-east-1/" + $s) and .evidence.snapshot.region == "us-east-1"' \
+	"res2/fleet/$I/summary.json" > /dev/null || fail "EventBridge job: evidence $(jq -c .evidence "res2/fleet/$I/summary.json")"
+noimg < plain.norm > plain.noimg
+cmp -s plain.noimg eb.norm || fail "EventBridge job events differ from deltair scan's: $(diff plain.noimg eb.norm | head -5)"
+grep -q "result is 'failed', not 'succeeded'" sp/failed/eb-failed.reason 2> /dev/null ||
+	fail "failed notification: $(cat sp/failed/eb-failed.reason 2> /dev/null)"
+
+# attach mode: a clear failure until it is built (or a result, once it is).
+dt_ok submit --queue spool:sp --case A --baseline gold.dtree --output res3 --read-mode attach ebs://$I
+dt worker --queue spool:sp --once --max-receives 1
+expect_rc 0 "worker --once (attach)"
+if ! [ -f res3/A/$I/COMPLETE ]; then
+	grep -q 'attach' sp/failed/*.reason || fail "attach job: no clear reason: $(cat sp/failed/*.reason)"
+fi
+aws_peer_clean
+t_done
