@@ -940,11 +940,19 @@ stopping(const struct worker *w)
 	return w->o->stop && *w->o->stop;
 }
 
+/*
+ * Wait up to ms for a child to end (SIGCHLD, blocked in the worker so that it waits here
+ * until taken) or another signal (SIGTERM: the loop looks at why).
+ */
 static void
 nap(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL); /* a signal ends it early: the loop looks at why */
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigtimedwait(&chld, NULL, &ts);
 }
 
 static int
@@ -1040,6 +1048,8 @@ worker_run(const struct worker_options *o, struct worker_stats *st, struct dt_er
 	struct worker_stats dummy;
 	unsigned poll = o->poll_seconds ? o->poll_seconds : QUEUE_DEFAULT_WAIT;
 	unsigned backoff = 1;
+	double next_poll = 0;
+	sigset_t chld, old_mask;
 	int ret = 0;
 
 	memset(&dummy, 0, sizeof(dummy));
@@ -1050,22 +1060,28 @@ worker_run(const struct worker_options *o, struct worker_stats *st, struct dt_er
 		teardown(&w);
 		return -1;
 	}
+	/* SIGCHLD stays pending until nap() takes it; children start with it unblocked. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old_mask);
 	wlog(&w, "info", NULL, "start", "serving %s with %u slot(s) on %s", o->queue, w.nslots,
 	     w.host);
 	while (!stopping(&w)) {
 		struct queue_msg *m = NULL;
 		struct dt_err qerr = { 0 };
-		unsigned busy;
+		unsigned busy, wait;
 
 		reap(&w);
 		tick(&w);
 		busy = running(&w);
-		if (busy == w.nslots) {
+		/* While scans run, the queue is asked at most once a second, without waiting:
+		 * their heartbeats and ends need the loop. */
+		if (busy == w.nslots || (busy && now_mono() < next_poll)) {
 			nap(WORKER_TICK_MS);
 			continue;
 		}
-		/* While scans run, wait briefly: their heartbeats and ends need the loop. */
-		if (queue_receive(w.q, busy || o->once ? 1 : poll, &m, &qerr) < 0) {
+		wait = busy ? 0 : o->once ? o->poll_seconds : poll;
+		if (queue_receive(w.q, wait, &m, &qerr) < 0) {
 			wlog(&w, "error", NULL, "receive", "%s", qerr.msg);
 			if (o->once && busy == 0) {
 				*err = qerr;
@@ -1081,6 +1097,7 @@ worker_run(const struct worker_options *o, struct worker_stats *st, struct dt_er
 		if (m == NULL) {
 			if (o->once && busy == 0 && !stopping(&w))
 				break;
+			next_poll = now_mono() + 1;
 			continue;
 		}
 		if (stopping(&w)) {
@@ -1103,6 +1120,7 @@ worker_run(const struct worker_options *o, struct worker_stats *st, struct dt_er
 	     "claimed %lu, done %lu, already complete %lu, failed %lu, released %lu", w.st->claimed,
 	     w.st->done, w.st->skipped, w.st->failed, w.st->released);
 	teardown(&w);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	return ret;
 }
 

@@ -32,7 +32,7 @@ struct worker_options {
 	const char *exe;             /* the deltair binary run as 'scan'; NULL: /proc/self/exe */
 	const char *host;            /* this worker's name in logs and results; NULL: hostname */
 	unsigned concurrency;        /* jobs at once; 0: 1 */
-	unsigned poll_seconds;       /* the queue's long poll when idle; 0: QUEUE_DEFAULT_WAIT */
+	unsigned poll_seconds;       /* the long poll when idle; 0: QUEUE_DEFAULT_WAIT (once: 0) */
 	unsigned lease_seconds;      /* 0: QUEUE_DEFAULT_LEASE; heartbeats every third of it */
 	unsigned max_receives;       /* spool: 0: QUEUE_DEFAULT_MAX_RECEIVES */
 	int once;                    /* return when the queue is empty and nothing runs */
