@@ -8,9 +8,8 @@
 
 #include "banned.h"
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
+size_t
+events_utf8_seq(const unsigned char *s, size_t n)
 {
 	size_t len;
 	uint32_t cp;
@@ -48,7 +47,7 @@ events_set_path(json_t *obj, const char *key, const char *s, size_t len)
 	size_t w = 0;
 
 	for (i = 0; i < len; i++) {
-		size_t k = p[i] ? utf8_seq(p + i, len - i) : 0;
+		size_t k = p[i] ? events_utf8_seq(p + i, len - i) : 0;
 		if (k == 0) {
 			valid = 0;
 			break;
@@ -66,7 +65,7 @@ events_set_path(json_t *obj, const char *key, const char *s, size_t len)
 		return -1;
 	}
 	for (i = 0; i < len;) {
-		size_t k = p[i] ? utf8_seq(p + i, len - i) : 0;
+		size_t k = p[i] ? events_utf8_seq(p + i, len - i) : 0;
 		if (k == 0) {
 			memcpy(lossy + w, "\xef\xbf\xbd", 3); /* U+FFFD */
 			w += 3;

@@ -15,6 +15,11 @@
 #include "error.h"
 #include "htree.h"
 
+/*
+ * Length of the valid UTF-8 sequence at s (n >= 1 bytes there), or 0: overlong forms,
+ * surrogates and code points past U+10FFFF are invalid (NUL is a valid one-byte sequence).
+ */
+size_t events_utf8_seq(const unsigned char *s, size_t n);
 /* Set "KEY" (and "KEY_bytes" when s is not UTF-8) on obj. */
 int events_set_path(json_t *obj, const char *key, const char *s, size_t len);
 /* New: the metadata of one entry, as the `file` event and `tree export --format jsonl`. */

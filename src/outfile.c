@@ -67,6 +67,8 @@ static const char *const kind_names[] = {
 	[OUTFILE_JSONL] = "JSON Lines",
 	[OUTFILE_HASHDEEP] = "a hashdeep list",
 	[OUTFILE_BODYFILE] = "a body file",
+	[OUTFILE_REPORT_JSON] = "a report.json",
+	[OUTFILE_REPORT_HTML] = "a report.html",
 };
 
 /* Whether the first bytes of an existing file (len of them, a prefix) are of kind k. */
@@ -91,6 +93,12 @@ looks_like(enum outfile_kind k, const char *b, size_t len)
 		for (size_t i = 0; i < line; i++)
 			bars += b[i] == '|';
 		return bars >= 10;
+	case OUTFILE_REPORT_JSON:
+		return len >= strlen(OUTFILE_REPORT_JSON_MAGIC) &&
+		       memcmp(b, OUTFILE_REPORT_JSON_MAGIC, strlen(OUTFILE_REPORT_JSON_MAGIC)) == 0;
+	case OUTFILE_REPORT_HTML:
+		return len >= strlen(OUTFILE_REPORT_HTML_MAGIC) &&
+		       memcmp(b, OUTFILE_REPORT_HTML_MAGIC, strlen(OUTFILE_REPORT_HTML_MAGIC)) == 0;
 	case OUTFILE_JSONL:
 		if (line == 0 || b[0] != '{')
 			return 0;

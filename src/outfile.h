@@ -29,11 +29,17 @@
 
 /* What an existing regular file must already be for an output of this kind to replace it. */
 enum outfile_kind {
-	OUTFILE_DTREE,    /* starts with the .dtree magic */
-	OUTFILE_JSONL,    /* JSON Lines: the first line is a JSON object */
-	OUTFILE_HASHDEEP, /* starts with "%%%% HASHDEEP-1.0" */
-	OUTFILE_BODYFILE, /* a TSK 3 body file: deltair's header, or a first line of 11 fields */
+	OUTFILE_DTREE,       /* starts with the .dtree magic */
+	OUTFILE_JSONL,       /* JSON Lines: the first line is a JSON object */
+	OUTFILE_HASHDEEP,    /* starts with "%%%% HASHDEEP-1.0" */
+	OUTFILE_BODYFILE,    /* a TSK 3 body file: deltair's header, or a first line of 11 fields */
+	OUTFILE_REPORT_JSON, /* starts with OUTFILE_REPORT_JSON_MAGIC */
+	OUTFILE_REPORT_HTML, /* starts with OUTFILE_REPORT_HTML_MAGIC */
 };
+
+/* The first bytes of deltair's case reports (report.h), which tell them apart. */
+#define OUTFILE_REPORT_JSON_MAGIC "{\"report\":\"deltair case report\""
+#define OUTFILE_REPORT_HTML_MAGIC "<!DOCTYPE html>\n<!-- deltair case report -->\n"
 
 struct outfile_opts {
 	enum outfile_kind kind;

@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{ "mount", cmd_mount, "read-only FUSE view of an image (or only its delta)" },
 	{ "submit", cmd_submit, "put a snapshot job on a queue (spool folder or SQS)" },
 	{ "worker", cmd_worker, "serve a queue of snapshot jobs: scan each, store the results" },
+	{ "report", cmd_report, "the case view across hosts: report.json and report.html" },
 	{ "help", cmd_help, "list commands and exit statuses" },
 	{ "version", cmd_version, "print the version" },
 };
@@ -52,8 +53,10 @@ static const struct {
 	{ EXIT_VERSION, ".dtree of an unsupported format version" },
 	{ EXIT_NOMEM, "out of memory, or a size limit was exceeded" },
 	{ EXIT_NET, "network or remote service error" },
-	{ EXIT_INCOMPLETE, "diff, scan, baseline: incomplete, some evidence could not be read\n"
-			   "       (all output written; never read it as 'no delta')" },
+	{ EXIT_INCOMPLETE,
+	  "diff, scan, baseline: incomplete, some evidence could not be read\n"
+	  "       (all output written; never read it as 'no delta'); report:\n"
+	  "       written, but some hosts' results were incomplete or unreadable" },
 	{ EXIT_BUG, "internal error (a bug: please report it)" },
 };
 
