@@ -64,6 +64,7 @@ struct rhost {
 struct lchange {
 	char *key; /* owned */
 	size_t klen;
+	size_t seq; /* order in the host's events */
 	struct occ o;
 };
 
@@ -343,7 +344,7 @@ on_file(struct state *s, struct rhost *h, const json_t *ev, struct dt_err *err)
 	memset(c, 0, sizeof(*c));
 	if (key_of(ev, &c->key, &c->klen) < 0)
 		return dt_fail(err, DT_EFORMAT, "a file event without a readable path");
-	s->nlc++;
+	c->seq = s->nlc++;
 	c->o.host = (uint32_t)(h - s->hosts);
 	c->o.change = (uint8_t)cls;
 	c->o.flags = (uint16_t)flags_of(json_object_get(ev, "flags"));
@@ -424,7 +425,8 @@ on_row(struct rhost *h, const json_t *ev)
 static int
 load_small_json(int dirfd, const char *name, json_t **out, struct dt_err *err)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted in place of the file must not hang the report. */
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	json_error_t je;
 	struct stat st;
 	FILE *fp;
@@ -459,14 +461,19 @@ static int
 read_events(struct state *s, struct rhost *h, int hostfd, struct dt_err *err)
 {
 	struct gzlines *g = NULL;
+	struct stat st;
 	struct buf line;
 	json_t *last = NULL;
 	int fd, rc = -1, r;
 
 	buf_init(&line, REPORT_MAX_LINE);
-	fd = openat(hostfd, "events.jsonl.gz", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(hostfd, "events.jsonl.gz", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return dt_fail_errno(err, DT_EIO, "cannot open events.jsonl.gz");
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return dt_fail(err, DT_EFORMAT, "events.jsonl.gz is not a regular file");
+	}
 	g = calloc(1, sizeof(*g));
 	if (g == NULL || (g->gz = gzdopen(fd, "rb")) == NULL) {
 		close(fd);
@@ -561,7 +568,7 @@ cmp_lchange(const void *a, const void *b)
 	const struct lchange *x = a, *y = b;
 	int c = key_cmp(x->key, x->klen, y->key, y->klen);
 
-	return c ? c : (x < y ? -1 : x > y); /* the first event of a path wins */
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq); /* the first event wins */
 }
 
 /* The host's changes join the case: one sorted merge of two sorted lists. */
@@ -572,7 +579,8 @@ merge_host(struct state *s, struct dt_err *err)
 	size_t i = 0, j = 0, n = 0, cap = 0, k;
 	int failed = 0;
 
-	qsort(s->lc, s->nlc, sizeof(*s->lc), cmp_lchange);
+	if (s->nlc)
+		qsort(s->lc, s->nlc, sizeof(*s->lc), cmp_lchange);
 	/* A path named twice on one host (a damaged or doctored stream): keep the first. */
 	for (k = 0; k < s->nlc; k++) {
 		if (n && key_cmp(s->lc[n - 1].key, s->lc[n - 1].klen, s->lc[k].key,
@@ -726,6 +734,7 @@ list_case(const char *dir, int *casefd, char ***names, size_t *n, struct dt_err 
 {
 	size_t cap = 0;
 	struct dirent *de;
+	int dfd;
 	DIR *d;
 
 	*names = NULL;
@@ -733,9 +742,14 @@ list_case(const char *dir, int *casefd, char ***names, size_t *n, struct dt_err 
 	*casefd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*casefd < 0)
 		return dt_fail_errno(err, DT_EIO, "cannot open the case folder '%s'", dir);
-	d = fdopendir(dup(*casefd));
-	if (d == NULL)
-		return dt_fail_errno(err, DT_EIO, "cannot list '%s'", dir);
+	dfd = dup(*casefd);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (d == NULL) {
+		dt_fail_errno(err, DT_EIO, "cannot list '%s'", dir);
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		struct stat st;
 
@@ -804,16 +818,16 @@ cmp_hocc(const void *a, const void *b)
 	return (x->path > y->path) - (x->path < y->path);
 }
 
-static const struct hocc *g_hocc; /* for cmp_hgroup: qsort has no context argument */
-
+/* qsort_r: the groups point into the hash list that ctx is. */
 static int
-cmp_hgroup(const void *a, const void *b)
+cmp_hgroup(const void *a, const void *b, void *ctx)
 {
 	const struct hgroup *x = a, *y = b;
+	const struct hocc *occ = ctx;
 
 	if (x->hosts != y->hosts)
 		return x->hosts < y->hosts ? -1 : 1;
-	return memcmp(g_hocc[x->start].sha, g_hocc[y->start].sha, 32);
+	return memcmp(occ[x->start].sha, occ[y->start].sha, 32);
 }
 
 struct hashes {
@@ -866,8 +880,7 @@ group_hashes(struct state *s, struct hashes *hs, struct dt_err *err)
 				break;
 			}
 	}
-	g_hocc = hs->occ;
-	qsort(hs->g, hs->ng, sizeof(*hs->g), cmp_hgroup);
+	qsort_r(hs->g, hs->ng, sizeof(*hs->g), cmp_hgroup, hs->occ);
 	return 0;
 }
 
@@ -1541,7 +1554,15 @@ report_check(const struct report_opts *o, struct dt_err *err)
 	struct outfile_opts oj = { .kind = OUTFILE_REPORT_JSON, .force = o->force };
 	struct outfile_opts oh = { .kind = OUTFILE_REPORT_HTML, .force = o->force };
 	char pj[PATH_MAX], ph[PATH_MAX];
+	struct stat st;
 
+	/* "" would put the report at "/report.json". */
+	if (o->case_dir == NULL || *o->case_dir == '\0' || (o->out_dir && *o->out_dir == '\0'))
+		return dt_fail(err, DT_EUSAGE, "an empty folder name");
+	if (stat(o->case_dir, &st) != 0)
+		return dt_fail_errno(err, DT_EIO, "cannot open the case folder '%s'", o->case_dir);
+	if (!S_ISDIR(st.st_mode))
+		return dt_fail(err, DT_EUSAGE, "'%s' is not a folder", o->case_dir);
 	out_path(o, "report.json", pj, sizeof(pj));
 	out_path(o, "report.html", ph, sizeof(ph));
 	if (outfile_check(pj, &oj, err) < 0 || outfile_check(ph, &oh, err) < 0)
@@ -1607,7 +1628,8 @@ report_write(const struct report_opts *o, struct report_stats *st, struct dt_err
 	for (size_t i = 0; i < nnames; i++)
 		if (read_host(&s, casefd, names[i], err) < 0)
 			goto out;
-	qsort(s.paths, s.npaths, sizeof(*s.paths), cmp_rarity);
+	if (s.npaths)
+		qsort(s.paths, s.npaths, sizeof(*s.paths), cmp_rarity);
 	s.st.paths = s.npaths;
 	for (size_t i = 0; i < s.npaths; i++)
 		s.st.unique += s.paths[i].nocc == 1;

@@ -64,6 +64,8 @@ cmd_report(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage("report", "expected one CASE_DIR");
 	ro.case_dir = argv[optind];
+	if (*ro.case_dir == '\0' || (ro.out_dir && *ro.out_dir == '\0'))
+		return cli_usage("report", "an empty folder name");
 	dir = ro.out_dir ? ro.out_dir : ro.case_dir;
 	if (report_check(&ro, &err) < 0 || report_write(&ro, &st, &err) < 0)
 		return cli_fail("report", &err);

@@ -239,4 +239,14 @@ expect_rc 8 "report --force"
 dt report nowhere
 expect_rc 4 "report of a missing folder"
 expect_err_line report
+grep -q "cannot open the case folder 'nowhere'" err || fail "report nowhere: $(cat err)"
+dt report ''
+expect_rc 2 "report of an empty name"
+[ ! -e /report.json ] || fail "an empty CASE_DIR wrote /report.json"
+# A FIFO in place of a host's events is unreadable, not a hang.
+mkdir case/host-f && mkfifo case/host-f/events.jsonl.gz && : > case/host-f/COMPLETE
+dt report case
+expect_rc 8 "report with a FIFO for events"
+grep -q "^deltair: report: 'host-f': unreadable: events.jsonl.gz is not a regular file" err ||
+	fail "no note of host-f's FIFO: $(cat err)"
 t_done
