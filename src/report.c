@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@ struct occ {
 struct rpath {
 	char *key; /* owned: fs, NUL, the path's exact bytes */
 	size_t klen;
+	uint64_t hash;   /* key_hash() */
 	struct occ *occ; /* owned */
 	size_t nocc, cap;
 };
@@ -60,22 +62,18 @@ struct rhost {
 	uint32_t bins[REPORT_TIME_BINS];
 };
 
-/* A change of the host being read, before it joins the case. */
-struct lchange {
-	char *key; /* owned */
-	size_t klen;
-	size_t seq; /* order in the host's events */
-	struct occ o;
-};
-
 struct state {
 	const struct report_opts *o;
 	struct rhost *hosts; /* owned */
 	size_t nhosts, hcap;
-	struct rpath *paths; /* owned: sorted by key while hosts are read */
+	struct rpath *paths; /* owned: in order of appearance, then rarest first */
 	size_t npaths, pcap, nocc;
-	struct lchange *lc; /* owned: the host being read */
-	size_t nlc, lccap;
+	uint32_t *slots;   /* owned: hash table of paths, index + 1 (0: empty) */
+	size_t nslots;     /* a power of two, at least twice npaths */
+	uint64_t seed;     /* of key_hash(), per run */
+	int fatal;         /* a case-wide cap was hit while a host was read */
+	uint32_t *touched; /* owned: the paths the host being read added an occurrence to */
+	size_t ntouched, tocap;
 	int64_t *times; /* owned: its change times */
 	size_t ntimes, tcap;
 	struct report_stats st;
@@ -320,12 +318,90 @@ gz_next(struct gzlines *g, struct buf *line, struct dt_err *err)
 	return 0;
 }
 
-static void
-lc_clear(struct state *s)
+/* FNV-1a, seeded per run so that names from evidence cannot be chosen to collide. */
+static uint64_t
+key_hash(const struct state *s, const char *k, size_t n)
 {
-	for (size_t i = 0; i < s->nlc; i++)
-		free(s->lc[i].key);
-	s->nlc = 0;
+	uint64_t h = 14695981039346656037ull ^ s->seed;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ull;
+	}
+	return h ^ (h >> 32);
+}
+
+static int
+grow_slots(struct state *s, struct dt_err *err)
+{
+	size_t n = s->nslots ? s->nslots * 2 : 4096;
+	uint32_t *t = calloc(n, sizeof(*t));
+
+	if (t == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory (%zu changed paths)", s->npaths);
+	for (size_t i = 0; i < s->npaths; i++) {
+		size_t k = s->paths[i].hash & (n - 1);
+		while (t[k])
+			k = (k + 1) & (n - 1);
+		t[k] = (uint32_t)(i + 1);
+	}
+	free(s->slots);
+	s->slots = t;
+	s->nslots = n;
+	return 0;
+}
+
+/*
+ * The index of key's path in *idx: 1 found (or added, with add), 0 not found, -1 failure.
+ * Steals key (also on failure).
+ */
+static int
+path_find(struct state *s, char *key, size_t klen, int add, size_t *idx, struct dt_err *err)
+{
+	uint64_t h = key_hash(s, key, klen);
+	struct rpath *p;
+	size_t i;
+
+	if (add && (s->npaths + 1) * 2 > s->nslots && grow_slots(s, err) < 0) {
+		free(key);
+		return -1;
+	}
+	for (i = s->nslots ? h & (s->nslots - 1) : 0; s->nslots && s->slots[i];
+	     i = (i + 1) & (s->nslots - 1)) {
+		p = &s->paths[s->slots[i] - 1];
+		if (p->hash == h && key_cmp(p->key, p->klen, key, klen) == 0) {
+			free(key);
+			*idx = s->slots[i] - 1;
+			return 1;
+		}
+	}
+	if (!add) {
+		free(key);
+		return 0;
+	}
+	if (BUF_GROW(s->paths, s->npaths + 1, s->pcap, err) < 0) {
+		free(key);
+		return -1;
+	}
+	p = &s->paths[s->npaths];
+	memset(p, 0, sizeof(*p));
+	p->key = key;
+	p->klen = klen;
+	p->hash = h;
+	s->slots[i] = (uint32_t)++s->npaths;
+	*idx = s->npaths - 1;
+	return 1;
+}
+
+/* A host that failed half-way: its occurrences go (they are the last of each path). */
+static void
+host_rollback(struct state *s)
+{
+	for (size_t i = s->ntouched; i > 0; i--) {
+		s->paths[s->touched[i - 1]].nocc--;
+		s->nocc--;
+	}
+	s->ntouched = 0;
 	s->ntimes = 0;
 }
 
@@ -333,30 +409,53 @@ static int
 on_file(struct state *s, struct rhost *h, const json_t *ev, struct dt_err *err)
 {
 	int cls = class_of(json_string_value(json_object_get(ev, "change")));
-	struct lchange *c;
+	uint32_t host = (uint32_t)(h - s->hosts);
+	struct rpath *p;
+	struct occ *o;
+	char *key;
+	size_t klen, idx;
 	int64_t t;
 
 	if (cls < 0)
 		return dt_fail(err, DT_EFORMAT, "a file event without a known change class");
-	if (BUF_GROW(s->lc, s->nlc + 1, s->lccap, err) < 0)
-		return -1;
-	c = &s->lc[s->nlc];
-	memset(c, 0, sizeof(*c));
-	if (key_of(ev, &c->key, &c->klen) < 0)
+	if (key_of(ev, &key, &klen) < 0)
 		return dt_fail(err, DT_EFORMAT, "a file event without a readable path");
-	c->seq = s->nlc++;
-	c->o.host = (uint32_t)(h - s->hosts);
-	c->o.change = (uint8_t)cls;
-	c->o.flags = (uint16_t)flags_of(json_object_get(ev, "flags"));
-	c->o.has_sha = (uint8_t)sha_of(json_string_value(json_object_get(ev, "sha256")), c->o.sha);
+	if (path_find(s, key, klen, 1, &idx, err) < 0)
+		return -1;
 	h->counts[cls]++;
+	p = &s->paths[idx];
+	/* A path named twice by one host (a damaged or doctored stream): the first counts. */
+	if (p->nocc && p->occ[p->nocc - 1].host == host)
+		return 0;
+	if (s->nocc >= REPORT_MAX_OCCURRENCES) {
+		s->fatal = 1;
+		return dt_fail(err, DT_ENOMEM,
+			       "more than %u changes across the hosts of the case "
+			       "(REPORT_MAX_OCCURRENCES)",
+			       REPORT_MAX_OCCURRENCES);
+	}
+	if (BUF_GROW(s->touched, s->ntouched + 1, s->tocap, err) < 0 ||
+	    BUF_GROW(p->occ, p->nocc + 1, p->cap, err) < 0) {
+		s->fatal = 1;
+		return -1;
+	}
+	o = &p->occ[p->nocc++];
+	s->nocc++;
+	s->touched[s->ntouched++] = (uint32_t)idx;
+	memset(o, 0, sizeof(*o));
+	o->host = host;
+	o->change = (uint8_t)cls;
+	o->flags = (uint16_t)flags_of(json_object_get(ev, "flags"));
+	o->has_sha = (uint8_t)sha_of(json_string_value(json_object_get(ev, "sha256")), o->sha);
 	/* When the change was made: the inode change time (harder to set back than mtime);
 	 * mtime where the filesystem has no ctime (FAT). A deleted file's times are the gold's. */
 	if (cls != DIFF_DELETED &&
 	    (time_of(json_string_value(json_object_get(ev, "ctime")), &t) == 0 ||
 	     time_of(json_string_value(json_object_get(ev, "mtime")), &t) == 0)) {
-		if (BUF_GROW(s->times, s->ntimes + 1, s->tcap, err) < 0)
+		if (BUF_GROW(s->times, s->ntimes + 1, s->tcap, err) < 0) {
+			s->fatal = 1;
 			return -1;
+		}
 		s->times[s->ntimes++] = t;
 	}
 	return 0;
@@ -386,18 +485,15 @@ on_yara(struct state *s, struct rhost *h, const json_t *ev)
 {
 	static const char *const keys[] = { "fs",        "path", "sha256", "rule",
 					    "namespace", "tags", NULL };
+	uint32_t host = (uint32_t)(h - s->hosts);
 	char *key;
-	size_t klen;
+	size_t klen, idx;
 
 	h->yara++;
-	/* scan writes a file's yara events right after its file event. */
-	if (key_of(ev, &key, &klen) == 0) {
-		for (size_t i = s->nlc, n = 0; i > 0 && n < 64; i--, n++)
-			if (key_cmp(s->lc[i - 1].key, s->lc[i - 1].klen, key, klen) == 0) {
-				s->lc[i - 1].o.yara++;
-				break;
-			}
-		free(key);
+	if (key_of(ev, &key, &klen) == 0 && path_find(s, key, klen, 0, &idx, NULL) == 1) {
+		struct rpath *p = &s->paths[idx];
+		if (p->nocc && p->occ[p->nocc - 1].host == host)
+			p->occ[p->nocc - 1].yara++;
 	}
 	if (json_array_size(h->yara_list) < REPORT_MAX_ITEMS)
 		json_array_append_new(h->yara_list, pick(ev, keys));
@@ -456,7 +552,7 @@ load_small_json(int dirfd, const char *name, json_t **out, struct dt_err *err)
 	return 0;
 }
 
-/* The events of one host into h and s->lc. Any failure: the host is unreadable. */
+/* The events of one host into h and s->paths. Any failure: the host is unreadable. */
 static int
 read_events(struct state *s, struct rhost *h, int hostfd, struct dt_err *err)
 {
@@ -562,84 +658,6 @@ bin_times(struct state *s, struct rhost *h)
 	}
 }
 
-static int
-cmp_lchange(const void *a, const void *b)
-{
-	const struct lchange *x = a, *y = b;
-	int c = key_cmp(x->key, x->klen, y->key, y->klen);
-
-	return c ? c : (x->seq > y->seq) - (x->seq < y->seq); /* the first event wins */
-}
-
-/* The host's changes join the case: one sorted merge of two sorted lists. */
-static int
-merge_host(struct state *s, struct dt_err *err)
-{
-	struct rpath *m = NULL;
-	size_t i = 0, j = 0, n = 0, cap = 0, k;
-	int failed = 0;
-
-	if (s->nlc)
-		qsort(s->lc, s->nlc, sizeof(*s->lc), cmp_lchange);
-	/* A path named twice on one host (a damaged or doctored stream): keep the first. */
-	for (k = 0; k < s->nlc; k++) {
-		if (n && key_cmp(s->lc[n - 1].key, s->lc[n - 1].klen, s->lc[k].key,
-				 s->lc[k].klen) == 0) {
-			s->lc[n - 1].o.yara += s->lc[k].o.yara;
-			free(s->lc[k].key);
-			continue;
-		}
-		s->lc[n++] = s->lc[k];
-	}
-	s->nlc = n;
-	if (s->nocc + s->nlc > REPORT_MAX_OCCURRENCES)
-		return dt_fail(err, DT_ENOMEM,
-			       "more than %u changes across the hosts of the case (REPORT_MAX_"
-			       "OCCURRENCES)",
-			       REPORT_MAX_OCCURRENCES);
-	n = 0;
-	if (BUF_GROW(m, s->npaths + s->nlc, cap, err) < 0)
-		return -1;
-	while (i < s->npaths || j < s->nlc) {
-		int c = i == s->npaths ? 1
-			: j == s->nlc  ? -1
-				       : key_cmp(s->paths[i].key, s->paths[i].klen, s->lc[j].key,
-						 s->lc[j].klen);
-		struct rpath *p;
-
-		if (c < 0) {
-			m[n++] = s->paths[i++];
-			continue;
-		}
-		if (c > 0) {
-			p = &m[n++];
-			memset(p, 0, sizeof(*p));
-			p->key = s->lc[j].key;
-			p->klen = s->lc[j].klen;
-		} else {
-			p = &m[n++];
-			*p = s->paths[i++];
-			free(s->lc[j].key);
-		}
-		s->lc[j].key = NULL;
-		/* On failure the lists stay whole and owned (lc_clear() frees the rest). */
-		if (BUF_GROW(p->occ, p->nocc + 1, p->cap, err) < 0) {
-			failed = 1;
-			break;
-		}
-		p->occ[p->nocc++] = s->lc[j].o;
-		s->nocc++;
-		j++;
-	}
-	while (i < s->npaths)
-		m[n++] = s->paths[i++];
-	free(s->paths);
-	s->paths = m;
-	s->npaths = n;
-	s->pcap = cap;
-	return failed ? -1 : 0;
-}
-
 static void
 host_release(struct rhost *h)
 {
@@ -689,6 +707,9 @@ read_host(struct state *s, int casefd, const char *name, struct dt_err *err)
 	}
 	if (fd >= 0)
 		close(fd);
+	if (s->fatal) { /* a cap of the whole case, not this host's fault */
+		return dt_fail(err, herr.code, "%s", herr.msg);
+	}
 	if (h->status != HOST_COMPLETE) {
 		char why[600];
 
@@ -707,18 +728,15 @@ read_host(struct state *s, int casefd, const char *name, struct dt_err *err)
 		h->yara_more = h->rows_more = 0;
 		json_decref(h->summary);
 		h->summary = NULL;
-		lc_clear(s);
+		host_rollback(s);
 		if (s->o->on_skip)
 			s->o->on_skip(s->o->ctx, name, why);
 		return 0;
 	}
 	s->st.hosts++;
 	bin_times(s, h);
-	if (merge_host(s, err) < 0) {
-		lc_clear(s);
-		return -1;
-	}
-	lc_clear(s);
+	s->ntouched = 0;
+	s->ntimes = 0;
 	return 0;
 }
 
@@ -782,6 +800,26 @@ list_case(const char *dir, int *casefd, char ***names, size_t *n, struct dt_err 
 
 /* ---- ordering for output ---- */
 
+/* Drop the paths only hosts that failed half-way had; the hash table goes with them. */
+static void
+compact_paths(struct state *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->npaths; i++) {
+		if (s->paths[i].nocc == 0) {
+			free(s->paths[i].key);
+			free(s->paths[i].occ);
+			continue;
+		}
+		s->paths[n++] = s->paths[i];
+	}
+	s->npaths = n;
+	free(s->slots);
+	s->slots = NULL;
+	s->nslots = 0;
+}
+
 static int
 cmp_rarity(const void *a, const void *b)
 {
@@ -794,7 +832,7 @@ cmp_rarity(const void *a, const void *b)
 
 /* One content hash on one host, at one path. */
 struct hocc {
-	unsigned char sha[32];
+	const unsigned char *sha; /* borrowed: in the path's occurrences */
 	uint32_t host;
 	uint32_t path; /* index in state.paths */
 };
@@ -835,7 +873,19 @@ struct hashes {
 	size_t nocc;
 	struct hgroup *g; /* owned */
 	size_t ng;
+	uint32_t *stamp; /* owned: per path, the epoch it was last met in */
+	uint32_t epoch;
 };
+
+/* 1 the first time path is met since hs->epoch was last bumped: distinct paths in O(n). */
+static int
+first_visit(struct hashes *hs, uint32_t path)
+{
+	if (hs->stamp[path] == hs->epoch)
+		return 0;
+	hs->stamp[path] = hs->epoch;
+	return 1;
+}
 
 /* Every content hash of a changed file (not a deleted one: that is the gold's), grouped. */
 static int
@@ -851,13 +901,16 @@ group_hashes(struct state *s, struct hashes *hs, struct dt_err *err)
 				continue;
 			if (BUF_GROW(hs->occ, hs->nocc + 1, cap, err) < 0)
 				return -1;
-			memcpy(hs->occ[hs->nocc].sha, o->sha, 32);
+			hs->occ[hs->nocc].sha = o->sha;
 			hs->occ[hs->nocc].host = o->host;
 			hs->occ[hs->nocc].path = (uint32_t)i;
 			hs->nocc++;
 		}
 	if (hs->nocc == 0)
 		return 0;
+	hs->stamp = calloc(s->npaths, sizeof(*hs->stamp));
+	if (hs->stamp == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory (%zu content hashes)", hs->nocc);
 	qsort(hs->occ, hs->nocc, sizeof(*hs->occ), cmp_hocc);
 	for (size_t i = 0; i < hs->nocc; i++) {
 		struct hgroup *g;
@@ -867,18 +920,13 @@ group_hashes(struct state *s, struct hashes *hs, struct dt_err *err)
 			g = &hs->g[hs->ng++];
 			memset(g, 0, sizeof(*g));
 			g->start = i;
+			hs->epoch++;
 		}
 		g = &hs->g[hs->ng - 1];
 		g->n++;
 		if (g->n == 1 || hs->occ[i].host != hs->occ[i - 1].host)
 			g->hosts++;
-		/* Distinct paths: a path index seen earlier in the group is not new. */
-		g->paths++;
-		for (size_t k = g->start; k < i; k++)
-			if (hs->occ[k].path == hs->occ[i].path) {
-				g->paths--;
-				break;
-			}
+		g->paths += first_visit(hs, hs->occ[i].path);
 	}
 	qsort_r(hs->g, hs->ng, sizeof(*hs->g), cmp_hgroup, hs->occ);
 	return 0;
@@ -967,13 +1015,38 @@ host_json(const struct rhost *h)
 	return o;
 }
 
+static int
+cmp_sha(const void *a, const void *b)
+{
+	return memcmp(*(unsigned char *const *)a, *(unsigned char *const *)b, 32);
+}
+
+/* The distinct content hashes of a path's hosts: sorted, O(n log n) for a path on many. */
+static size_t
+distinct_shas(const struct rpath *p)
+{
+	const unsigned char **v = malloc(p->nocc * sizeof(*v));
+	size_t n = 0, d = 0;
+
+	if (v == NULL)
+		return 0;
+	for (size_t k = 0; k < p->nocc; k++)
+		if (p->occ[k].has_sha)
+			v[n++] = p->occ[k].sha;
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_sha);
+	for (size_t k = 0; k < n; k++)
+		d += k == 0 || memcmp(v[k], v[k - 1], 32) != 0;
+	free(v);
+	return d;
+}
+
 static json_t *
 path_json(const struct state *s, const struct rpath *p)
 {
 	json_t *o = json_object(), *on = json_array(), *changes = json_array();
 	unsigned cls = 0, flags = 0;
 	uint64_t yara = 0;
-	size_t contents = 0;
 	char hex[65];
 
 	if (o == NULL || on == NULL || changes == NULL || set_key(o, p->key, p->klen) < 0) {
@@ -985,14 +1058,10 @@ path_json(const struct state *s, const struct rpath *p)
 	for (size_t k = 0; k < p->nocc; k++) {
 		const struct occ *c = &p->occ[k];
 		json_t *e = json_object();
-		int seen = 0;
 
 		cls |= 1u << c->change;
 		flags |= c->flags;
 		yara += c->yara;
-		for (size_t q = 0; c->has_sha && q < k && !seen; q++)
-			seen = p->occ[q].has_sha && memcmp(p->occ[q].sha, c->sha, 32) == 0;
-		contents += c->has_sha && !seen;
 		json_object_set_new(e, "host", json_string(s->hosts[c->host].name));
 		json_object_set_new(e, "change", json_string(diff_class_name(c->change)));
 		if (c->has_sha)
@@ -1009,7 +1078,7 @@ path_json(const struct state *s, const struct rpath *p)
 	json_object_set_new(o, "rarity",
 			    json_real(s->st.hosts ? (double)p->nocc / (double)s->st.hosts : 0));
 	json_object_set_new(o, "changes", changes);
-	json_object_set_new(o, "contents", json_integer((json_int_t)contents));
+	json_object_set_new(o, "contents", json_integer((json_int_t)distinct_shas(p)));
 	json_object_set_new(o, "flags", flags_json(flags));
 	json_object_set_new(o, "yara_matches", json_integer((json_int_t)yara));
 	json_object_set_new(o, "on", on);
@@ -1017,14 +1086,15 @@ path_json(const struct state *s, const struct rpath *p)
 }
 
 static json_t *
-hash_json(const struct state *s, const struct hashes *hs, const struct hgroup *g)
+hash_json(const struct state *s, struct hashes *hs, const struct hgroup *g)
 {
-	json_t *o = json_object(), *on = json_array(), *e;
+	json_t *o = json_object(), *on = json_array(), *at = json_array(), *e;
 	char hex[65];
 
-	if (o == NULL || on == NULL) {
+	if (o == NULL || on == NULL || at == NULL) {
 		json_decref(o);
 		json_decref(on);
+		json_decref(at);
 		return NULL;
 	}
 	htree_hex(hs->occ[g->start].sha, 32, hex);
@@ -1033,14 +1103,20 @@ hash_json(const struct state *s, const struct hashes *hs, const struct hgroup *g
 	json_object_set_new(o, "rarity",
 			    json_real(s->st.hosts ? (double)g->hosts / (double)s->st.hosts : 0));
 	json_object_set_new(o, "paths", json_integer((json_int_t)g->paths));
+	hs->epoch++;
 	for (size_t i = g->start; i < g->start + g->n; i++) {
 		const struct rpath *p = &s->paths[hs->occ[i].path];
+
+		if (i == g->start || hs->occ[i].host != hs->occ[i - 1].host)
+			json_array_append_new(on, json_string(s->hosts[hs->occ[i].host].name));
+		if (!first_visit(hs, hs->occ[i].path))
+			continue;
 		e = json_object();
-		json_object_set_new(e, "host", json_string(s->hosts[hs->occ[i].host].name));
 		set_key(e, p->key, p->klen);
-		json_array_append_new(on, e);
+		json_array_append_new(at, e);
 	}
 	json_object_set_new(o, "on", on);
+	json_object_set_new(o, "at", at);
 	return o;
 }
 
@@ -1056,8 +1132,8 @@ put_elem(FILE *fp, json_t *o, size_t i, struct dt_err *err)
 }
 
 static int
-write_json(struct state *s, const struct hashes *hs, FILE *fp, const char *case_name,
-	   const char *created, struct dt_err *err)
+write_json(struct state *s, struct hashes *hs, FILE *fp, const char *case_name, const char *created,
+	   struct dt_err *err)
 {
 	json_t *head, *totals;
 	uint64_t counts[DIFF_NCLASSES] = { 0 }, yara = 0, ra = 0, rr = 0;
@@ -1376,7 +1452,7 @@ html_paths(FILE *fp, const struct state *s)
 }
 
 static void
-html_hashes(FILE *fp, const struct state *s, const struct hashes *hs)
+html_hashes(FILE *fp, const struct state *s, struct hashes *hs)
 {
 	size_t shown = hs->ng < REPORT_HTML_MAX_ROWS ? hs->ng : REPORT_HTML_MAX_ROWS;
 	char hex[65];
@@ -1392,11 +1468,9 @@ html_hashes(FILE *fp, const struct state *s, const struct hashes *hs)
 		fprintf(fp, "<tr%s><td class=\"n\">%zu/%zu</td><td><code>%s</code></td><td>",
 			g->hosts == 1 && s->st.hosts > 1 ? " class=\"rare\"" : "", g->hosts,
 			s->st.hosts, hex);
+		hs->epoch++;
 		for (size_t k = g->start; k < g->start + g->n && listed < HTML_MAX_NAMES; k++) {
-			int seen = 0;
-			for (size_t q = g->start; q < k && !seen; q++)
-				seen = hs->occ[q].path == hs->occ[k].path;
-			if (seen)
+			if (!first_visit(hs, hs->occ[k].path))
 				continue;
 			fputs(listed++ ? "<br><code>" : "<code>", fp);
 			html_key(fp, s->paths[hs->occ[k].path].key, s->paths[hs->occ[k].path].klen);
@@ -1503,8 +1577,7 @@ html_details(FILE *fp, const struct state *s)
 }
 
 static void
-write_html(struct state *s, const struct hashes *hs, FILE *fp, const char *case_name,
-	   const char *created)
+write_html(struct state *s, struct hashes *hs, FILE *fp, const char *case_name, const char *created)
 {
 	/* No script, no network, no external anything: the policy forbids what escaping
 	 * should already prevent. */
@@ -1573,8 +1646,8 @@ report_check(const struct report_opts *o, struct dt_err *err)
 static void
 state_release(struct state *s)
 {
-	lc_clear(s);
-	free(s->lc);
+	free(s->slots);
+	free(s->touched);
 	free(s->times);
 	for (size_t i = 0; i < s->nhosts; i++)
 		host_release(&s->hosts[i]);
@@ -1619,6 +1692,8 @@ report_write(const struct report_opts *o, struct report_stats *st, struct dt_err
 	memset(&fj, 0, sizeof(fj));
 	memset(&fh, 0, sizeof(fh));
 	s.o = o;
+	if (getrandom(&s.seed, sizeof(s.seed), GRND_NONBLOCK) != (ssize_t)sizeof(s.seed))
+		s.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	out_path(o, "report.json", pj, sizeof(pj));
 	out_path(o, "report.html", ph, sizeof(ph));
 	if (report_check(o, err) < 0)
@@ -1628,6 +1703,7 @@ report_write(const struct report_opts *o, struct report_stats *st, struct dt_err
 	for (size_t i = 0; i < nnames; i++)
 		if (read_host(&s, casefd, names[i], err) < 0)
 			goto out;
+	compact_paths(&s);
 	if (s.npaths)
 		qsort(s.paths, s.npaths, sizeof(*s.paths), cmp_rarity);
 	s.st.paths = s.npaths;
@@ -1668,6 +1744,7 @@ out:
 	free(names);
 	free(hs.occ);
 	free(hs.g);
+	free(hs.stamp);
 	state_release(&s);
 	return rc;
 }

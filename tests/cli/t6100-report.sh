@@ -138,7 +138,7 @@ if got != paths:
 n = [p["hosts"] for p in rep["paths"]]
 if n != sorted(n):
     bad.append("paths not rarest first: %s" % n)
-gh = {x["sha256"]: set(o["host"] for o in x["on"]) for x in rep["hashes"]}
+gh = {x["sha256"]: set(x["on"]) for x in rep["hashes"]}
 if gh != hashes or [x["hosts"] for x in rep["hashes"]] != sorted(len(v) for v in gh.values()):
     bad.append("hashes: report %s, events %s" % (gh, hashes))
 for b in bad:
