@@ -699,7 +699,18 @@ read_host(struct state *s, int casefd, const char *name, struct dt_err *err)
 		dt_fail_errno(&herr, DT_EIO, "cannot open the folder");
 		h->status = HOST_UNREADABLE;
 	} else if (fstatat(fd, "COMPLETE", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
-		dt_fail(&herr, DT_EFORMAT, "no COMPLETE marker (not finished, or a killed job)");
+		json_t *failed = NULL;
+		struct dt_err ferr = { 0 };
+		const char *why;
+
+		/* The worker's record of a failed run says why (docs/worker.md, "Results"). */
+		if (load_small_json(fd, "FAILED", &failed, &ferr) == 0 &&
+		    (why = json_string_value(json_object_get(failed, "reason"))) != NULL)
+			dt_fail(&herr, DT_EFORMAT, "no COMPLETE marker; the job failed: %s", why);
+		else
+			dt_fail(&herr, DT_EFORMAT,
+				"no COMPLETE marker (not finished, or a killed job)");
+		json_decref(failed);
 		h->status = HOST_INCOMPLETE;
 	} else if (load_small_json(fd, "summary.json", &h->summary, &herr) < 0 ||
 		   read_events(s, h, fd, &herr) < 0) {

@@ -69,6 +69,9 @@ for h in host-a host-b host-c host-d host-e; do
 	: > "case/$h/COMPLETE"
 done
 rm "case/host-d/COMPLETE"                       # a job still running, or killed
+mkdir case/host-g                               # a job that failed, as the worker records it
+printf '{"job":"j1","host":"w1","reason":"scan exited 3: <b>not an image</b>","receive_count":1}\n' \
+	> case/host-g/FAILED
 head -c 300 "host-e.jsonl" | gzip -c | head -c 200 > "case/host-e/events.jsonl.gz"
 
 # The report, and what it says about the folders it did not count.
@@ -82,13 +85,16 @@ grep -q "^deltair: report: 'host-d': incomplete: no COMPLETE marker" err ||
 	fail "no note of host-d's missing COMPLETE: $(cat err)"
 grep -q "^deltair: report: 'host-e': unreadable: events.jsonl.gz: " err ||
 	fail "no note of host-e's damaged gzip: $(cat err)"
-note "report of 5 folders: $(python3 -c "print('%.2f' % ($end - $start))") s"
+grep -q "^deltair: report: 'host-g': incomplete: no COMPLETE marker; the job failed: scan exited 3" err ||
+	fail "no note of host-g's failed job: $(cat err)"
+note "report of 6 folders: $(python3 -c "print('%.2f' % ($end - $start))") s"
 R=case/report.json
 jq -e . "$R" > /dev/null || die "report.json is not JSON"
-jq -e '.totals | .hosts == 3 and .incomplete == 1 and .unreadable == 1' "$R" > /dev/null ||
+jq -e '.totals | .hosts == 3 and .incomplete == 2 and .unreadable == 1' "$R" > /dev/null ||
 	fail "totals: $(jq -c .totals "$R")"
 jq -e '[.hosts[] | [.name, .status]] == [["host-a","complete"],["host-b","complete"],
-	["host-c","complete"],["host-d","incomplete"],["host-e","unreadable"]]' "$R" > /dev/null ||
+	["host-c","complete"],["host-d","incomplete"],["host-e","unreadable"],
+	["host-g","incomplete"]]' "$R" > /dev/null ||
 	fail "hosts: $(jq -c '[.hosts[] | [.name, .status]]' "$R")"
 
 # Hosts per path and per content hash, class counts and change times, from the events.
@@ -236,6 +242,24 @@ expect_err_line report
 [ "$(cat case/report.json)" = '{"mine": true}' ] || fail "a foreign report.json was replaced"
 dt report --force case
 expect_rc 8 "report --force"
+# The same from the real worker's results (its COMPLETE, summary.json, extracted/): one host.
+dt submit --queue spool:sp --case wk --baseline "$PWD/gold.dtree" --output "$PWD/res" \
+	--rules "$TOP/rules" --no-artifacts "$PWD/host-a.img"
+expect_rc 0 "submit" || die "submit failed"
+dt worker --queue spool:sp --once
+expect_rc 0 "worker --once" || die "worker failed"
+dt report res/wk
+expect_rc 0 "report of the worker's case"
+jq -e '.totals.hosts == 1 and .hosts[0].name == "host-a.img" and .hosts[0].yara_matches >= 1' \
+	res/wk/report.json > /dev/null || fail "the worker's result: $(jq -c .totals res/wk/report.json)"
+jq -c '[.paths[] | {fs, path, c: [.on[] | .change, .sha256]}] | sort_by(.fs, .path)' \
+	res/wk/report.json > wk.paths
+jq -c '[.paths[] | select(any(.on[]; .host == "host-a")) |
+	{fs, path, c: [.on[] | select(.host == "host-a") | .change, .sha256]}] | sort_by(.fs, .path)' \
+	"$R" > a.paths
+[ "$(jq length a.paths)" -ge 5 ] || fail "host-a should have 5 changed paths or more: $(cat a.paths)"
+cmp -s wk.paths a.paths || fail "the worker's host-a differs from the scan's: $(diff wk.paths a.paths | head -4)"
+
 dt report nowhere
 expect_rc 4 "report of a missing folder"
 expect_err_line report
