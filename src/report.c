@@ -461,15 +461,25 @@ on_file(struct state *s, struct rhost *h, const json_t *ev, struct dt_err *err)
 	return 0;
 }
 
-/* A new object of ev's keys that the report keeps (a path keeps its _bytes twin). */
+/*
+ * A new object of ev's keys that the report keeps (a path keeps its _bytes twin). Every
+ * host's are kept to the end: one larger than REPORT_MAX_ITEM (a row parsed from a hostile
+ * file) loses its "columns" and "tags", and says "truncated".
+ */
 static json_t *
 pick(const json_t *ev, const char *const *keys)
 {
 	json_t *o = json_object();
+	int big = json_dumpb(ev, NULL, 0, JSON_COMPACT) > REPORT_MAX_ITEM;
 	char bkey[64];
 
 	for (; o && *keys; keys++) {
 		json_t *v = json_object_get(ev, *keys);
+
+		if (big && (strcmp(*keys, "columns") == 0 || strcmp(*keys, "tags") == 0)) {
+			json_object_set_new(o, *keys, json_null());
+			continue;
+		}
 		if (v)
 			json_object_set(o, *keys, v);
 		snprintf(bkey, sizeof(bkey), "%s_bytes", *keys);
@@ -477,6 +487,8 @@ pick(const json_t *ev, const char *const *keys)
 		if (v)
 			json_object_set(o, bkey, v);
 	}
+	if (o && big)
+		json_object_set_new(o, "truncated", json_true());
 	return o;
 }
 
@@ -617,8 +629,15 @@ read_events(struct state *s, struct rhost *h, int hostfd, struct dt_err *err)
 		goto out;
 	}
 	if (h->summary == NULL) {
-		h->summary = last;
-		last = NULL;
+		/* Kept to the end, as summary.json is: within the same size. */
+		if (json_dumpb(last, NULL, 0, JSON_COMPACT) <= REPORT_MAX_SUMMARY) {
+			h->summary = last;
+			last = NULL;
+		} else {
+			h->summary = json_pack("{sssOsb}", "event", "summary", "complete",
+					       json_object_get(last, "complete") ?: json_null(),
+					       "truncated", 1);
+		}
 	}
 	rc = 0;
 out:

@@ -26,7 +26,8 @@
 #define REPORT_VERSION         1
 #define REPORT_MAX_HOSTS       10000       /* result folders in one case */
 #define REPORT_MAX_LINE        (16u << 20) /* bytes of one event line */
-#define REPORT_MAX_SUMMARY     (1u << 20)  /* bytes of summary.json */
+#define REPORT_MAX_SUMMARY     (64u << 10) /* bytes of summary.json (kept per host) */
+#define REPORT_MAX_ITEM        (8u << 10)  /* bytes of one kept YARA match or row change */
 #define REPORT_MAX_OCCURRENCES (8u << 20)  /* (changed path, host) pairs in the case */
 #define REPORT_MAX_ITEMS       100         /* YARA matches and row changes kept per host */
 #define REPORT_HTML_MAX_ROWS   5000        /* paths and hashes listed in report.html */

@@ -214,3 +214,36 @@ TEST(t_report_replaces_only_its_own_files)
 	CHECK(report_write(&(struct report_opts){ .case_dir = "nowhere" }, NULL, &err) == -1 &&
 	      err.code == DT_EIO);
 }
+
+TEST(t_report_keeps_big_rows_small)
+{
+	char *big = malloc(20000), *body = NULL;
+	struct dt_err err = { 0 };
+	json_t *rep, *row;
+
+	REQUIRE(big != NULL);
+	memset(big, 'a', 19999);
+	big[19999] = '\0';
+	REQUIRE(asprintf(&body,
+			 "{\"event\":\"row\",\"fs\":\"p1\",\"table\":\"crontab\",\"action\":"
+			 "\"added\",\"path\":\"/etc/crontab\",\"columns\":{\"command\":\"%s\"}}\n"
+			 "{\"event\":\"row\",\"fs\":\"p1\",\"table\":\"users\",\"action\":"
+			 "\"removed\",\"path\":\"/etc/"
+			 "passwd\",\"columns\":{\"uid\":\"0\"}}\n" SUMMARY,
+			 big) > 0);
+	REQUIRE(host_s("h", body) == 0);
+	REQUIRE(run(NULL, &err) == 0);
+	rep = json_load_file("case/report.json", 0, NULL);
+	REQUIRE(rep != NULL);
+	row = json_object_get(json_array_get(json_object_get(rep, "hosts"), 0), "row_changes");
+	CHECK(json_array_size(row) == 2);
+	CHECK(json_is_true(json_object_get(json_array_get(row, 0), "truncated")));
+	CHECK(json_is_null(json_object_get(json_array_get(row, 0), "columns")));
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(row, 0), "table")),
+		     "crontab") == 0);
+	CHECK(json_object_get(json_array_get(row, 1), "truncated") == NULL);
+	CHECK(json_is_object(json_object_get(json_array_get(row, 1), "columns")));
+	json_decref(rep);
+	free(big);
+	free(body);
+}
