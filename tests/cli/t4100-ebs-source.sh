@@ -187,21 +187,16 @@ jq -e 'length >= 1 and all(.[]; .kind == "auth")' <<< "$v" > /dev/null || fail "
 aws_peer_ctl DELETE /_peer/violations > /dev/null
 
 # 5b. Credentials that expire mid-run: instance-role keys from the peer's IMDS, expired by the
-# peer while the baseline reads; the next ExpiredTokenException looks them up again (a new
-# IMDS mint) and the tree is still the raw image's.
+# peer at the fourth block read (a fault, so no race with the run); the ExpiredTokenException
+# looks them up again (a new IMDS mint) and the tree is still the raw image's.
 (
 	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 	export AWS_EC2_METADATA_DISABLED=false AWS_EC2_METADATA_SERVICE_ENDPOINT=$AWS_PEER_URL
 	aws_peer_ctl DELETE /_peer/counters > /dev/null
-	timeout 120 "$DELTAIR" baseline --no-progress --ebs-rate 4 -o x.dtree ebs://$G > xout 2> xerr &
-	pid=$!
-	for i in $(seq 200); do
-		b=$(aws_peer_ctl GET /_peer/counters | jq -r ".snapshots[\"$G\"].blocks // 0")
-		[ "$b" -ge 3 ] && break
-		sleep 0.05
-	done
-	[ "$(aws_peer_ctl POST /_peer/expire-credentials)" -ge 1 ] || exit 1
-	wait $pid || exit 2
+	aws_peer_ctl POST /_peer/faults \
+		'[{"op":"GetSnapshotBlock","kind":"expire_credentials","skip":3,"count":1}]' > /dev/null
+	timeout 120 "$DELTAIR" baseline --no-progress -o x.dtree ebs://$G > xout 2> xerr || exit 2
+	aws_peer_ctl POST /_peer/faults '[]' > /dev/null
 	export_of x.dtree x.jsonl
 	cmp -s raw.jsonl x.jsonl || exit 3
 	c=$(aws_peer_ctl GET /_peer/counters)

@@ -83,7 +83,8 @@ Faults: {"op": "GetSnapshotBlock" | "ListSnapshotBlocks" | ... | "*", "kind": KI
          checksum of the true data), expired_token (GetSnapshotBlock: the block token has
          expired), empty_page (ListSnapshotBlocks/ListChangedBlocks: no entries, a NextToken to
          the same place), slow (sleep "delay" seconds first; "mid_body": true sleeps halfway
-         through the block instead).
+         through the block instead), expire_credentials (GetSnapshotBlock: every temporary
+         key expires now, this request's included: a deterministic "expired mid-run").
 
 The credentials here are the documentation's fake ones; never put real credentials in a config.
 """
@@ -1034,6 +1035,10 @@ class EBS:
                             "block %d of '%s'" % (idx, s.id), reason="INVALID_BLOCK_TOKEN",
                             violation="semantics")
         f = self.gate(op.name, s.id, idx)
+        if peer.fault(op.name, s.id, idx, kinds=("expire_credentials",)):
+            peer.expire_credentials()
+            raise auth_error("json", "expired", "The security token included in the request is "
+                             "expired")
         if t[1] < time.time() or peer.fault(op.name, s.id, idx, kinds=("expired_token",)):
             raise ebs_error(400, "ValidationException", "The block token has expired",
                             reason="INVALID_BLOCK_TOKEN")
