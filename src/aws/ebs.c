@@ -185,13 +185,6 @@ is_bad_block_token(const struct http_response *r)
 	return yes;
 }
 
-static int
-is_expired_creds(const struct http_response *r)
-{
-	return strcmp(r->error.code, "ExpiredToken") == 0 ||
-	       strcmp(r->error.code, "ExpiredTokenException") == 0;
-}
-
 /*
  * GET url from the EBS endpoint, signed; a GetSnapshotBlock (dst set: EBS_BLOCK_SIZE bytes)
  * takes a rate token per attempt. Credentials that expired mid-run (ExpiredToken) are
@@ -218,7 +211,7 @@ ebs_get(struct ebs *e, const char *op, const char *url, unsigned char *dst,
 	}
 	if (http_do(e->pool, &rq, rs, err) == 0)
 		return 0;
-	if (!is_expired_creds(rs))
+	if (!svcerr_is_expired_creds(rs->error.code))
 		return -1;
 	http_response_release(rs);
 	dt_clear(err);

@@ -97,23 +97,34 @@ set_url(char out[ENDPOINT_MAX_URL], const char *url, const char *from, struct dt
 }
 
 int
-endpoint_url(const char *const *env, const struct profile_files *pf, enum endpoint_service s,
-	     const char *region, char out[ENDPOINT_MAX_URL], struct dt_err *err)
+endpoint_override(const char *const *env, const struct profile_files *pf, enum endpoint_service s,
+		  char out[ENDPOINT_MAX_URL], struct dt_err *err)
 {
 	const char *ignore = profile_env(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	char name[64];
 	const char *v;
 
 	out[0] = '\0';
-	if (!(ignore && strcasecmp(ignore, "true") == 0)) {
-		snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", services[s].env);
-		if ((v = profile_env(env, name)) && *v)
-			return set_url(out, v, name, err);
-		if ((v = profile_env(env, "AWS_ENDPOINT_URL")) && *v)
-			return set_url(out, v, "AWS_ENDPOINT_URL", err);
-		if ((v = profile_config(pf, profile_name(env), "endpoint_url")) && *v)
-			return set_url(out, v, "the profile's endpoint_url", err);
-	}
+	if (ignore && strcasecmp(ignore, "true") == 0)
+		return 0;
+	snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", services[s].env);
+	if ((v = profile_env(env, name)) && *v)
+		return set_url(out, v, name, err) < 0 ? -1 : 1;
+	if ((v = profile_env(env, "AWS_ENDPOINT_URL")) && *v)
+		return set_url(out, v, "AWS_ENDPOINT_URL", err) < 0 ? -1 : 1;
+	if ((v = profile_config(pf, profile_name(env), "endpoint_url")) && *v)
+		return set_url(out, v, "the profile's endpoint_url", err) < 0 ? -1 : 1;
+	return 0;
+}
+
+int
+endpoint_url(const char *const *env, const struct profile_files *pf, enum endpoint_service s,
+	     const char *region, char out[ENDPOINT_MAX_URL], struct dt_err *err)
+{
+	int rc = endpoint_override(env, pf, s, out, err);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
 	if (region == NULL || !valid_region(region))
 		return dt_fail(err, DT_EUSAGE, "no endpoint for %s without a region",
 			       services[s].signing);

@@ -31,6 +31,13 @@ const char *endpoint_signing_name(enum endpoint_service s);
 int endpoint_region(const char *const *env, const struct profile_files *pf, struct http_pool *pool,
 		    char out[ENDPOINT_MAX_REGION], struct dt_err *err);
 
+/*
+ * The configured override of service s alone (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the
+ * profile's endpoint_url) into out: 1 when there is one, 0 when none (out ""), -1 when it is
+ * not an http(s) URL (DT_EUSAGE). SQS uses it: without an override, the queue URL's own host.
+ */
+int endpoint_override(const char *const *env, const struct profile_files *pf,
+		      enum endpoint_service s, char out[ENDPOINT_MAX_URL], struct dt_err *err);
 /* The base URL (no trailing '/') of service s in region into out. Bad override: DT_EUSAGE. */
 int endpoint_url(const char *const *env, const struct profile_files *pf, enum endpoint_service s,
 		 const char *region, char out[ENDPOINT_MAX_URL], struct dt_err *err);

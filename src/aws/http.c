@@ -545,6 +545,7 @@ http_do(struct http_pool *p, const struct http_request *req, struct http_respons
 		}
 		svcerr_parse(http_response_header(resp, "x-amzn-errortype"), resp->body.data,
 			     resp->body.len, &resp->error);
+		svcerr_query_compat(&resp->error, http_response_header(resp, "x-amzn-query-error"));
 		if (retryable_status(resp->status, resp->error.code) && attempt < max)
 			continue;
 		dt_fail(err, DT_ENET, "%s: HTTP %ld%s%s%s%s (%d attempt%s)", op, resp->status,

@@ -146,6 +146,21 @@ svcerr_parse(const char *error_type, const void *body, size_t len, struct svcerr
 		parse_xml(b + i, len - i, e);
 }
 
+void
+svcerr_query_compat(struct svcerr *e, const char *header)
+{
+	size_t n;
+
+	/* A throttle code stays: it is what the retry decision reads. */
+	if (header == NULL || svcerr_is_throttle(e->code))
+		return;
+	n = strcspn(header, ";");
+	if (n == 0)
+		return;
+	e->code[0] = '\0';
+	set_field(e->code, sizeof(e->code), header, n);
+}
+
 int
 svcerr_is_throttle(const char *code)
 {
@@ -170,4 +185,11 @@ svcerr_is_throttle(const char *code)
 		if (strcmp(code, codes[i]) == 0)
 			return 1;
 	return 0;
+}
+
+int
+svcerr_is_expired_creds(const char *code)
+{
+	return code &&
+	       (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "ExpiredTokenException") == 0);
 }

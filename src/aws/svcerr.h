@@ -22,7 +22,17 @@ struct svcerr {
  * cannot be read leaves the fields empty.
  */
 void svcerr_parse(const char *error_type, const void *body, size_t len, struct svcerr *e);
+/*
+ * A JSON answer of a service that also speaks an older query protocol (SQS) names its error
+ * twice: "__type" (com.amazonaws.sqs#QueueDoesNotExist) and the x-amzn-query-error header
+ * ("AWS.SimpleQueueService.NonExistentQueue;Sender"), the code the query protocol, the SDKs
+ * and the service's documentation use. When header (may be NULL) names one, it becomes e's
+ * code, unless e's code asks to slow down (that one decides a retry).
+ */
+void svcerr_query_compat(struct svcerr *e, const char *header);
 /* Does this code ask the caller to slow down (ThrottlingException, SlowDown, ...)? */
 int svcerr_is_throttle(const char *code);
+/* Does this code say the credentials expired (ExpiredToken, ExpiredTokenException)? */
+int svcerr_is_expired_creds(const char *code);
 
 #endif
