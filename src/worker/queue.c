@@ -12,9 +12,6 @@ find_ops(const char *url, const char **rest)
 	const struct queue_ops *const table[] = { &queue_spool_ops, &queue_sqs_ops };
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		/* A backend that is not linked in is a NULL weak reference. */
-		if (table[i] == NULL)
-			continue;
 		size_t n = strlen(table[i]->scheme);
 		if (strncmp(url, table[i]->scheme, n) == 0) {
 			*rest = url + n;
@@ -38,11 +35,8 @@ queue_open(const char *url, const struct queue_options *opt, struct queue **out,
 
 	*out = NULL;
 	ops = find_ops(url, &rest);
-	if (ops == NULL) {
-		if (strncmp(url, "sqs://", 6) == 0)
-			return dt_fail(err, DT_EUSAGE, "queue '%s': sqs: not built", url);
+	if (ops == NULL)
 		return dt_fail(err, DT_EUSAGE, "queue '%s': not spool:DIR or sqs://QUEUE_URL", url);
-	}
 	if (ops->open(rest, opt, out, err) < 0)
 		return -1;
 	base(*out)->ops = ops;

@@ -34,6 +34,10 @@ struct queue_options {
 	struct http_pool *pool; /* SQS: borrowed; NULL for spool */
 	unsigned lease_seconds; /* 0: QUEUE_DEFAULT_LEASE */
 	unsigned max_receives;  /* spool: 0: QUEUE_DEFAULT_MAX_RECEIVES; SQS: the redrive's */
+	/* A condition worth a line in the worker's log that is no failure (an SQS queue with
+	 * no redrive policy); msg is one line, borrowed for the call. NULL: not told. */
+	void (*warn)(void *arg, const char *msg);
+	void *warn_arg;
 };
 
 struct queue_msg {

@@ -35,11 +35,6 @@ struct queue_base {
 };
 
 extern const struct queue_ops queue_spool_ops;
-/*
- * queue_sqs.c defines it; until then the weak reference is NULL and "sqs://" says so.
- * When it lands, drop the weak attribute: a weak reference does not pull a member out of
- * libdeltair.a, so the backend would stay out of the program.
- */
-extern const struct queue_ops queue_sqs_ops __attribute__((weak));
+extern const struct queue_ops queue_sqs_ops;
 
 #endif
