@@ -31,6 +31,12 @@
 #                          $AWS_PEER_URL; stopped at exit; see tests/peers/README.md
 #   aws_peer_ctl METHOD PATH [JSON]  call one of its test-only /_peer/ endpoints
 #   aws_peer_clean         fail unless it recorded no violation (bad signature, bad input)
+#   sqs_peer CONFIG        start fauxqs behind aws_peer --proxy (tests/peers/sqs_peer.sh):
+#                          SQS_PEER_URL (the proxy, what clients use), FAUXQS_URL; queue
+#                          URLs are $SQS_PEER_URL/000000000000/NAME; aws_peer_clean checks
+#                          the proxy; stopped at exit; skips without node 22 and fauxqs
+#   sqs_count NAME FIELD   fauxqs's count for a queue: approximateMessageCount (visible),
+#                          approximateInflightCount, approximateDelayedCount
 #
 # Every loop device and mount a script makes goes through t_loop/t_mount/at_exit, so the
 # EXIT trap undoes them whatever happens (a failure, a die, the runner's timeout).
@@ -616,4 +622,33 @@ aws_peer_clean()
 	local v
 	v=$(aws_peer_ctl GET /_peer/violations) || die "aws_peer: cannot read violations"
 	[ "$v" = "[]" ] || fail "the AWS peer recorded violations: $v"
+}
+
+# SQS: fauxqs behind aws_peer --proxy (tests/peers/sqs_peer.sh); see the list at the top.
+sqs_peer()
+{
+	local i
+	mkdir -p .sqs-peer
+	bash "$TOP/tests/peers/sqs_peer.sh" "$1" .sqs-peer 2> .sqs-peer/err &
+	SQS_PEER_PID=$!
+	at_exit "kill $SQS_PEER_PID; wait $SQS_PEER_PID"
+	for i in $(seq 300); do
+		[ -e .sqs-peer/ready ] && break
+		if ! kill -0 "$SQS_PEER_PID" 2> /dev/null; then
+			wait "$SQS_PEER_PID"
+			[ $? -eq 77 ] && skip "$(cat .sqs-peer/err)"
+			die "sqs_peer: $(cat .sqs-peer/err)"
+		fi
+		sleep 0.05
+	done
+	[ -e .sqs-peer/ready ] || die "sqs_peer did not start"
+	SQS_PEER_URL=http://127.0.0.1:$(cat .sqs-peer/proxy.port)
+	FAUXQS_URL=http://127.0.0.1:$(cat .sqs-peer/fauxqs.port)
+	AWS_PEER_PORT=$(cat .sqs-peer/proxy.port)
+}
+
+sqs_count()
+{
+	curl -s -f "$FAUXQS_URL/_fauxqs/queues" |
+		jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f]'
 }

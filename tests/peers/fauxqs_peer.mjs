@@ -31,8 +31,14 @@ const dir = arg("--fauxqs");
 const config = JSON.parse(readFileSync(arg("--config"), "utf-8"));
 const portFile = arg("--port-file");
 const { buildApp } = await import(pathToFileURL(join(dir, "dist", "app.js")).href);
+const { SqsStore } = await import(pathToFileURL(join(dir, "dist", "sqs", "sqsStore.js")).href);
 const region = config.region ?? "us-east-1";
-const app = buildApp({ logger: false, defaultRegion: region });
+// fauxqs returns a message whose visibility ran out to its queue only when someone receives
+// from that queue; SQS does it on time. Its timers run every 100 ms here, so that the
+// test-only view (and GetQueueAttributes) shows what SQS would.
+const sqsStore = new SqsStore();
+const app = buildApp({ logger: false, defaultRegion: region, stores: { sqsStore } });
+const timers = setInterval(() => sqsStore.processAllTimers(), 100);
 
 for (const q of config.queues ?? []) {
 	const r = await app.inject({
@@ -58,6 +64,7 @@ console.log(port);
 
 for (const sig of ["SIGTERM", "SIGINT"]) {
 	process.on(sig, () => {
+		clearInterval(timers);
 		app.close().then(() => process.exit(0));
 	});
 }

@@ -55,10 +55,13 @@ for _ in $(seq 200); do
 done
 [ -s "$dir/proxy.port" ] || { echo "sqs_peer: aws_peer did not start" >&2; stop; }
 : > "$dir/ready"
-# Stay in the foreground, so that one kill of this script stops both peers.
-while kill -0 "$fpid" 2> /dev/null && kill -0 "$ppid_" 2> /dev/null; do
+# Stay in the foreground, so that one kill of this script stops both peers; stop them too
+# when whoever started us is gone (a test that crashed cannot send its SIGTERM).
+parent=$PPID
+while kill -0 "$fpid" 2> /dev/null && kill -0 "$ppid_" 2> /dev/null &&
+	kill -0 "$parent" 2> /dev/null; do
 	sleep 0.2 &
 	wait $!
 done
-echo "sqs_peer: a peer exited on its own" >&2
+kill -0 "$parent" 2> /dev/null && echo "sqs_peer: a peer exited on its own" >&2
 stop
