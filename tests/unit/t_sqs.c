@@ -23,7 +23,7 @@
 #include "aws/sqs.h"
 #include "aws/svcerr.h"
 #include "t.h"
-#include "worker/queue_int.h"
+#include "worker/queue.h"
 
 #define AKID   "AKIDEXAMPLE"
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -414,7 +414,7 @@ TEST(t_sqs_region_and_endpoint)
 	sfx_stop(&f);
 }
 
-/* queue.h's calls on sqs://, through the backend's ops (queue_int.h). */
+/* queue.h's calls on sqs://, through queue.c's dispatch. */
 static void
 count_warning(void *arg, const char *msg)
 {
@@ -435,24 +435,12 @@ q_open(struct sfx *f, const char *name, int *warnings, struct queue **q, struct 
 	o.lease_seconds = 60;
 	o.warn = count_warning;
 	o.warn_arg = warnings;
-	snprintf(url, sizeof(url), "%s/000000000000/%s", f->base, name);
-	return queue_sqs_ops.open(url, &o, q, err);
-}
-
-static void
-msg_free(struct queue_msg *m)
-{
-	if (m == NULL)
-		return;
-	queue_sqs_ops.msg_free(m);
-	free(m->id);
-	free(m->body);
-	free(m);
+	snprintf(url, sizeof(url), "sqs://%s/000000000000/%s", f->base, name);
+	return queue_open(url, &o, q, err);
 }
 
 TEST(t_queue_sqs_lifecycle)
 {
-	const struct queue_ops *ops = &queue_sqs_ops;
 	struct sfx f;
 	struct queue *q = NULL, *plain = NULL;
 	struct queue_msg *m = NULL, *m2 = NULL;
@@ -465,36 +453,36 @@ TEST(t_queue_sqs_lifecycle)
 	CHECK(warnings == 0);
 	/* A queue without a redrive policy opens, with one warning. */
 	CHECK(q_open(&f, "plain", &warnings, &plain, &err) == 0 && warnings == 1);
-	ops->close(plain);
+	queue_close(plain);
 	CHECK(q_open(&f, "missing", &warnings, &plain, &err) == -1 && plain == NULL);
 	CHECK(strstr(err.msg, "NonExistentQueue") != NULL);
 	dt_clear(&err);
 
 	/* send, receive: hidden for the lease; heartbeat keeps it. */
-	CHECK(ops->send(q, "job one", &id, &err) == 0 && id);
-	CHECK(ops->receive(q, 1, &m, &err) == 0 && m);
+	CHECK(queue_send(q, "job one", &id, &err) == 0 && id);
+	CHECK(queue_receive(q, 1, &m, &err) == 0 && m);
 	REQUIRE(m);
 	CHECK(strcmp(m->body, "job one") == 0 && strcmp(m->id, id) == 0 && m->receive_count == 1);
-	CHECK(ops->heartbeat(q, m, 120, &err) == 0);
-	CHECK(ops->receive(q, 0, &m2, &err) == 0 && m2 == NULL);
+	CHECK(queue_heartbeat(q, m, 120, &err) == 0);
+	CHECK(queue_receive(q, 0, &m2, &err) == 0 && m2 == NULL);
 	/* release: visible at once (SIGTERM). */
-	CHECK(ops->release(q, m, &err) == 0);
-	msg_free(m);
+	CHECK(queue_release(q, m, &err) == 0);
+	queue_msg_free(m);
 	m = NULL;
-	CHECK(ops->receive(q, 1, &m, &err) == 0 && m && m->receive_count == 2);
+	CHECK(queue_receive(q, 1, &m, &err) == 0 && m && m->receive_count == 2);
 	REQUIRE(m);
 	/* fail: not deleted, back after a short delay, not before. */
-	CHECK(ops->fail(q, m, 0, "exit 3", &err) == 0);
-	msg_free(m);
+	CHECK(queue_fail(q, m, 0, "exit 3", &err) == 0);
+	queue_msg_free(m);
 	m = NULL;
 	CHECK(queue_count(&f, "jobs", "approximateInflightCount") == 1);
-	CHECK(ops->receive(q, 1, &m, &err) == 0 && m == NULL);
-	msg_free(m);
+	CHECK(queue_receive(q, 1, &m, &err) == 0 && m == NULL);
+	queue_msg_free(m);
 	m = NULL;
 	/* Received twice (maxReceiveCount 2) and failed again: redrive moves it to the DLQ on
 	 * the next receive; the worker never deleted it. */
 	sleep(4);
-	CHECK(ops->receive(q, 5, &m, &err) == 0 && m == NULL);
+	CHECK(queue_receive(q, 5, &m, &err) == 0 && m == NULL);
 	CHECK(queue_count(&f, "jobs-dlq", "approximateMessageCount") == 1);
 	CHECK(queue_count(&f, "jobs", "approximateMessageCount") == 0);
 	CHECK(queue_count(&f, "jobs", "approximateInflightCount") == 0);
@@ -502,23 +490,23 @@ TEST(t_queue_sqs_lifecycle)
 	/* done: deleted. A permanent failure: visible again at once. */
 	free(id);
 	id = NULL;
-	CHECK(ops->send(q, "job two", &id, &err) == 0);
-	CHECK(ops->receive(q, 1, &m, &err) == 0 && m);
+	CHECK(queue_send(q, "job two", &id, &err) == 0);
+	CHECK(queue_receive(q, 1, &m, &err) == 0 && m);
 	REQUIRE(m);
-	CHECK(ops->fail(q, m, 1, "malformed job", &err) == 0);
-	msg_free(m);
+	CHECK(queue_fail(q, m, 1, "malformed job", &err) == 0);
+	queue_msg_free(m);
 	m = NULL;
-	CHECK(ops->receive(q, 1, &m, &err) == 0 && m && m->receive_count == 2);
+	CHECK(queue_receive(q, 1, &m, &err) == 0 && m && m->receive_count == 2);
 	REQUIRE(m);
-	CHECK(ops->done(q, m, &err) == 0);
+	CHECK(queue_done(q, m, &err) == 0);
 	CHECK(queue_count(&f, "jobs", "approximateMessageCount") == 0);
 	CHECK(queue_count(&f, "jobs", "approximateInflightCount") == 0);
 	CHECK(queue_count(&f, "jobs-dlq", "approximateMessageCount") == 1);
 	CHECK(err.code == DT_OK);
 	CHECK(violations(&f, 0) == 0);
-	msg_free(m);
+	queue_msg_free(m);
 	free(id);
-	ops->close(q);
+	queue_close(q);
 	sfx_stop(&f);
 }
 
