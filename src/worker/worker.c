@@ -163,6 +163,14 @@ wlog_bytes(struct worker *w, const struct slot *s, const char *stage, uint64_t b
 	va_end(ap);
 }
 
+/* queue_options.warn: what the queue says that is no failure (an SQS queue without a redrive
+ * policy), as a "warn" line of stage "start". */
+static void
+queue_warning(void *arg, const char *msg)
+{
+	wlog(arg, "warn", NULL, "start", "%s", msg);
+}
+
 /* rm -rf path (a scratch folder of ours). */
 static void
 remove_path(const char *path)
@@ -1025,6 +1033,8 @@ setup(struct worker *w, const struct worker_options *o, struct dt_err *err)
 	qo.pool = w->pool;
 	qo.lease_seconds = w->lease;
 	qo.max_receives = o->max_receives;
+	qo.warn = queue_warning;
+	qo.warn_arg = w;
 	return queue_open(o->queue, &qo, &w->q, err);
 }
 

@@ -39,7 +39,8 @@ DLQ_ARN=arn:aws:sqs:us-east-1:000000000000:jobs-dlq
 cat > sqs.json << EOF
 {"queues": [{"name": "jobs-dlq"},
             {"name": "jobs", "attributes": {"VisibilityTimeout": "30", "RedrivePolicy":
-             "{\"deadLetterTargetArn\": \"$DLQ_ARN\", \"maxReceiveCount\": \"2\"}"}}]}
+             "{\"deadLetterTargetArn\": \"$DLQ_ARN\", \"maxReceiveCount\": \"2\"}"}},
+            {"name": "plain"}]}
 EOF
 sqs_peer sqs.json
 Q=sqs://$SQS_PEER_URL/000000000000/jobs
@@ -67,6 +68,21 @@ results_equal()
 }
 worker_args=(worker --queue "$Q" --output results --baseline gold.dtree --no-rules
 	--no-artifacts --poll 1)
+
+# 0. Errors in one line: a queue that does not exist (SQS's own code), a wrong secret (the
+# proxy refuses the signature). A queue without a redrive policy: a warning, then served.
+dt submit --queue "sqs://$SQS_PEER_URL/000000000000/missing" incident.img
+expect_rc 7 "submit to a missing queue" && expect_err_line submit &&
+	grep -q "GetQueueAttributes: HTTP 400 AWS.SimpleQueueService.NonExistentQueue" err ||
+	fail "submit to a missing queue: $(cat err)"
+AWS_SECRET_ACCESS_KEY=not-the-secret dt submit --queue "$Q" incident.img
+expect_rc 7 "submit with a wrong secret" && expect_err_line submit &&
+	grep -q "HTTP 403 InvalidSignatureException" err || fail "wrong secret: $(cat err)"
+grep -q not-the-secret err && fail "the secret is in the message"
+aws_peer_ctl DELETE /_peer/violations > /dev/null || die "cannot clear the proxy's record"
+dt_ok worker --queue "sqs://$SQS_PEER_URL/000000000000/plain" --output results --once --poll 1
+[ "$(grep -c '"level":"warn".*has no RedrivePolicy' err)" -eq 1 ] ||
+	fail "no warning for a queue without a redrive policy: $(cat err)"
 
 # 1. submit, then one worker run: done once, results equal scan's, the message deleted.
 dt_ok submit --queue "$Q" --case c1 incident.img
