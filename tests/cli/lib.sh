@@ -632,7 +632,8 @@ sqs_peer()
 	bash "$TOP/tests/peers/sqs_peer.sh" "$1" .sqs-peer 2> .sqs-peer/err &
 	SQS_PEER_PID=$!
 	at_exit "kill $SQS_PEER_PID; wait $SQS_PEER_PID"
-	for i in $(seq 300); do
+	# Up to 60 s: node and botocore load slowly on a busy machine.
+	for i in $(seq 1200); do
 		[ -e .sqs-peer/ready ] && break
 		if ! kill -0 "$SQS_PEER_PID" 2> /dev/null; then
 			wait "$SQS_PEER_PID"

@@ -37,7 +37,7 @@ rm -f "$dir/fauxqs.port" "$dir/proxy.port" "$dir/ready"
 "$node" --no-warnings "$here/fauxqs_peer.mjs" --fauxqs "$fauxqs" --config "$cfg" \
 	--port-file "$dir/fauxqs.port" > /dev/null 2> "$dir/fauxqs.log" &
 fpid=$!
-for _ in $(seq 200); do
+for _ in $(seq 600); do # up to 30 s: a busy machine loads node and botocore slowly
 	[ -s "$dir/fauxqs.port" ] && break
 	kill -0 "$fpid" 2> /dev/null || { echo "sqs_peer: fauxqs: $(cat "$dir/fauxqs.log")" >&2; exit 1; }
 	sleep 0.05
@@ -48,7 +48,7 @@ echo '{}' > "$dir/proxy.json"
 	--log "$dir/proxy.log" --proxy "http://127.0.0.1:$(cat "$dir/fauxqs.port")" \
 	> /dev/null 2> "$dir/proxy.err" &
 ppid_=$!
-for _ in $(seq 200); do
+for _ in $(seq 600); do # up to 30 s: a busy machine loads node and botocore slowly
 	[ -s "$dir/proxy.port" ] && break
 	kill -0 "$ppid_" 2> /dev/null || { echo "sqs_peer: aws_peer: $(cat "$dir/proxy.err")" >&2; kill "$fpid"; exit 1; }
 	sleep 0.05

@@ -79,7 +79,7 @@ sfx_start(struct sfx *f)
 		execlp("bash", "bash", script, "sqs.json", ".", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < 1200; i++) { /* 60 s: node and botocore load slowly on a busy machine */
 		if (stat("ready", &st) == 0)
 			break;
 		if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
@@ -447,6 +447,7 @@ TEST(t_queue_sqs_lifecycle)
 	struct dt_err err = { 0 };
 	int warnings = 0;
 	char *id = NULL;
+	double t0;
 
 	SFX_START(&f);
 	REQUIRE(q_open(&f, "jobs", &warnings, &q, &err) == 0);
@@ -471,12 +472,16 @@ TEST(t_queue_sqs_lifecycle)
 	m = NULL;
 	CHECK(queue_receive(q, 1, &m, &err) == 0 && m && m->receive_count == 2);
 	REQUIRE(m);
-	/* fail: not deleted, back after a short delay, not before. */
+	/* fail: not deleted, back after a short delay (5 s), not before; the check holds only
+	 * when this machine answered within that delay. */
 	CHECK(queue_fail(q, m, 0, "exit 3", &err) == 0);
+	t0 = now_s();
 	queue_msg_free(m);
 	m = NULL;
 	CHECK(queue_count(&f, "jobs", "approximateInflightCount") == 1);
-	CHECK(queue_receive(q, 1, &m, &err) == 0 && m == NULL);
+	CHECK(queue_receive(q, 1, &m, &err) == 0);
+	if (now_s() - t0 < 4.5)
+		CHECK(m == NULL);
 	queue_msg_free(m);
 	m = NULL;
 	/* Received twice (maxReceiveCount 2) and failed again: redrive moves it to the DLQ on
