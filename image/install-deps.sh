@@ -2,17 +2,19 @@
 # install-deps.sh - every Debian 12 package deltair's build, tests, benchmarks and the
 # appliance need. Idempotent; run as root. The Packer build runs this same script.
 #   image/install-deps.sh            build + test + bench packages
-#   image/install-deps.sh --runtime  only what the installed tool needs at run time
+#   image/install-deps.sh --runtime  only what the installed tool needs at run time (the
+#                                    appliance: the .deb's Depends are this list)
+#   image/install-deps.sh --list-runtime  print that list, one package a line
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 RUNTIME=(libtsk19 libyara9 libfuse3-3 fuse3 libcurl4 libssl3 libyaml-0-2 libjansson4 zlib1g
-	libexpat1 ca-certificates forensic-artifacts)
+	libexpat1 ca-certificates forensic-artifacts adduser curl libc6)
 BUILD=(build-essential pkg-config libtsk-dev libyara-dev libfuse3-dev libcurl4-openssl-dev
 	libssl-dev libyaml-dev libjansson-dev zlib1g-dev libexpat1-dev)
 TEST=(e2fsprogs dosfstools mtools ntfs-3g xfsprogs exfatprogs gdisk util-linux dmsetup
 	sleuthkit yara hashdeep jq python3 python3-yaml python3-botocore clang libclang-rt-14-dev valgrind time
-	openssl kmod qemu-utils ewf-tools fdisk bsdextrautils awscli btrfs-progs chromium)
+	openssl kmod qemu-utils ewf-tools fdisk bsdextrautils awscli btrfs-progs chromium packer lintian systemd)
 BENCH=(aide hyperfine debootstrap)
 
 # The SQS peer of the tests (tests/peers/sqs_peer.sh) is fauxqs, from npm, which needs Node
@@ -23,6 +25,10 @@ BENCH=(aide hyperfine debootstrap)
 NPM_DIR=/opt/deltair-test/npm
 NPM_LOCK_DIR=$(cd "$(dirname "$0")" && pwd)/npm-test
 
+if [ "${1:-}" = --list-runtime ]; then
+	printf '%s\n' "${RUNTIME[@]}"
+	exit 0
+fi
 want=("${RUNTIME[@]}")
 if [ "${1:-}" != --runtime ]; then
 	want+=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}")
