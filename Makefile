@@ -6,6 +6,8 @@
 #   make bench        whole-process timings on the generated corpus (tests/bench/run)
 #   make fuzz         libFuzzer targets into build/fuzz/
 #   make install PREFIX=/usr/local DESTDIR=
+#   make deb          build/deltair_VERSION_ARCH.deb: the appliance's package (image/mkdeb.sh),
+#                     its binary built with PREFIX=/usr in build/deb
 #   make format       clang-format every source file
 
 PREFIX  ?= /usr/local
@@ -43,7 +45,7 @@ LIBA     := $(OUT)/libdeltair.a
 BIN      := $(OUT)/deltair
 UNIT     := $(OUT)/unit-tests
 
-.PHONY: all test check bench fuzz install format clean demo
+.PHONY: all test check bench fuzz install format clean demo deb
 all: $(BIN) $(if $(filter 1,$(SAN)),,build/deltair)
 
 build/deltair: $(BIN)
@@ -88,6 +90,11 @@ fuzz: $(FUZZ_BINS)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard src/*.h src/*/*.h)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+# The package's binary looks for its data in /usr/share/deltair: its own objects, in build/deb.
+deb:
+	$(MAKE) OUT=build/deb PREFIX=/usr SAN= build/deb/deltair
+	image/mkdeb.sh build/deb/deltair $(VERSION) build
 
 install: build/deltair
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/deltair/rules \
