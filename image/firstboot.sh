@@ -100,10 +100,10 @@ while IFS= read -r line || [ -n "$line" ]; do
 		log "user data line $n: the value of '$key' has a character outside [A-Za-z0-9._:/@%+=,~-] or is too long: refused, nothing changed"
 		exit 1
 	fi
-	if [[ $CONF_KEYS == *[[:space:]]$key[[:space:]]* ]]; then
+	if [[ $CONF_KEYS == *[[:space:]]${key}[[:space:]]* ]]; then
 		[ -n "${set_conf[$key]+x}" ] || order+=("$key")
 		set_conf[$key]=$value
-	elif [[ $ENV_KEYS == *[[:space:]]$key[[:space:]]* ]]; then
+	elif [[ $ENV_KEYS == *[[:space:]]${key}[[:space:]]* ]]; then
 		set_env[$key]=$value
 	else
 		log "user data line $n: unknown key '$key': refused, nothing changed"

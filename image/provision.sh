@@ -1,0 +1,25 @@
+#!/bin/bash
+# image/provision.sh - turn a Debian 12 machine into the deltair appliance (Packer runs it as
+# root on the AMI's build instance and on the qemu base; so can anyone, by hand):
+# runtime packages (install-deps.sh --runtime), the deltair package, the units enabled.
+#   DELTAIR_DEB=/path/deltair.deb DELTAIR_IMAGE=/path/to/image image/provision.sh
+set -euo pipefail
+deb=${DELTAIR_DEB:?DELTAIR_DEB must name the deltair .deb}
+image=${DELTAIR_IMAGE:-$(cd "$(dirname "$0")" && pwd)}
+export DEBIAN_FRONTEND=noninteractive
+
+# Wait for cloud-init (it runs apt on first boot of a cloud image) before using apt.
+if command -v cloud-init > /dev/null; then
+	cloud-init status --wait > /dev/null || true
+fi
+"$image/install-deps.sh" --runtime
+# The package's own Depends are the same list: apt installs nothing more.
+apt-get install -y -q --no-install-recommends "$(readlink -f "$deb")"
+systemctl enable deltair-firstboot.service deltair-worker.service deltair-sweep.timer
+# A machine without cloud-init (the local VM image) regenerates SSH host keys at boot.
+if [ -d /etc/ssh ] && ! command -v cloud-init > /dev/null; then
+	install -m 0644 "$image/vm/deltair-ssh-hostkeys.service" /etc/systemd/system/
+	systemctl enable deltair-ssh-hostkeys.service
+fi
+deltair version
+echo "provision: deltair installed, units enabled"
