@@ -1,5 +1,5 @@
 #!/bin/bash
-# t6020: the Packer template, checked offline by Debian's Packer itself (packer validate runs
+# t7020: the Packer template, checked offline by Debian's Packer itself (packer validate runs
 # every builder's and provisioner's own checks: both sources, the files it uploads, the
 # scripts it runs; packer fmt -check its canonical layout), with no credentials and no
 # network; that validate does see a bad template; and image/cleanup.sh, the build's last

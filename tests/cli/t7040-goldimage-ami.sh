@@ -1,5 +1,5 @@
 #!/bin/bash
-# t6040: goldimage/baseline-ami against the AWS peer: DescribeImages (Debian's awscli, checked
+# t7040: goldimage/baseline-ami against the AWS peer: DescribeImages (Debian's awscli, checked
 # against botocore's model and SigV4 by the peer) gives the AMI's snapshots, root first;
 # each is baselined through ebs://; the root's tree holds exactly what the gold tree holds
 # (find + sha256sum oracle) and what a local baseline of the same image holds; the sidecar

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t6030: deploy/fleet.yaml, the fleet's CloudFormation template, checked offline by
+# t7030: deploy/fleet.yaml, the fleet's CloudFormation template, checked offline by
 # tests/deploy/cfn_check.py (YAML with CloudFormation's short-form tags; every Ref, GetAtt and
 # Sub names something of the template; every resource type and property against the
 # resource provider schemas listed in tests/deploy/cfn-schema.json; every IAM action against

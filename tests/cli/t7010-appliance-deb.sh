@@ -1,5 +1,5 @@
 #!/bin/bash
-# t6010: the deltair Debian package (image/mkdeb.sh, what `make deb` runs) as dpkg-deb and
+# t7010: the deltair Debian package (image/mkdeb.sh, what `make deb` runs) as dpkg-deb and
 # lintian see it: the runtime layout, conffiles, Depends equal to install-deps.sh's runtime
 # list and covering every shared library the binary needs (dpkg -S of each), md5sums that
 # match, maintainer scripts that parse, and the extracted binary finding its packaged data.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t6000: the appliance's runtime layout (image/layout.sh), its systemd units and the first-boot
+# t7000: the appliance's runtime layout (image/layout.sh), its systemd units and the first-boot
 # script. systemd-analyze verify (the tool that loads them) on every unit, in a root holding
 # the layout and this system's own units; the hardening the worker unit promises, read back
 # by systemd-analyze security --offline; every worker config key documented once, and the
