@@ -2,15 +2,15 @@
 # t7000: the appliance's runtime layout (image/layout.sh), its systemd units and the first-boot
 # script. systemd-analyze verify (the tool that loads them) on every unit, in a root holding
 # the layout and this system's own units; the hardening the worker unit promises, read back
-# by systemd-analyze security --offline; every worker config key documented once, and the
-# same key set in the first-boot script; EC2 user data through IMDSv2 (the AWS peer) applied
-# to the config, and hostile user data refused with nothing run and nothing changed.
+# by systemd-analyze security --offline; every key of deltair.conf documented once; the
+# packaged config, and one with every key set, turned into JSON by worker-config and
+# accepted by the real `deltair worker`, which serves a submitted job from it; EC2 user data
+# through IMDSv2 (the AWS peer) applied to the config, and hostile user data refused with
+# nothing run and nothing changed.
 . "$TOP/tests/cli/lib.sh"
 need systemd-analyze curl
 
-KEYS="queue output baseline_cache region concurrency memory_mb cpu_seconds wall_seconds
-open_files read_mode rules artifacts lease_seconds max_receives gold_cache gold_cache_size sse
-sse_kms_key_id"
+KEYS=$("$TOP/image/worker-config" --keys) || die "worker-config --keys failed"
 UNITS="deltair-worker.service deltair-sweep.service deltair-sweep.timer deltair-firstboot.service"
 
 # 1. The layout, and the units verified in it.
@@ -18,7 +18,8 @@ mkdir -p root/usr/lib
 ln -s usr/lib root/lib
 "$TOP/image/layout.sh" root "$DELTAIR" || die "image/layout.sh failed"
 for p in usr/bin/deltair usr/share/deltair/rules usr/share/deltair/artifacts etc/deltair/deltair.conf \
-	etc/deltair/deltair.env usr/libexec/deltair/firstboot etc/cloud/cloud.cfg.d/99-deltair.cfg; do
+	etc/deltair/deltair.env usr/libexec/deltair/firstboot usr/libexec/deltair/worker-config \
+	etc/cloud/cloud.cfg.d/99-deltair.cfg; do
 	[ -e "root/$p" ] || fail "the layout lacks /$p"
 done
 cp -a /usr/lib/systemd/system/. root/usr/lib/systemd/system/
@@ -67,23 +68,81 @@ import re, sys
 lines = open(sys.argv[1]).read().split("\n")
 bad = 0
 for k in sys.argv[2:]:
-    at = [i for i, l in enumerate(lines) if re.match(r"#%s =( |$)" % k, l)]
+    at = [i for i, l in enumerate(lines) if re.match(r"#?%s =( |$)" % k, l)]
     if len(at) != 1:
-        print("  '#%s =' appears %d times, want once" % (k, len(at))); bad = 1; continue
+        print("  '%s =' appears %d times, want once" % (k, len(at))); bad = 1; continue
     i = at[0] - 1
-    while i >= 0 and re.match(r"#[a-z_]+ =( |$)", lines[i]):
+    while i >= 0 and re.match(r"#?[a-z_]+ =( |$)", lines[i]):
         i -= 1
     if i < 0 or not lines[i].startswith("# "):
         print("  %s has no comment above it" % k); bad = 1
 sys.exit(bad)
 PY
-got=$(grep -o -E '^#[a-z_]+ =( |$)' "$conf" | tr -d '# =' | sort | paste -sd' ')
+got=$(grep -o -E '^#?[a-z_]+ =( |$)' "$conf" | tr -d '# =' | sort | paste -sd' ')
 [ "$got" = "$(printf '%s\n' $KEYS | sort | paste -sd' ')" ] || fail "deltair.conf keys: $got"
-fb=$(sed -n '/^CONF_KEYS="/,/"$/p' "$TOP/image/firstboot.sh" | tr -d '"' | sed 's/CONF_KEYS=//' |
-	tr -s ' \t\n' '\n' | grep . | sort | paste -sd' ')
-[ "$fb" = "$(printf '%s\n' $KEYS | sort | paste -sd' ')" ] || fail "firstboot.sh knows keys: $fb"
 
-# 4. User data through IMDSv2, applied to the config and the environment file.
+# 4. The config as the worker reads it: the packaged one, and one with every key set, are
+# accepted by the real worker (an unknown key would be a usage error, exit 2).
+wc=root/usr/libexec/deltair/worker-config
+"$wc" "$conf" packaged.json 2> wc.err || fail "worker-config on the packaged config: $(cat wc.err)"
+"$AWS_PEER_PY" -c '
+import json, sys
+j = json.load(open("packaged.json"))
+want = {"queue": "spool:/var/spool/deltair", "output": "/var/lib/deltair/results",
+        "baseline_cache": "/var/cache/deltair/baselines", "work_dir": "/var/lib/deltair/work"}
+sys.exit(0 if j == want else "packaged.json: %r" % j)' || fail "the packaged config converts wrongly"
+mkdir -p spool work cache results
+tree=$PWD/tree
+mkdir -p "$tree/etc" && printf 'gold\n' > "$tree/etc/motd"
+mkext4 "$tree" gold.img 8M
+dt_ok baseline --no-progress -o gold.dtree gold.img
+cp gold.img incident.img
+printf 'implant\n' > "$tree/etc/motd"
+cat > full.conf << CONF
+queue = spool:$PWD/spool
+output = $PWD/results
+baseline = $PWD/gold.dtree
+case = IR-7000
+region = eu-west-1
+read_mode = direct
+rules = $TOP/rules, $TOP/rules/miners.yar
+artifacts = none
+memory_mb = 4096
+cpu_seconds = 600
+wall_seconds = 900
+open_files = 1024
+concurrency = 2
+poll_seconds = 0
+lease_seconds = 120
+max_receives = 2
+baseline_cache = $PWD/cache
+work_dir = $PWD/work
+host = appliance-test
+CONF
+"$wc" full.conf full.json 2> wc.err || fail "worker-config on every key: $(cat wc.err)"
+"$AWS_PEER_PY" -c '
+import json, os, sys
+j = json.load(open("full.json"))
+ok = (j["limits"] == {"memory_mb": 4096, "cpu_seconds": 600, "wall_seconds": 900, "open_files": 1024}
+      and j["rules"] == [os.environ["TOP"] + "/rules", os.environ["TOP"] + "/rules/miners.yar"]
+      and j["artifacts"] == [] and j["concurrency"] == 2 and j["case"] == "IR-7000")
+sys.exit(0 if ok else "full.json: %r" % j)' || fail "every key converts wrongly"
+# Every key of the list is in full.conf (so that a key added later is tried here too).
+for k in $KEYS; do grep -q "^$k = " full.conf || fail "full.conf does not try key $k"; done
+dt_ok submit --queue "spool:$PWD/spool" "$PWD/incident.img"
+timeout 120 "$DELTAIR" worker --config full.json --once > worker.out 2> worker.err
+rc=$?
+expect_rc 0 "deltair worker --config full.json --once" || cat worker.err | head -5
+ls results/IR-7000/*/COMPLETE > /dev/null 2>&1 || fail "the worker wrote no COMPLETE: $(ls -R results | head; tail -3 worker.err)"
+# A bad config is refused by worker-config, naming the line, and writes nothing.
+printf 'queue = spool:/x\nsse = AES256\n' > bad.conf
+"$wc" bad.conf bad.json 2> wc.err && fail "worker-config accepted an unknown key"
+grep -q "line 2: unknown key 'sse'" wc.err || fail "worker-config said: $(cat wc.err)"
+[ ! -e bad.json ] || fail "worker-config wrote bad.json"
+printf 'concurrency = two\n' > bad.conf
+"$wc" bad.conf bad.json 2> wc.err && fail "worker-config accepted a bad number"
+
+# 5. User data through IMDSv2, applied to the config and the environment file.
 fbs=root/usr/libexec/deltair/firstboot
 cp "$conf" conf.orig
 cp root/etc/deltair/deltair.env env.orig
@@ -93,8 +152,9 @@ queue = sqs://https://sqs.eu-west-1.amazonaws.com/111122223333/deltair-jobs
 output=s3://forensics-evidence/results
   concurrency =	2
 read_mode = attach
-sse = aws:kms
-sse_kms_key_id = arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
+baseline = s3://forensics-evidence/baselines/ami-0123456789abcdef0.dtree
+rules = /usr/share/deltair/rules,/srv/rules
+memory_mb = 2048
 concurrency = 3
 endpoint_url_sqs = http://127.0.0.1:9324
 UD
@@ -114,11 +174,13 @@ for line in open(sys.argv[1]):
         vals[k.strip()] = v.strip()
 want = {"queue": "sqs://https://sqs.eu-west-1.amazonaws.com/111122223333/deltair-jobs",
         "output": "s3://forensics-evidence/results", "concurrency": "3", "read_mode": "attach",
-        "sse": "aws:kms",
-        "sse_kms_key_id": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+        "baseline": "s3://forensics-evidence/baselines/ami-0123456789abcdef0.dtree",
+        "rules": "/usr/share/deltair/rules,/srv/rules", "memory_mb": "2048",
+        "baseline_cache": "/var/cache/deltair/baselines", "work_dir": "/var/lib/deltair/work"}
 if vals != want:
     sys.exit("config values %r, want %r" % (vals, want))
 PY
+"$wc" "$conf" ud.json 2> wc.err || fail "worker-config on the config user data made: $(cat wc.err)"
 grep -q '^AWS_ENDPOINT_URL_SQS=http://127.0.0.1:9324$' root/etc/deltair/deltair.env ||
 	fail "deltair.env lacks the SQS endpoint: $(cat root/etc/deltair/deltair.env)"
 grep -q '^instance=i-0fedcba9876543210$' done.txt || fail "done file: $(cat done.txt)"
@@ -129,7 +191,7 @@ aws_peer_clean
 # Every IMDS request carried a token (the peer answers 401 and records one that does not).
 grep -q '"status": 401' .aws-peer.log 2> /dev/null && fail "an IMDS request without a token"
 
-# 5. Hostile or malformed user data: refused, nothing run, nothing changed.
+# 6. Hostile or malformed user data: refused, nothing run, nothing changed.
 cp conf.orig "$conf"
 cp env.orig root/etc/deltair/deltair.env
 i=0
@@ -157,7 +219,7 @@ done < <(printf '%s\0' \
 	"$(printf 'Content-Type: multipart/mixed; boundary="x"\n')" \
 	"$(printf 'queue = caf\303\251\n')")
 
-# 6. No IMDS (nothing listens), and no user data at all: nothing to apply, exit 0, unchanged.
+# 7. No IMDS (nothing listens), and no user data at all: nothing to apply, exit 0, unchanged.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start=$(date +%s)
 "$fbs" --imds "http://127.0.0.1:$port/" --conf "$conf" --env root/etc/deltair/deltair.env --done d.none \
