@@ -15,7 +15,7 @@ fi
 "$image/install-deps.sh" --runtime
 # The package's own Depends are the same list: apt installs nothing more.
 apt-get install -y -q --no-install-recommends "$(readlink -f "$deb")"
-systemctl enable deltair-firstboot.service deltair-worker.service
+systemctl enable deltair-firstboot.service deltair-worker.service deltair-incident.service
 # The sweep of volumes left by crashed workers, once the worker has it (docs/worker.md).
 if deltair worker --help 2>&1 | grep -q -- '--sweep'; then
 	systemctl enable deltair-sweep.timer

@@ -11,7 +11,8 @@
 need systemd-analyze curl
 
 KEYS=$("$TOP/image/worker-config" --keys) || die "worker-config --keys failed"
-UNITS="deltair-worker.service deltair-sweep.service deltair-sweep.timer deltair-firstboot.service"
+UNITS="deltair-worker.service deltair-sweep.service deltair-sweep.timer deltair-firstboot.service
+deltair-incident.service"
 
 # 1. The layout, and the units verified in it.
 mkdir -p root/usr/lib
@@ -19,6 +20,7 @@ ln -s usr/lib root/lib
 "$TOP/image/layout.sh" root "$DELTAIR" || die "image/layout.sh failed"
 for p in usr/bin/deltair usr/share/deltair/rules usr/share/deltair/artifacts etc/deltair/deltair.conf \
 	etc/deltair/deltair.env usr/libexec/deltair/firstboot usr/libexec/deltair/worker-config \
+	usr/libexec/deltair/incident lib/systemd/system/deltair-incident.service \
 	etc/cloud/cloud.cfg.d/99-deltair.cfg; do
 	[ -e "root/$p" ] || fail "the layout lacks /$p"
 done
