@@ -100,6 +100,7 @@ mkext4 "$tree" gold.img 8M
 dt_ok baseline --no-progress -o gold.dtree gold.img
 cp gold.img incident.img
 printf 'implant\n' > "$tree/etc/motd"
+# memory_mb 0 (no limit): a sanitizer build's scan cannot start under an address-space limit.
 cat > full.conf << CONF
 queue = spool:$PWD/spool
 output = $PWD/results
@@ -109,7 +110,7 @@ region = eu-west-1
 read_mode = direct
 rules = $TOP/rules, $TOP/rules/miners.yar
 artifacts = none
-memory_mb = 4096
+memory_mb = 0
 cpu_seconds = 600
 wall_seconds = 900
 open_files = 1024
@@ -125,7 +126,7 @@ CONF
 "$AWS_PEER_PY" -c '
 import json, os, sys
 j = json.load(open("full.json"))
-ok = (j["limits"] == {"memory_mb": 4096, "cpu_seconds": 600, "wall_seconds": 900, "open_files": 1024}
+ok = (j["limits"] == {"memory_mb": 0, "cpu_seconds": 600, "wall_seconds": 900, "open_files": 1024}
       and j["rules"] == [os.environ["TOP"] + "/rules", os.environ["TOP"] + "/rules/miners.yar"]
       and j["artifacts"] == [] and j["concurrency"] == 2 and j["case"] == "IR-7000")
 sys.exit(0 if ok else "full.json: %r" % j)' || fail "every key converts wrongly"
