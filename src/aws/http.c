@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -40,6 +41,8 @@ struct transfer {
 	size_t max_body;
 	size_t header_bytes;
 	int too_big;
+	int sink_failed;
+	uint64_t read_off; /* next byte of body_file to send, relative to its start */
 	struct dt_err *err;
 };
 
@@ -251,7 +254,16 @@ write_cb(char *data, size_t size, size_t n, void *ud)
 			return len; /* out of memory: the status alone names the error */
 		return len;
 	}
-	if (t->req->dst) {
+	if (t->req->sink) {
+		if (t->req->dst_cap && len > t->req->dst_cap - r->len) {
+			t->too_big = 1;
+			return 0;
+		}
+		if (t->req->sink(t->req->sink_arg, r->len, data, len) < 0) {
+			t->sink_failed = 1;
+			return 0;
+		}
+	} else if (t->req->dst) {
 		if (len > t->req->dst_cap - r->len) {
 			t->too_big = 1;
 			return 0;
@@ -263,6 +275,29 @@ write_cb(char *data, size_t size, size_t n, void *ud)
 	}
 	r->len += len;
 	return len;
+}
+
+/* An upload from body_file: pread, so that every attempt sends the same bytes again. */
+static size_t
+read_cb(char *data, size_t size, size_t n, void *ud)
+{
+	struct transfer *t = ud;
+	const struct http_file_body *f = t->req->body_file;
+	size_t want = size * n;
+	ssize_t got;
+
+	if (want > t->req->body_len - t->read_off)
+		want = t->req->body_len - t->read_off;
+	if (want == 0)
+		return 0;
+	do
+		got = pread(f->fd, data, want, (off_t)(f->off + t->read_off));
+	while (got < 0 && errno == EINTR);
+	/* A file that shrank under us must not be sent short with the promised length. */
+	if (got <= 0)
+		return CURL_READFUNC_ABORT;
+	t->read_off += (uint64_t)got;
+	return (size_t)got;
 }
 
 const char *
@@ -451,6 +486,13 @@ set_common(CURL *h, struct http_pool *p, const struct http_request *req, struct 
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(req->method, "HEAD") == 0) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (req->body_file && req->body_file->fd >= 0) {
+		t->read_off = 0;
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(h, CURLOPT_READDATA, t);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
 	} else {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
@@ -514,6 +556,7 @@ http_do(struct http_pool *p, const struct http_request *req, struct http_respons
 		reset_attempt(resp);
 		t.header_bytes = 0;
 		t.too_big = 0;
+		t.sink_failed = 0;
 		resp->attempts = attempt;
 		set_common(h, p, req, &t);
 		curlerr[0] = '\0';
@@ -528,7 +571,15 @@ http_do(struct http_pool *p, const struct http_request *req, struct http_respons
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (t.too_big) {
 			dt_fail(err, DT_EFORMAT, "%s: response body larger than %zu bytes", op,
-				req->dst ? req->dst_cap : resp->body.limit);
+				req->dst || req->sink ? req->dst_cap : resp->body.limit);
+			goto out;
+		}
+		if (t.sink_failed) {
+			dt_fail(err, DT_EIO, "%s: cannot keep the response body", op);
+			goto out;
+		}
+		if (rc == CURLE_ABORTED_BY_CALLBACK && req->body_file) {
+			dt_fail(err, DT_EIO, "%s: the file to send shrank or cannot be read", op);
 			goto out;
 		}
 		if (rc != CURLE_OK) {

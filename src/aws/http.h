@@ -41,6 +41,12 @@ struct http_options {
 	const char *user_agent;  /* NULL: "deltair/VERSION" */
 };
 
+/* A request body read from a file (http_request.body_file). */
+struct http_file_body {
+	int fd;
+	uint64_t off;
+};
+
 struct http_request {
 	const char *operation; /* "GetSnapshotBlock": names the call in errors */
 	const char *method;    /* "GET", "POST", "PUT", "HEAD" */
@@ -55,9 +61,22 @@ struct http_request {
 	const char *service;      /* signing name */
 	unsigned sigv4_flags;     /* enum sigv4_flags */
 	const char *payload_hash; /* NULL: SHA-256 of the body */
+	/*
+	 * A body read from a file instead (S3 uploads, not held in memory): body_len bytes of
+	 * body_fd from body_off, read again from there by each attempt. body must be NULL and
+	 * payload_hash given (the caller hashed the bytes). body_fd < 0 (or no body_file): none.
+	 */
+	const struct http_file_body *body_file;
 	/* A 2xx body goes to dst (dst_cap bytes) when dst is set, else into resp->body. */
 	void *dst;
 	size_t dst_cap;
+	/*
+	 * Or to sink (S3 downloads): called with each piece and its offset in the body; every
+	 * attempt starts again at offset 0. At most dst_cap bytes (0: no cap). Return 0 to go
+	 * on, -1 to stop (the operation fails with DT_EIO).
+	 */
+	int (*sink)(void *arg, uint64_t off, const void *data, size_t len);
+	void *sink_arg;
 	size_t max_body;  /* cap of resp->body; 0: HTTP_DEFAULT_MAX_BODY */
 	int max_attempts; /* 0: the pool's */
 	long timeout_ms;  /* per attempt; 0: the pool's (IMDS asks for 1 s) */
