@@ -35,6 +35,7 @@ int cmd_artifacts(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 
 /* The installed data folder `what` ("rules", "artifacts") into out; -1 if none is found. */
 int cli_data_path(const char *what, char *out, size_t n);

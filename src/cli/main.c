@@ -36,6 +36,7 @@ static const struct command commands[] = {
 	{ "submit", cmd_submit, "put a snapshot job on a queue (spool folder or SQS)" },
 	{ "worker", cmd_worker, "serve a queue of snapshot jobs: scan each, store the results" },
 	{ "report", cmd_report, "the case view across hosts: report.json and report.html" },
+	{ "store", cmd_store, "put, get, list or delete results in a folder or s3:// store" },
 	{ "help", cmd_help, "list commands and exit statuses" },
 	{ "version", cmd_version, "print the version" },
 };

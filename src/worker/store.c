@@ -42,9 +42,6 @@ store_open(const char *url, const struct store_options *opt, struct store **out,
 
 	*out = NULL;
 	if (strncmp(url, "s3://", 5) == 0) {
-		/* A backend that is not linked in is a NULL weak reference. */
-		if (&store_s3_ops == NULL)
-			return dt_fail(err, DT_EUSAGE, "store '%s': s3: not built", url);
 		ops = &store_s3_ops;
 	} else if (strstr(url, "://") != NULL) {
 		return dt_fail(err, DT_EUSAGE, "store '%s': not a folder or s3://BUCKET[/PREFIX]",

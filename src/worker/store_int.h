@@ -31,12 +31,7 @@ struct store_base {
 };
 
 extern const struct store_ops store_dir_ops;
-/*
- * store_s3.c defines it; until then the weak reference is NULL and "s3://" says so.
- * When it lands, drop the weak attribute: a weak reference does not pull a member out of
- * libdeltair.a, so the backend would stay out of the program.
- */
-extern const struct store_ops store_s3_ops __attribute__((weak));
+extern const struct store_ops store_s3_ops;
 
 /*
  * A key is a relative path of '/'-separated parts, none empty, "." or "..", no NUL, at most

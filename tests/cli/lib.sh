@@ -37,6 +37,9 @@
 #                          the proxy; stopped at exit; skips without node 22 and fauxqs
 #   sqs_count NAME FIELD   fauxqs's count for a queue: approximateMessageCount (visible),
 #                          approximateInflightCount, approximateDelayedCount
+#   ceph_s3                start a real S3 (radosgw on a one-node memstore Ceph, under ./ceph;
+#                          tests/peers/ceph_s3.sh) as $CEPH_S3_URL with the user's keys in
+#                          $CEPH_S3_ACCESS_KEY, $CEPH_S3_SECRET_KEY; stopped at exit
 #
 # Every loop device and mount a script makes goes through t_loop/t_mount/at_exit, so the
 # EXIT trap undoes them whatever happens (a failure, a die, the runner's timeout).
@@ -615,6 +618,14 @@ aws_peer()
 aws_peer_ctl()
 {
 	"$AWS_PEER_PY" "$TOP/tests/peers/aws_peer.py" ctl "$AWS_PEER_PORT" "$@"
+}
+
+ceph_s3()
+{
+	need ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph-authtool
+	. "$TOP/tests/peers/ceph_s3.sh"
+	at_exit "ceph_s3_stop '$PWD/ceph'"
+	ceph_s3_start "$PWD/ceph" 2> .ceph-s3.err || die "ceph_s3: $(cat .ceph-s3.err)"
 }
 
 aws_peer_clean()
