@@ -25,6 +25,8 @@ enum {
 	OPT_HOST,
 	OPT_BY_ID_DIR,
 	OPT_CONFIG,
+	OPT_SSE,
+	OPT_SSE_KMS,
 };
 
 static const char usage_text[] =
@@ -51,6 +53,8 @@ static const char usage_text[] =
 	"      --max-receives N  spool: claims before a job goes to failed/ (default 3)\n"
 	"      --host NAME       this worker's name in logs and results (default: hostname)\n"
 	"      --by-id-dir DIR   attach mode: where attached volumes appear (tests)\n"
+	"      --sse AES256|aws:kms  s3:// outputs: server-side encryption of every object\n"
+	"      --sse-kms-key-id ID   with aws:kms: the KMS key (default: the account's)\n"
 	"      --config FILE     a JSON object of these options (docs/worker.md); the\n"
 	"                        command line wins\n"
 	"  -h, --help            this help\n"
@@ -85,6 +89,7 @@ catch_stop(void)
 
 struct settings {
 	const char *queue, *baseline_cache, *work_dir, *host, *by_id_dir;
+	const char *sse, *sse_kms_key_id; /* s3:// outputs (store.h) */
 	long long concurrency, poll, lease, max_receives;
 	int once;
 };
@@ -158,6 +163,10 @@ apply_config(json_t *cfg, struct settings *s, struct cli_job_opts *jo)
 			rc = cfg_string(v, key, &s->host);
 		else if (strcmp(key, "by_id_dir") == 0)
 			rc = cfg_string(v, key, &s->by_id_dir);
+		else if (strcmp(key, "sse") == 0)
+			rc = cfg_string(v, key, &s->sse);
+		else if (strcmp(key, "sse_kms_key_id") == 0)
+			rc = cfg_string(v, key, &s->sse_kms_key_id);
 		else if (strcmp(key, "concurrency") == 0)
 			rc = cfg_number(v, key, &s->concurrency);
 		else if (strcmp(key, "poll_seconds") == 0)
@@ -222,6 +231,8 @@ cmd_worker(int argc, char **argv)
 		{ "host", required_argument, NULL, OPT_HOST },
 		{ "by-id-dir", required_argument, NULL, OPT_BY_ID_DIR },
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "sse", required_argument, NULL, OPT_SSE },
+		{ "sse-kms-key-id", required_argument, NULL, OPT_SSE_KMS },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_JOB_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -261,6 +272,8 @@ cmd_worker(int argc, char **argv)
 		case OPT_HOST: s.host = optarg; break;
 		case OPT_BY_ID_DIR: s.by_id_dir = optarg; break;
 		case OPT_CONFIG: config = optarg; break;
+		case OPT_SSE: s.sse = optarg; break;
+		case OPT_SSE_KMS: s.sse_kms_key_id = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: return cli_bad_option("worker", argv, c);
 		}
@@ -282,6 +295,10 @@ cmd_worker(int argc, char **argv)
 	}
 	if (rc == 0 && s.queue == NULL)
 		rc = cli_usage("worker", "--queue is required");
+	if (rc == 0 && s.sse && strcmp(s.sse, "AES256") != 0 && strcmp(s.sse, "aws:kms") != 0)
+		rc = cli_usage("worker", "--sse is AES256 or aws:kms, not '%s'", s.sse);
+	if (rc == 0 && s.sse_kms_key_id && (s.sse == NULL || strcmp(s.sse, "aws:kms") != 0))
+		rc = cli_usage("worker", "--sse-kms-key-id needs --sse aws:kms");
 	/* The defaults are checked as a job's fields are; the evidence is a stand-in. */
 	if (rc == 0)
 		rc = cli_job_parse("worker", &jo, "ebs://snap-00000000", NULL, &defaults, NULL);
@@ -302,6 +319,8 @@ cmd_worker(int argc, char **argv)
 	wo.log = stderr;
 	wo.stop = &stop_flag;
 	wo.attach.by_id_dir = s.by_id_dir;
+	wo.sse = s.sse;
+	wo.sse_kms_key_id = s.sse_kms_key_id;
 	wo.attach.region = defaults.region;
 	catch_stop();
 	rc = worker_run(&wo, &st, &err) < 0 ? cli_fail("worker", &err) : 0;

@@ -745,6 +745,8 @@ start_job(struct worker *w, struct slot *s)
 	}
 	so.creds = w->creds;
 	so.pool = w->pool;
+	so.sse = w->o->sse;
+	so.sse_kms_key_id = w->o->sse_kms_key_id;
 	s->prefix = job_result_name(&s->job);
 	if (s->prefix == NULL || store_open(s->job.output, &so, &s->out, &err) < 0) {
 		job_failed(w, s, 0, err.code ? err.msg : "worker: out of memory");

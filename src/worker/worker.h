@@ -39,6 +39,8 @@ struct worker_options {
 	FILE *log;                   /* JSON lines, one per event; NULL: none */
 	volatile sig_atomic_t *stop; /* borrowed: set by the caller to stop; NULL: never */
 	struct attach_options attach;
+	const char *sse;            /* s3:// outputs: NULL, "AES256" or "aws:kms" (store.h) */
+	const char *sse_kms_key_id; /* with "aws:kms"; NULL: the account's default key */
 };
 
 struct worker_stats {

