@@ -314,30 +314,26 @@ xml_walk(const void *xml, size_t len, const char *what, int (*on_end)(struct xml
 	return ok && !w.bad ? 0 : -1;
 }
 
-/* %XX and '+' (encoding-type=url answers, decoded as botocore does) into a new string. */
-static char *
-url_decode(const char *s)
+/* %XX and '+' (encoding-type=url answers, decoded as botocore does), in place. */
+static void
+url_decode(char *s)
 {
 	size_t n = strlen(s), o = 0;
-	char *d = malloc(n + 1);
 
-	if (d == NULL)
-		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
 		if (s[i] == '+') {
-			d[o++] = ' ';
+			s[o++] = ' ';
 		} else if (s[i] == '%' && i + 2 < n &&
 			   (hi = OPENSSL_hexchar2int((unsigned char)s[i + 1])) >= 0 &&
 			   (lo = OPENSSL_hexchar2int((unsigned char)s[i + 2])) >= 0) {
-			d[o++] = (char)(hi << 4 | lo);
+			s[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {
-			d[o++] = s[i];
+			s[o++] = s[i];
 		}
 	}
-	d[o] = '\0';
-	return d;
+	s[o] = '\0';
 }
 
 struct list_state {
@@ -346,6 +342,7 @@ struct list_state {
 	int *truncated;
 	char **token;
 	int root_ok;
+	int encoded; /* <EncodingType>url</EncodingType>: the server did encode the keys */
 };
 
 static int
@@ -363,13 +360,11 @@ list_end(struct xml_walk *w, void *arg)
 			return -1;
 		if (buf_grow_array(st->keys, st->cap, *st->n + 1, sizeof(char *), NULL) < 0)
 			return -1;
-		if ((k = url_decode(text(w))) == NULL)
+		if ((k = strdup(text(w))) == NULL)
 			return -1;
-		if (k[0] == '\0' || strlen(k) > S3_MAX_KEY) {
-			free(k);
-			return -1;
-		}
 		(*st->keys)[(*st->n)++] = k;
+	} else if (at(w, 2, "ListBucketResult", "EncodingType", NULL)) {
+		st->encoded = strcmp(text(w), "url") == 0;
 	} else if (at(w, 2, "ListBucketResult", "IsTruncated", NULL)) {
 		*st->truncated = strcmp(text(w), "true") == 0;
 	} else if (at(w, 2, "ListBucketResult", "NextContinuationToken", NULL)) {
@@ -384,7 +379,8 @@ int
 s3_parse_list(const void *xml, size_t len, char ***keys, size_t *n, size_t *cap, int *truncated,
 	      char **token, struct dt_err *err)
 {
-	struct list_state st = { keys, n, cap, truncated, token, 0 };
+	struct list_state st = { keys, n, cap, truncated, token, 0, 0 };
+	size_t first = *n;
 
 	*truncated = 0;
 	free(*token);
@@ -393,6 +389,15 @@ s3_parse_list(const void *xml, size_t len, char ***keys, size_t *n, size_t *cap,
 		return -1;
 	if (!st.root_ok)
 		return dt_fail(err, DT_EFORMAT, "ListObjectsV2: no ListBucketResult");
+	/* Decoded only when the answer says it encoded them (it may come after the keys). */
+	for (size_t i = first; i < *n; i++) {
+		char *k = (*keys)[i];
+		if (st.encoded)
+			url_decode(k);
+		if (k[0] == '\0' || strlen(k) > S3_MAX_KEY)
+			return dt_fail(err, DT_EFORMAT, "ListObjectsV2: a key of %zu bytes",
+				       strlen(k));
+	}
 	if (*truncated && (*token == NULL || **token == '\0'))
 		return dt_fail(err, DT_EFORMAT, "ListObjectsV2: truncated, with no token");
 	return 0;

@@ -48,12 +48,13 @@ static const char page1[] =
 	"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 	"<Name>results</Name><Prefix>c%2F</Prefix><KeyCount>2</KeyCount>"
 	"<IsTruncated>true</IsTruncated><NextContinuationToken>tok/+=</NextContinuationToken>"
-	"<EncodingType>url</EncodingType>"
 	"<Contents><Key>c/with+space%2Bplus</Key><Size>3</Size><Owner><ID>x</ID></Owner></Contents>"
 	"<Contents><Key>c/%C3%BC%26</Key><Size>4</Size></Contents>"
+	"<EncodingType>url</EncodingType>"
 	"</ListBucketResult>";
+/* No EncodingType: the keys are as they are, '+' and '%' included. */
 static const char page2[] = "<ListBucketResult><IsTruncated>false</IsTruncated>"
-			    "<Contents><Key>c/last</Key></Contents></ListBucketResult>";
+			    "<Contents><Key>c/last+%41</Key></Contents></ListBucketResult>";
 
 TEST(t_s3_list_pages_and_decoded_keys)
 {
@@ -68,7 +69,7 @@ TEST(t_s3_list_pages_and_decoded_keys)
 	      strcmp(keys[1], "c/\xc3\xbc&") == 0);
 	CHECK(s3_parse_list(page2, strlen(page2), &keys, &n, &cap, &truncated, &token, &err) == 0);
 	CHECK(truncated == 0 && token == NULL);
-	CHECK(n == 3 && strcmp(keys[2], "c/last") == 0);
+	CHECK(n == 3 && strcmp(keys[2], "c/last+%41") == 0);
 	s3_keys_free(keys, n);
 }
 
