@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4200: the s3:// store on a real S3: Debian's radosgw on a throw-away one-node Ceph
+# t4300: the s3:// store on a real S3: Debian's radosgw on a throw-away one-node Ceph
 # (tests/peers/ceph_s3.sh), one cluster for every case of this file.
 # - put: small objects (0, 1, 6 bytes) in one PutObject, files around the multipart
 #   threshold and part boundaries (5 MiB parts) in parts; each comes back equal (sha256sum),
