@@ -118,6 +118,8 @@ concurrency = 2
 poll_seconds = 0
 lease_seconds = 120
 max_receives = 2
+sse = aws:kms
+sse_kms_key_id = alias/deltair-results
 baseline_cache = $PWD/cache
 work_dir = $PWD/work
 host = appliance-test
@@ -128,7 +130,8 @@ import json, os, sys
 j = json.load(open("full.json"))
 ok = (j["limits"] == {"memory_mb": 0, "cpu_seconds": 600, "wall_seconds": 900, "open_files": 1024}
       and j["rules"] == [os.environ["TOP"] + "/rules", os.environ["TOP"] + "/rules/miners.yar"]
-      and j["artifacts"] == [] and j["concurrency"] == 2 and j["case"] == "IR-7000")
+      and j["artifacts"] == [] and j["concurrency"] == 2 and j["case"] == "IR-7000"
+      and j["sse"] == "aws:kms" and j["sse_kms_key_id"] == "alias/deltair-results")
 sys.exit(0 if ok else "full.json: %r" % j)' || fail "every key converts wrongly"
 # Every key of the list is in full.conf (so that a key added later is tried here too).
 for k in $KEYS; do grep -q "^$k = " full.conf || fail "full.conf does not try key $k"; done
@@ -138,9 +141,9 @@ rc=$?
 expect_rc 0 "deltair worker --config full.json --once" || cat worker.err | head -5
 ls results/IR-7000/*/COMPLETE > /dev/null 2>&1 || fail "the worker wrote no COMPLETE: $(ls -R results | head; tail -3 worker.err)"
 # A bad config is refused by worker-config, naming the line, and writes nothing.
-printf 'queue = spool:/x\nsse = AES256\n' > bad.conf
+printf 'queue = spool:/x\nsse_key = AES256\n' > bad.conf
 "$wc" bad.conf bad.json 2> wc.err && fail "worker-config accepted an unknown key"
-grep -q "line 2: unknown key 'sse'" wc.err || fail "worker-config said: $(cat wc.err)"
+grep -q "line 2: unknown key 'sse_key'" wc.err || fail "worker-config said: $(cat wc.err)"
 [ ! -e bad.json ] || fail "worker-config wrote bad.json"
 printf 'concurrency = two\n' > bad.conf
 "$wc" bad.conf bad.json 2> wc.err && fail "worker-config accepted a bad number"
