@@ -1,5 +1,6 @@
 /*
- * t_parsers_system.c - the system-table parsers of src/parsers/system.c.
+ * t_parsers_system.c - the system-table parsers (src/parsers/systemd.c, deb.c, rpm.c,
+ * repos.c, os_version.c, shell.c).
  *
  * Most cases are data, in the format of the other parsers' cases: under
  * tests/data/parsers/<table>/, <case>.in is the file's bytes, <case>.path its path in the
