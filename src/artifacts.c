@@ -27,12 +27,12 @@
 
 #include <yaml.h>
 
+#include "arena.h"
 #include "artifacts.h"
 #include "buf.h"
 
 #include "banned.h"
 
-#define ARENA_CHUNK      (64u << 10)
 #define MAX_NAME_LEN     256u
 #define MAX_DOC_LEN      (64u << 10)
 #define MAX_OS_LEN       64u
@@ -43,91 +43,7 @@
 static const char HOMEDIR_VAR[] = "%%users.homedir%%";
 static const char USERNAME_VAR[] = "%%users.username%%";
 
-/* ---- memory ---------------------------------------------------------------------------- */
-
-/* All strings and arrays of a set live in an arena, freed at once. */
-struct chunk {
-	struct chunk *next;
-	size_t used, cap;
-	max_align_t data[];
-};
-
-struct arena {
-	struct chunk *head;
-};
-
-static void *
-arena_alloc(struct arena *ar, size_t n, struct dt_err *err)
-{
-	size_t need = (n + 15) & ~(size_t)15;
-	struct chunk *c = ar->head;
-	void *p;
-
-	if (n > SIZE_MAX / 4) {
-		dt_fail(err, DT_ENOMEM, "artifact definitions: allocation too large");
-		return NULL;
-	}
-	if (c == NULL || c->cap - c->used < need) {
-		/* A large block gets a chunk of its own, behind the current one. */
-		size_t cap = need > ARENA_CHUNK / 4 ? need : ARENA_CHUNK;
-
-		c = malloc(sizeof(*c) + cap);
-		if (c == NULL) {
-			dt_fail(err, DT_ENOMEM, "artifact definitions: out of memory");
-			return NULL;
-		}
-		c->used = 0;
-		c->cap = cap;
-		if (cap == need && ar->head != NULL) {
-			c->next = ar->head->next;
-			ar->head->next = c;
-		} else {
-			c->next = ar->head;
-			ar->head = c;
-		}
-	}
-	p = (char *)c->data + c->used;
-	c->used += need;
-	return p;
-}
-
-static char *
-arena_strndup(struct arena *ar, const char *s, size_t len, struct dt_err *err)
-{
-	char *p = arena_alloc(ar, len + 1, err);
-
-	if (p == NULL)
-		return NULL;
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
-static void *
-arena_memdup(struct arena *ar, const void *s, size_t n, struct dt_err *err)
-{
-	void *p;
-
-	if (n == 0)
-		return NULL;
-	p = arena_alloc(ar, n, err);
-	if (p != NULL)
-		memcpy(p, s, n);
-	return p;
-}
-
-static void
-arena_free(struct arena *ar)
-{
-	struct chunk *c = ar->head;
-
-	while (c) {
-		struct chunk *next = c->next;
-		free(c);
-		c = next;
-	}
-	ar->head = NULL;
-}
+/* ---- memory: strings and arrays of a set live in its arenas (arena.h) -------------------- */
 
 struct strvec {
 	const char **v;
@@ -254,7 +170,7 @@ index_release(struct art_index *ix)
 static void
 prepared_release(struct artifacts *a)
 {
-	arena_free(&a->parena);
+	arena_release(&a->parena);
 	index_release(&a->user);
 	free(a->homes);
 	a->homes = NULL;
@@ -274,7 +190,7 @@ artifacts_free(struct artifacts *a)
 	free(a->aliases);
 	free(a->refs);
 	free(a->defs);
-	arena_free(&a->arena);
+	arena_release(&a->arena);
 	free(a);
 }
 

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "outfile.h"
 
@@ -35,12 +36,6 @@
 enum { SEC_ENTRIES = 1, SEC_DELETED = 2, SEC_ROWS = 3 };
 enum { TIME_M = 1, TIME_A = 2, TIME_C = 4, TIME_CR = 8 };
 
-struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, cap;
-	char data[];
-};
-
 struct elist {
 	struct htree_entry *v;
 	size_t n, cap;
@@ -51,7 +46,7 @@ struct htree {
 	struct elist dels; /* unallocated names */
 	struct htree_fs *fs;
 	size_t nfs, fscap;
-	struct arena_chunk *arena;
+	struct arena arena; /* owned: paths and link targets */
 	struct htree_info info;
 	json_t *rows;
 	size_t dropped;
@@ -66,6 +61,7 @@ htree_new(void)
 
 	if (t == NULL)
 		return NULL;
+	arena_init(&t->arena, ARENA_CHUNK);
 	t->info.major = HTREE_VERSION_MAJOR;
 	t->info.minor = HTREE_VERSION_MINOR;
 	snprintf(t->info.tool, sizeof(t->info.tool), "deltair %s", DELTAIR_VERSION);
@@ -75,14 +71,9 @@ htree_new(void)
 void
 htree_free(struct htree *t)
 {
-	struct arena_chunk *c, *next;
-
 	if (t == NULL)
 		return;
-	for (c = t->arena; c; c = next) {
-		next = c->next;
-		free(c);
-	}
+	arena_release(&t->arena);
 	free(t->ents.v);
 	free(t->dels.v);
 	free(t->fs);
@@ -91,40 +82,6 @@ htree_free(struct htree *t)
 	free(t->info.layout);
 	json_decref(t->rows);
 	free(t);
-}
-
-/* Copy n bytes (plus a NUL) into the arena; the pointer stays valid until the tree is freed. */
-static const char *
-arena_dup(struct htree *t, const char *s, size_t n, struct dt_err *err)
-{
-	struct arena_chunk *c = t->arena;
-	char *p;
-
-	if (c == NULL || c->cap - c->used < n + 1) {
-		size_t cap = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
-
-		c = malloc(sizeof(*c) + cap);
-		if (c == NULL) {
-			dt_fail(err, DT_ENOMEM, "out of memory");
-			return NULL;
-		}
-		c->used = 0;
-		c->cap = cap;
-		/* A large string gets its own chunk behind the current one, which stays in use. */
-		if (t->arena && cap > ARENA_CHUNK) {
-			c->next = t->arena->next;
-			t->arena->next = c;
-		} else {
-			c->next = t->arena;
-			t->arena = c;
-		}
-	}
-	p = c->data + c->used;
-	if (n)
-		memcpy(p, s, n);
-	p[n] = '\0';
-	c->used += n + 1;
-	return p;
 }
 
 static char *
@@ -201,12 +158,12 @@ htree_add(struct htree *t, const struct htree_entry *e, struct dt_err *err)
 		return -1;
 	n = &l->v[l->n];
 	*n = *e;
-	n->path = arena_dup(t, e->path, e->path_len, err);
+	n->path = arena_strndup(&t->arena, e->path, e->path_len, err);
 	if (n->path == NULL)
 		return -1;
 	n->link = NULL;
 	if (e->link) {
-		n->link = arena_dup(t, e->link, e->link_len, err);
+		n->link = arena_strndup(&t->arena, e->link, e->link_len, err);
 		if (n->link == NULL)
 			return -1;
 	}
