@@ -1,5 +1,5 @@
 /*
- * t_artifacts.c - ForensicArtifacts loading and matching.
+ * t_artifacts.c - ForensicArtifacts loading and matching (src/artifacts/).
  *
  * Expected counts and match results come from PyYAML and an independent Python matcher, not
  * from our code: tests/data/artifacts/counts.py and tests/data/artifacts/oracle.py (the
