@@ -27,7 +27,6 @@
 
 #define ARTIFACTS_MAX_FILE_SIZE   (16u << 20) /* bytes of one YAML file */
 #define ARTIFACTS_MAX_FILES       4096u       /* YAML files in one load */
-#define ARTIFACTS_MAX_DIR_DEPTH   8u          /* directory levels searched below a path */
 #define ARTIFACTS_MAX_DEFINITIONS 65536u      /* definitions in one load */
 #define ARTIFACTS_MAX_NODES       (1u << 22)  /* YAML nodes visited, over all documents */
 #define ARTIFACTS_MAX_GLOBS       (1u << 20)  /* Linux path globs, and expanded per-user globs */
@@ -53,12 +52,13 @@ struct artifacts_stats {
 };
 
 /*
- * Load every .yaml/.yml file under each of paths[0..n) (a file is loaded whatever its name; a
- * directory is searched to ARTIFACTS_MAX_DIR_DEPTH levels, names starting with '.' skipped,
- * entries in strcmp order). A malformed document, an unknown key, a bad glob or a name defined
- * twice: DT_EFORMAT naming the file and line. Unreadable path: DT_EIO. Caps: DT_ENOMEM.
- * On success *out is new (artifacts_free()) and st (may be NULL) is filled; on failure *out is
- * NULL. Before artifacts_prepare(), globs without user variables already match.
+ * Load every .yaml/.yml file under each of paths[0..n): a file is loaded whatever its name, a
+ * folder is walked as every rule folder is (ruledir.h: names starting with '.' skipped, strcmp
+ * order, links to folders not followed, RULEDIR_MAX_DEPTH levels at most, deeper is an error). A
+ * malformed document, an unknown key, a bad glob or a name defined twice: DT_EFORMAT naming the
+ * file and line. Unreadable path: DT_EIO. A folder too deep: DT_EUSAGE. Caps: DT_ENOMEM. On success
+ * *out is new (artifacts_free()) and st (may be NULL) is filled; on failure *out is NULL. Before
+ * artifacts_prepare(), globs without user variables already match.
  */
 int artifacts_load(const char *const *paths, size_t n, struct artifacts **out,
 		   struct artifacts_stats *st, struct dt_err *err) DT_MUST_USE;

@@ -1,7 +1,6 @@
 /* yarascan.c - see yarascan.h. */
 #include "yarascan.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -15,6 +14,7 @@
 #include <yara.h>
 
 #include "buf.h"
+#include "ruledir.h"
 
 #include "banned.h"
 
@@ -79,6 +79,23 @@ struct compile_ctx {
 	char **names;    /* owned: namespaces used so far */
 	size_t nnames, cap;
 	size_t nfiles;
+};
+
+static void
+compile_ctx_release(struct compile_ctx *cc)
+{
+	while (cc->nnames > 0)
+		free(cc->names[--cc->nnames]);
+	free(cc->names);
+	cc->names = NULL;
+}
+
+/* One rule path being added: its namespace prefix and a scratch buffer. */
+struct add_ctx {
+	struct compile_ctx *cc;
+	const char *base; /* borrowed: the path's last component */
+	size_t base_len;
+	struct buf ns;
 };
 
 static void
@@ -166,152 +183,51 @@ add_rule_file(struct compile_ctx *cc, const char *path, const char *ns)
 	return 0;
 }
 
+/* ruledir_fn: namespace "DIR/REL" without the extension, or the file's stem for top itself. */
 static int
-cmp_names(const void *a, const void *b)
+add_found(void *arg, const char *path, const char *rel, struct dt_err *err)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+	struct add_ctx *ac = arg;
+	struct buf *ns = &ac->ns;
+	int ret;
 
-static void
-free_names(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-/* Read the names in dir, sorted bytewise: *out is new (free_names()). */
-static int
-list_dir(struct compile_ctx *cc, const char *dir, char ***out, size_t *count)
-{
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return dt_fail_errno(cc->err, DT_EIO, "cannot open '%s'", dir);
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (BUF_GROW(names, n + 1, cap, NULL) < 0)
-			goto oom;
-		if ((names[n] = strdup(de->d_name)) == NULL)
-			goto oom;
-		n++;
-		errno = 0;
-	}
-	if (errno != 0) {
-		dt_fail_errno(cc->err, DT_EIO, "cannot read '%s'", dir);
-		closedir(d);
-		free_names(names, n);
+	buf_reset(ns);
+	if (rel == NULL)
+		ret = buf_add(ns, ac->base, stem_len(ac->base, ac->base_len), err);
+	else
+		ret = buf_printf(ns, err, "%.*s/%s", (int)ac->base_len, ac->base, rel);
+	if (ret < 0)
 		return -1;
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(names, n, sizeof(*names), cmp_names);
-	*out = names;
-	*count = n;
-	return 0;
-oom:
-	closedir(d);
-	free_names(names, n);
-	return dt_fail(cc->err, DT_ENOMEM, "out of memory");
-}
-
-/* path holds the directory, ns the namespace prefix for it; both are restored on return. */
-static int
-walk_dir(struct compile_ctx *cc, struct buf *path, struct buf *ns, int depth)
-{
-	size_t plen = path->len, nlen = ns->len, n = 0;
-	char **names = NULL;
-	int ret = -1;
-
-	if (depth > YARASCAN_MAX_DEPTH)
-		return dt_fail(cc->err, DT_EUSAGE, "'%s' is more than %d directories deep",
-			       (char *)path->data, YARASCAN_MAX_DEPTH);
-	if (list_dir(cc, (char *)path->data, &names, &n) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		struct stat st;
-
-		path->len = plen;
-		path->data[plen] = '\0';
-		ns->len = nlen;
-		ns->data[nlen] = '\0';
-		if (buf_printf(path, cc->err, "/%s", names[i]) < 0 ||
-		    buf_printf(ns, cc->err, "/%s", names[i]) < 0)
-			goto out;
-		if (lstat((char *)path->data, &st) != 0) {
-			dt_fail_errno(cc->err, DT_EIO, "cannot stat '%s'", (char *)path->data);
-			goto out;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (walk_dir(cc, path, ns, depth + 1) < 0)
-				goto out;
-			continue;
-		}
-		if (!has_rule_ext(names[i]))
-			continue;
-		/* A link to a rule file counts; a link to a directory is not followed. */
-		if (S_ISLNK(st.st_mode) &&
-		    (stat((char *)path->data, &st) != 0 || S_ISDIR(st.st_mode)))
-			continue;
+	if (rel != NULL) {
 		ns->len = stem_len((char *)ns->data, ns->len);
 		ns->data[ns->len] = '\0';
-		if (add_rule_file(cc, (char *)path->data, (char *)ns->data) < 0)
-			goto out;
 	}
-	ret = 0;
-out:
-	path->len = plen;
-	path->data[plen] = '\0';
-	ns->len = nlen;
-	ns->data[nlen] = '\0';
-	free_names(names, n);
-	return ret;
+	return add_rule_file(ac->cc, path, (char *)ns->data);
 }
 
 static int
 add_path(struct compile_ctx *cc, const char *top)
 {
 	size_t n = strlen(top), b;
-	struct buf path, ns;
-	struct stat st;
+	struct add_ctx ac = { .cc = cc };
 	size_t before = cc->nfiles;
-	int ret = -1;
+	int ret;
 
 	if (n == 0)
 		return dt_fail(cc->err, DT_EUSAGE, "empty YARA rule path");
-	if (stat(top, &st) != 0)
-		return dt_fail_errno(cc->err, DT_EIO, "cannot open '%s'", top);
 	while (n > 1 && top[n - 1] == '/')
 		n--;
 	for (b = n; b > 0 && top[b - 1] != '/'; b--)
 		;
-	buf_init(&path, PATH_MAX);
-	buf_init(&ns, PATH_MAX);
-	if (!S_ISDIR(st.st_mode)) {
-		if (buf_add(&ns, top + b, stem_len(top + b, n - b), cc->err) < 0 ||
-		    buf_adds(&path, top, cc->err) < 0)
-			goto out;
-		ret = add_rule_file(cc, (char *)path.data, (char *)ns.data);
-		goto out;
-	}
-	if (buf_add(&path, top, n, cc->err) < 0 ||
-	    buf_add(&ns, n - b ? top + b : "root", n - b ? n - b : 4, cc->err) < 0)
-		goto out;
-	if (walk_dir(cc, &path, &ns, 1) < 0)
-		goto out;
-	if (cc->nfiles == before) {
-		dt_fail(cc->err, DT_EUSAGE, "no YARA rule file (.yar, .yara) under '%s'", top);
-		goto out;
-	}
-	ret = 0;
-out:
-	buf_release(&path);
-	buf_release(&ns);
+	/* A folder's files are named after its last component ("root" for "/"). */
+	ac.base = n - b ? top + b : "root";
+	ac.base_len = n - b ? n - b : 4;
+	buf_init(&ac.ns, PATH_MAX);
+	ret = ruledir_walk(top, has_rule_ext, add_found, &ac, cc->err);
+	buf_release(&ac.ns);
+	if (ret == 0 && cc->nfiles == before)
+		ret = dt_fail(cc->err, DT_EUSAGE, "no YARA rule file (.yar, .yara) under '%s'",
+			      top);
 	return ret;
 }
 
@@ -373,7 +289,7 @@ yarascan_compile(const char *const *paths, size_t npaths, struct yarascan **out,
 		goto fail;
 	}
 	yr_compiler_destroy(compiler);
-	free_names(cc.names, cc.nnames);
+	compile_ctx_release(&cc);
 	yr_rules_foreach(y->rules, rule)
 	{
 		y->nrules++;
@@ -385,7 +301,7 @@ yarascan_compile(const char *const *paths, size_t npaths, struct yarascan **out,
 fail:
 	if (compiler != NULL)
 		yr_compiler_destroy(compiler);
-	free_names(cc.names, cc.nnames);
+	compile_ctx_release(&cc);
 	free(y);
 	yr_unref();
 	return -1;

@@ -53,14 +53,14 @@
 #define YARASCAN_MAX_MATCHES      64            /* rules reported per file; the rest are dropped */
 #define YARASCAN_MAX_STRINGS      32            /* string matches reported per rule */
 #define YARASCAN_MAX_RULE_FILES   10000         /* rule files per yarascan_compile() */
-#define YARASCAN_MAX_DEPTH        32            /* directory levels walked under a rule path */
 
 struct yarascan; /* compiled rules, shareable read-only */
 
 /*
  * Compile every .yar/.yara file (any case) under each of paths: a file is compiled whatever its
- * name; a directory is walked recursively in byte order of names, skipping names that start with
- * '.' and not following symbolic links to directories (links to files are followed).
+ * name; a folder is walked as every rule folder is (ruledir.h: byte order of names, names that
+ * start with '.' skipped, links to files followed, links to folders not, RULEDIR_MAX_DEPTH
+ * levels at most, a deeper folder is an error).
  *
  * Each rule file gets its own namespace, so that third-party sets whose rule names collide
  * compile together and a `global` rule only gates its own file. The name is the file's stem for a
@@ -70,10 +70,10 @@ struct yarascan; /* compiled rules, shareable read-only */
  * used. Consequently a rule can only refer to rules of its own file (or of files it `include`s).
  *
  * A bad rule: DT_EFORMAT, "bad YARA rule: 'FILE' line N: libyara's message" (an included file is
- * named itself). An unreadable path: DT_EIO. A path with no rule file, or more than
- * YARASCAN_MAX_RULE_FILES files: DT_EUSAGE. libyara's warnings (slow strings) are ignored.
- * On success *out is new (yarascan_free() it) and *nrules (may be NULL) is the number of rules,
- * private and global ones included.
+ * named itself). An unreadable path: DT_EIO. A path with no rule file, a folder too deep, or
+ * more than YARASCAN_MAX_RULE_FILES files: DT_EUSAGE. libyara's warnings (slow strings) are
+ * ignored. On success *out is new (yarascan_free() it) and *nrules (may be NULL) is the number of
+ * rules, private and global ones included.
  */
 int yarascan_compile(const char *const *paths, size_t npaths, struct yarascan **out, size_t *nrules,
 		     struct dt_err *err) DT_MUST_USE;

@@ -2,7 +2,6 @@
  * resolve.c - from files to a usable set: rule files and folders read, definitions
  * ordered, aliases and groups resolved, user variables expanded (artifacts_prepare).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -15,6 +14,7 @@
 
 #include "artifacts/artifacts_int.h"
 #include "buf.h"
+#include "ruledir.h"
 
 #include "banned.h"
 
@@ -80,55 +80,12 @@ yaml_name(const char *name)
 	       (len > 4 && strcmp(name + len - 4, ".yml") == 0);
 }
 
+/* ruledir_fn: every definition file found, whatever its place. */
 static int
-dirent_cmp(const struct dirent **x, const struct dirent **y)
+load_found(void *arg, const char *path, const char *rel, struct dt_err *err)
 {
-	return strcmp((*x)->d_name, (*y)->d_name);
-}
-
-static int
-load_path(struct artifacts *a, const char *path, unsigned depth, struct dt_err *err)
-{
-	struct dirent **ents = NULL;
-	struct stat sb;
-	int n, ret = 0;
-
-	if (stat(path, &sb) != 0)
-		return dt_fail_errno(err, DT_EIO, "cannot read '%s'", path);
-	if (!S_ISDIR(sb.st_mode)) {
-		if (depth > 0 && (!S_ISREG(sb.st_mode) || !yaml_name(path)))
-			return 0;
-		if (!S_ISREG(sb.st_mode))
-			return dt_fail(err, DT_EIO, "'%s' is not a file or a directory", path);
-		return load_file(a, path, err);
-	}
-	if (depth > ARTIFACTS_MAX_DIR_DEPTH)
-		return 0;
-	n = scandir(path, &ents, NULL, dirent_cmp);
-	if (n < 0)
-		return dt_fail_errno(err, DT_EIO, "cannot list '%s'", path);
-	for (int i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
-		size_t plen = strlen(path), nlen = strlen(name);
-		char *child;
-
-		if (ret < 0 || name[0] == '.')
-			continue;
-		child = malloc(plen + nlen + 2);
-		if (child == NULL) {
-			ret = dt_fail(err, DT_ENOMEM, "cannot list '%s': out of memory", path);
-			continue;
-		}
-		memcpy(child, path, plen);
-		child[plen] = '/';
-		memcpy(child + plen + 1, name, nlen + 1);
-		ret = load_path(a, child, depth + 1, err);
-		free(child);
-	}
-	for (int i = 0; i < n; i++)
-		free(ents[i]);
-	free(ents);
-	return ret;
+	(void)rel;
+	return load_file(arg, path, err);
 }
 
 /* ---- after loading: order, groups, indexes ---------------------------------------------- */
@@ -322,7 +279,7 @@ artifacts_load(const char *const *paths, size_t n, struct artifacts **out,
 	if (a == NULL)
 		return dt_fail(err, DT_ENOMEM, "artifact definitions: out of memory");
 	for (size_t i = 0; i < n && ret == 0; i++)
-		ret = load_path(a, paths[i], 0, err);
+		ret = ruledir_walk(paths[i], yaml_name, load_found, a, err);
 	return load_done(a, ret, out, st, err);
 }
 
