@@ -27,7 +27,8 @@ AWS_EC2_METADATA_SERVICE_ENDPOINT at http://127.0.0.1:PORT):
         zeros are not listed, as EBS does not list blocks never written.
   STS   POST / Action=AssumeRole | GetCallerIdentity (query protocol, XML).
   EC2   POST / Action=DescribeSnapshots | CreateVolume | DescribeVolumes | AttachVolume |
-        DetachVolume | DeleteVolume | CreateTags | DescribeImages (state kept in memory).
+        DetachVolume | DeleteVolume | CreateTags | DescribeImages | DescribeInstances (state kept
+        in memory; DescribeVolumes pages with MaxResults/NextToken).
   IMDSv2 PUT /latest/api/token (X-aws-ec2-metadata-token-ttl-seconds), then GET with
         X-aws-ec2-metadata-token: /latest/meta-data/{instance-id, placement/availability-zone,
         placement/region, iam/security-credentials/, iam/security-credentials/ROLE},
@@ -63,6 +64,12 @@ Config (JSON; every key optional):
    "imds": {"role": "deltair-worker", "credential_ttl": 21600, "instance_id":
             "i-0123456789abcdef0", "availability_zone": "us-east-1a", "user_data": "..."},
    "images": [{"ImageId": "ami-...", "Name": "...", ...}],   # DescribeImages answers (model names)
+   "instances": {"i-...": {"state": "running", "image_id": "ami-..."}},  # DescribeInstances;
+                                     # the IMDS instance is always there (running)
+   "volumes": {"vol-...": {"size": 1, "tags": {...}, "instance": "i-...",
+                           "device": "/dev/xvda"}},  # volumes that exist at start (a
+                                     # snapshot's source volume; one attached at a device)
+   "ec2_page_cap": 0,                # >0: DescribeVolumes pages hold at most this many
    "ec2_delay": 0,                   # seconds a volume stays creating/attaching/detaching
    "rate": {"GetSnapshotBlock": 0},  # per snapshot per second (token bucket of one second)
    "max_skew": 900,                  # seconds of clock skew accepted
@@ -497,6 +504,19 @@ class Peer:
         self.reset_counters()
         self.volumes = {}
         self.tags = collections.defaultdict(dict)  # resource id -> {key: value}
+        for vid, spec in (config.get("volumes") or {}).items():
+            inst = spec.get("instance")
+            self.volumes[vid] = {
+                "VolumeId": vid, "Size": spec.get("size", 1), "SnapshotId": "",
+                "AvailabilityZone": spec.get("availability_zone", self.imds["availability_zone"]),
+                "State": "in-use" if inst else "available", "CreateTime": utcnow(),
+                "Attachments": [{"VolumeId": vid, "InstanceId": inst,
+                                 "Device": spec.get("device", "/dev/xvda"),
+                                 "State": "attached", "AttachTime": utcnow(),
+                                 "DeleteOnTermination": True}] if inst else [],
+                "VolumeType": "gp3", "Encrypted": False, "MultiAttachEnabled": False,
+                "_changed": 0}
+            self.tags[vid].update(spec.get("tags") or {})
         for sid, s in self.snapshots.items():
             self.tags[sid].update(s.tags)
             if s.volume_id is None:  # snapshots of one lineage come from one volume
@@ -1308,7 +1328,18 @@ class EC2(QueryService):
 
                 if _filters_match(params.get("Filters"), get):
                     out.append(self.public(v))
-            return {"Volumes": out}
+            if ids and params.get("MaxResults") is not None:
+                raise self.error(400, "InvalidParameterCombination", "The parameter volumeSet "
+                                 "cannot be used with the parameter maxResults",
+                                 violation="semantics")
+            start = int(params.get("NextToken") or 0)
+            limit = params.get("MaxResults") or len(out) or 1
+            limit = min(limit, peer.cfg.get("ec2_page_cap") or limit)
+            page = out[start:start + limit]
+            res = {"Volumes": page}
+            if start + limit < len(out):
+                res["NextToken"] = str(start + limit)
+            return res
 
     def AttachVolume(self, params, principal, req):
         peer = self.peer
@@ -1424,6 +1455,35 @@ class EC2(QueryService):
             raise self.error(400, "InvalidAMIID.NotFound", "The image id '%s' does not exist"
                              % sorted(set(ids) - {i.get("ImageId") for i in out}))
         return {"Images": out}
+
+
+    def instances(self):
+        out = dict(self.peer.cfg.get("instances") or {})
+        out.setdefault(self.peer.imds["instance_id"], {"state": "running"})
+        return out
+
+    def DescribeInstances(self, params, principal, req):
+        known = self.instances()
+        ids = params.get("InstanceIds")
+        missing = sorted(set(ids or []) - set(known))
+        if missing:
+            raise self.error(400, "InvalidInstanceID.NotFound", "The instance IDs '%s' do not "
+                             "exist" % ", ".join(missing))
+        codes = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48,
+                 "stopping": 64, "stopped": 80}
+        res = []
+        for iid, spec in sorted(known.items()):
+            if ids and iid not in ids:
+                continue
+            inst = {"InstanceId": iid, "State": {"Code": codes.get(spec.get("state", "running"),
+                                                                   16),
+                                                 "Name": spec.get("state", "running")},
+                    "Placement": {"AvailabilityZone": self.peer.imds["availability_zone"]}}
+            if spec.get("image_id"):
+                inst["ImageId"] = spec["image_id"]
+            res.append({"ReservationId": "r-" + hashlib.sha256(iid.encode()).hexdigest()[:17],
+                        "OwnerId": self.peer.account, "Instances": [inst]})
+        return {"Reservations": res}
 
 
 def query_error_body(protocol, xmlns, e):
