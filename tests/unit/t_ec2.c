@@ -697,3 +697,56 @@ TEST(t_baseline_ami_discovery)
 	ec2_free(e);
 	ec2peer_stop(&p);
 }
+
+/* As udev would: a read-only loop device of the image, linked by the volume's serial. */
+#define LOOP_HOOK                                                                  \
+	"d=$(losetup -r -f --show \"$PWD/disk.img\") && echo \"$d\" > loopdev && " \
+	"ln -s \"$d\" byid/nvme-Amazon_Elastic_Block_Store_vol${1#vol-}"
+
+TEST(t_attach_reads_a_loop_device)
+{
+	struct ec2peer p;
+	struct attach_options o;
+	struct attach *a = NULL;
+	struct job j = job_of(SNAP);
+	struct dt_err err = { 0 };
+	unsigned char want[65536], got[65536];
+	char *dev = NULL, *loop;
+	int fd;
+
+	if (!have_botocore())
+		SKIP("needs /usr/bin/python3 with python3-botocore");
+	if (geteuid() != 0 || system("losetup -f >/dev/null 2>&1") != 0)
+		SKIP("needs root and a free loop device");
+	REQUIRE(setup(&p, NULL) == 0);
+	REQUIRE(mkdir("byid", 0700) == 0);
+	attach_opts(&o, &p, LOOP_HOOK, 20);
+	if (attach_open(&j, &o, &a, &dev, &err) < 0)
+		fprintf(stderr, "  attach_open: %s\n", err.msg);
+	loop = t_slurp("loopdev", NULL);
+	CHECK(a != NULL && dev && loop && strncmp(dev, loop, strlen(dev)) == 0);
+	if (a) {
+		struct stat st;
+
+		CHECK(fstat(attach_fd(a), &st) == 0 && S_ISBLK(st.st_mode));
+		fd = open("disk.img", O_RDONLY);
+		CHECK(fd >= 0 && pread(fd, want, sizeof(want), 65536) == (ssize_t)sizeof(want));
+		CHECK(pread(attach_fd(a), got, sizeof(got), 65536) == (ssize_t)sizeof(got));
+		CHECK(memcmp(want, got, sizeof(got)) == 0);
+		if (fd >= 0)
+			close(fd);
+	}
+	attach_close(a, &err);
+	CHECK(err.code == DT_OK);
+	CHECK(peer_volumes(&p) == 0);
+	if (loop) {
+		char cmd[300];
+		loop[strcspn(loop, "\n")] = '\0';
+		snprintf(cmd, sizeof(cmd), "losetup -d '%.200s'", loop);
+		CHECK(system(cmd) == 0);
+	}
+	free(loop);
+	free(dev);
+	CHECK(peer_clean(&p));
+	ec2peer_stop(&p);
+}
