@@ -22,6 +22,7 @@
 #include "t.h"
 #include "worker/attach.h"
 #include "worker/job.h"
+#include "worker/store.h"
 
 #define PY     "/usr/bin/python3"
 #define ME     "i-0123456789abcdef0"
@@ -747,6 +748,54 @@ TEST(t_attach_reads_a_loop_device)
 	}
 	free(loop);
 	free(dev);
+	CHECK(peer_clean(&p));
+	ec2peer_stop(&p);
+}
+
+TEST(t_baseline_found_in_the_output)
+{
+	struct ec2peer p;
+	struct attach_options o;
+	struct store *s = NULL;
+	struct job j = job_of(SNAP), k = job_of("snap-0123456789abcdef1"), l = job_of(NULL);
+	struct dt_err err = { 0 };
+	char *path = NULL, *got;
+	size_t len = 0;
+
+	if (!have_botocore())
+		SKIP("needs /usr/bin/python3 with python3-botocore");
+	/* SNAP's source volume is tagged with the AMI; the other snapshot's AMI has no
+	 * baseline in the output. */
+	REQUIRE(setup(&p, ", \"volumes\": {\"vol-0aaaaaaaaaaaaaaaa\": {\"tags\": {\"deltair:ami\": "
+			  "\"" AMI "\"}}}") == 0);
+	REQUIRE(store_open("out", NULL, &s, &err) == 0);
+	REQUIRE(store_put_mem(s, "baselines/" AMI ".dtree", "tree bytes", 10, &err) == 0);
+	REQUIRE(mkdir("cache", 0700) == 0);
+	attach_opts(&o, &p, NULL, 10);
+	CHECK(worker_find_baseline(&j, &o, s, "cache", &path, &err) == 0);
+	if (err.code)
+		fprintf(stderr, "  %s\n", err.msg);
+	CHECK(path && strcmp(path, "cache/" AMI ".dtree") == 0);
+	got = path ? t_slurp(path, &len) : NULL;
+	CHECK(got && len == 10 && memcmp(got, "tree bytes", 10) == 0);
+	free(got);
+	free(path);
+	path = NULL;
+	/* No AMI at all for the other snapshot: a failed job, with the reason. */
+	CHECK(worker_find_baseline(&k, &o, s, "cache", &path, &err) == -1 && path == NULL &&
+	      err.code == DT_EUSAGE && strstr(err.msg, "names no AMI"));
+	/* A local image has no snapshot to look up. */
+	memset(&err, 0, sizeof(err));
+	l.evidence = (char *)"/images/host.raw";
+	CHECK(worker_find_baseline(&l, &o, s, "cache", &path, &err) == -1 &&
+	      err.code == DT_EUSAGE && strstr(err.msg, "only a snapshot"));
+	/* The AMI found, its baseline missing. */
+	memset(&err, 0, sizeof(err));
+	CHECK(store_delete_prefix(s, "baselines/", &err) == 0);
+	CHECK(worker_find_baseline(&j, &o, s, "cache", &path, &err) == -1 && path == NULL &&
+	      err.code == DT_EUSAGE && strstr(err.msg, "'baselines/" AMI ".dtree'") &&
+	      strstr(err.msg, "is not in"));
+	store_close(s);
 	CHECK(peer_clean(&p));
 	ec2peer_stop(&p);
 }
