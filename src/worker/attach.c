@@ -27,7 +27,6 @@ struct attach {
 	char device_name[16];  /* "/dev/sdf": where EC2 attached it */
 	char device[PATH_MAX]; /* the block device we read */
 	int fd;
-	int attached; /* AttachVolume was accepted */
 	unsigned timeout_s;
 	unsigned poll_ms;
 	volatile sig_atomic_t *cancel;
@@ -180,14 +179,15 @@ find_device(struct attach *a, const char *dir, struct dt_err *err)
 static int
 attach_somewhere(struct attach *a, struct dt_err *err)
 {
+	struct dt_err e2 = { 0 };
+
 	for (char c = 'f'; c <= 'p'; c++) {
 		struct svcerr se;
-		struct dt_err e2 = { 0 };
 
+		dt_clear(&e2);
 		snprintf(a->device_name, sizeof(a->device_name), "/dev/sd%c", c);
 		if (ec2_attach_volume(a->ec2, a->volume_id, a->instance_id, a->device_name, &se,
 				      &e2) == 0) {
-			a->attached = 1;
 			return 0;
 		}
 		/* "Attachment point /dev/sdf is already in use": try the next name. */
@@ -197,8 +197,8 @@ attach_somewhere(struct attach *a, struct dt_err *err)
 		}
 	}
 	a->device_name[0] = '\0';
-	return dt_fail(err, DT_ENET,
-		       "AttachVolume: every device name /dev/sdf../dev/sdp is in use");
+	return dt_fail(err, DT_ENET, "every device name /dev/sdf../dev/sdp refused; the last: %s",
+		       e2.msg);
 }
 
 static void
@@ -231,17 +231,50 @@ valid_id(const char *id, const char *prefix)
 	return 1;
 }
 
-/* Detach (Force after a plain detach timed out), then delete and wait until gone. */
+/*
+ * Is vol attached (or on its way)? What EC2 says, not what we believe: an AttachVolume whose
+ * answer was lost may have worked. 1 with its instance in instance, 0 not, -1 gone (err
+ * clear), -2 on failure (err).
+ */
 static int
-release_volume(struct ec2 *e, const char *vol, const char *instance, int attached,
-	       unsigned timeout_s, struct dt_err *err)
+attachment_of(struct ec2 *e, const char *vol, char instance[EC2_ID_MAX], struct dt_err *err)
 {
+	const char *ids[1] = { vol };
+	struct ec2_volume *v = NULL;
+	struct svcerr se;
+	size_t n = 0;
+	int rc;
+
+	if (ec2_describe_volumes(e, ids, 1, NULL, 0, &v, &n, &se, err) < 0) {
+		if (strcmp(se.code, "InvalidVolume.NotFound") != 0)
+			return -2;
+		dt_clear(err);
+		return -1;
+	}
+	rc = n > 0 && v[0].attach_instance[0] && strcmp(v[0].attach_state, "detached") != 0;
+	if (rc)
+		memcpy(instance, v[0].attach_instance, EC2_ID_MAX);
+	ec2_volumes_free(v, n);
+	return rc;
+}
+
+/* Detach if attached (Force after a plain detach timed out), delete, wait until gone. */
+static int
+release_volume(struct ec2 *e, const char *vol, unsigned timeout_s, struct dt_err *err)
+{
+	char instance[EC2_ID_MAX];
 	struct svcerr se;
 	struct dt_err e2 = { 0 };
+	int rc;
 
 	/* Cleanup after a SIGTERM must still wait for its detach and delete. */
 	ec2_set_cancel(e, NULL);
-	if (attached) {
+	rc = attachment_of(e, vol, instance, err);
+	if (rc == -1)
+		return 0;
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
 		if (ec2_detach_volume(e, vol, instance, 0, &se, &e2) < 0 &&
 		    strcmp(se.code, "IncorrectState") != 0 &&
 		    strcmp(se.code, "InvalidAttachment.NotFound") != 0) {
@@ -286,8 +319,7 @@ attach_close(struct attach *a, struct dt_err *err)
 		return;
 	if (a->fd >= 0)
 		close(a->fd);
-	if (a->volume_id[0] && release_volume(a->ec2, a->volume_id, a->instance_id, a->attached,
-					      a->timeout_s, &e2) < 0)
+	if (a->volume_id[0] && release_volume(a->ec2, a->volume_id, a->timeout_s, &e2) < 0)
 		dt_fail(err, e2.code, "volume '%s' is left behind (deltair worker --sweep): %s",
 			a->volume_id, e2.msg);
 	ec2_free(a->ec2);
@@ -440,8 +472,6 @@ attach_sweep(const struct attach_options *o, unsigned flags, struct attach_sweep
 		}
 		if (gone > 0 &&
 		    release_volume(e, v[i].id,
-				   v[i].attach_instance[0] ? v[i].attach_instance : NULL,
-				   v[i].attach_instance[0] != '\0',
 				   o->timeout_seconds ? o->timeout_seconds : ATTACH_DEFAULT_TIMEOUT,
 				   &e2) == 0) {
 			st->deleted++;

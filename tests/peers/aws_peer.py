@@ -71,6 +71,8 @@ Config (JSON; every key optional):
                                      # snapshot's source volume; one attached at a device)
    "ec2_page_cap": 0,                # >0: DescribeVolumes pages hold at most this many
    "ec2_delay": 0,                   # seconds a volume stays creating/attaching/detaching
+   "detach_delay": ec2_delay,        # seconds a plain DetachVolume stays detaching (Force:
+                                     # detached at once)
    "rate": {"GetSnapshotBlock": 0},  # per snapshot per second (token bucket of one second)
    "max_skew": 900,                  # seconds of clock skew accepted
    "faults": [...]}
@@ -1240,7 +1242,13 @@ class EC2(QueryService):
     def settle(self, vol):
         """A volume's pending state becomes final after ec2_delay seconds."""
         delay = self.peer.cfg.get("ec2_delay", 0)
-        if time.time() - vol["_changed"] < delay:
+        age = time.time() - vol["_changed"]
+        if any(a["State"] == "detaching" for a in vol["Attachments"]):
+            if age >= self.peer.cfg.get("detach_delay", delay):
+                vol["Attachments"] = []
+                vol["State"] = "available"
+            return
+        if age < delay:
             return
         if vol["State"] == "creating":
             vol["State"] = "available"
@@ -1379,7 +1387,11 @@ class EC2(QueryService):
                                  % params["InstanceId"])
             att["State"] = "detaching"
             vol["_changed"] = time.time()
-            return dict(att)
+            out = dict(att)
+            if params.get("Force"):  # at once, whatever detach_delay says
+                vol["Attachments"] = []
+                vol["State"] = "available"
+            return out
 
     def DeleteVolume(self, params, principal, req):
         peer = self.peer

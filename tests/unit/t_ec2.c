@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -796,6 +797,35 @@ TEST(t_baseline_found_in_the_output)
 	      err.code == DT_EUSAGE && strstr(err.msg, "'baselines/" AMI ".dtree'") &&
 	      strstr(err.msg, "is not in"));
 	store_close(s);
+	CHECK(peer_clean(&p));
+	ec2peer_stop(&p);
+}
+
+TEST(t_attach_close_forces_a_stuck_detach)
+{
+	struct ec2peer p;
+	struct attach_options o;
+	struct attach *a = NULL;
+	struct job j = job_of(SNAP);
+	struct dt_err err = { 0 };
+	char *dev = NULL;
+	time_t t0;
+
+	if (!have_botocore())
+		SKIP("needs /usr/bin/python3 with python3-botocore");
+	/* A plain detach would take a minute: only Force can end it within the test. */
+	REQUIRE(setup(&p, ", \"detach_delay\": 60") == 0);
+	REQUIRE(mkdir("byid", 0700) == 0);
+	attach_opts(&o, &p, LINK_HOOK, 1);
+	CHECK(attach_open(&j, &o, &a, &dev, &err) == 0);
+	t0 = time(NULL);
+	attach_close(a, &err);
+	CHECK(err.code == DT_OK);
+	if (err.code)
+		fprintf(stderr, "  %s\n", err.msg);
+	CHECK(time(NULL) - t0 < 10);
+	CHECK(peer_volumes(&p) == 0);
+	free(dev);
 	CHECK(peer_clean(&p));
 	ec2peer_stop(&p);
 }
