@@ -27,6 +27,9 @@ enum {
 	OPT_CONFIG,
 	OPT_SSE,
 	OPT_SSE_KMS,
+	OPT_SWEEP,
+	OPT_ATTACH_HOOK,
+	OPT_ATTACH_TIMEOUT,
 };
 
 static const char usage_text[] =
@@ -52,9 +55,15 @@ static const char usage_text[] =
 	"                        heartbeats every third of it)\n"
 	"      --max-receives N  spool: claims before a job goes to failed/ (default 3)\n"
 	"      --host NAME       this worker's name in logs and results (default: hostname)\n"
+	"      --attach-timeout SECONDS  attach mode: each wait for a volume (created,\n"
+	"                        attached, detached, deleted) at most (default 300)\n"
+	"      --sweep           delete the volumes of attach-mode workers that are gone\n"
+	"                        (tagged deltair:worker, instance terminated), then exit\n"
 	"      --by-id-dir DIR   attach mode: where attached volumes appear (tests)\n"
 	"      --sse AES256|aws:kms  s3:// outputs: server-side encryption of every object\n"
 	"      --sse-kms-key-id ID   with aws:kms: the KMS key (default: the account's)\n"
+	"      --attach-hook CMD attach mode, tests only: after AttachVolume run CMD with\n"
+	"                        sh -c, $1 the volume id, $2 its device (it plays udev)\n"
 	"      --config FILE     a JSON object of these options (docs/worker.md); the\n"
 	"                        command line wins\n"
 	"  -h, --help            this help\n"
@@ -88,10 +97,10 @@ catch_stop(void)
 }
 
 struct settings {
-	const char *queue, *baseline_cache, *work_dir, *host, *by_id_dir;
+	const char *queue, *baseline_cache, *work_dir, *host, *by_id_dir, *attach_hook;
 	const char *sse, *sse_kms_key_id; /* s3:// outputs (store.h) */
-	long long concurrency, poll, lease, max_receives;
-	int once;
+	long long concurrency, poll, lease, max_receives, attach_timeout;
+	int once, sweep;
 };
 
 static int
@@ -216,6 +225,19 @@ number(const char *name, const char *arg, long long lo, long long hi, long long 
 	return 0;
 }
 
+/* --sweep: one line of counts on stdout. */
+static int
+sweep(const struct attach_options *ao)
+{
+	struct attach_sweep_stats ss;
+	struct dt_err err = { 0 };
+	int rc = attach_sweep(ao, 0, &ss, &err);
+
+	printf("volumes of workers: %u; deleted: %u; kept (worker running): %u; failed: %u\n",
+	       ss.seen, ss.deleted, ss.kept, ss.failed);
+	return rc < 0 ? cli_fail("worker", &err) : 0;
+}
+
 int
 cmd_worker(int argc, char **argv)
 {
@@ -233,6 +255,9 @@ cmd_worker(int argc, char **argv)
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "sse", required_argument, NULL, OPT_SSE },
 		{ "sse-kms-key-id", required_argument, NULL, OPT_SSE_KMS },
+		{ "sweep", no_argument, NULL, OPT_SWEEP },
+		{ "attach-hook", required_argument, NULL, OPT_ATTACH_HOOK },
+		{ "attach-timeout", required_argument, NULL, OPT_ATTACH_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_JOB_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -274,6 +299,11 @@ cmd_worker(int argc, char **argv)
 		case OPT_CONFIG: config = optarg; break;
 		case OPT_SSE: s.sse = optarg; break;
 		case OPT_SSE_KMS: s.sse_kms_key_id = optarg; break;
+		case OPT_SWEEP: s.sweep = 1; break;
+		case OPT_ATTACH_HOOK: s.attach_hook = optarg; break;
+		case OPT_ATTACH_TIMEOUT:
+			rc = number("attach-timeout", optarg, 1, 3600, &s.attach_timeout);
+			break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: return cli_bad_option("worker", argv, c);
 		}
@@ -293,7 +323,7 @@ cmd_worker(int argc, char **argv)
 		}
 		rc = apply_config(cfg, &s, &jo);
 	}
-	if (rc == 0 && s.queue == NULL)
+	if (rc == 0 && s.queue == NULL && !s.sweep)
 		rc = cli_usage("worker", "--queue is required");
 	if (rc == 0 && s.sse && strcmp(s.sse, "AES256") != 0 && strcmp(s.sse, "aws:kms") != 0)
 		rc = cli_usage("worker", "--sse is AES256 or aws:kms, not '%s'", s.sse);
@@ -322,6 +352,16 @@ cmd_worker(int argc, char **argv)
 	wo.sse = s.sse;
 	wo.sse_kms_key_id = s.sse_kms_key_id;
 	wo.attach.region = defaults.region;
+	wo.attach.attach_hook = s.attach_hook;
+	wo.attach.timeout_seconds = (unsigned)s.attach_timeout;
+	/* SIGTERM cuts an attach's waits short; its cleanup still runs to the end. */
+	wo.attach.cancel = &stop_flag;
+	if (s.sweep) {
+		rc = sweep(&wo.attach);
+		job_free(&defaults);
+		json_decref(cfg);
+		return rc;
+	}
 	catch_stop();
 	rc = worker_run(&wo, &st, &err) < 0 ? cli_fail("worker", &err) : 0;
 	job_free(&defaults);

@@ -1053,6 +1053,23 @@ teardown(struct worker *w)
 	free(w->slots);
 }
 
+/*
+ * Attach mode by default: volumes a killed run of this worker's instance left behind are
+ * deleted before any job is taken (attach.h). A failure is logged, not fatal.
+ */
+static void
+sweep_own(struct worker *w)
+{
+	struct attach_sweep_stats ss;
+	struct dt_err e = { 0 };
+
+	if (attach_sweep(&w->o->attach, ATTACH_SWEEP_SELF, &ss, &e) < 0)
+		wlog(w, "error", NULL, "sweep", "%s", e.msg);
+	else if (ss.deleted)
+		wlog(w, "info", NULL, "sweep", "deleted %u volume(s) this instance left behind",
+		     ss.deleted);
+}
+
 int
 worker_run(const struct worker_options *o, struct worker_stats *st, struct dt_err *err)
 {
@@ -1078,6 +1095,8 @@ worker_run(const struct worker_options *o, struct worker_stats *st, struct dt_er
 	sigprocmask(SIG_BLOCK, &chld, &old_mask);
 	wlog(&w, "info", NULL, "start", "serving %s with %u slot(s) on %s", o->queue, w.nslots,
 	     w.host);
+	if (o->defaults && o->defaults->read_mode == JOB_READ_ATTACH)
+		sweep_own(&w);
 	while (!stopping(&w)) {
 		struct queue_msg *m = NULL;
 		struct dt_err qerr = { 0 };

@@ -44,7 +44,8 @@ error response and is recorded as a violation (GET /_peer/violations); tests fai
 Test-only endpoints (no signature): GET /_peer/violations, DELETE /_peer/violations (clear),
 GET /_peer/counters (per snapshot: requests per operation, blocks and bytes served, throttled,
 faults, the busiest second), DELETE /_peer/counters, GET /_peer/ec2 (volumes, tags), GET|POST
-/_peer/faults (POST a JSON list: replaces the faults), POST /_peer/rate ({"GetSnapshotBlock":
+/_peer/faults (POST a JSON list: replaces the faults), POST /_peer/instances (replaces the
+config's "instances": {"i-...": {"state": "terminated"}}), POST /_peer/rate ({"GetSnapshotBlock":
 N}: per snapshot per second, 0 = off), POST /_peer/expire-credentials (every temporary key
 expires now), GET /_peer/health.
 
@@ -1840,6 +1841,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     ec2.settle(v)
                 out = {"volumes": [jsonable(ec2.public(v)) for v in peer.volumes.values()],
                        "tags": {k: dict(v) for k, v in peer.tags.items() if v}}
+            elif what == "instances" and method == "POST" and isinstance(arg, dict):
+                peer.cfg["instances"] = arg
+                out = arg
             elif what == "faults" and method == "GET":
                 out = peer.faults
             elif what == "faults" and method == "POST" and isinstance(arg, list):
