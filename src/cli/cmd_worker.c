@@ -34,6 +34,7 @@ enum {
 
 static const char usage_text[] =
 	"usage: deltair worker --queue QUEUE --output DEST [options]\n"
+	"       deltair worker --sweep [--region REGION]\n"
 	"\n"
 	"Take snapshot jobs from QUEUE and, for each, run 'deltair scan' of its evidence\n"
 	"against its baseline in a child process with limits, then store events.jsonl.gz,\n"

@@ -62,6 +62,7 @@ whereami(const struct attach_options *o, char id[EC2_ID_MAX], char az[EC2_ID_MAX
 	 struct dt_err *err)
 {
 	struct http_pool *pool = o->pool;
+	struct dt_err e2 = { 0 };
 	int ret = 0;
 
 	if (o->instance_id && o->availability_zone) {
@@ -74,14 +75,18 @@ whereami(const struct attach_options *o, char id[EC2_ID_MAX], char az[EC2_ID_MAX
 	if (o->instance_id)
 		snprintf(id, EC2_ID_MAX, "%s", o->instance_id);
 	else
-		ret = imds_item(o, pool, "/latest/meta-data/instance-id", id, EC2_ID_MAX, err);
+		ret = imds_item(o, pool, "/latest/meta-data/instance-id", id, EC2_ID_MAX, &e2);
 	if (ret == 0 && o->availability_zone)
 		snprintf(az, EC2_ID_MAX, "%s", o->availability_zone);
 	else if (ret == 0)
 		ret = imds_item(o, pool, "/latest/meta-data/placement/availability-zone", az,
-				EC2_ID_MAX, err);
+				EC2_ID_MAX, &e2);
 	if (pool != o->pool)
 		http_pool_free(pool);
+	if (ret < 0)
+		dt_fail(err, e2.code,
+			"attach mode runs on an EC2 instance and needs its id and zone: %s",
+			e2.msg);
 	return ret;
 }
 

@@ -3,8 +3,9 @@
 # submitted ebs://snap-… job (read mode direct) gives the events `deltair scan ebs://…` gives
 # (zcat, less the summary's elapsed time), stored under CASE/snap-ID/; an EventBridge "EBS
 # Snapshot Notification" dropped into the spool is a job with the worker's defaults; a failed
-# notification is refused into failed/ with its reason; an attach-mode job fails clearly
-# until attach mode is built. The peer saw no bad signature or request.
+# notification is refused into failed/ with its reason; an attach-mode job off EC2 (no
+# instance metadata) fails clearly (t4200 runs attach mode). The peer saw no bad signature
+# or request.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs jq zcat timeout
 
@@ -67,7 +68,7 @@ cmp -s plain.noimg eb.norm || fail "EventBridge job events differ from deltair s
 grep -q "result is 'failed', not 'succeeded'" sp/failed/eb-failed.reason 2> /dev/null ||
 	fail "failed notification: $(cat sp/failed/eb-failed.reason 2> /dev/null)"
 
-# attach mode: a clear failure until it is built (or a result, once it is).
+# attach mode off EC2 (instance metadata disabled): a clear failure (or a result).
 dt_ok submit --queue spool:sp --case A --baseline gold.dtree --output res3 --read-mode attach ebs://$I
 dt worker --queue spool:sp --once --max-receives 1
 expect_rc 0 "worker --once (attach)"
