@@ -779,21 +779,20 @@ now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Sleep ms in short slices, so a cancel flag is seen soon. 1: cancelled. */
-static int
-nap(struct ec2 *e, unsigned ms)
+int
+ec2_nap(unsigned ms, volatile sig_atomic_t *cancel)
 {
 	while (ms > 0) {
 		unsigned step = ms < 50 ? ms : 50;
 		struct timespec d = { 0, (long)step * 1000000L };
 
-		if (e->cancel && *e->cancel)
+		if (cancel && *cancel)
 			return 1;
 		while (nanosleep(&d, &d) != 0 && errno == EINTR)
 			;
 		ms -= step;
 	}
-	return e->cancel && *e->cancel;
+	return cancel && *cancel;
 }
 
 /* 1: reached, 0: not yet, -1: never will (err). last gets the state seen. */
@@ -855,7 +854,7 @@ ec2_wait_volume(struct ec2 *e, const char *volume_id, enum ec2_wait what, unsign
 			return dt_fail(err, DT_ENET,
 				       "timed out after %u s waiting for '%s' to be %s (last: %s)",
 				       timeout_s, volume_id, wait_names[what], last);
-		if (nap(e, e->poll_ms))
+		if (ec2_nap(e->poll_ms, e->cancel))
 			return dt_fail(err, DT_EUSAGE, "cancelled waiting for '%s' to be %s",
 				       volume_id, wait_names[what]);
 	}

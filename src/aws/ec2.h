@@ -162,6 +162,10 @@ int ec2_describe_instances(struct ec2 *e, const char *const *ids, size_t nids,
 int ec2_wait_volume(struct ec2 *e, const char *volume_id, enum ec2_wait what, unsigned timeout_s,
 		    struct dt_err *err) DT_MUST_USE;
 
+/* Sleep ms milliseconds in short slices, so that *cancel (may be NULL) turning non-zero is
+ * seen within 50 ms. 1 when cancelled, else 0. */
+int ec2_nap(unsigned ms, volatile sig_atomic_t *cancel);
+
 /* The value of key among tags, NULL when absent. Borrowed from tags. */
 const char *ec2_tag_get(const struct ec2_tag *tags, size_t ntags, const char *key);
 void ec2_volumes_free(struct ec2_volume *v, size_t n);

@@ -126,22 +126,6 @@ run_hook(const char *hook, const char *vol, const char *dev, struct dt_err *err)
 	return 0;
 }
 
-static int
-nap_ms(unsigned ms, volatile sig_atomic_t *cancel)
-{
-	while (ms > 0) {
-		unsigned step = ms < 50 ? ms : 50;
-		struct timespec d = { 0, (long)step * 1000000L };
-
-		if (cancel && *cancel)
-			return 1;
-		while (nanosleep(&d, &d) != 0 && errno == EINTR)
-			;
-		ms -= step;
-	}
-	return cancel && *cancel;
-}
-
 /*
  * Wait for the NVMe device whose serial is the volume id: udev names it after the serial,
  * "vol" and the id's hex without the dash. Opened read-only; it must be a block device
@@ -164,7 +148,7 @@ find_device(struct attach *a, const char *dir, struct dt_err *err)
 			return dt_fail(err, DT_ENET,
 				       "timed out after %u s waiting for the device of '%s' (%s)",
 				       a->timeout_s, a->volume_id, link);
-		if (nap_ms(a->poll_ms < 200 ? a->poll_ms : 200, a->cancel))
+		if (ec2_nap(a->poll_ms < 200 ? a->poll_ms : 200, a->cancel))
 			return dt_fail(err, DT_EUSAGE, "cancelled waiting for the device of '%s'",
 				       a->volume_id);
 	}
