@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4200: deltair worker in attach read mode against the EC2 of tests/peers/aws_peer.py. The
+# t4210: deltair worker in attach read mode against the EC2 of tests/peers/aws_peer.py. The
 # "attached volume" is a read-only loop device of the snapshot's image, linked by the volume's
 # serial in a test by-id folder by --attach-hook (it plays udev). A job's results equal
 # `deltair scan` of the raw image; the volume is gone afterwards whatever happened: success, a
