@@ -4,7 +4,7 @@
 # (zcat, less the summary's elapsed time), stored under CASE/snap-ID/; an EventBridge "EBS
 # Snapshot Notification" dropped into the spool is a job with the worker's defaults; a failed
 # notification is refused into failed/ with its reason; an attach-mode job off EC2 (no
-# instance metadata) fails clearly (t4200 runs attach mode). The peer saw no bad signature
+# instance metadata) fails clearly (t4210 runs attach mode). The peer saw no bad signature
 # or request.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs jq zcat timeout
