@@ -1,10 +1,15 @@
 /*
  * store_dir.c - the folder store (store.h): a key is a relative path under the folder.
  * Folders are made 0700 and files 0600 whatever the umask. Every object is written as
- * ".deltair-tmp-XXXXXX" in its folder, fsynced, and renamed to its key, so a reader sees it
- * whole or not at all; list() never shows those temporary names. Each part of a key is
- * opened relative to its parent with O_NOFOLLOW, so a symbolic link planted in the store
- * cannot send a write elsewhere.
+ * ".deltair-tmp-XXXXXX" in its folder and renamed to its key, so a reader sees it whole or
+ * not at all; list() never shows those temporary names. Each part of a key is opened
+ * relative to its parent with O_NOFOLLOW, so a symbolic link planted in the store cannot
+ * send a write elsewhere.
+ * Durability: a key whose last part is "COMPLETE" is a commit marker (docs/worker.md). Other
+ * objects are not fsynced one by one (a job's extraction may be thousands of small files);
+ * before a COMPLETE is written the whole filesystem is synced (syncfs), and the COMPLETE
+ * itself is fsynced with its folder, so after a crash a COMPLETE never names an object that
+ * was lost.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -139,18 +144,24 @@ open_tmp(int dirfd, char *tmp, size_t n)
 
 /*
  * Write key from src (a file descriptor to copy, or data/len when src < 0): temporary
- * name, fsync, rename, fsync of the folder.
+ * name, rename; for a COMPLETE, syncfs first and fsync of the file and folder.
  */
 static int
 put(struct store *s, const char *key, int src, const void *data, size_t len, struct dt_err *err)
 {
 	char tmp[64];
 	const char *leaf;
-	int dirfd, fd, ok = 0;
+	int dirfd, fd, ok = 0, commit;
 
 	dirfd = open_parent(s, key, 1, &leaf, err);
 	if (dirfd < 0)
 		return -1;
+	commit = strcmp(leaf, "COMPLETE") == 0;
+	if (commit && syncfs(dirfd) < 0) {
+		dt_fail_errno(err, DT_EIO, "store '%s': cannot sync before '%s'", s->root, key);
+		close(dirfd);
+		return -1;
+	}
 	fd = open_tmp(dirfd, tmp, sizeof(tmp));
 	if (fd < 0) {
 		dt_fail_errno(err, DT_EIO, "store '%s': cannot write '%s'", s->root, key);
@@ -161,7 +172,7 @@ put(struct store *s, const char *key, int src, const void *data, size_t len, str
 	ok = fchmod(fd, 0600) == 0;
 	if (ok)
 		ok = (src < 0 ? write_all(fd, data, len) : copy_fd(src, fd)) == 0;
-	ok = ok && fsync(fd) == 0;
+	ok = ok && (!commit || fsync(fd) == 0);
 	ok = close(fd) == 0 && ok;
 	ok = ok && renameat(dirfd, tmp, dirfd, leaf) == 0;
 	if (!ok) {
@@ -170,7 +181,11 @@ put(struct store *s, const char *key, int src, const void *data, size_t len, str
 		close(dirfd);
 		return -1;
 	}
-	fsync(dirfd);
+	if (commit && fsync(dirfd) < 0) {
+		dt_fail_errno(err, DT_EIO, "store '%s': cannot sync '%s'", s->root, key);
+		close(dirfd);
+		return -1;
+	}
 	close(dirfd);
 	return 0;
 }
