@@ -77,4 +77,17 @@ while read -r k; do
 		fail "COMPLETE's sha256 of $k is not sha256sum's"
 done < complete.keys
 [ -z "$(ls -A wd | grep -v '^baselines$')" ] || fail "scratch left in the work dir: $(ls -A wd)"
+
+# A scan blocked in open(2) of a FIFO (not stopped): it must die with its worker too.
+mkfifo hang.fifo
+dt_ok submit --queue spool:sp3 --case F --baseline gold.dtree --output res hang.fifo
+"$DELTAIR" worker --queue spool:sp3 --work-dir wd3 2> w3.log &
+wpid=$!
+at_exit "kill -9 $wpid"
+wait_log w3.log scan || die "the worker never started the FIFO scan: $(cat w3.log)"
+scan_pid=$(pgrep -P "$wpid") || die "no scan child under the worker"
+kill -9 "$wpid"
+wait "$wpid" 2> /dev/null
+for i in $(seq 50); do kill -0 "$scan_pid" 2> /dev/null || break; sleep 0.1; done
+kill -0 "$scan_pid" 2> /dev/null && { kill -9 "$scan_pid"; fail "a blocked scan outlived its killed worker"; }
 t_done
