@@ -36,7 +36,7 @@ dt worker --queue spool:sp --once --lease 3
 expect_rc 0 "second worker --once"
 grep -q '"stage":"claim"' err && fail "a second worker took a claim kept alive by heartbeats: $(grep claim err)"
 kill -CONT "$scan_pid"
-for i in $(seq 100); do [ -f "sp/done/$id" ] && break; sleep 0.1; done
+for i in $(seq 600); do [ -f "sp/done/$id" ] && break; sleep 0.1; done
 [ -f "sp/done/$id" ] || fail "the job was not done: $(find sp -type f) $(tail -3 w.log)"
 kill -TERM "$wpid"
 wait "$wpid" || fail "the worker did not exit 0 on SIGTERM"
