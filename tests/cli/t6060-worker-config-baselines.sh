@@ -1,0 +1,54 @@
+#!/bin/bash
+# t6060: where a job's baseline comes from, and --config. A job naming a baseline that does
+# not exist fails with that reason (FAILED record, failed/ after --max-receives); one naming
+# none fails clearly while baseline discovery is not built (or is found by it, once built);
+# an s3:// baseline without an S3 backend says so. --config gives the worker its queue,
+# output, baseline and case (the command line wins); an unknown key is a usage error.
+. "$TOP/tests/cli/lib.sh"
+need mke2fs jq
+
+mkdir -p gold/etc
+printf 'host-a\n' > gold/etc/hostname
+t_gold_incident gold 8M
+printf 'host-b\n' > mnt/etc/hostname
+sync
+_t_umount mnt 2> /dev/null || umount mnt
+
+dt_ok submit --queue spool:sp --case B --baseline /nonexistent/gold.dtree --output res incident.img
+missing=$(cat out)
+dt_ok submit --queue spool:sp --case B2 --output res incident.img
+none=$(cat out)
+dt_ok submit --queue spool:sp --case S --baseline s3://bucket/baselines/gold.dtree --output res incident.img
+s3=$(cat out)
+dt worker --queue spool:sp --once --max-receives 1
+expect_rc 0 "worker --once"
+grep -q "baseline '/nonexistent/gold.dtree'.*No such file" "sp/failed/$missing.reason" 2> /dev/null ||
+	fail "missing baseline: $(cat "sp/failed/$missing.reason" 2> /dev/null)"
+jq -e '.reason | test("nonexistent")' res/B/incident.img/FAILED > /dev/null || fail "no FAILED record"
+if [ -f "sp/failed/$none.reason" ]; then
+	grep -q "baseline" "sp/failed/$none.reason" || fail "no baseline: $(cat "sp/failed/$none.reason")"
+fi
+if [ -f "sp/failed/$s3.reason" ]; then
+	grep -q "s3" "sp/failed/$s3.reason" || fail "s3 baseline: $(cat "sp/failed/$s3.reason")"
+fi
+
+cat > cfg.json << EOF2
+{"queue": "spool:$PWD/sp2", "output": "$PWD/wrong", "baseline": "$PWD/gold.dtree",
+ "case": "from-config", "concurrency": 1, "lease_seconds": 60, "limits": {"wall_seconds": 300}}
+EOF2
+printf '{"version":1,"evidence":"%s/incident.img"}' "$PWD" > job.json
+mkdir -p sp2/incoming
+cp job.json sp2/incoming/j1
+dt worker --config cfg.json --output res2 --once
+expect_rc 0 "worker --config"
+[ -f res2/from-config/incident.img/COMPLETE ] || fail "--config job not done: $(tail -3 err)"
+[ ! -e wrong ] || fail "--output on the command line did not win over the config's"
+jq -e '.job_spec.limits.wall_seconds == 300' res2/from-config/incident.img/summary.json > /dev/null ||
+	fail "the config's limits are not the job's: $(jq -c .job_spec res2/from-config/incident.img/summary.json)"
+printf '{"queue": "spool:x", "colour": 1}' > bad.json
+dt worker --config bad.json --once
+expect_rc 2 "worker --config with an unknown key"
+grep -q "unknown key 'colour'" err || fail "unknown key message: $(cat err)"
+dt worker --config nonexistent.json --once
+expect_rc 2 "worker --config missing"
+t_done
