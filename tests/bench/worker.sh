@@ -59,7 +59,7 @@ plain_round() {
 		"$deltair" scan --no-progress -b "$work/gold.dtree" -x "$work/px$i" -o "$work/p$i.jsonl" \
 			"$incident" 2> /dev/null || [ $? -le 1 ]
 	done
-	echo "$(now) - $t0" | bc
+	awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }'
 }
 worker_round() { # worker_round CONCURRENCY
 	local i t0
@@ -71,7 +71,7 @@ worker_round() { # worker_round CONCURRENCY
 	t0=$(now)
 	"$deltair" worker --queue "spool:$work/sp" --once --concurrency "$1" --work-dir "$work/wd" \
 		2> "$work/worker.log"
-	echo "$(now) - $t0" | bc
+	awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }'
 	[ "$(ls "$work/sp/done" | wc -l)" -eq $JOBS ] || { echo "bench: not every job was done" >&2; exit 1; }
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
