@@ -15,12 +15,12 @@ printf 'host-b\n' > mnt/etc/hostname
 head -c 5000 /dev/urandom > mnt/bin/dropper
 sync
 _t_umount mnt 2> /dev/null || umount mnt
-dt scan --no-progress --baseline "$PWD/gold.dtree" -x plain-x -o plain.jsonl "$PWD/incident.img"
-[ "$rc" -le 1 ] || die "deltair scan: rc $rc: $(cat err)"
-
-dt_ok submit --queue spool:sp --case IR-9 --baseline gold.dtree --output res incident.img
+# The evidence is a FIFO at first, so the scan is surely still running (blocked in open)
+# when the worker is killed; then the image takes its name.
+mkfifo ev.img
+dt_ok submit --queue spool:sp --case IR-9 --baseline gold.dtree --output res ev.img
 id=$(cat out)
-R=res/IR-9/incident.img
+R=res/IR-9/ev.img
 
 # Wait until the worker's log says stage $2 (file $1), at most 20 s.
 wait_log()
@@ -38,8 +38,6 @@ wpid=$!
 at_exit "kill -9 $wpid"
 wait_log w1.log scan || die "the worker never started the scan: $(cat w1.log)"
 scan_pid=$(pgrep -P "$wpid") || die "no scan child under the worker"
-# Hold the scan where it is, so the worker is surely killed mid-job.
-kill -STOP "$scan_pid"
 # What a run killed while storing leaves: part of a result, no COMPLETE.
 mkdir -p "$R/extracted/files/p0"
 printf 'stale\n' > "$R/extracted/files/p0/stale-from-killed-run"
@@ -49,6 +47,10 @@ wait "$wpid" 2> /dev/null
 for i in $(seq 50); do kill -0 "$scan_pid" 2> /dev/null || break; sleep 0.1; done
 kill -0 "$scan_pid" 2> /dev/null && { kill -9 "$scan_pid"; fail "the scan outlived its killed worker"; }
 [ -f "sp/processing/$id~1" ] || die "the claim is not in processing/: $(find sp -type f)"
+rm ev.img
+cp incident.img ev.img
+dt scan --no-progress --baseline "$PWD/gold.dtree" -x plain-x -o plain.jsonl "$PWD/ev.img"
+[ "$rc" -le 1 ] || die "deltair scan: rc $rc: $(cat err)"
 
 # Before the lease runs out, nobody takes it.
 # The claim's mtime is when its lease runs out (docs/worker.md).

@@ -36,15 +36,16 @@ wait "$wpid" || rc=$?
 [ "$rc" -eq 0 ] || fail "idle worker: SIGTERM gave exit $rc"
 [ $((($(date +%s%N) - t0) / 1000000)) -lt 3000 ] || fail "an idle worker took 3 s or more to stop"
 
-# Mid-job.
-dt_ok submit --queue spool:sp --case T --baseline gold.dtree --output res incident.img
+# Mid-job: the evidence is a FIFO at first, so the scan is surely still running (blocked in
+# open) when the worker is stopped; then the image takes its name.
+mkfifo ev.img
+dt_ok submit --queue spool:sp --case T --baseline gold.dtree --output res ev.img
 id=$(cat out)
 "$DELTAIR" worker --queue spool:sp --work-dir wd 2> w.log &
 wpid=$!
 at_exit "kill -9 $wpid"
 wait_log w.log scan || die "the worker never started the scan: $(cat w.log)"
 scan_pid=$(pgrep -P "$wpid") || die "no scan child"
-kill -STOP "$scan_pid"
 kill -TERM "$wpid"
 rc=0
 wait "$wpid" || rc=$?
@@ -56,8 +57,10 @@ grep -q '"stage":"release"' w.log || fail "no release log line: $(cat w.log)"
 [ -z "$(find res -type f 2> /dev/null)" ] || fail "a released job left results: $(find res -type f)"
 [ -z "$(ls -A wd | grep -v '^baselines$')" ] || fail "scratch left: $(ls -A wd)"
 
+rm ev.img
+mv incident.img ev.img
 dt worker --queue spool:sp --once
 expect_rc 0 "worker --once after the release"
 grep -q '"msg":"claimed (receive 1)"' err || fail "the released claim counted: $(grep claim err)"
-[ -f res/T/incident.img/COMPLETE ] && [ -f "sp/done/$id" ] || fail "the released job was not done"
+[ -f res/T/ev.img/COMPLETE ] && [ -f "sp/done/$id" ] || fail "the released job was not done"
 t_done
