@@ -6,7 +6,8 @@
  *   | u64 body length | u64 raw body length | body (zlib) | "DTREEEND" | SHA-256 of all before
  * The raw body is a run of sections: varint tag, varint length, payload. Tag 1 holds the
  * allocated entries of one filesystem, tag 2 its unallocated names, tag 3 the parsed rows
- * (JSON). A reader skips tags it does not know, so a minor version may add sections.
+ * (JSON), tag 4 (2.1) the block-run digests of the regular files of one filesystem. A reader
+ * skips tags it does not know, so a minor version may add sections.
  */
 #include "htree.h"
 
@@ -33,7 +34,7 @@
 #define MAX_HEADER   (1u << 20)
 #define MAX_RAW_BODY (8ull << 30)
 
-enum { SEC_ENTRIES = 1, SEC_DELETED = 2, SEC_ROWS = 3 };
+enum { SEC_ENTRIES = 1, SEC_DELETED = 2, SEC_ROWS = 3, SEC_RUNS = 4 };
 enum { TIME_M = 1, TIME_A = 2, TIME_C = 4, TIME_CR = 8 };
 
 struct elist {
@@ -658,6 +659,16 @@ encode_entry(struct buf *b, const struct htree_entry *e, struct prev *p, struct 
 	return rc ? -1 : 0;
 }
 
+/* Append section s (its payload) to body: varint tag, varint length, payload. */
+static int
+add_section(struct buf *body, int tag, const struct buf *s, struct dt_err *err)
+{
+	if (buf_add_varint(body, (uint64_t)tag, err) < 0 || buf_add_varint(body, s->len, err) < 0 ||
+	    buf_add(body, s->data, s->len, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 encode_section(struct buf *body, int tag, uint32_t fs, const struct htree_entry *v, size_t n,
 	       struct dt_err *err)
@@ -674,8 +685,43 @@ encode_section(struct buf *body, int tag, uint32_t fs, const struct htree_entry 
 	for (size_t i = 0; i < n; i++)
 		if (encode_entry(&s, &v[i], &p, err) < 0)
 			goto out;
-	if (buf_add_varint(body, (uint64_t)tag, err) < 0 || buf_add_varint(body, s.len, err) < 0 ||
-	    buf_add(body, s.data, s.len, err) < 0)
+	if (add_section(body, tag, &s, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	buf_release(&s);
+	return rc;
+}
+
+/*
+ * The block-run digests of the n entries at v (one filesystem's tag-1 section): varint fs,
+ * varint count, then per digest the varint gap from the previous entry index (the first
+ * from 0) and 32 bytes. Nothing when no entry has one.
+ */
+static int
+encode_runs(struct buf *body, uint32_t fs, const struct htree_entry *v, size_t n,
+	    struct dt_err *err)
+{
+	struct buf s;
+	size_t count = 0, prev = 0;
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].type == HTREE_REG && (v[i].flags & HTREE_F_RUNS))
+			count++;
+	if (count == 0)
+		return 0;
+	buf_init(&s, MAX_RAW_BODY);
+	if (buf_add_varint(&s, fs, err) < 0 || buf_add_varint(&s, count, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].type != HTREE_REG || !(v[i].flags & HTREE_F_RUNS))
+			continue;
+		if (buf_add_varint(&s, i - prev, err) < 0 || buf_add(&s, v[i].runs, 32, err) < 0)
+			goto out;
+		prev = i;
+	}
+	if (add_section(body, SEC_RUNS, &s, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -770,6 +816,9 @@ htree_encode(struct htree *t, unsigned char **out, size_t *out_len, struct dt_er
 		if (t->fs[f].dcount &&
 		    encode_section(&raw, SEC_DELETED, (uint32_t)f, t->dels.v + t->fs[f].dfirst,
 				   t->fs[f].dcount, err) < 0)
+			goto out;
+		if (encode_runs(&raw, (uint32_t)f, t->ents.v + t->fs[f].first, t->fs[f].count,
+				err) < 0)
 			goto out;
 	}
 	if (t->rows) {
@@ -1068,6 +1117,41 @@ out:
 	return rc;
 }
 
+/* Where the last tag-1 section of each filesystem put its entries (htree_load_mem()). */
+struct section_span {
+	size_t base, count;
+	int seen;
+};
+
+/* A tag-4 section: block-run digests of entries of the filesystem's tag-1 section. */
+static int
+decode_runs(struct htree *t, struct cursor *c, const struct section_span *spans, struct dt_err *err)
+{
+	uint64_t fs, n, idx = 0;
+
+	if (cur_varint(c, &fs) < 0 || cur_varint(c, &n) < 0 || fs >= t->nfs || !spans[fs].seen ||
+	    n > spans[fs].count)
+		return bad(err, "bad block-run section header");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t gap;
+		const unsigned char *d;
+		struct htree_entry *e;
+
+		if (cur_varint(c, &gap) < 0 || (i > 0 && gap == 0) || gap >= spans[fs].count ||
+		    idx + gap >= spans[fs].count || cur_bytes(c, 32, &d) < 0)
+			return bad(err, "bad block-run digest");
+		idx += gap;
+		e = &t->ents.v[spans[fs].base + idx];
+		if (e->type != HTREE_REG)
+			return bad(err, "block-run digest of an entry that is not a regular file");
+		memcpy(e->runs, d, 32);
+		e->flags |= HTREE_F_RUNS;
+	}
+	if (c->left != 0)
+		return bad(err, "trailing bytes in a block-run section");
+	return 0;
+}
+
 int
 htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct dt_err *err)
 {
@@ -1080,6 +1164,7 @@ htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct
 	const unsigned char *hs, *z;
 	uLongf got;
 	int major, minor;
+	struct section_span *spans = NULL; /* owned */
 
 	*out = NULL;
 	if (len < 8 || memcmp(data, MAGIC, 8) != 0)
@@ -1133,6 +1218,11 @@ htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct
 	}
 	c.p = raw;
 	c.left = (size_t)rawlen;
+	spans = calloc(t->nfs ? t->nfs : 1, sizeof(*spans));
+	if (spans == NULL) {
+		dt_fail(err, DT_ENOMEM, "out of memory");
+		goto fail;
+	}
 	while (c.left > 0) {
 		uint64_t tag, slen;
 		const unsigned char *sp;
@@ -1145,8 +1235,23 @@ htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct
 		}
 		sc.p = sp;
 		sc.left = (size_t)slen;
-		if (tag == SEC_ENTRIES || tag == SEC_DELETED) {
-			if (decode_section(t, &sc, tag == SEC_DELETED, err) < 0)
+		if (tag == SEC_ENTRIES) {
+			size_t base = t->ents.n;
+			uint64_t fs;
+			struct cursor peek = sc;
+
+			if (decode_section(t, &sc, 0, err) < 0)
+				goto fail;
+			if (cur_varint(&peek, &fs) == 0 && fs < t->nfs) {
+				spans[fs].base = base;
+				spans[fs].count = t->ents.n - base;
+				spans[fs].seen = 1;
+			}
+		} else if (tag == SEC_DELETED) {
+			if (decode_section(t, &sc, 1, err) < 0)
+				goto fail;
+		} else if (tag == SEC_RUNS && (major > 2 || minor >= 1)) {
+			if (decode_runs(t, &sc, spans, err) < 0)
 				goto fail;
 		} else if (tag == SEC_ROWS) {
 			json_error_t je;
@@ -1164,6 +1269,8 @@ htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct
 	}
 	free(raw);
 	raw = NULL;
+	free(spans);
+	spans = NULL;
 	if (htree_seal(t, err) < 0)
 		goto fail;
 	if (t->dropped) {
@@ -1177,6 +1284,7 @@ htree_load_mem(const unsigned char *data, size_t len, struct htree **out, struct
 	return 0;
 fail:
 	free(raw);
+	free(spans);
 	htree_free(t);
 	return -1;
 }

@@ -26,7 +26,7 @@
 #define HTREE_MAX_FILE      (8ull << 30) /* bytes of a .dtree file we agree to read */
 #define HTREE_NO_TIME       INT64_MIN    /* a time the filesystem does not have */
 #define HTREE_VERSION_MAJOR 2            /* reads 1.x too: 2.0 added HTREE_F_SPARSE */
-#define HTREE_VERSION_MINOR 0
+#define HTREE_VERSION_MINOR 1            /* 2.1 added block-run digests (HTREE_F_RUNS) */
 #define HTREE_MAGIC         "\211DTREE\r\n" /* the first 8 bytes of a .dtree file */
 
 enum htree_type {
@@ -47,6 +47,8 @@ enum htree_flags {
 	HTREE_F_PREFIX = 1 << 3,  /* prefix holds the hash of the first prefix_len bytes */
 	/* with HASHED: sha256 is the sparse-sha256 of the content, not its SHA-256 */
 	HTREE_F_SPARSE = 1 << 4,
+	/* runs holds the digest of where the content lies in the image (htree_runs_digest()) */
+	HTREE_F_RUNS = 1 << 5,
 };
 
 /* What the first bytes of a regular file say it is (kept in the .dtree). */
@@ -67,6 +69,7 @@ struct htree_entry {
 	int64_t mtime, atime, ctime, crtime; /* ns since the epoch, or HTREE_NO_TIME */
 	unsigned char sha256[32]; /* content (regular files) or node hash (directories) */
 	unsigned char prefix[32]; /* see HTREE_F_PREFIX: not stored in the .dtree */
+	unsigned char runs[32];   /* see HTREE_F_RUNS */
 	uint64_t prefix_len;
 	uint32_t end;   /* sealed: index one past the last entry of this entry's subtree */
 	uint32_t depth; /* sealed: path components (the root is 0) */

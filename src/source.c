@@ -773,7 +773,11 @@ static int
 open_ebs(struct source *s, const char *spec, const struct source_opts *o, struct dt_err *err)
 {
 	struct ebs_opts eo = { .concurrency = o ? o->ebs_concurrency : 0,
-			       .rate = o ? o->ebs_rate : 0 };
+			       .rate = o ? o->ebs_rate : 0,
+			       .changed_since = o ? o->changed_since : NULL,
+			       .gold_image = o ? o->gold_image : NULL,
+			       .gold_cache = o ? o->gold_cache : NULL,
+			       .gold_cache_max = o ? o->gold_cache_max : 0 };
 	struct ebs_img *ei;
 
 	if (ebs_open(spec, &eo, &s->ebs, err) < 0)
@@ -791,6 +795,18 @@ open_ebs(struct source *s, const char *spec, const struct source_opts *o, struct
 		return dt_fail(err, DT_EFORMAT, "'%s': libtsk refused the snapshot: %s", spec, why);
 	}
 	return 0;
+}
+
+const struct cblk *
+source_changed(const struct source *s)
+{
+	return s->ebs ? ebs_changed(s->ebs) : NULL;
+}
+
+const char *
+source_changed_note(const struct source *s)
+{
+	return s->ebs ? ebs_changed_note(s->ebs) : "";
 }
 
 int
@@ -827,6 +843,13 @@ source_open(const char *spec, const struct source_opts *o, struct source **out, 
 		}
 		*out = s;
 		return 0;
+	}
+	if (!ebs_is_spec(spec) && o && (o->changed_since || o->gold_image || o->gold_cache)) {
+		dt_fail(err, DT_EUSAGE,
+			"--changed-since, --gold-image and --gold-cache are for ebs:// snapshots; "
+			"give another image's list with --changed-blocks FILE");
+		source_free(s);
+		return -1;
 	}
 	if (ebs_is_spec(spec)) {
 		s->kind = SOURCE_IMAGE;

@@ -59,6 +59,12 @@ struct source_opts {
 	int64_t offset;      /* >= 0: open one filesystem at this byte offset, no partition table */
 	int ebs_concurrency; /* ebs://: read-ahead fetches in flight; 0: the default */
 	double ebs_rate;     /* ebs://: GetSnapshotBlock per second; 0: the default (quota) */
+	/* ebs:// only (aws/ebs.h): the gold snapshot to ask ListChangedBlocks against, and
+	 * where unchanged blocks are read instead of the snapshot (NULL: fetched) */
+	const char *changed_since;
+	const char *gold_image;
+	const char *gold_cache;
+	uint64_t gold_cache_max; /* bytes; 0: the default */
 };
 
 /*
@@ -86,6 +92,13 @@ const struct source_fs *source_fs(const struct source *s, size_t i);
 /* Partitions that were found but held no filesystem libtsk could open. */
 size_t source_nskipped(const struct source *s);
 const struct source_skip *source_skipped(const struct source *s, size_t i);
+
+/* Borrowed, valid until s is freed: the blocks that changed since the gold snapshot
+ * (changed_since), or NULL (not asked, or unrelated snapshots: see source_changed_note()). */
+struct cblk;
+const struct cblk *source_changed(const struct source *s);
+/* Borrowed: why a changed-block list that was asked for is not used ("" when none). */
+const char *source_changed_note(const struct source *s);
 
 /* An ebs:// source's snapshot and what was fetched so far into out: 0, or -1 for others. */
 struct ebs_stats;

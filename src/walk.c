@@ -716,6 +716,77 @@ runs_alloc(const struct source_run *r, size_t n)
 }
 
 /*
+ * The digest of where a file of size bytes lies (docs/dtree-format.md, "Block-run
+ * digests"): SHA-256 of u64le size, then u64le logical offset, image offset (all ones for a
+ * hole) and length of every run, in order. Image offsets, not filesystem ones: a
+ * changed-block list speaks of the image's blocks.
+ */
+static void
+runs_digest(const struct source_run *r, size_t n, uint64_t size, unsigned char out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char le[24];
+	unsigned int len;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		DT_BUG("SHA-256 is not available");
+	}
+	u64le(le, size);
+	EVP_DigestUpdate(md, le, 8);
+	for (size_t i = 0; i < n; i++) {
+		u64le(le, r[i].lo);
+		u64le(le + 8, r[i].off);
+		u64le(le + 16, r[i].len);
+		EVP_DigestUpdate(md, le, 24);
+	}
+	EVP_DigestFinal_ex(md, out, &len);
+	EVP_MD_CTX_free(md);
+}
+
+/* 1 when a data run of r lies in a block the list says changed. */
+static int
+runs_changed(const struct cblk *c, const struct source_run *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].off != SOURCE_SPARSE && cblk_touches(c, r[i].off, r[i].len))
+			return 1;
+	return 0;
+}
+
+/*
+ * Take the gold's hash for entry e, whose runs digest is known, without reading it: when
+ * the gold has a hashed regular file at its path that lay in the same runs, and either
+ * none of them changed since (a changed-block list) or the caller trusts metadata and the
+ * inode, size, mtime and ctime are the gold's too. Returns 1 when the hash was taken.
+ */
+static int
+reuse_gold(struct walker *w, struct htree_entry *e, const struct job *j)
+{
+	const struct htree_entry *g;
+
+	if (w->gold_fs < 0 || (w->o->changed == NULL && !w->o->trust_metadata))
+		return 0;
+	g = htree_find(w->o->gold, (uint32_t)w->gold_fs, e->path, e->path_len);
+	if (g == NULL || g->type != HTREE_REG || !(g->flags & HTREE_F_RUNS) ||
+	    !(g->flags & HTREE_F_HASHED) || (g->flags & HTREE_F_READERR) || g->size != e->size ||
+	    memcmp(g->runs, e->runs, 32) != 0)
+		return 0;
+	if (w->o->changed != NULL) {
+		if (runs_changed(w->o->changed, j->runs, j->nruns))
+			return 0;
+	} else if (g->inode != e->inode || g->mtime != e->mtime || g->ctime != e->ctime) {
+		return 0;
+	}
+	memcpy(e->sha256, g->sha256, 32);
+	e->flags |= HTREE_F_HASHED | (g->flags & HTREE_F_SPARSE);
+	e->magic = g->magic;
+	w->st.files_reused++;
+	w->st.bytes_reused += j->cost;
+	return 1;
+}
+
+/*
  * Queue the hashing of a regular file: f, its libtsk file; xip, its inode on XFS; neither
  * for dir: sources. alloc: its allocated bytes where the host or our own reader says (dir:
  * sources, XFS), else UINT64_MAX; libtsk files are measured by their block runs. libtsk
@@ -806,6 +877,16 @@ walk_queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK
 	}
 	j.alloc = alloc;
 	j.gold = gold_prefix(w, &j, e->path, e->path_len, alloc);
+	if (j.kind == JOB_RUNS) {
+		struct htree_entry *te = htree_at(w->t, entry);
+
+		runs_digest(j.runs, j.nruns, e->size, te->runs);
+		te->flags |= HTREE_F_RUNS;
+		if (reuse_gold(w, te, &j)) {
+			free(j.runs);
+			return;
+		}
+	}
 	/*
 	 * A hard-linked file first met under a name the gold did not have (a link added since)
 	 * waits for the walk's end too, so that its other names can choose the gold length:

@@ -8,7 +8,11 @@
  * of contiguous blocks) straight from the image where libtsk or the XFS reader can tell
  * where they are, and through libtsk after
  * the walk otherwise (resident, compressed or inline data). Hard links are hashed once
- * per inode. Every regular file is hashed: nothing is assumed unchanged.
+ * per inode. Every regular file is hashed, unless the caller proves it unchanged: with a
+ * changed-block list (cblk.h), a file whose block runs equal its gold version's and lie in
+ * no changed block takes the gold's hash unread; with trust_metadata, one whose inode,
+ * size, mtime, ctime and block runs equal the gold's does (unsound against writes to the
+ * block device: the caller says so). Metadata is always walked in full.
  * A per-entry failure (an unreadable directory, a read error inside a file) is reported
  * through on_error and the walk goes on; only what makes the whole tree meaningless fails.
  */
@@ -18,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cblk.h"
 #include "error.h"
 #include "htree.h"
 #include "source.h"
@@ -48,6 +53,7 @@ struct walk_progress {
 struct walk_stats {
 	uint64_t entries, regular, dirs, deleted, errors;
 	uint64_t bytes_hashed, bytes_read;
+	uint64_t files_reused, bytes_reused; /* hashes taken from the gold, unread */
 	double seconds;
 };
 
@@ -68,6 +74,14 @@ struct walk_opts {
 	 * the diff can tell appended from modified.
 	 */
 	const struct htree *gold;
+	/*
+	 * Borrowed, may be NULL: the blocks of the image that changed since the gold (sealed).
+	 * Needs gold; a gold tree without block-run digests (before format 2.1) reuses nothing.
+	 */
+	const struct cblk *changed;
+	/* Reuse the gold's hash of a file whose inode, size, mtime, ctime (ns) and block runs
+	 * are the gold's, without a changed-block list. Needs gold. */
+	int trust_metadata;
 	/* Called for each per-entry failure; path is NULL for a whole-filesystem problem. */
 	walk_error_fn *on_error;
 	/* Called from the calling thread about four times a second while the walk runs. */

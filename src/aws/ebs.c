@@ -4,13 +4,17 @@
  */
 #include "aws/ebs.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -22,6 +26,7 @@
 #include "aws/http.h"
 #include "aws/profile.h"
 #include "buf.h"
+#include "cblk.h"
 
 #include "banned.h"
 
@@ -67,6 +72,14 @@ struct ebs {
 	pthread_mutex_t rlock; /* the token bucket */
 	double rate, burst, avail;
 	struct timespec last;
+
+	/* Reads proportional to the delta (ebs_opts.changed_since) */
+	struct cblk *changed; /* owned, sealed: blocks that differ from the gold snapshot */
+	char note[512];       /* why a list asked for is not used */
+	struct ebs *gold;     /* owned: the gold snapshot, for the gold store */
+	int gold_fd;          /* the gold image, or -1 */
+	char *cache_dir;      /* owned: DIR/snap-GOLD of the block cache, or NULL */
+	uint64_t cache_max, cache_used; /* bytes; cache_used as this process counts it */
 
 	struct ebs_stats st;
 };
@@ -125,6 +138,18 @@ ebs_size(const struct ebs *e)
 	return e->size;
 }
 
+const struct cblk *
+ebs_changed(const struct ebs *e)
+{
+	return e->changed;
+}
+
+const char *
+ebs_changed_note(const struct ebs *e)
+{
+	return e->note;
+}
+
 void
 ebs_get_stats(struct ebs *e, struct ebs_stats *out)
 {
@@ -168,9 +193,9 @@ rate_take(void *arg)
 	}
 }
 
-/* The body of an EBS error names a Reason; INVALID_BLOCK_TOKEN is an expired block token. */
+/* The body of an EBS ValidationException names a Reason: is it why? */
 static int
-is_bad_block_token(const struct http_response *r)
+has_reason(const struct http_response *r, const char *why)
 {
 	json_t *j, *reason;
 	int yes = 0;
@@ -179,10 +204,17 @@ is_bad_block_token(const struct http_response *r)
 		return 0;
 	j = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
 	reason = j ? json_object_get(j, "Reason") : NULL;
-	if (json_is_string(reason) && strcmp(json_string_value(reason), "INVALID_BLOCK_TOKEN") == 0)
+	if (json_is_string(reason) && strcmp(json_string_value(reason), why) == 0)
 		yes = 1;
 	json_decref(j);
 	return yes;
+}
+
+/* INVALID_BLOCK_TOKEN is an expired block token. */
+static int
+is_bad_block_token(const struct http_response *r)
+{
+	return has_reason(r, "INVALID_BLOCK_TOKEN");
 }
 
 /*
@@ -219,6 +251,21 @@ ebs_get(struct ebs *e, const char *op, const char *url, unsigned char *dst,
 	return http_do(e->pool, &rq, rs, err);
 }
 
+/* A listing's NextToken into *next_out (new), or NULL when there is none (the last page). */
+static int
+next_token(json_t *page, char **next_out, struct dt_err *err)
+{
+	json_t *v = json_object_get(page, "NextToken");
+
+	*next_out = NULL;
+	if (json_is_string(v) && *json_string_value(v)) {
+		*next_out = strdup(json_string_value(v));
+		if (*next_out == NULL)
+			return dt_fail(err, DT_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 /*
  * One ListSnapshotBlocks page from start (or from next, the previous page's token) into
  * e->tokens; the first page also sizes the volume. *next is new (free()) or NULL at the end.
@@ -229,7 +276,7 @@ list_page(struct ebs *e, uint64_t start, const char *next, int max, char **next_
 {
 	struct http_response rs;
 	struct buf url;
-	json_t *j = NULL, *blocks, *v;
+	json_t *j = NULL, *blocks;
 	json_error_t je;
 	int ret = -1;
 
@@ -304,15 +351,7 @@ list_page(struct ebs *e, uint64_t start, const char *next, int max, char **next_
 		pthread_mutex_unlock(&e->lock);
 	}
 	*nentries = json_array_size(blocks);
-	v = json_object_get(j, "NextToken");
-	if (json_is_string(v) && *json_string_value(v)) {
-		*next_out = strdup(json_string_value(v));
-		if (*next_out == NULL) {
-			dt_fail(err, DT_ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	ret = 0;
+	ret = next_token(j, next_out, err);
 out:
 	json_decref(j);
 	http_response_release(&rs);
@@ -320,33 +359,166 @@ out:
 	return ret;
 }
 
-/* List from start until no NextToken; with first_only, until a page names any block. */
+/* One page of a listing: *next_out is the next page's token (new) or NULL; *stop ends it. */
+typedef int page_fn(struct ebs *e, void *arg, const char *next, char **next_out, int *stop,
+		    struct dt_err *err);
+
+/* Call page until no NextToken (or *stop), empty pages included, at most LIST_MAX_PAGES. */
 static int
-list_blocks(struct ebs *e, uint64_t start, int max, int first_only, struct dt_err *err)
+each_page(struct ebs *e, const char *op, page_fn *page, void *arg, struct dt_err *err)
 {
 	char *next = NULL;
 	unsigned pages = 0;
+	int stop = 0;
 
 	do {
 		char *nx;
-		size_t got;
 
 		if (++pages > LIST_MAX_PAGES) {
 			free(next);
-			return dt_fail(err, DT_ENET,
-				       "ListSnapshotBlocks of '%s': more than %u pages", e->id,
+			return dt_fail(err, DT_ENET, "%s of '%s': more than %u pages", op, e->id,
 				       LIST_MAX_PAGES);
 		}
-		if (list_page(e, start, next, max, &nx, &got, err) < 0) {
+		if (page(e, arg, next, &nx, &stop, err) < 0) {
 			free(next);
 			return -1;
 		}
 		free(next);
 		next = nx;
-		if (first_only && got > 0)
-			break;
-	} while (next);
+	} while (next && !stop);
 	free(next);
+	return 0;
+}
+
+struct list_args {
+	uint64_t start;
+	int max, first_only;
+};
+
+static int
+blocks_page(struct ebs *e, void *arg, const char *next, char **next_out, int *stop,
+	    struct dt_err *err)
+{
+	struct list_args *a = arg;
+	size_t got;
+
+	if (list_page(e, a->start, next, a->max, next_out, &got, err) < 0)
+		return -1;
+	*stop = a->first_only && got > 0;
+	return 0;
+}
+
+/* List from start until no NextToken; with first_only, until a page names any block. */
+static int
+list_blocks(struct ebs *e, uint64_t start, int max, int first_only, struct dt_err *err)
+{
+	struct list_args a = { start, max, first_only };
+
+	return each_page(e, "ListSnapshotBlocks", blocks_page, &a, err);
+}
+
+/*
+ * One ListChangedBlocks(a->gold, e) page into e->changed. *next is new (free()) or NULL at
+ * the end. a->unrelated is set, and nothing else done, when EBS says the two snapshots are
+ * not of one lineage.
+ */
+struct changed_args {
+	const char *gold;
+	int unrelated; /* EBS said the two snapshots are not of one lineage */
+};
+
+static int
+changed_page(struct ebs *e, void *arg, const char *next, char **next_out, int *stop,
+	     struct dt_err *err)
+{
+	struct changed_args *a = arg;
+	const char *gold = a->gold;
+	struct http_response rs;
+	struct buf url;
+	json_t *j = NULL, *blocks;
+	json_error_t je;
+	int ret = -1;
+
+	*next_out = NULL;
+	memset(&rs, 0, sizeof(rs));
+	buf_init(&url, 64 * 1024);
+	if (buf_printf(&url, err, "%s/snapshots/%s/changedblocks?firstSnapshotId=%s&maxResults=%d",
+		       e->url, e->id, gold, LIST_PAGE) < 0)
+		goto out;
+	if (next && (buf_adds(&url, "&pageToken=", err) < 0 ||
+		     sigv4_uri_encode(&url, next, strlen(next), 0, err) < 0))
+		goto out;
+	if (ebs_get(e, "ListChangedBlocks", (const char *)url.data, NULL, &rs, err) < 0) {
+		if (has_reason(&rs, "UNRELATED_SNAPSHOTS")) {
+			dt_clear(err);
+			a->unrelated = *stop = 1;
+			ret = 0;
+		}
+		goto out;
+	}
+	j = json_loadb((const char *)rs.body.data, rs.body.len, 0, &je);
+	if (!json_is_object(j)) {
+		dt_fail(err, DT_ENET, "ListChangedBlocks of '%s' and '%s': answer is not JSON (%s)",
+			gold, e->id, je.text);
+		goto out;
+	}
+	if (json_integer_value(json_object_get(j, "BlockSize")) != (json_int_t)EBS_BLOCK_SIZE) {
+		dt_fail(err, DT_ENET, "ListChangedBlocks of '%s' and '%s': block size is not %u",
+			gold, e->id, EBS_BLOCK_SIZE);
+		goto out;
+	}
+	blocks = json_object_get(j, "ChangedBlocks");
+	if (blocks && !json_is_array(blocks)) {
+		dt_fail(err, DT_ENET, "ListChangedBlocks of '%s' and '%s': not a list", gold,
+			e->id);
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(blocks); i++) {
+		json_t *x = json_object_get(json_array_get(blocks, i), "BlockIndex");
+		json_int_t idx = json_integer_value(x);
+
+		if (!json_is_integer(x) || idx < 0 || (uint64_t)idx >= e->nblocks) {
+			dt_fail(err, DT_ENET,
+				"ListChangedBlocks of '%s' and '%s': a block outside the volume",
+				gold, e->id);
+			goto out;
+		}
+		if (cblk_add(e->changed, (uint64_t)idx, err) < 0)
+			goto out;
+	}
+	ret = next_token(j, next_out, err);
+out:
+	json_decref(j);
+	http_response_release(&rs);
+	buf_release(&url);
+	return ret;
+}
+
+/* ListChangedBlocks(gold, e), every page (empty ones included), into a new e->changed; or
+ * none and a note when the snapshots are not of one lineage. */
+static int
+list_changed(struct ebs *e, const char *gold, struct dt_err *err)
+{
+	struct changed_args a = { gold, 0 };
+
+	e->changed = cblk_new(EBS_BLOCK_SIZE);
+	if (e->changed == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	if (each_page(e, "ListChangedBlocks", changed_page, &a, err) < 0)
+		return -1;
+	if (a.unrelated) {
+		cblk_free(e->changed);
+		e->changed = NULL;
+		snprintf(e->note, sizeof(e->note),
+			 "snapshots '%s' and '%s' are not of one lineage (ListChangedBlocks: "
+			 "UNRELATED_SNAPSHOTS): no changed-block list, every block is read from "
+			 "'%s' and every file is hashed",
+			 gold, e->id, e->id);
+		return 0;
+	}
+	cblk_set_volume_size(e->changed, e->size);
+	cblk_seal(e->changed);
+	e->st.blocks_changed = cblk_count(e->changed);
 	return 0;
 }
 
@@ -364,16 +536,355 @@ checksum_ok(const char *b64, const unsigned char *data, size_t len)
 	return CRYPTO_memcmp(want, got, sizeof(got)) == 0;
 }
 
+/* ---- the gold block store: unchanged blocks from a gold image or a cache of the gold ---- */
+
+/* Serialises the cache's byte count and its eviction among this process's threads; other
+ * processes sharing the directory only ever see whole files (temporary name, rename). */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define CACHE_FILE_SIZE (EBS_BLOCK_SIZE + SHA256_DIGEST_LENGTH) /* the block, its SHA-256 */
+
+struct cache_file {
+	char path[96]; /* "snap-ID/NAME", under the cache's root */
+	struct timespec used;
+	uint64_t size;
+};
+
+static int
+cache_file_cmp(const void *pa, const void *pb)
+{
+	const struct cache_file *a = pa, *b = pb;
+
+	if (a->used.tv_sec != b->used.tv_sec)
+		return a->used.tv_sec < b->used.tv_sec ? -1 : 1;
+	return (a->used.tv_nsec > b->used.tv_nsec) - (a->used.tv_nsec < b->used.tv_nsec);
+}
+
+/*
+ * The cache's files (every gold snapshot's directory under root) into *out (new: free());
+ * their bytes into *total. Temporary files of other writers count but are never listed.
+ */
+static int
+cache_scan(const char *root, struct cache_file **out, size_t *n, uint64_t *total,
+	   struct dt_err *err)
+{
+	DIR *d = opendir(root), *sd;
+	struct dirent *de, *fe;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	*total = 0;
+	if (d == NULL)
+		return dt_fail_errno(err, DT_EIO, "cannot read the gold cache '%s'", root);
+	while ((de = readdir(d)) != NULL) {
+		char sub[512];
+
+		if (strncmp(de->d_name, "snap-", 5) != 0)
+			continue;
+		if (strlen(de->d_name) > 63 ||
+		    (size_t)snprintf(sub, sizeof(sub), "%s/%s", root, de->d_name) >= sizeof(sub) ||
+		    (sd = opendir(sub)) == NULL)
+			continue;
+		while ((fe = readdir(sd)) != NULL) {
+			struct stat st;
+			struct cache_file *c;
+
+			if (fe->d_name[0] == '.' && fe->d_name[1] != 't')
+				continue; /* ".", ".." */
+			if (fstatat(dirfd(sd), fe->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			*total += (uint64_t)st.st_size;
+			if (fe->d_name[0] == '.' || strlen(fe->d_name) > 31)
+				continue; /* another writer's temporary file */
+			if (BUF_GROW(*out, *n + 1, cap, err) < 0) {
+				closedir(sd);
+				closedir(d);
+				free(*out);
+				*out = NULL;
+				return -1;
+			}
+			c = &(*out)[(*n)++];
+			if ((size_t)snprintf(c->path, sizeof(c->path), "%s/%s", de->d_name,
+					     fe->d_name) >= sizeof(c->path))
+				(*n)--;
+			c->used = st.st_mtim;
+			c->size = (uint64_t)st.st_size;
+		}
+		closedir(sd);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Over its bound: remove the least recently used files down to 90% of it. */
+static void
+cache_trim(struct ebs *e)
+{
+	struct cache_file *v = NULL;
+	size_t n = 0;
+	uint64_t total = 0, goal = e->cache_max / 10 * 9;
+	char root[512];
+	char *slash;
+
+	snprintf(root, sizeof(root), "%s", e->cache_dir);
+	slash = strrchr(root, '/');
+	if (slash)
+		*slash = '\0';
+	if (cache_scan(root, &v, &n, &total, NULL) < 0)
+		return; /* the bound is kept at the next fill */
+	if (n)
+		qsort(v, n, sizeof(*v), cache_file_cmp);
+	for (size_t i = 0; i < n && total > goal; i++) {
+		char path[700];
+
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, v[i].path) < sizeof(path) &&
+		    unlink(path) == 0)
+			total -= v[i].size < total ? v[i].size : total;
+	}
+	e->cache_used = total;
+	free(v);
+}
+
+/* The cache's directory: made 0700, or, when it exists, a directory of ours nobody else can
+ * read or write (the blocks are the gold's data). */
+static int
+cache_dir_ok(const char *path, struct dt_err *err)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return dt_fail_errno(err, DT_EIO, "cannot make the gold cache '%s'", path);
+	if (lstat(path, &st) < 0)
+		return dt_fail_errno(err, DT_EIO, "cannot use the gold cache '%s'", path);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		return dt_fail(err, DT_EUSAGE,
+			       "the gold cache '%s' must be a directory of this user's that no "
+			       "one else can read or write (chmod 700)",
+			       path);
+	return 0;
+}
+
+/* A verified block idx of the cache into dst: 1, or 0 when absent or damaged (removed). */
+static int
+cache_get(struct ebs *e, const char *path, unsigned char *dst)
+{
+	unsigned char sum[SHA256_DIGEST_LENGTH], want[SHA256_DIGEST_LENGTH];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t got;
+	struct stat st;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != CACHE_FILE_SIZE ||
+	    (got = pread(fd, dst, EBS_BLOCK_SIZE, 0)) != (ssize_t)EBS_BLOCK_SIZE ||
+	    pread(fd, want, sizeof(want), EBS_BLOCK_SIZE) != (ssize_t)sizeof(want)) {
+		close(fd);
+		goto refuse;
+	}
+	SHA256(dst, EBS_BLOCK_SIZE, sum);
+	if (CRYPTO_memcmp(sum, want, sizeof(sum)) != 0) {
+		close(fd);
+		goto refuse;
+	}
+	(void)futimens(fd, NULL); /* recently used: trimmed last */
+	close(fd);
+	return 1;
+refuse:
+	pthread_mutex_lock(&e->lock);
+	e->st.gold_cache_refused++;
+	pthread_mutex_unlock(&e->lock);
+	(void)unlink(path);
+	return 0;
+}
+
+/* Keep block data (verified) as path: a temporary file of ours, renamed over path. */
+static void
+cache_put(struct ebs *e, const char *path, const unsigned char *data)
+{
+	char tmp[600];
+	unsigned char sum[SHA256_DIGEST_LENGTH];
+	int fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s/.tXXXXXX", e->cache_dir);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return; /* a full disk costs fetches, never a wrong read */
+	SHA256(data, EBS_BLOCK_SIZE, sum);
+	ok = fchmod(fd, 0600) == 0 && pwrite(fd, data, EBS_BLOCK_SIZE, 0) == EBS_BLOCK_SIZE &&
+	     pwrite(fd, sum, sizeof(sum), EBS_BLOCK_SIZE) == (ssize_t)sizeof(sum);
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		(void)unlink(tmp);
+		return;
+	}
+	pthread_mutex_lock(&cache_lock);
+	e->cache_used += CACHE_FILE_SIZE;
+	if (e->cache_used > e->cache_max)
+		cache_trim(e);
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* Unchanged block idx from the gold store into dst (EBS_BLOCK_SIZE). */
+static int
+gold_read(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
+{
+	char path[600];
+	ssize_t got;
+
+	if (e->gold_fd >= 0) {
+		got = pread(e->gold_fd, dst, EBS_BLOCK_SIZE, (off_t)(idx * EBS_BLOCK_SIZE));
+		if (got != (ssize_t)EBS_BLOCK_SIZE)
+			return got < 0 ? dt_fail_errno(err, DT_EIO,
+						       "cannot read block %" PRIu64
+						       " of the gold image",
+						       idx)
+				       : dt_fail(err, DT_EIO,
+						 "the gold image ends before block %" PRIu64, idx);
+		pthread_mutex_lock(&e->lock);
+		e->st.gold_blocks++;
+		pthread_mutex_unlock(&e->lock);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%016" PRIx64, e->cache_dir, idx);
+	if (cache_get(e, path, dst)) {
+		pthread_mutex_lock(&e->lock);
+		e->st.gold_blocks++;
+		e->st.gold_cache_hits++;
+		pthread_mutex_unlock(&e->lock);
+		return 0;
+	}
+	if (ebs_read(e->gold, idx * EBS_BLOCK_SIZE, dst, EBS_BLOCK_SIZE, err) !=
+	    (ssize_t)EBS_BLOCK_SIZE)
+		return dt_fail(err, DT_EIO, "cannot read block %" PRIu64 " of the gold snapshot",
+			       idx);
+	cache_put(e, path, dst);
+	pthread_mutex_lock(&e->lock);
+	e->st.gold_blocks++;
+	e->st.gold_fetched++;
+	pthread_mutex_unlock(&e->lock);
+	return 0;
+}
+
+/*
+ * A gold image is trusted only once it matches the gold snapshot: EBS_GOLD_IMAGE_CHECK of
+ * the gold's listed blocks, spread over the volume, fetched (checksums verified) and
+ * compared byte for byte.
+ */
+static int
+gold_image_check(struct ebs *e, const char *path, struct dt_err *err)
+{
+	unsigned char *a = malloc(EBS_BLOCK_SIZE), *b = malloc(EBS_BLOCK_SIZE);
+	struct ebs *g = e->gold;
+	uint64_t listed = 0, step, seen = 0, checked = 0;
+	struct stat st;
+	int rc = -1;
+
+	if (a == NULL || b == NULL) {
+		dt_fail(err, DT_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (fstat(e->gold_fd, &st) < 0) {
+		dt_fail_errno(err, DT_EIO, "cannot read the gold image '%s'", path);
+		goto out;
+	}
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < g->size) {
+		dt_fail(err, DT_EUSAGE,
+			"the gold image '%s' has %llu bytes, the gold snapshot '%s' %llu: not "
+			"its image",
+			path, (unsigned long long)st.st_size, g->id, (unsigned long long)g->size);
+		goto out;
+	}
+	for (uint64_t i = 0; i < g->nblocks; i++)
+		listed += g->tokens[i] != NULL;
+	step = listed > EBS_GOLD_IMAGE_CHECK ? listed / EBS_GOLD_IMAGE_CHECK : 1;
+	for (uint64_t i = 0; i < g->nblocks && checked < EBS_GOLD_IMAGE_CHECK; i++) {
+		if (g->tokens[i] == NULL || seen++ % step != 0)
+			continue;
+		if (ebs_read(g, i * EBS_BLOCK_SIZE, a, EBS_BLOCK_SIZE, err) !=
+		    (ssize_t)EBS_BLOCK_SIZE)
+			goto out;
+		if (pread(e->gold_fd, b, EBS_BLOCK_SIZE, (off_t)(i * EBS_BLOCK_SIZE)) !=
+			    (ssize_t)EBS_BLOCK_SIZE ||
+		    memcmp(a, b, EBS_BLOCK_SIZE) != 0) {
+			dt_fail(err, DT_EUSAGE,
+				"the gold image '%s' is not the gold snapshot '%s': block %" PRIu64
+				" differs",
+				path, g->id, i);
+			goto out;
+		}
+		checked++;
+	}
+	rc = 0;
+out:
+	free(a);
+	free(b);
+	return rc;
+}
+
+/* Open the gold store of o (with e->changed): the gold snapshot, then the image or cache. */
+static int
+gold_open(struct ebs *e, const char *gold, const struct ebs_opts *o, struct dt_err *err)
+{
+	struct ebs_opts go;
+	char spec[160];
+
+	memset(&go, 0, sizeof(go));
+	go.concurrency = o->concurrency;
+	go.rate = o->rate;
+	snprintf(spec, sizeof(spec), "ebs://%s/%s", e->region, gold);
+	if (ebs_open(spec, &go, &e->gold, err) < 0)
+		return -1;
+	if (e->gold->size != e->size)
+		return dt_fail(err, DT_EUSAGE,
+			       "the gold snapshot '%s' is %llu bytes, '%s' %llu: a gold store "
+			       "needs volumes of one size",
+			       gold, (unsigned long long)e->gold->size, e->id,
+			       (unsigned long long)e->size);
+	if (o->gold_image) {
+		e->gold_fd = open(o->gold_image, O_RDONLY | O_CLOEXEC);
+		if (e->gold_fd < 0)
+			return dt_fail_errno(err, DT_EIO, "cannot open the gold image '%s'",
+					     o->gold_image);
+		return gold_image_check(e, o->gold_image, err);
+	}
+	if (strlen(o->gold_cache) > 400)
+		return dt_fail(err, DT_EUSAGE, "--gold-cache: a path of at most 400 bytes");
+	if (cache_dir_ok(o->gold_cache, err) < 0)
+		return -1;
+	if (asprintf(&e->cache_dir, "%s/%s", o->gold_cache, gold) < 0) {
+		e->cache_dir = NULL;
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	}
+	if (cache_dir_ok(e->cache_dir, err) < 0)
+		return -1;
+	e->cache_max = o->gold_cache_max ? o->gold_cache_max : EBS_GOLD_CACHE_MAX;
+	{
+		struct cache_file *v = NULL;
+		size_t n;
+
+		if (cache_scan(o->gold_cache, &v, &n, &e->cache_used, err) < 0)
+			return -1;
+		free(v);
+	}
+	return 0;
+}
+
 /*
  * Where block idx comes from: 0 it reads as zeros (not listed), 1 it is fetched from the
- * snapshot with *token (new: free()). The one place a changed-block list would route an
- * unchanged block to a gold store.
+ * snapshot with *token (new: free()), 2 it did not change since the gold: from the gold
+ * store. The one place a changed-block list routes a block.
  */
 static int
 block_source(struct ebs *e, uint64_t idx, char **token)
 {
 	*token = NULL;
 	pthread_mutex_lock(&e->lock);
+	if (e->tokens[idx] && e->gold && !cblk_has(e->changed, idx)) {
+		pthread_mutex_unlock(&e->lock);
+		return 2;
+	}
 	if (e->tokens[idx])
 		*token = strdup(e->tokens[idx]);
 	pthread_mutex_unlock(&e->lock);
@@ -392,7 +903,10 @@ fetch_block(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
 		char *token = NULL;
 		int rc, short_block;
 
-		if (!block_source(e, idx, &token)) {
+		rc = block_source(e, idx, &token);
+		if (rc == 2)
+			return gold_read(e, idx, dst, err);
+		if (rc == 0) {
 			memset(dst, 0, EBS_BLOCK_SIZE); /* a re-list dropped it: never written */
 			return 0;
 		}
@@ -681,6 +1195,11 @@ ebs_free(struct ebs *e)
 		}
 	pthread_mutex_unlock(&reg_lock);
 	stop_workers(e);
+	cblk_free(e->changed);
+	ebs_free(e->gold);
+	if (e->gold_fd >= 0)
+		close(e->gold_fd);
+	free(e->cache_dir);
 	free(e->workers);
 	for (size_t i = 0; i < e->nents; i++)
 		free(e->ents[i].data);
@@ -741,6 +1260,21 @@ ebs_setup(struct ebs *e, const char *spec, const struct ebs_opts *o, struct dt_e
 	if (e->tokens == NULL)
 		return dt_fail(err, DT_ENET, "ListSnapshotBlocks of '%s' gave no volume size",
 			       e->id);
+	if (o && o->changed_since) {
+		if (!valid_snapshot_id(o->changed_since))
+			return dt_fail(err, DT_EUSAGE,
+				       "--changed-since: '%s' is not a snapshot id (snap-HEX)",
+				       o->changed_since);
+		if (strcmp(o->changed_since, e->id) == 0)
+			return dt_fail(err, DT_EUSAGE,
+				       "--changed-since: '%s' is the snapshot being read", e->id);
+		snprintf(e->st.gold_id, sizeof(e->st.gold_id), "%s", o->changed_since);
+		if (list_changed(e, o->changed_since, err) < 0)
+			return -1;
+		if (e->changed && (o->gold_image || o->gold_cache) &&
+		    gold_open(e, o->changed_since, o, err) < 0)
+			return -1;
+	}
 	e->nents = cap;
 	e->ents = calloc(cap, sizeof(*e->ents));
 	e->qcap = (size_t)conc * 4;
@@ -773,6 +1307,7 @@ ebs_open(const char *spec, const struct ebs_opts *o, struct ebs **out, struct dt
 	pthread_mutex_init(&e->rlock, NULL);
 	pthread_cond_init(&e->cond, NULL);
 	pthread_cond_init(&e->qcond, NULL);
+	e->gold_fd = -1;
 	if (ebs_setup(e, spec, o, err) < 0) {
 		ebs_free(e);
 		return -1;

@@ -10,8 +10,10 @@
  * Sequential reads start read-ahead fetches on background threads (concurrency in flight);
  * every GetSnapshotBlock request, each retry included, takes a token from a bucket refilled
  * just under rate per second.
- * Every block goes through one routing point (ebs.c: block_source), where a later
- * changed-block list can send unchanged blocks to another store.
+ * Every block goes through one routing point (ebs.c: block_source): with a changed-block
+ * list (ListChangedBlocks against a gold snapshot), a listed block that did not change is
+ * read from a gold store (a gold image, or a block cache of the gold snapshot) instead, so
+ * the snapshot costs its changed blocks.
  * A struct ebs is thread-safe: ebs_read() may be called from any number of threads.
  */
 #ifndef DELTAIR_AWS_EBS_H
@@ -35,7 +37,24 @@ struct ebs_opts {
 	int concurrency;     /* fetches in flight for read-ahead; 0: EBS_DEFAULT_CONCURRENCY */
 	double rate;         /* GetSnapshotBlock per second; 0: EBS_DEFAULT_RATE */
 	size_t cache_blocks; /* LRU capacity in blocks; 0: 4 * concurrency, at least 64 */
+	/*
+	 * "snap-GOLD" or NULL: ask ListChangedBlocks(GOLD, this snapshot), every page. Snapshots
+	 * of unrelated lineage (or a gold that cannot be compared) give no list and a note
+	 * (ebs_changed_note()): a full read, never a wrong one.
+	 */
+	const char *changed_since;
+	/* With changed_since, at most one: where a block that did not change is read instead of
+	 * this snapshot. gold_image: a raw image or volume of the gold (a sample of its blocks
+	 * is checked against the gold snapshot first); gold_cache: a directory of the gold
+	 * snapshot's blocks, filled on first use, each checked against its SHA-256 when read,
+	 * at most gold_cache_max bytes (0: EBS_GOLD_CACHE_MAX). */
+	const char *gold_image;
+	const char *gold_cache;
+	uint64_t gold_cache_max;
 };
+
+#define EBS_GOLD_CACHE_MAX   (64ull << 30)
+#define EBS_GOLD_IMAGE_CHECK 16 /* gold image blocks checked against the gold snapshot */
 
 struct ebs_stats {
 	char snapshot_id[64];
@@ -46,6 +65,13 @@ struct ebs_stats {
 	uint64_t bytes_fetched;
 	uint64_t checksum_errors; /* answers refused for a checksum mismatch */
 	uint64_t relists;         /* ListSnapshotBlocks runs after an expired block token */
+	/* With changed_since: */
+	char gold_id[64];            /* the gold snapshot, "" when none */
+	uint64_t blocks_changed;     /* in the list; 0 also when there is no list */
+	uint64_t gold_blocks;        /* blocks read from the gold store instead */
+	uint64_t gold_fetched;       /* of which fetched from the gold snapshot (cache fills) */
+	uint64_t gold_cache_hits;    /* of which found in the cache */
+	uint64_t gold_cache_refused; /* cache files that failed their checksum (fetched again) */
 };
 
 /* Is spec an ebs:// spec? */
@@ -63,5 +89,10 @@ uint64_t ebs_size(const struct ebs *e);
 /* Read len bytes at off; short only at the end of the volume. -1 with err (DT_ENET, DT_EIO). */
 ssize_t ebs_read(struct ebs *e, uint64_t off, void *buf, size_t len, struct dt_err *err);
 void ebs_get_stats(struct ebs *e, struct ebs_stats *out);
+/* Borrowed, valid until e is freed: the changed-block list (sealed), or NULL. */
+struct cblk;
+const struct cblk *ebs_changed(const struct ebs *e);
+/* Borrowed: why the list asked for is not used, one line; "" when it is (or none asked). */
+const char *ebs_changed_note(const struct ebs *e);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "cblk.h"
 #include "diff.h"
 #include "error.h"
 #include "walk.h"
@@ -91,8 +92,59 @@ struct cli_source_opts {
 	int progress;
 	int ebs_concurrency; /* 0: the default */
 	double ebs_rate;     /* 0: the default */
+	/* Reads proportional to the delta (CLI_DELTA_OPTIONS; docs/aws.md) */
+	const char *changed_blocks; /* --changed-blocks FILE, or NULL */
+	const char *changed_since;  /* --changed-since snap-GOLD, or NULL */
+	const char *gold_image;     /* --gold-image PATH, or NULL */
+	const char *gold_cache;     /* --gold-cache DIR, or NULL */
+	uint64_t gold_cache_max;    /* --gold-cache-max bytes; 0: the default */
+	int trust_metadata;
+	/* Filled by cli_walk(), released by cli_source_opts_release(): */
+	struct cblk *changed_file;  /* owned: the --changed-blocks list */
+	const struct cblk *changed; /* borrowed: the list the walk used (file or snapshot) */
+	int pruned;                 /* hashes of the gold could be reused */
 };
-enum { CLI_OPT_EBS_CONCURRENCY = 0x200, CLI_OPT_EBS_RATE };
+enum {
+	CLI_OPT_EBS_CONCURRENCY = 0x200,
+	CLI_OPT_EBS_RATE,
+	CLI_OPT_CHANGED_BLOCKS,
+	CLI_OPT_CHANGED_SINCE,
+	CLI_OPT_GOLD_IMAGE,
+	CLI_OPT_GOLD_CACHE,
+	CLI_OPT_GOLD_CACHE_MAX,
+	CLI_OPT_TRUST_METADATA,
+};
+/* The options of commands that read evidence against a gold (baseline, diff, scan). */
+#define CLI_DELTA_OPTIONS                                                              \
+	{ "changed-blocks", required_argument, NULL, CLI_OPT_CHANGED_BLOCKS },         \
+		{ "changed-since", required_argument, NULL, CLI_OPT_CHANGED_SINCE },   \
+		{ "gold-image", required_argument, NULL, CLI_OPT_GOLD_IMAGE },         \
+		{ "gold-cache", required_argument, NULL, CLI_OPT_GOLD_CACHE },         \
+		{ "gold-cache-max", required_argument, NULL, CLI_OPT_GOLD_CACHE_MAX }, \
+	{                                                                              \
+		"trust-metadata", no_argument, NULL, CLI_OPT_TRUST_METADATA            \
+	}
+#define CLI_DELTA_HELP                                                                             \
+	"      --changed-since snap-GOLD\n"                                                        \
+	"                        ebs://: ask EBS which blocks changed since the gold snapshot\n"   \
+	"                        (ListChangedBlocks); files in none of them take the baseline's\n" \
+	"                        hash unread (baseline made by deltair 0.1.0 with format 2.1)\n"   \
+	"      --changed-blocks FILE\n"                                                            \
+	"                        the same list from FILE (ListChangedBlocks' JSON answer), for\n"  \
+	"                        any image\n"                                                      \
+	"      --gold-image PATH with --changed-since: read unchanged blocks from PATH, a raw\n"   \
+	"                        image or volume of the gold snapshot (checked first)\n"           \
+	"      --gold-cache DIR  with --changed-since: read unchanged blocks from DIR, a cache\n"  \
+	"                        of the gold snapshot's blocks filled on first use\n"              \
+	"      --gold-cache-max BYTES\n"                                                           \
+	"                        the cache's size bound (default 64 GiB)\n"                        \
+	"      --trust-metadata  without a list: a file whose inode, size, mtime, ctime and\n"     \
+	"                        block runs are the baseline's takes its hash unread (NOT safe\n"  \
+	"                        against writes to the block device; said in every event)\n"
+/* Free what cli_walk() kept in o. */
+void cli_source_opts_release(struct cli_source_opts *o);
+/* The summary's account of what was read and reused (bytes_read, bytes_reused, ...). */
+void cli_summary_reads(json_t *sum, const struct cli_source_opts *o, const struct walk_stats *ws);
 #define CLI_SOURCE_OPTIONS                                                                      \
 	{ "offset", required_argument, NULL, 'O' }, { "include-meta", no_argument, NULL, 'M' }, \
 		{ "threads", required_argument, NULL, 'j' },                                    \
@@ -127,7 +179,7 @@ int cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char
  * it), for commands that read content after the walk. Returns 0 or an exit status after
  * printing the error.
  */
-int cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
+int cli_walk(const char *cmd, const char *spec, struct cli_source_opts *so,
 	     const struct htree *gold, walk_error_fn *on_error, void *ctx, struct htree **out,
 	     struct walk_stats *st, struct source **keep);
 /*

@@ -36,6 +36,12 @@ static const char usage_text[] =
 	"      --force           replace OUT even if it is not a .dtree\n"
 	"      --no-rows         do not parse the gold's files into osquery-table rows (the rows\n"
 	"                        'deltair scan' diffs against)\n" CLI_SOURCE_HELP
+	"      --changed-since snap-GOLD\n"
+	"                        ebs://: with --gold-image or --gold-cache, read the blocks that\n"
+	"                        did not change since snap-GOLD from that gold store, not the\n"
+	"                        snapshot (every file is still hashed: there is no baseline)\n"
+	"      --gold-image PATH, --gold-cache DIR, --gold-cache-max BYTES\n"
+	"                        as for 'deltair diff'\n"
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 done, 8 incomplete (the tree was written, but some evidence could not\n"
@@ -80,6 +86,7 @@ cmd_baseline(int argc, char **argv)
 					      { "no-rows", no_argument, NULL, 'W' },
 					      { "force", no_argument, NULL, 'F' },
 					      CLI_SOURCE_OPTIONS,
+					      CLI_DELTA_OPTIONS,
 					      { NULL, 0, NULL, 0 } };
 	struct cli_source_opts so;
 	struct warn_ctx wc = { 0 };
@@ -119,6 +126,7 @@ cmd_baseline(int argc, char **argv)
 	if (outfile_check(out, &oo, &err) < 0)
 		return cli_fail("baseline", &err);
 	rc = cli_walk("baseline", argv[optind], &so, NULL, on_error, &wc, &t, &st, &src);
+	cli_source_opts_release(&so);
 	if (rc)
 		return rc;
 	read_errors = wc.n; /* the walk's warnings: what could not be read */

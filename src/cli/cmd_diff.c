@@ -34,8 +34,8 @@ static const char usage_text[] =
 	"                        checked before anything is read; an existing FILE is\n"
 	"                        replaced only if it is JSON Lines (or empty)\n"
 	"      --force           replace FILE whatever it holds (never an input)\n" CLI_SOURCE_HELP
-	"                        (--offset, --include-meta and --threads: not between two\n"
-	"                        trees)\n"
+		CLI_DELTA_HELP
+	"                        (the options above: not between two trees)\n"
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 no delta, 1 delta found, 8 incomplete (evidence that could not be\n"
@@ -45,6 +45,7 @@ struct run {
 	struct sink sink;
 	struct dt_err err;
 	unsigned long errors;
+	int trusted; /* --trust-metadata: every file event says so */
 };
 
 static void
@@ -60,8 +61,11 @@ static int
 on_change(void *ctx, const struct diff_change *c, struct dt_err *err)
 {
 	struct run *r = ctx;
+	json_t *ev = events_file(c);
 
-	return sink_emit(&r->sink, events_file(c), err);
+	if (r->trusted && ev)
+		json_object_set_new(ev, "metadata_trusted", json_true());
+	return sink_emit(&r->sink, ev, err);
 }
 
 static double
@@ -81,6 +85,7 @@ cmd_diff(int argc, char **argv)
 					      { "force", no_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      CLI_SOURCE_OPTIONS,
+					      CLI_DELTA_OPTIONS,
 					      { NULL, 0, NULL, 0 } };
 	struct cli_source_opts so;
 	const char *base = NULL, *out = "-", *cur_path;
@@ -159,6 +164,7 @@ cmd_diff(int argc, char **argv)
 					 "unknown");
 		}
 	} else {
+		r.trusted = so.trust_metadata;
 		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws, &src);
 		if (rc)
 			goto out;
@@ -172,6 +178,8 @@ cmd_diff(int argc, char **argv)
 	sum = events_summary(&ds, ws.bytes_hashed, r.errors, read_errors, now() - t0, gold, base,
 			     cur, from_tree ? cur_path : NULL);
 	cli_summary_snapshot(sum, src);
+	if (!from_tree)
+		cli_summary_reads(sum, &so, &ws);
 	if (sink_emit(&r.sink, sum, &r.err) < 0 || r.sink.failed ||
 	    outfile_commit(&of, &r.err) < 0) {
 		if (r.err.code == DT_OK)
@@ -183,6 +191,7 @@ cmd_diff(int argc, char **argv)
 out:
 	outfile_release(&of);
 	source_free(src);
+	cli_source_opts_release(&so);
 	htree_free(gold);
 	htree_free(cur);
 	return rc;

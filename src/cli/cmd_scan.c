@@ -54,7 +54,7 @@ static const char usage_text[] =
 	"                        an earlier extraction in DIR whole (files/, manifest.jsonl,\n"
 	"                        COMPLETE; a folder holding anything else, or this run's\n"
 	"                        IMAGE or baseline, is refused)\n"
-	"Outputs and DIR are checked before anything is read.\n" CLI_SOURCE_HELP
+	"Outputs and DIR are checked before anything is read.\n" CLI_SOURCE_HELP CLI_DELTA_HELP
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 no delta, 1 delta found, 8 incomplete (evidence that could not be\n"
@@ -70,6 +70,7 @@ struct run {
 	const char *last_path;
 	unsigned long errors;
 	unsigned long yara_hits;
+	int trusted; /* --trust-metadata: every file event says so */
 };
 
 static int
@@ -85,6 +86,8 @@ emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
 		r->errors++;
 	if (kind && strcmp(kind, "yara") == 0)
 		r->yara_hits++;
+	if (r->trusted && kind && strcmp(kind, "file") == 0)
+		json_object_set_new(ev, "metadata_trusted", json_true());
 	if (e) {
 		r->last_mtime = e->mtime;
 		r->last_path = e->path;
@@ -208,6 +211,7 @@ cmd_scan(int argc, char **argv)
 					      { "force", no_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      CLI_SOURCE_OPTIONS,
+					      CLI_DELTA_OPTIONS,
 					      { NULL, 0, NULL, 0 } };
 	struct cli_source_opts so;
 	const char *base = NULL, *out = "-", *rules[MAX_PATHS], *arts[MAX_PATHS];
@@ -336,6 +340,7 @@ cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	r.sink.fp = of.fp;
+	r.trusted = so.trust_metadata;
 	c = cli_walk("scan", argv[optind], &so, gold, walk_error, &r, &cur, &ws, &src);
 	if (c) {
 		rc = c;
@@ -355,6 +360,7 @@ cmd_scan(int argc, char **argv)
 				    cfg.parse_rows, cfg.extract_dir != NULL, r.errors,
 				    read_errors + st.yara_unreadable, now() - t0);
 		cli_summary_snapshot(s, src);
+		cli_summary_reads(s, &so, &ws);
 		if (r.fmt == FMT_JSONL) {
 			if (sink_emit(&r.sink, s, &err) < 0) {
 				rc = cli_fail("scan", &err);
@@ -379,6 +385,7 @@ cmd_scan(int argc, char **argv)
 out:
 	outfile_release(&of);
 	source_free(src);
+	cli_source_opts_release(&so);
 	htree_free(gold);
 	htree_free(cur);
 	yarascan_free(y);

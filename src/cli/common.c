@@ -22,6 +22,20 @@ cli_source_opts_init(struct cli_source_opts *o)
 	o->progress = 1;
 	o->ebs_concurrency = 0;
 	o->ebs_rate = 0;
+	o->changed_blocks = o->changed_since = o->gold_image = o->gold_cache = NULL;
+	o->gold_cache_max = 0;
+	o->trust_metadata = 0;
+	o->changed_file = NULL;
+	o->changed = NULL;
+	o->pruned = 0;
+}
+
+void
+cli_source_opts_release(struct cli_source_opts *o)
+{
+	cblk_free(o->changed_file);
+	o->changed_file = NULL;
+	o->changed = NULL;
 }
 
 const char *
@@ -33,6 +47,16 @@ cli_source_opts_given(const struct cli_source_opts *o)
 		return "--include-meta";
 	if (o->threads)
 		return "--threads";
+	if (o->changed_blocks)
+		return "--changed-blocks";
+	if (o->changed_since)
+		return "--changed-since";
+	if (o->gold_image)
+		return "--gold-image";
+	if (o->gold_cache)
+		return "--gold-cache";
+	if (o->trust_metadata)
+		return "--trust-metadata";
 	return NULL;
 }
 
@@ -78,6 +102,23 @@ cli_source_opt(const char *cmd, struct cli_source_opts *o, int c, const char *ar
 		o->ebs_rate = (double)n;
 		return 1;
 	}
+	case CLI_OPT_CHANGED_BLOCKS: o->changed_blocks = arg; return 1;
+	case CLI_OPT_CHANGED_SINCE: o->changed_since = arg; return 1;
+	case CLI_OPT_GOLD_IMAGE: o->gold_image = arg; return 1;
+	case CLI_OPT_GOLD_CACHE: o->gold_cache = arg; return 1;
+	case CLI_OPT_TRUST_METADATA: o->trust_metadata = 1; return 1;
+	case CLI_OPT_GOLD_CACHE_MAX: {
+		long long n = cli_number(arg);
+		if (n < EBS_BLOCK_SIZE) {
+			cli_usage(cmd,
+				  "--gold-cache-max needs a size in bytes (at least %u), not "
+				  "'%s'",
+				  EBS_BLOCK_SIZE, arg);
+			return -1;
+		}
+		o->gold_cache_max = (uint64_t)n;
+		return 1;
+	}
 	}
 	return 0;
 }
@@ -90,14 +131,41 @@ cli_summary_snapshot(json_t *sum, struct source *src)
 
 	if (src == NULL || !json_is_object(ev) || source_ebs_stats(src, &st) < 0)
 		return;
-	json_object_set_new(ev, "snapshot",
-			    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", st.snapshot_id,
-				      "region", st.region, "volume_size",
-				      (json_int_t)st.volume_size, "blocks_listed",
-				      (json_int_t)st.blocks_listed, "blocks_fetched",
-				      (json_int_t)st.blocks_fetched, "bytes_fetched",
-				      (json_int_t)st.bytes_fetched, "checksum_errors",
-				      (json_int_t)st.checksum_errors));
+	json_t *snap = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", st.snapshot_id,
+				 "region", st.region, "volume_size", (json_int_t)st.volume_size,
+				 "blocks_listed", (json_int_t)st.blocks_listed, "blocks_fetched",
+				 (json_int_t)st.blocks_fetched, "bytes_fetched",
+				 (json_int_t)st.bytes_fetched, "checksum_errors",
+				 (json_int_t)st.checksum_errors);
+
+	/* With --changed-since: what the list said, and what the gold store served. */
+	if (st.gold_id[0])
+		json_object_set_new(snap, "gold",
+				    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I}", "id",
+					      st.gold_id, "related", source_changed(src) != NULL,
+					      "blocks_changed", (json_int_t)st.blocks_changed,
+					      "blocks_from_gold", (json_int_t)st.gold_blocks,
+					      "gold_fetched", (json_int_t)st.gold_fetched,
+					      "cache_hits", (json_int_t)st.gold_cache_hits,
+					      "cache_refused", (json_int_t)st.gold_cache_refused));
+	json_object_set_new(ev, "snapshot", snap);
+}
+
+void
+cli_summary_reads(json_t *sum, const struct cli_source_opts *o, const struct walk_stats *ws)
+{
+	json_t *cb = json_null();
+
+	json_object_set_new(sum, "bytes_read", json_integer((json_int_t)ws->bytes_read));
+	json_object_set_new(sum, "bytes_reused", json_integer((json_int_t)ws->bytes_reused));
+	json_object_set_new(sum, "files_reused", json_integer((json_int_t)ws->files_reused));
+	if (o->changed)
+		cb = json_pack("{s:s, s:I, s:I, s:b}", "from",
+			       o->changed_file ? o->changed_blocks : o->changed_since, "blocks",
+			       (json_int_t)cblk_count(o->changed), "block_size",
+			       (json_int_t)cblk_block_size(o->changed), "pruned", o->pruned);
+	json_object_set_new(sum, "changed_blocks", cb);
+	json_object_set_new(sum, "metadata_trusted", json_boolean(o->trust_metadata));
 }
 
 void
@@ -113,16 +181,27 @@ cli_note_snapshot(const char *cmd, struct source *src)
 		cmd, st.snapshot_id, st.region, (unsigned long long)st.volume_size,
 		(unsigned long long)st.blocks_listed, (unsigned long long)st.blocks_fetched,
 		(unsigned long long)st.bytes_fetched, (unsigned long long)st.checksum_errors);
+	if (st.gold_id[0] && source_changed(src))
+		fprintf(stderr,
+			"deltair: %s: %llu blocks changed since %s; %llu read from the gold store "
+			"(%llu fetched from %s, %llu cache hits)\n",
+			cmd, (unsigned long long)st.blocks_changed, st.gold_id,
+			(unsigned long long)st.gold_blocks, (unsigned long long)st.gold_fetched,
+			st.gold_id, (unsigned long long)st.gold_cache_hits);
 }
 
 int
-cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
-	 const struct htree *gold, walk_error_fn *on_error, void *ctx, struct htree **out,
-	 struct walk_stats *st, struct source **keep)
+cli_walk(const char *cmd, const char *spec, struct cli_source_opts *so, const struct htree *gold,
+	 walk_error_fn *on_error, void *ctx, struct htree **out, struct walk_stats *st,
+	 struct source **keep)
 {
 	struct source_opts sopt = { .offset = so->offset,
 				    .ebs_concurrency = so->ebs_concurrency,
-				    .ebs_rate = so->ebs_rate };
+				    .ebs_rate = so->ebs_rate,
+				    .changed_since = so->changed_since,
+				    .gold_image = so->gold_image,
+				    .gold_cache = so->gold_cache,
+				    .gold_cache_max = so->gold_cache_max };
 	struct source *src = NULL;
 	struct walk_opts wo;
 	struct cli_progress prog;
@@ -132,8 +211,49 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	*out = NULL;
 	if (keep)
 		*keep = NULL;
+	if (so->changed_blocks && so->changed_since)
+		return cli_usage(cmd, "--changed-blocks and --changed-since are two ways to give "
+				      "one list: give one");
+	if (so->trust_metadata && (so->changed_blocks || so->changed_since))
+		return cli_usage(cmd, "--trust-metadata is for sources without a changed-block "
+				      "list: the list is sound, drop --trust-metadata");
+	if ((so->gold_image || so->gold_cache) && !so->changed_since)
+		return cli_usage(cmd, "%s needs --changed-since snap-GOLD",
+				 so->gold_image ? "--gold-image" : "--gold-cache");
+	if (so->gold_image && so->gold_cache)
+		return cli_usage(cmd, "--gold-image and --gold-cache: give one gold block store");
+	if (gold == NULL && (so->changed_blocks || so->trust_metadata))
+		return cli_usage(cmd, "%s needs a baseline to reuse hashes from",
+				 so->changed_blocks ? "--changed-blocks" : "--trust-metadata");
+	if (so->changed_blocks && cblk_load(so->changed_blocks, &so->changed_file, &err) < 0)
+		return cli_fail(cmd, &err);
 	if (source_open(spec, &sopt, &src, &err) < 0)
 		return cli_fail(cmd, &err);
+	if (source_changed_note(src)[0])
+		fprintf(stderr, "deltair: %s: warning: %s\n", cmd, source_changed_note(src));
+	so->changed = so->changed_file ? so->changed_file : source_changed(src);
+	if (so->changed && cblk_volume_size(so->changed) &&
+	    source_size(src) > cblk_volume_size(so->changed)) {
+		dt_fail(&err, DT_EUSAGE,
+			"the changed-block list covers %llu bytes, the image has %llu: not this "
+			"image's list",
+			(unsigned long long)cblk_volume_size(so->changed),
+			(unsigned long long)source_size(src));
+		source_free(src);
+		return cli_fail(cmd, &err);
+	}
+	if (gold && (so->changed || so->trust_metadata)) {
+		const struct htree_info *gi = htree_info(gold);
+
+		so->pruned = gi->major > 2 || (gi->major == 2 && gi->minor >= 1);
+		if (!so->pruned)
+			fprintf(stderr,
+				"deltair: %s: warning: the baseline's format %d.%d records no "
+				"block "
+				"runs: every file is read, no hash is reused (make the baseline "
+				"again with this deltair)\n",
+				cmd, gi->major, gi->minor);
+	}
 	for (size_t i = 0; i < source_nskipped(src); i++) {
 		const struct source_skip *k = source_skipped(src, i);
 		fprintf(stderr, "deltair: %s: warning: %s at byte %llu skipped: %s\n", cmd, k->name,
@@ -150,6 +270,10 @@ cli_walk(const char *cmd, const char *spec, const struct cli_source_opts *so,
 	wo.flags = so->include_meta ? WALK_INCLUDE_META : 0;
 	wo.threads = so->threads;
 	wo.gold = gold;
+	if (so->pruned) {
+		wo.changed = so->changed;
+		wo.trust_metadata = so->trust_metadata;
+	}
 	wo.on_error = on_error;
 	wo.ctx = ctx;
 	cli_progress_init(&prog, cmd, so->progress);
