@@ -726,22 +726,51 @@ cache_put(struct ebs *e, const char *path, const unsigned char *data)
 	pthread_mutex_unlock(&cache_lock);
 }
 
+/*
+ * Block idx of a gold image into dst. An image that ends inside the block (a raw image of
+ * the filesystem alone) reads as zeros past its end, as the volume does; one that ends
+ * before the block is an error.
+ */
+static int
+gold_pread(int fd, unsigned char *dst, uint64_t idx, struct dt_err *err)
+{
+	size_t got = 0;
+
+	while (got < EBS_BLOCK_SIZE) {
+		ssize_t n = pread(fd, dst + got, EBS_BLOCK_SIZE - got,
+				  (off_t)(idx * EBS_BLOCK_SIZE + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return dt_fail_errno(err, DT_EIO,
+					     "cannot read block %" PRIu64 " of the gold image",
+					     idx);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == 0)
+		return dt_fail(err, DT_EIO, "the gold image ends before block %" PRIu64, idx);
+	memset(dst + got, 0, EBS_BLOCK_SIZE - got);
+	return 0;
+}
+
 /* Unchanged block idx from the gold store into dst (EBS_BLOCK_SIZE). */
 static int
 gold_read(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
 {
 	char path[600];
-	ssize_t got;
+	int listed;
 
+	pthread_mutex_lock(&e->gold->lock);
+	listed = e->gold->tokens[idx] != NULL;
+	pthread_mutex_unlock(&e->gold->lock);
 	if (e->gold_fd >= 0) {
-		got = pread(e->gold_fd, dst, EBS_BLOCK_SIZE, (off_t)(idx * EBS_BLOCK_SIZE));
-		if (got != (ssize_t)EBS_BLOCK_SIZE)
-			return got < 0 ? dt_fail_errno(err, DT_EIO,
-						       "cannot read block %" PRIu64
-						       " of the gold image",
-						       idx)
-				       : dt_fail(err, DT_EIO,
-						 "the gold image ends before block %" PRIu64, idx);
+		/* Never written in the gold: zeros, wherever the image ends. */
+		if (!listed)
+			memset(dst, 0, EBS_BLOCK_SIZE);
+		else if (gold_pread(e->gold_fd, dst, idx, err) < 0)
+			return -1;
 		pthread_mutex_lock(&e->lock);
 		e->st.gold_blocks++;
 		pthread_mutex_unlock(&e->lock);
@@ -777,7 +806,7 @@ gold_image_check(struct ebs *e, const char *path, struct dt_err *err)
 {
 	unsigned char *a = malloc(EBS_BLOCK_SIZE), *b = malloc(EBS_BLOCK_SIZE);
 	struct ebs *g = e->gold;
-	uint64_t listed = 0, step, seen = 0, checked = 0;
+	uint64_t listed = 0, last = 0, step, seen = 0, checked = 0;
 	struct stat st;
 	int rc = -1;
 
@@ -789,15 +818,20 @@ gold_image_check(struct ebs *e, const char *path, struct dt_err *err)
 		dt_fail_errno(err, DT_EIO, "cannot read the gold image '%s'", path);
 		goto out;
 	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < g->size) {
-		dt_fail(err, DT_EUSAGE,
-			"the gold image '%s' has %llu bytes, the gold snapshot '%s' %llu: not "
-			"its image",
-			path, (unsigned long long)st.st_size, g->id, (unsigned long long)g->size);
+	for (uint64_t i = 0; i < g->nblocks; i++)
+		if (g->tokens[i] != NULL) {
+			listed++;
+			last = i;
+		}
+	/* A raw image may stop at the filesystem's end, short of the volume; not before a block
+	 * the gold snapshot holds data in. */
+	if (S_ISREG(st.st_mode) && listed && (uint64_t)st.st_size <= last * EBS_BLOCK_SIZE) {
+		dt_fail(err, DT_EFORMAT,
+			"the gold image '%s' ends at byte %llu, before block %" PRIu64
+			" of the gold snapshot '%s': not its image",
+			path, (unsigned long long)st.st_size, last, g->id);
 		goto out;
 	}
-	for (uint64_t i = 0; i < g->nblocks; i++)
-		listed += g->tokens[i] != NULL;
 	step = listed > EBS_GOLD_IMAGE_CHECK ? listed / EBS_GOLD_IMAGE_CHECK : 1;
 	for (uint64_t i = 0; i < g->nblocks && checked < EBS_GOLD_IMAGE_CHECK; i++) {
 		if (g->tokens[i] == NULL || seen++ % step != 0)
@@ -805,10 +839,10 @@ gold_image_check(struct ebs *e, const char *path, struct dt_err *err)
 		if (ebs_read(g, i * EBS_BLOCK_SIZE, a, EBS_BLOCK_SIZE, err) !=
 		    (ssize_t)EBS_BLOCK_SIZE)
 			goto out;
-		if (pread(e->gold_fd, b, EBS_BLOCK_SIZE, (off_t)(i * EBS_BLOCK_SIZE)) !=
-			    (ssize_t)EBS_BLOCK_SIZE ||
-		    memcmp(a, b, EBS_BLOCK_SIZE) != 0) {
-			dt_fail(err, DT_EUSAGE,
+		if (gold_pread(e->gold_fd, b, i, err) < 0)
+			goto out;
+		if (memcmp(a, b, EBS_BLOCK_SIZE) != 0) {
+			dt_fail(err, DT_EFORMAT,
 				"the gold image '%s' is not the gold snapshot '%s': block %" PRIu64
 				" differs",
 				path, g->id, i);

@@ -190,6 +190,43 @@ cli_note_snapshot(const char *cmd, struct source *src)
 			st.gold_id, (unsigned long long)st.gold_cache_hits);
 }
 
+/*
+ * A gold image must hold the baseline's filesystems: each one it pairs with (htree_fs_pair)
+ * has the same id, where both have one. 0, or an exit status after saying why.
+ */
+static int
+gold_image_identity(const char *cmd, const char *path, const struct htree *gold)
+{
+	struct source *g = NULL;
+	struct dt_err err = { 0 };
+	size_t matched = 0;
+
+	if (source_open(path, NULL, &g, &err) < 0)
+		return cli_fail(cmd, &err);
+	for (size_t i = 0; i < source_nfs(g); i++) {
+		const struct source_fs *f = source_fs(g, i);
+		int gi = htree_fs_pair(gold, f->name, source_nfs(g));
+		const struct htree_fs *b = gi >= 0 ? htree_fs(gold, (size_t)gi) : NULL;
+
+		if (b == NULL)
+			continue;
+		if (b->uuid[0] && f->uuid[0] && strcmp(b->uuid, f->uuid) != 0) {
+			dt_fail(&err, DT_EFORMAT,
+				"the gold image '%s' is not the baseline's: its %s has UUID %s, "
+				"the "
+				"baseline's %s has %s",
+				path, f->name, f->uuid, b->name, b->uuid);
+			break;
+		}
+		matched++;
+	}
+	if (err.code == DT_OK && matched == 0)
+		dt_fail(&err, DT_EFORMAT,
+			"the gold image '%s' holds none of the baseline's filesystems", path);
+	source_free(g);
+	return err.code == DT_OK ? 0 : cli_fail(cmd, &err);
+}
+
 int
 cli_walk(const char *cmd, const char *spec, struct cli_source_opts *so, const struct htree *gold,
 	 walk_error_fn *on_error, void *ctx, struct htree **out, struct walk_stats *st,
@@ -227,6 +264,8 @@ cli_walk(const char *cmd, const char *spec, struct cli_source_opts *so, const st
 				 so->changed_blocks ? "--changed-blocks" : "--trust-metadata");
 	if (so->changed_blocks && cblk_load(so->changed_blocks, &so->changed_file, &err) < 0)
 		return cli_fail(cmd, &err);
+	if (so->gold_image && gold && (rc = gold_image_identity(cmd, so->gold_image, gold)) != 0)
+		return rc;
 	if (source_open(spec, &sopt, &src, &err) < 0)
 		return cli_fail(cmd, &err);
 	if (source_changed_note(src)[0])

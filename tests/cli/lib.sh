@@ -40,6 +40,10 @@
 #   ceph_s3                start a real S3 (radosgw on a one-node memstore Ceph, under ./ceph;
 #                          tests/peers/ceph_s3.sh) as $CEPH_S3_URL with the user's keys in
 #                          $CEPH_S3_ACCESS_KEY, $CEPH_S3_SECRET_KEY; stopped at exit
+#   aws_peer_env           point the AWS SDK variables at $AWS_PEER_URL with the peer's keys
+#   t_plant IMG PATH       umount ./mnt (t_gold_incident), then write two bytes into the first
+#                          block of ext4 file PATH on IMG behind the filesystem (inode
+#                          untouched); their byte offset in $PLANT_OFF
 #
 # Every loop device and mount a script makes goes through t_loop/t_mount/at_exit, so the
 # EXIT trap undoes them whatever happens (a failure, a die, the runner's timeout).
@@ -626,6 +630,28 @@ ceph_s3()
 	. "$TOP/tests/peers/ceph_s3.sh"
 	at_exit "ceph_s3_stop '$PWD/ceph'"
 	ceph_s3_start "$PWD/ceph" 2> .ceph-s3.err || die "ceph_s3: $(cat .ceph-s3.err)"
+}
+
+aws_peer_env()
+{
+	export AWS_ENDPOINT_URL_EBS=$AWS_PEER_URL AWS_ENDPOINT_URL=$AWS_PEER_URL AWS_REGION=us-east-1
+	export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+	export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+	unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_REGION
+}
+
+PLANT_OFF=
+t_plant()
+{
+	local bs blk
+	sync
+	_t_umount mnt || die "umount failed"
+	losetup -d "$LOOP"
+	bs=$(dumpe2fs -h "$1" 2> /dev/null | awk -F': *' '/^Block size/ {print $2}')
+	blk=$(debugfs -R "bmap $2 0" "$1" 2> /dev/null)
+	[ -n "$bs" ] && [ "${blk:-0}" -gt 0 ] || die "no block map of $2 ($bs, $blk)"
+	PLANT_OFF=$((blk * bs + 100))
+	printf '\x00\xff' | dd of="$1" bs=1 seek=$PLANT_OFF conv=notrunc status=none
 }
 
 aws_peer_clean()

@@ -34,10 +34,7 @@ cat > peer.json << EOF
 {"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "inc.raw", "parent": "$G"}}}
 EOF
 aws_peer peer.json
-export AWS_ENDPOINT_URL_EBS=$AWS_PEER_URL AWS_ENDPOINT_URL=$AWS_PEER_URL AWS_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_REGION
+aws_peer_env
 
 # Every run is bounded: a hang is a failure, not a stuck suite.
 run() { dt timeout 120 "$DELTAIR" "$@"; [ "$rc" -ne 124 ] || fail "deltair $* hung"; }

@@ -77,16 +77,9 @@ t_gold_incident gold 64M
 	cp /bin/true usr/bin/dropper && chmod 4755 usr/bin/dropper
 )
 [ $? -eq 0 ] || die "the compromise failed"
-sync
-_t_umount mnt || die "umount failed"
-losetup -d "$LOOP"
-
-# The plant: one byte of srv/plant.bin's first block, written onto the image.
+# The plant: two bytes of srv/plant.bin's first block, written onto the image.
+t_plant incident.img /srv/plant.bin
 bs=$(dumpe2fs -h incident.img 2> /dev/null | awk -F': *' '/^Block size/ {print $2}')
-blk=$(debugfs -R 'bmap /srv/plant.bin 0' incident.img 2> /dev/null)
-[ -n "$bs" ] && [ "${blk:-0}" -gt 0 ] || die "no block map of /srv/plant.bin ($bs, $blk)"
-off=$((blk * bs + 100))
-printf '\x00\xff' | dd of=incident.img bs=1 seek=$off conv=notrunc status=none
 cmp -s <(debugfs -R 'stat /srv/plant.bin' gold.img 2> /dev/null | grep -v -i time) \
 	<(debugfs -R 'stat /srv/plant.bin' incident.img 2> /dev/null | grep -v -i time) ||
 	die "the plant changed the inode"
