@@ -318,6 +318,54 @@ TEST(t_htree_reads_major_1_trees)
 	htree_free(u);
 }
 
+TEST(t_htree_keeps_block_run_digests)
+{
+	struct htree *t = sample(1700000000000000000LL, "root\n");
+	struct htree *u;
+	const struct htree_entry *e;
+	size_t with = 0;
+
+	memset(htree_at(t, 0)->runs, 0xab, 32); /* /etc/passwd, the first added */
+	htree_at(t, 0)->flags |= HTREE_F_RUNS;
+	u = resave_as(t, HTREE_VERSION_MAJOR);
+	REQUIRE(u != NULL);
+	CHECK(htree_info(u)->major == 2 && htree_info(u)->minor == 1);
+	e = htree_find(u, 0, "/etc/passwd", 11);
+	REQUIRE(e != NULL);
+	CHECK((e->flags & HTREE_F_RUNS) && e->runs[0] == 0xab && e->runs[31] == 0xab);
+	for (size_t i = 0; i < htree_count(u); i++)
+		with += (htree_get(u, i)->flags & HTREE_F_RUNS) != 0;
+	CHECK(with == 1);
+	/* Not part of any hash: a tree with the digest hashes as one without. */
+	CHECK(memcmp(htree_get(u, 0)->sha256, htree_get(t, 0)->sha256, 32) == 0);
+	htree_free(t);
+	htree_free(u);
+}
+
+TEST(t_htree_2_0_trees_have_no_run_digests)
+{
+	struct htree *t = sample(1700000000000000000LL, "root\n");
+	struct htree *u = NULL;
+	unsigned char *d, digest[32];
+	unsigned int n;
+	size_t len = 0;
+
+	htree_at(t, 0)->flags |= HTREE_F_RUNS;
+	REQUIRE(htree_seal(t, NULL) == 0 && htree_save(t, "t.dtree", NULL, NULL) == 0);
+	d = (unsigned char *)t_slurp("t.dtree", &len);
+	REQUIRE(d && len > 100);
+	d[10] = 0; /* minor 0: a tag-4 section is a later minor's, skipped */
+	EVP_Digest(d, len - 32, digest, &n, EVP_sha256(), NULL);
+	memcpy(d + len - 32, digest, 32);
+	REQUIRE(htree_load_mem(d, len, &u, NULL) == 0);
+	CHECK(htree_info(u)->minor == 0);
+	for (size_t i = 0; i < htree_count(u); i++)
+		CHECK(!(htree_get(u, i)->flags & HTREE_F_RUNS));
+	free(d);
+	htree_free(t);
+	htree_free(u);
+}
+
 TEST(t_htree_sparse_kind_is_kept_and_hashed_apart)
 {
 	struct htree *t = sample(1700000000000000000LL, "root\n");
