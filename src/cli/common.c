@@ -154,8 +154,9 @@ cli_summary_snapshot(json_t *sum, struct source *src)
 void
 cli_summary_reads(json_t *sum, const struct cli_source_opts *o, const struct walk_stats *ws)
 {
-	json_t *cb = json_null();
+	json_t *cb = json_null(), *tool = json_incref(json_object_get(sum, "tool"));
 
+	json_object_del(sum, "tool"); /* "tool" stays the last key */
 	json_object_set_new(sum, "bytes_read", json_integer((json_int_t)ws->bytes_read));
 	json_object_set_new(sum, "bytes_reused", json_integer((json_int_t)ws->bytes_reused));
 	json_object_set_new(sum, "files_reused", json_integer((json_int_t)ws->files_reused));
@@ -166,6 +167,8 @@ cli_summary_reads(json_t *sum, const struct cli_source_opts *o, const struct wal
 			       (json_int_t)cblk_block_size(o->changed), "pruned", o->pruned);
 	json_object_set_new(sum, "changed_blocks", cb);
 	json_object_set_new(sum, "metadata_trusted", json_boolean(o->trust_metadata));
+	if (tool)
+		json_object_set_new(sum, "tool", tool);
 }
 
 void
@@ -284,8 +287,20 @@ cli_walk(const char *cmd, const char *spec, struct cli_source_opts *so, const st
 	if (gold && (so->changed || so->trust_metadata)) {
 		const struct htree_info *gi = htree_info(gold);
 
+		char gid[64], greg[64];
+
 		so->pruned = gi->major > 2 || (gi->major == 2 && gi->minor >= 1);
-		if (!so->pruned)
+		/* The list speaks of snap-GOLD's blocks: a baseline read from another snapshot
+		 * may hold other content in the same blocks. */
+		if (so->pruned && so->changed_since && so->changed && gi->image &&
+		    ebs_is_spec(gi->image) && ebs_parse_spec(gi->image, gid, greg, NULL) == 0 &&
+		    strcmp(gid, so->changed_since) != 0) {
+			so->pruned = 0;
+			fprintf(stderr,
+				"deltair: %s: warning: the baseline was made from %s, not from %s: "
+				"every file is read, no hash is reused\n",
+				cmd, gid, so->changed_since);
+		} else if (!so->pruned)
 			fprintf(stderr,
 				"deltair: %s: warning: the baseline's format %d.%d records no "
 				"block "

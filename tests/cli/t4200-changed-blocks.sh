@@ -94,6 +94,45 @@ changed_list gold.img incident.img 4096 "$pblocks" > cb-noplant.json
 n4=$(jq '.ChangedBlocks | length' cb4k.json)
 note "changed 4 KiB blocks: $n4 of $(($(stat -c %s incident.img) / 4096))"
 
+# The baseline's block-run digests (.dtree 2.1, tag 4) as docs/dtree-format.md defines them,
+# read by the page's own Python reader and recomputed from debugfs's block lists.
+python3 - "$TOP/docs/dtree-format.md" gold.dtree gold.img "$bs" << 'EOF' || fail "the block-run digests are not the documented ones"
+import hashlib, io, contextlib, struct, subprocess, sys
+doc = open(sys.argv[1]).read()
+code = doc[doc.index("```python", doc.index("## An independent reader")) + 9:]
+code = code[:code.index("```")]
+img, bs = sys.argv[3], int(sys.argv[4])
+sys.argv = [sys.argv[0], sys.argv[2]]
+g = {}
+with contextlib.redirect_stdout(io.StringIO()):
+    exec(code, g)
+byname = {e["path"]: e for e in g["ents"] if not e["deleted"]}
+bad = seen = 0
+for p in (b"/usr/bin/big", b"/usr/lib/lib40.so", b"/usr/lib/lib7.so", b"/srv/plant.bin"):
+    e = byname[p]
+    out = subprocess.run(["debugfs", "-R", "blocks " + p.decode(), img],
+                         capture_output=True, text=True).stdout.split()
+    runs = []
+    for i, b in enumerate(int(x) for x in out):
+        if runs and runs[-1][1] + runs[-1][2] == b * bs:
+            runs[-1][2] += bs
+        else:
+            runs.append([i * bs, b * bs, bs])
+    runs[-1][2] = e["size"] - runs[-1][0]
+    d = hashlib.sha256(struct.pack("<Q", e["size"]) +
+                       b"".join(struct.pack("<QQQ", *r) for r in runs)).digest()
+    seen += 1
+    if e.get("runs") != d:
+        print("  %s: runs %s, digest %s, the tree's %s" % (p, runs, d.hex(), (e.get("runs") or b"").hex()))
+        bad += 1
+nd = sum(1 for e in byname.values() if e.get("runs"))
+nreg = sum(1 for e in byname.values() if e["type"] == 1)
+if nd != nreg:
+    print("  %d digests for %d regular files" % (nd, nreg))
+    bad += 1
+sys.exit(1 if bad or not seen else 0)
+EOF
+
 # The full diff: the reference.
 dt diff --no-progress --baseline gold.dtree incident.img
 expect_rc 1 "full diff"
