@@ -1,0 +1,154 @@
+#!/bin/bash
+# tests/bench/ebs.sh - part of `make bench`: reads proportional to the delta (issue 10, section
+# 3). The corpus's gold.raw and incident.raw are served as two EBS snapshots of one lineage by
+# the loopback peer (tests/peers/aws_peer.py); results go to docs/benchmarks.md between the
+# BENCH:ebs markers.
+#   - baseline ebs://GOLD: throughput against the peer, and against the peer limited to 1,000
+#     GetSnapshotBlock a second (the per-snapshot quota): the rate kept, never over it;
+#   - diff --changed-since GOLD --gold-cache (warm) ebs://INCIDENT: blocks fetched from the
+#     incident against its changed blocks, bytes hashed against the changed files' bytes,
+#     wall time against the full ebs:// diff, and the result against the full diff;
+#   - diff --changed-blocks FILE incident.raw: bytes hashed, result against the full diff.
+# Each deltair run is timed once (wall clock); the peer's counters give the fetches.
+#   CORPUS=/var/tmp/corpus tests/bench/ebs.sh
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+export CORPUS=${CORPUS:-/var/tmp/corpus}
+deltair=$top/build/deltair
+out=$CORPUS/out/deltair-bench-ebs
+py=/usr/bin/python3
+G=snap-00000000000000c0
+I=snap-00000000000000c1
+[ -f "$CORPUS/gold.raw" ] && [ -f "$CORPUS/incident.raw" ] || { echo "bench ebs: no corpus" >&2; exit 2; }
+"$py" -c 'import botocore' 2> /dev/null || { echo "bench ebs: no python3-botocore" >&2; exit 2; }
+rm -rf "$out"
+mkdir -p "$out"
+cd "$out"
+ln -s "$CORPUS/gold.raw" gold.raw
+ln -s "$CORPUS/incident.raw" incident.raw
+cat > peer.json << EOF
+{"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "incident.raw", "parent": "$G"}}}
+EOF
+"$py" "$top/tests/peers/aws_peer.py" serve --config peer.json --port-file port > /dev/null 2> peer.err &
+peer=$!
+trap 'kill $peer 2> /dev/null || true' EXIT
+for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
+[ -s port ] || { echo "bench ebs: the peer did not start: $(cat peer.err)" >&2; exit 1; }
+url=http://127.0.0.1:$(cat port)
+export AWS_ENDPOINT_URL=$url AWS_ENDPOINT_URL_EBS=$url AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+ctl() { "$py" "$top/tests/peers/aws_peer.py" ctl "$(cat port)" "$@"; }
+# timed NAME CMD...: wall seconds into NAME.s, stdout NAME.out, the peer's counters NAME.c
+timed() {
+	local name=$1 t0 rc=0
+	shift
+	ctl DELETE /_peer/counters > /dev/null
+	t0=$(date +%s.%N)
+	"$@" > "$name.out" 2> "$name.err" || rc=$?
+	echo "$(date +%s.%N) - $t0" | bc > "$name.s"
+	ctl GET /_peer/counters > "$name.c"
+	[ "$rc" -le 1 ] || { echo "bench ebs: $name exited $rc: $(head -c 500 "$name.err")" >&2; exit 1; }
+}
+# The peer hashes each snapshot's blocks on first use: do it before timing anything.
+"$deltair" baseline --no-progress -o warm.dtree "ebs://$I" 2> /dev/null
+
+timed base-free "$deltair" baseline --no-progress --ebs-rate 1000000 --ebs-concurrency 32 -o gold-ebs.dtree "ebs://$G"
+ctl POST /_peer/rate '{"GetSnapshotBlock": 1000}' > /dev/null
+timed base-1000 "$deltair" baseline --no-progress -o gold-1000.dtree "ebs://$G"
+ctl POST /_peer/rate '{"GetSnapshotBlock": 0}' > /dev/null
+
+timed full-raw "$deltair" diff --no-progress -b gold-ebs.dtree incident.raw
+timed full-ebs "$deltair" diff --no-progress --ebs-concurrency 32 -b gold-ebs.dtree "ebs://$I"
+timed cs-cold "$deltair" diff --no-progress --ebs-concurrency 32 -b gold-ebs.dtree --changed-since $G --gold-cache cache "ebs://$I"
+timed cs-warm "$deltair" diff --no-progress --ebs-concurrency 32 -b gold-ebs.dtree --changed-since $G --gold-cache cache "ebs://$I"
+"$py" - gold.raw incident.raw > changed.json << 'EOF'
+import json, os, sys
+g, i = open(sys.argv[1], "rb"), open(sys.argv[2], "rb")
+out, idx = [], 0
+while True:
+    a, b = g.read(524288), i.read(524288)
+    if not a and not b:
+        break
+    if a != b:
+        out.append({"BlockIndex": idx})
+    idx += 1
+print(json.dumps({"BlockSize": 524288, "ChangedBlocks": out}))
+EOF
+timed cb-raw "$deltair" diff --no-progress -b gold-ebs.dtree --changed-blocks changed.json incident.raw
+
+"$py" - "$top/docs/benchmarks.md" "$G" "$I" << 'EOF'
+import datetime, json, os, platform, subprocess, sys
+doc, G, I = sys.argv[1:]
+def run(n):
+    ev = [json.loads(l) for l in open(n + ".out")]
+    files = sorted(json.dumps(e, sort_keys=True) for e in ev if e["event"] == "file")
+    summ = [e for e in ev if e["event"] == "summary"][-1]
+    return files, summ, float(open(n + ".s").read()), json.load(open(n + ".c"))
+def snap(c, s, k):
+    return c["snapshots"].get(s, {}).get(k, 0)
+blocks_gold = sum(1 for _ in json.load(open("changed.json"))["ChangedBlocks"])
+fr, sr, tr, _ = run("full-raw")
+fe, se, te, ce = run("full-ebs")
+fw, sw, tw, cw = run("cs-warm")
+fc, sc, tc, cc = run("cs-cold")
+fb, sb, tb, _ = run("cb-raw")
+changed_bytes = sum(json.loads(f).get("size", 0) for f in fr
+                    if json.loads(f)["type"] == "file" and json.loads(f)["change"] != "deleted")
+incident_changed = sc["changed_blocks"]["blocks"]
+def base(n):
+    c = json.load(open(n + ".c"))
+    b = snap(c, G, "blocks")
+    t = float(open(n + ".s").read())
+    return b, t, snap(c, G, "peak_per_second")
+bf, tf, pf = base("base-free")
+bl, tl, pl = base("base-1000")
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                     capture_output=True, text=True).stdout.strip()
+ok = lambda c: "met" if c else "MISSED"
+L = []
+L.append("Measured %s on %s (%d cores, %s), `make bench` (tests/bench/ebs.sh): the corpus's "
+         "gold.raw and incident.raw served as snapshots `%s` and `%s` (one lineage) by "
+         "tests/peers/aws_peer.py on 127.0.0.1 (every request's SigV4 signature and input "
+         "checked with botocore); one run each, wall clock." % (
+             datetime.date.today().isoformat(), cpu, os.cpu_count(), platform.release(), G, I))
+L.append("")
+L.append("| baseline ebs://gold | blocks | s | blocks/s | MB/s | busiest second | target |")
+L.append("|---|---:|---:|---:|---:|---:|---|")
+L.append("| peer unlimited (`--ebs-rate 1000000 --ebs-concurrency 32`) | %d | %.1f | %.0f | %.0f | %d | |" % (
+    bf, tf, bf / tf, bf * 0.524288 / tf, pf))
+L.append("| peer limited to 1,000/s, deltair's default `--ebs-rate 1000` | %d | %.1f | %.0f | %.0f | %d | ≥ 800/s %s, never over 1,000 %s |" % (
+    bl, tl, bl / tl, bl * 0.524288 / tl, pl, ok(bl / tl >= 800), ok(pl <= 1000)))
+L.append("")
+L.append("| diff of the incident | s | fetched from incident | from gold | bytes hashed | bytes reused | same result as the full diff |")
+L.append("|---|---:|---:|---:|---:|---:|---|")
+L.append("| raw image, full | %.1f | | | %d | %d | (reference) |" % (tr, sr["bytes_hashed"], sr["bytes_reused"]))
+L.append("| ebs://, full | %.1f | %d | | %d | %d | %s |" % (te, snap(ce, I, "blocks"), se["bytes_hashed"], se["bytes_reused"], "yes" if fe == fr else "NO"))
+L.append("| ebs://, `--changed-since --gold-cache`, cold | %.1f | %d | %d | %d | %d | %s |" % (tc, snap(cc, I, "blocks"), snap(cc, G, "blocks"), sc["bytes_hashed"], sc["bytes_reused"], "yes" if fc == fr else "NO"))
+L.append("| ebs://, `--changed-since --gold-cache`, warm | %.1f | %d | %d | %d | %d | %s |" % (tw, snap(cw, I, "blocks"), snap(cw, G, "blocks"), sw["bytes_hashed"], sw["bytes_reused"], "yes" if fw == fr else "NO"))
+L.append("| raw image, `--changed-blocks FILE` | %.1f | | | %d | %d | %s |" % (tb, sb["bytes_hashed"], sb["bytes_reused"], "yes" if fb == fr else "NO"))
+L.append("")
+fi_ = snap(cw, I, "blocks")
+L.append("| target (issue 10) | value | |")
+L.append("|---|---:|---|")
+L.append("| warm cache: blocks fetched from the incident ≤ its changed blocks (target equal) | %d of %d changed (%d listed by ListChangedBlocks) | %s |" % (
+    fi_, blocks_gold, incident_changed, ok(fi_ <= incident_changed)))
+L.append("| `--changed-since`: bytes hashed ≤ 2× the changed files' bytes (%d) | %d (%.2f×) | %s |" % (
+    changed_bytes, sw["bytes_hashed"], sw["bytes_hashed"] / max(changed_bytes, 1), ok(sw["bytes_hashed"] <= 2 * changed_bytes)))
+L.append("| `--changed-since` warm: wall time ≤ 1/5 of the full ebs:// diff | %.1f s / %.1f s = 1/%.1f | %s |" % (
+    tw, te, te / tw, ok(tw * 5 <= te)))
+L.append("| `--changed-blocks` on the raw image: bytes hashed ≤ 2× the changed files' bytes | %d (%.2f×) | %s |" % (
+    sb["bytes_hashed"], sb["bytes_hashed"] / max(changed_bytes, 1), ok(sb["bytes_hashed"] <= 2 * changed_bytes)))
+L.append("| results equal the full diff | %s | %s |" % (
+    "all" if fr == fe == fc == fw == fb else "NOT all", ok(fr == fe == fc == fw == fb)))
+table = "\n".join(L)
+print(table)
+begin, end = "<!-- BENCH:ebs:begin -->", "<!-- BENCH:ebs:end -->"
+text = open(doc).read()
+if begin in text and end in text:
+    text = text[:text.index(begin) + len(begin)] + "\n" + table + "\n" + text[text.index(end):]
+else:
+    text += "\n## Reads proportional to the delta (ebs://)\n\n" + begin + "\n" + table + "\n" + end + "\n"
+open(doc + ".tmp", "w").write(text)
+os.replace(doc + ".tmp", doc)
+EOF
