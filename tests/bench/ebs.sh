@@ -15,12 +15,43 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export CORPUS=${CORPUS:-/var/tmp/corpus}
 deltair=$top/build/deltair
-out=$CORPUS/out/deltair-bench-ebs
 py=/usr/bin/python3
 G=snap-00000000000000c0
 I=snap-00000000000000c1
-[ -f "$CORPUS/gold.raw" ] && [ -f "$CORPUS/incident.raw" ] || { echo "bench ebs: no corpus" >&2; exit 2; }
+export CORPUS_SHARED=$CORPUS
+# Without the shared corpus (../shared/corpus, which needs a Debian mirror or a small host),
+# a smaller one of this machine's files: /etc, /usr/lib/python3 and /usr/share/doc on a 1 GiB
+# ext4 image, and a copy changed through a mount (files modified, appended, added, deleted,
+# chmod'ed). EBS_CORPUS=DIR keeps it between runs.
+if [ ! -f "$CORPUS/gold.raw" ] || [ ! -f "$CORPUS/incident.raw" ]; then
+	CORPUS=${EBS_CORPUS:-/var/tmp/deltair-ebs-corpus}
+	if [ ! -f "$CORPUS/incident.raw" ]; then
+		echo "bench ebs: no corpus at \$CORPUS: building a small one in $CORPUS" >&2
+		rm -rf "$CORPUS" && mkdir -p "$CORPUS/tree/usr/lib" "$CORPUS/tree/usr/share" "$CORPUS/mnt"
+		cp -a /etc "$CORPUS/tree/" && cp -a /usr/lib/python3 "$CORPUS/tree/usr/lib/" &&
+			cp -a /usr/share/doc "$CORPUS/tree/usr/share/"
+		mke2fs -q -F -t ext4 -d "$CORPUS/tree" "$CORPUS/gold.raw" 1G
+		rm -rf "$CORPUS/tree"
+		cp --sparse=always "$CORPUS/gold.raw" "$CORPUS/incident.raw"
+		mount -o loop "$CORPUS/incident.raw" "$CORPUS/mnt"
+		(
+			cd "$CORPUS/mnt"
+			find usr/lib/python3 -name '*.py' | sort | awk 'NR % 997 == 1' | head -40 |
+				while read -r f; do printf '# changed\n' >> "$f"; done
+			find usr/share/doc -name 'copyright' | sort | awk 'NR % 97 == 5' | head -20 | xargs rm -f
+			mkdir -p usr/lib/.hidden
+			for i in $(seq 1 30); do cp /bin/true "usr/lib/.hidden/tool$i"; done
+			head -c 20000000 /dev/urandom > usr/lib/python3/dropper.bin
+			chmod 4755 usr/lib/python3/dropper.bin
+			printf 'evil:x:0:0::/root:/bin/sh\n' >> etc/passwd
+			find etc -type f -name '*.conf' | sort | head -10 | xargs chmod 0666
+		)
+		sync
+		umount "$CORPUS/mnt"
+	fi
+fi
 "$py" -c 'import botocore' 2> /dev/null || { echo "bench ebs: no python3-botocore" >&2; exit 2; }
+out=$CORPUS/out/deltair-bench-ebs
 rm -rf "$out"
 mkdir -p "$out"
 cd "$out"
@@ -76,10 +107,12 @@ while True:
 print(json.dumps({"BlockSize": 524288, "ChangedBlocks": out}))
 EOF
 timed cb-raw "$deltair" diff --no-progress -b gold-ebs.dtree --changed-blocks changed.json incident.raw
+jq -r 'select(.event == "file") | .change' full-raw.out | sort | uniq -c |
+	awk '{printf "%s%d %s", sep, $1, $2; sep = ", "}' > changes
 
-"$py" - "$top/docs/benchmarks.md" "$G" "$I" << 'EOF'
+"$py" - "$top/docs/benchmarks.md" "$G" "$I" "$CORPUS" << 'EOF'
 import datetime, json, os, platform, subprocess, sys
-doc, G, I = sys.argv[1:]
+doc, G, I, corpus = sys.argv[1:]
 def run(n):
     ev = [json.loads(l) for l in open(n + ".out")]
     files = sorted(json.dumps(e, sort_keys=True) for e in ev if e["event"] == "file")
@@ -107,11 +140,15 @@ cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d:
                      capture_output=True, text=True).stdout.strip()
 ok = lambda c: "met" if c else "MISSED"
 L = []
-L.append("Measured %s on %s (%d cores, %s), `make bench` (tests/bench/ebs.sh): the corpus's "
-         "gold.raw and incident.raw served as snapshots `%s` and `%s` (one lineage) by "
-         "tests/peers/aws_peer.py on 127.0.0.1 (every request's SigV4 signature and input "
-         "checked with botocore); one run each, wall clock." % (
-             datetime.date.today().isoformat(), cpu, os.cpu_count(), platform.release(), G, I))
+what = ("the corpus's gold.raw and incident.raw" if corpus == os.environ.get("CORPUS_SHARED")
+        else "the small corpus tests/bench/ebs.sh builds when ../shared/corpus has none (this "
+             "machine's /etc, /usr/lib/python3 and /usr/share/doc on a 1 GiB ext4 image; the "
+             "incident changed through a mount: %s)" % open("changes").read().strip())
+L.append("Measured %s on %s (%d cores, %s), `make bench` (tests/bench/ebs.sh): %s, served as "
+         "snapshots `%s` and `%s` (one lineage) by tests/peers/aws_peer.py on 127.0.0.1 (every "
+         "request's SigV4 signature and input checked with botocore); one run each, wall "
+         "clock." % (datetime.date.today().isoformat(), cpu, os.cpu_count(), platform.release(),
+                     what, G, I))
 L.append("")
 L.append("| baseline ebs://gold | blocks | s | blocks/s | MB/s | busiest second | target |")
 L.append("|---|---:|---:|---:|---:|---:|---|")
