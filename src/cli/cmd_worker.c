@@ -24,6 +24,7 @@ enum {
 	OPT_MAX_RECEIVES,
 	OPT_HOST,
 	OPT_BY_ID_DIR,
+	OPT_GOLD_CACHE,
 	OPT_CONFIG,
 	OPT_SSE,
 	OPT_SSE_KMS,
@@ -65,6 +66,8 @@ static const char usage_text[] =
 	"      --sse-kms-key-id ID   with aws:kms: the KMS key (default: the account's)\n"
 	"      --attach-hook CMD attach mode, tests only: after AttachVolume run CMD with\n"
 	"                        sh -c, $1 the volume id, $2 its device (it plays udev)\n"
+	"      --gold-cache DIR  jobs with changed_since: the gold block cache their scans\n"
+	"                        share (scan --gold-cache): only changed blocks are fetched\n"
 	"      --config FILE     a JSON object of these options (docs/worker.md); the\n"
 	"                        command line wins\n"
 	"  -h, --help            this help\n"
@@ -98,7 +101,7 @@ catch_stop(void)
 }
 
 struct settings {
-	const char *queue, *baseline_cache, *work_dir, *host, *by_id_dir, *attach_hook;
+	const char *queue, *baseline_cache, *work_dir, *host, *by_id_dir, *attach_hook, *gold_cache;
 	const char *sse, *sse_kms_key_id; /* s3:// outputs (store.h) */
 	long long concurrency, poll, lease, max_receives, attach_timeout;
 	int once, sweep;
@@ -177,6 +180,8 @@ apply_config(json_t *cfg, struct settings *s, struct cli_job_opts *jo)
 			rc = cfg_string(v, key, &s->sse);
 		else if (strcmp(key, "sse_kms_key_id") == 0)
 			rc = cfg_string(v, key, &s->sse_kms_key_id);
+		else if (strcmp(key, "gold_cache") == 0)
+			rc = cfg_string(v, key, &s->gold_cache);
 		else if (strcmp(key, "concurrency") == 0)
 			rc = cfg_number(v, key, &s->concurrency);
 		else if (strcmp(key, "poll_seconds") == 0)
@@ -253,6 +258,7 @@ cmd_worker(int argc, char **argv)
 		{ "max-receives", required_argument, NULL, OPT_MAX_RECEIVES },
 		{ "host", required_argument, NULL, OPT_HOST },
 		{ "by-id-dir", required_argument, NULL, OPT_BY_ID_DIR },
+		{ "gold-cache", required_argument, NULL, OPT_GOLD_CACHE },
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "sse", required_argument, NULL, OPT_SSE },
 		{ "sse-kms-key-id", required_argument, NULL, OPT_SSE_KMS },
@@ -297,6 +303,7 @@ cmd_worker(int argc, char **argv)
 			break;
 		case OPT_HOST: s.host = optarg; break;
 		case OPT_BY_ID_DIR: s.by_id_dir = optarg; break;
+		case OPT_GOLD_CACHE: s.gold_cache = optarg; break;
 		case OPT_CONFIG: config = optarg; break;
 		case OPT_SSE: s.sse = optarg; break;
 		case OPT_SSE_KMS: s.sse_kms_key_id = optarg; break;
@@ -352,6 +359,7 @@ cmd_worker(int argc, char **argv)
 	wo.attach.by_id_dir = s.by_id_dir;
 	wo.sse = s.sse;
 	wo.sse_kms_key_id = s.sse_kms_key_id;
+	wo.gold_cache = s.gold_cache;
 	wo.attach.region = defaults.region;
 	wo.attach.attach_hook = s.attach_hook;
 	wo.attach.timeout_seconds = (unsigned)s.attach_timeout;

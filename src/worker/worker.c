@@ -681,6 +681,15 @@ spawn(struct worker *w, struct slot *s, const char *evidence, struct dt_err *err
 		bad |= add_arg(argv, &n, "--artifacts");
 		bad |= add_arg(argv, &n, s->job.artifacts[i]);
 	}
+	/* Reads proportional to the delta (job.c allows it for ebs:// evidence only). */
+	if (s->job.changed_since) {
+		bad |= add_arg(argv, &n, "--changed-since");
+		bad |= add_arg(argv, &n, s->job.changed_since);
+		if (w->o->gold_cache) {
+			bad |= add_arg(argv, &n, "--gold-cache");
+			bad |= add_arg(argv, &n, w->o->gold_cache);
+		}
+	}
 	/* "--" so that evidence named "-x" is a path, not an option. */
 	bad |= add_arg(argv, &n, "--");
 	bad |= add_arg(argv, &n, evidence);
@@ -746,10 +755,6 @@ start_job(struct worker *w, struct slot *s)
 	wlog(w, "info", s, "claim", "claimed (receive %u)", s->msg->receive_count);
 	if (s->job.output == NULL) {
 		job_failed(w, s, 1, "job: no 'output', and the worker has no --output");
-		return;
-	}
-	if (s->job.changed_since) {
-		job_failed(w, s, 1, "job: 'changed_since' is not supported by scan yet");
 		return;
 	}
 	so.creds = w->creds;

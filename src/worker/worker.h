@@ -29,6 +29,9 @@ struct worker_options {
 	const struct job *defaults;  /* borrowed: what a job does not say (output, baseline...) */
 	const char *work_dir;        /* scratch; NULL: a new folder in $TMPDIR, removed after */
 	const char *baseline_cache;  /* fetched baselines; NULL: under work_dir */
+	/* changed_since jobs: the gold block cache every scan shares (scan --gold-cache); NULL:
+	 * none (unchanged blocks are then fetched from the incident snapshot) */
+	const char *gold_cache;
 	const char *exe;             /* the deltair binary run as 'scan'; NULL: /proc/self/exe */
 	const char *host;            /* this worker's name in logs and results; NULL: hostname */
 	unsigned concurrency;        /* jobs at once; 0: 1 */

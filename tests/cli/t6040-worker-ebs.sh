@@ -5,7 +5,8 @@
 # Snapshot Notification" dropped into the spool is a job with the worker's defaults; a failed
 # notification is refused into failed/ with its reason; an attach-mode job off EC2 (no
 # instance metadata) fails clearly (t4210 runs attach mode). The peer saw no bad signature
-# or request.
+# or request. A job with changed_since reads only the delta (the
+# worker's --gold-cache serving unchanged blocks) and gives plain scan's file events.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs jq zcat timeout
 
@@ -14,13 +15,23 @@ I=snap-0123456789abcdef1
 mkdir -p gold/etc gold/bin
 printf 'root:x:0:0:root:/root:/bin/bash\n' > gold/etc/passwd
 head -c 300000 /dev/urandom > gold/bin/tool
+head -c 3000000 /dev/urandom > gold/bin/big # blocks the changed_since job need not fetch
 cp -a gold inc
 printf 'evil:x:0:0::/:/bin/sh\n' >> inc/etc/passwd
 head -c 20000 /dev/urandom > inc/bin/dropper
 mkext4 gold gold.raw 16M
 mkext4 inc inc.raw 16M
+# For changed_since: a copy of the gold changed through a mount, so most blocks stay the gold's.
+I2=snap-0123456789abcdef2
+cp gold.raw inc2.raw
+t_loop inc2.raw
+t_mount "$LOOP" m2
+printf 'evil:x:0:0::/:/bin/sh\n' >> m2/etc/passwd
+_t_umount m2 || die "umount m2"
+losetup -d "$LOOP"
 cat > peer.json << EOF2
-{"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "inc.raw", "parent": "$G"}}}
+{"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "inc.raw", "parent": "$G"},
+               "$I2": {"image": "inc2.raw", "parent": "$G"}}}
 EOF2
 aws_peer peer.json
 export AWS_ENDPOINT_URL_EBS=$AWS_PEER_URL AWS_ENDPOINT_URL=$AWS_PEER_URL AWS_REGION=us-east-1
@@ -67,6 +78,25 @@ noimg < plain.norm > plain.noimg
 cmp -s plain.noimg eb.norm || fail "EventBridge job events differ from deltair scan's: $(diff plain.noimg eb.norm | head -5)"
 grep -q "result is 'failed', not 'succeeded'" sp/failed/eb-failed.reason 2> /dev/null ||
 	fail "failed notification: $(cat sp/failed/eb-failed.reason 2> /dev/null)"
+
+# changed_since: the scan reads the delta only (its changed blocks through the worker's gold
+# cache), and its file events are plain scan's.
+files() { jq -c 'select(.event == "file")' | sort; }
+dt_ok baseline --no-progress -o gold-ebs.dtree ebs://$G
+dt scan --no-progress --baseline "$PWD/gold-ebs.dtree" -x plain2-x -o plain2.jsonl ebs://$I2
+[ "$rc" -le 1 ] || die "deltair scan ebs://$I2: rc $rc: $(cat err)"
+files < plain2.jsonl > plain.files
+dt_ok submit --queue spool:sp --case CS --baseline gold-ebs.dtree --output res4 --changed-since $G ebs://$I2
+dt worker --queue spool:sp --once --gold-cache gcache
+expect_rc 0 "worker --once (changed_since)"
+R=res4/CS/$I2
+[ -f "$R/COMPLETE" ] || fail "no COMPLETE for the changed_since job: $(cat err; cat sp/failed/*.reason 2> /dev/null)"
+zcat "$R/events.jsonl.gz" | files > cs.files
+cmp -s plain.files cs.files || fail "changed_since job events differ from deltair scan's: $(diff plain.files cs.files | head -4)"
+jq -e --arg g "$G" '.changed_blocks.from == $g and .evidence.snapshot.gold.blocks_from_gold > 0 and .evidence.snapshot.blocks_fetched <= .evidence.snapshot.gold.blocks_changed' \
+	<(zcat "$R/events.jsonl.gz" | jq -c 'select(.event == "summary")') > /dev/null ||
+	fail "changed_since job summary: $(zcat "$R/events.jsonl.gz" | jq -c 'select(.event == "summary") | {changed_blocks, files_reused, s: .evidence.snapshot}')"
+[ -n "$(find gcache -type f 2> /dev/null)" ] || fail "the worker's --gold-cache was not used"
 
 # attach mode off EC2 (instance metadata disabled): a clear failure (or a result).
 dt_ok submit --queue spool:sp --case A --baseline gold.dtree --output res3 --read-mode attach ebs://$I
