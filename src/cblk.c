@@ -122,6 +122,20 @@ lower_bound(const struct cblk *c, uint64_t idx)
 	return lo;
 }
 
+uint64_t
+cblk_at(const struct cblk *c, size_t k)
+{
+	return c->v[k];
+}
+
+size_t
+cblk_rank(const struct cblk *c, uint64_t idx)
+{
+	size_t i = lower_bound(c, idx);
+
+	return i < c->n && c->v[i] == idx ? i : SIZE_MAX;
+}
+
 int
 cblk_has(const struct cblk *c, uint64_t idx)
 {

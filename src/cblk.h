@@ -44,6 +44,11 @@ uint64_t cblk_volume_size(const struct cblk *c);
 void cblk_set_volume_size(struct cblk *c, uint64_t bytes);
 /* Changed blocks in the list. */
 size_t cblk_count(const struct cblk *c);
+/* Sealed only: the place of block idx in the sorted list (0 to count - 1), or SIZE_MAX
+ * when it did not change. */
+size_t cblk_rank(const struct cblk *c, uint64_t idx);
+/* Sealed only: the k-th changed block (k < cblk_count()), in ascending order. */
+uint64_t cblk_at(const struct cblk *c, size_t k);
 /* Sealed only: 1 when block idx changed. */
 int cblk_has(const struct cblk *c, uint64_t idx);
 /* Sealed only: 1 when any byte of [off, off + len) of the image lies in a changed block. */

@@ -80,6 +80,10 @@ struct ebs {
 	int gold_fd;          /* the gold image, or -1 */
 	char *cache_dir;      /* owned: DIR/snap-GOLD of the block cache, or NULL */
 	uint64_t cache_max, cache_used; /* bytes; cache_used as this process counts it */
+	/* Changed blocks once fetched, so that none is fetched twice when the LRU drops it: an
+	 * unlinked file of ours (O_TMPFILE), block k of the list at k * EBS_BLOCK_SIZE. */
+	int spill_fd;
+	unsigned char *spilled; /* owned: a bit per changed block, set once it is in the file */
 
 	struct ebs_stats st;
 };
@@ -688,7 +692,10 @@ cache_get(struct ebs *e, const char *path, unsigned char *dst)
 		close(fd);
 		goto refuse;
 	}
-	(void)futimens(fd, NULL); /* recently used: trimmed last */
+	/* Recently used: trimmed last. An hour's precision is enough for that, and spares a
+	 * metadata write on every read. */
+	if (time(NULL) - st.st_mtim.tv_sec > 3600)
+		(void)futimens(fd, NULL);
 	close(fd);
 	return 1;
 refuse:
@@ -906,6 +913,23 @@ gold_open(struct ebs *e, const char *gold, const struct ebs_opts *o, struct dt_e
 }
 
 /*
+ * The spill file of changed blocks: unlinked from the start (O_TMPFILE), in the gold cache's
+ * directory (private to the user) or else in /tmp. Without one, blocks the LRU dropped are
+ * fetched again.
+ */
+static void
+spill_open(struct ebs *e)
+{
+	size_t n = cblk_count(e->changed);
+
+	e->spilled = calloc(n / 8 + 1, 1);
+	if (e->spilled == NULL)
+		return;
+	e->spill_fd =
+		open(e->cache_dir ? e->cache_dir : P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+/*
  * Where block idx comes from: 0 it reads as zeros (not listed), 1 it is fetched from the
  * snapshot with *token (new: free()), 2 it did not change since the gold: from the gold
  * store. The one place a changed-block list routes a block.
@@ -927,7 +951,7 @@ block_source(struct ebs *e, uint64_t idx, char **token)
 
 /* Fetch block idx into dst (EBS_BLOCK_SIZE), verified. */
 static int
-fetch_block(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
+fetch_remote(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
 {
 	int bad_sums = 0, relists = 0;
 
@@ -992,6 +1016,95 @@ fetch_block(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
 				       idx, e->id,
 				       short_block ? "short block" : "checksum mismatch", bad_sums);
 	}
+}
+
+/*
+ * Block idx into dst: from the gold store when it did not change, else fetched, verified;
+ * a changed block is fetched once and kept in the spill file for later reads.
+ */
+static int
+fetch_block(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
+{
+	size_t k = e->spill_fd >= 0 ? cblk_rank(e->changed, idx) : SIZE_MAX;
+	int have = 0;
+
+	if (k != SIZE_MAX) {
+		pthread_mutex_lock(&e->lock);
+		have = (e->spilled[k / 8] >> (k % 8)) & 1;
+		pthread_mutex_unlock(&e->lock);
+	}
+	if (have && pread(e->spill_fd, dst, EBS_BLOCK_SIZE, (off_t)(k * EBS_BLOCK_SIZE)) ==
+			    (ssize_t)EBS_BLOCK_SIZE)
+		return 0;
+	if (fetch_remote(e, idx, dst, err) < 0)
+		return -1;
+	/* A full disk costs fetches, never a wrong read: the bit is set only once written. */
+	if (k != SIZE_MAX && pwrite(e->spill_fd, dst, EBS_BLOCK_SIZE,
+				    (off_t)(k * EBS_BLOCK_SIZE)) == (ssize_t)EBS_BLOCK_SIZE) {
+		pthread_mutex_lock(&e->lock);
+		e->spilled[k / 8] |= (unsigned char)(1u << (k % 8));
+		pthread_mutex_unlock(&e->lock);
+	}
+	return 0;
+}
+
+struct prefetch {
+	struct ebs *e;
+	pthread_mutex_t lock;
+	size_t next; /* the next place in the changed-block list */
+};
+
+/* A prefetch thread: fetch changed blocks into the spill file until none is left. Failures
+ * are left to the reader that needs the block, which fetches again and reports. */
+static void *
+prefetch_main(void *arg)
+{
+	struct prefetch *p = arg;
+	unsigned char *buf = malloc(EBS_BLOCK_SIZE);
+
+	while (buf) {
+		size_t k;
+		uint64_t idx;
+		struct dt_err err = { 0 };
+		int listed;
+
+		pthread_mutex_lock(&p->lock);
+		k = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (k >= cblk_count(p->e->changed))
+			break;
+		idx = cblk_at(p->e->changed, k);
+		pthread_mutex_lock(&p->e->lock);
+		listed = p->e->tokens[idx] != NULL;
+		pthread_mutex_unlock(&p->e->lock);
+		if (listed)
+			(void)fetch_block(p->e, idx, buf, &err);
+	}
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Fetch every changed block the snapshot holds into the spill file, conc at a time, before
+ * the walk: the walk's reads of metadata are one at a time, and would each wait a round trip.
+ * Not past EBS_PREFETCH_MAX blocks (a list that large is read as the walk goes).
+ */
+static void
+prefetch_changed(struct ebs *e, int conc)
+{
+	struct prefetch p = { e, PTHREAD_MUTEX_INITIALIZER, 0 };
+	pthread_t t[EBS_MAX_CONCURRENCY];
+	int n = 0;
+
+	if (e->spill_fd < 0 || cblk_count(e->changed) > EBS_PREFETCH_MAX)
+		return;
+	while (n < conc && pthread_create(&t[n], NULL, prefetch_main, &p) == 0)
+		n++;
+	if (n == 0)
+		prefetch_main(&p);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&p.lock);
 }
 
 /* Under e->lock: the entry holding idx, or NULL. */
@@ -1230,6 +1343,9 @@ ebs_free(struct ebs *e)
 	pthread_mutex_unlock(&reg_lock);
 	stop_workers(e);
 	cblk_free(e->changed);
+	if (e->spill_fd >= 0)
+		close(e->spill_fd);
+	free(e->spilled);
 	ebs_free(e->gold);
 	if (e->gold_fd >= 0)
 		close(e->gold_fd);
@@ -1308,6 +1424,8 @@ ebs_setup(struct ebs *e, const char *spec, const struct ebs_opts *o, struct dt_e
 		if (e->changed && (o->gold_image || o->gold_cache) &&
 		    gold_open(e, o->changed_since, o, err) < 0)
 			return -1;
+		if (e->gold && cblk_count(e->changed) > 0)
+			spill_open(e);
 	}
 	e->nents = cap;
 	e->ents = calloc(cap, sizeof(*e->ents));
@@ -1321,6 +1439,8 @@ ebs_setup(struct ebs *e, const char *spec, const struct ebs_opts *o, struct dt_e
 			return dt_fail(err, DT_ENOMEM, "out of memory");
 	e->ahead = conc;
 	e->conc = conc;
+	if (e->spill_fd >= 0)
+		prefetch_changed(e, conc);
 	pthread_once(&reg_once, reg_init);
 	pthread_mutex_lock(&reg_lock);
 	e->next = reg_head;
@@ -1342,6 +1462,7 @@ ebs_open(const char *spec, const struct ebs_opts *o, struct ebs **out, struct dt
 	pthread_cond_init(&e->cond, NULL);
 	pthread_cond_init(&e->qcond, NULL);
 	e->gold_fd = -1;
+	e->spill_fd = -1;
 	if (ebs_setup(e, spec, o, err) < 0) {
 		ebs_free(e);
 		return -1;

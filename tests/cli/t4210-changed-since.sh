@@ -4,7 +4,7 @@
 # served as two snapshots of one lineage.
 # - the diff and scan with --changed-since equal the full ones (and the raw image's), and
 #   reuse the gold's hashes; ListChangedBlocks pages (empty ones included) are all read;
-# - with a warm --gold-cache the blocks fetched from the incident snapshot are at most its
+# - with a warm --gold-cache the blocks fetched from the incident snapshot are exactly its
 #   changed blocks (the peer's counters) and none from the gold; the cache is 0700 and its
 #   files 0600; a damaged cache file is refused, fetched again, and the answer is the same;
 #   --gold-cache-max bounds it;
@@ -134,7 +134,7 @@ c=$(counters)
 fi_=$(fetched $I "$c")
 fg=$(fetched $G "$c")
 note "warm cache: $fi_ blocks fetched from the incident ($nfetchable changed), $fg from the gold"
-[ "$fi_" -gt 0 ] && [ "$fi_" -le "$nfetchable" ] || fail "warm cache: $fi_ blocks fetched from the incident, its changed blocks are $nfetchable"
+[ "$fi_" -eq "$nfetchable" ] || fail "warm cache: $fi_ blocks fetched from the incident, its changed blocks are $nfetchable (each once)"
 [ "$fg" = 0 ] || fail "warm cache: $fg blocks fetched from the gold snapshot"
 jq -e '.evidence.snapshot.gold.cache_hits > 0 and .evidence.snapshot.gold.gold_fetched == 0' <(summary) > /dev/null ||
 	fail "warm cache summary: $(summary | jq -c .evidence.snapshot)"

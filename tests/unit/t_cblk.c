@@ -1,4 +1,5 @@
 /* t_cblk.c - unit tests of the changed-block list (cblk.h). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,8 @@ TEST(t_cblk_touches_block_edges)
 	REQUIRE(c != NULL);
 	CHECK(cblk_count(c) == 2 && cblk_block_size(c) == 4096 && cblk_volume_size(c) == 0);
 	CHECK(cblk_has(c, 2) && cblk_has(c, 7) && !cblk_has(c, 3) && !cblk_has(c, 8));
+	CHECK(cblk_rank(c, 2) == 0 && cblk_rank(c, 7) == 1 && cblk_rank(c, 3) == SIZE_MAX &&
+	      cblk_rank(c, 0) == SIZE_MAX && cblk_rank(c, 9) == SIZE_MAX);
 	CHECK(!cblk_touches(c, 0, 8192));            /* blocks 0 and 1 */
 	CHECK(cblk_touches(c, 8191, 2));             /* the last byte of 1, the first of 2 */
 	CHECK(!cblk_touches(c, 3 * 4096, 4 * 4096)); /* 3 to 6 */
