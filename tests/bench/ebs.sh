@@ -77,7 +77,7 @@ timed() {
 	ctl DELETE /_peer/counters > /dev/null
 	t0=$(date +%s.%N)
 	"$@" > "$name.out" 2> "$name.err" || rc=$?
-	echo "$(date +%s.%N) - $t0" | bc > "$name.s"
+	awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.3f\n", a - b}' > "$name.s"
 	ctl GET /_peer/counters > "$name.c"
 	[ "$rc" -le 1 ] || { echo "bench ebs: $name exited $rc: $(head -c 500 "$name.err")" >&2; exit 1; }
 }
