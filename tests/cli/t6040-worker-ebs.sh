@@ -15,15 +15,19 @@ I=snap-0123456789abcdef1
 mkdir -p gold/etc gold/bin
 printf 'root:x:0:0:root:/root:/bin/bash\n' > gold/etc/passwd
 head -c 300000 /dev/urandom > gold/bin/tool
-head -c 3000000 /dev/urandom > gold/bin/big # blocks the changed_since job need not fetch
 cp -a gold inc
 printf 'evil:x:0:0::/:/bin/sh\n' >> inc/etc/passwd
 head -c 20000 /dev/urandom > inc/bin/dropper
 mkext4 gold gold.raw 16M
 mkext4 inc inc.raw 16M
-# For changed_since: a copy of the gold changed through a mount, so most blocks stay the gold's.
+# For changed_since: a larger gold (blocks the job need not fetch) and a copy of it changed
+# through a mount, so most blocks stay the gold's.
+G2=snap-0123456789abcdef3
 I2=snap-0123456789abcdef2
-cp gold.raw inc2.raw
+cp -a gold gold2
+head -c 3000000 /dev/urandom > gold2/bin/big
+mkext4 gold2 gold2.raw 16M
+cp gold2.raw inc2.raw
 t_loop inc2.raw
 t_mount "$LOOP" m2
 printf 'evil:x:0:0::/:/bin/sh\n' >> m2/etc/passwd
@@ -31,7 +35,7 @@ _t_umount m2 || die "umount m2"
 losetup -d "$LOOP"
 cat > peer.json << EOF2
 {"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "inc.raw", "parent": "$G"},
-               "$I2": {"image": "inc2.raw", "parent": "$G"}}}
+               "$G2": {"image": "gold2.raw"}, "$I2": {"image": "inc2.raw", "parent": "$G2"}}}
 EOF2
 aws_peer peer.json
 export AWS_ENDPOINT_URL_EBS=$AWS_PEER_URL AWS_ENDPOINT_URL=$AWS_PEER_URL AWS_REGION=us-east-1
@@ -82,18 +86,18 @@ grep -q "result is 'failed', not 'succeeded'" sp/failed/eb-failed.reason 2> /dev
 # changed_since: the scan reads the delta only (its changed blocks through the worker's gold
 # cache), and its file events are plain scan's.
 files() { jq -c 'select(.event == "file")' | sort; }
-dt_ok baseline --no-progress -o gold-ebs.dtree ebs://$G
+dt_ok baseline --no-progress -o gold-ebs.dtree ebs://$G2
 dt scan --no-progress --baseline "$PWD/gold-ebs.dtree" -x plain2-x -o plain2.jsonl ebs://$I2
 [ "$rc" -le 1 ] || die "deltair scan ebs://$I2: rc $rc: $(cat err)"
 files < plain2.jsonl > plain.files
-dt_ok submit --queue spool:sp --case CS --baseline gold-ebs.dtree --output res4 --changed-since $G ebs://$I2
+dt_ok submit --queue spool:sp --case CS --baseline gold-ebs.dtree --output res4 --changed-since $G2 ebs://$I2
 dt worker --queue spool:sp --once --gold-cache gcache
 expect_rc 0 "worker --once (changed_since)"
 R=res4/CS/$I2
 [ -f "$R/COMPLETE" ] || fail "no COMPLETE for the changed_since job: $(cat err; cat sp/failed/*.reason 2> /dev/null)"
 zcat "$R/events.jsonl.gz" | files > cs.files
 cmp -s plain.files cs.files || fail "changed_since job events differ from deltair scan's: $(diff plain.files cs.files | head -4)"
-jq -e --arg g "$G" '.changed_blocks.from == $g and .evidence.snapshot.gold.blocks_from_gold > 0 and .evidence.snapshot.blocks_fetched <= .evidence.snapshot.gold.blocks_changed' \
+jq -e --arg g "$G2" '.changed_blocks.from == $g and .evidence.snapshot.gold.blocks_from_gold > 0 and .evidence.snapshot.blocks_fetched <= .evidence.snapshot.gold.blocks_changed' \
 	<(zcat "$R/events.jsonl.gz" | jq -c 'select(.event == "summary")') > /dev/null ||
 	fail "changed_since job summary: $(zcat "$R/events.jsonl.gz" | jq -c 'select(.event == "summary") | {changed_blocks, files_reused, s: .evidence.snapshot}')"
 [ -n "$(find gcache -type f 2> /dev/null)" ] || fail "the worker's --gold-cache was not used"

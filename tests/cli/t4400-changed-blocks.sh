@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4300: reads proportional to the delta, on raw images (--changed-blocks FILE). A gold ext4
+# t4400: reads proportional to the delta, on raw images (--changed-blocks FILE). A gold ext4
 # image is baselined; a copy is compromised through a read-write mount with every change
 # class, and one file's data block is then overwritten on the image itself, behind the
 # filesystem (no inode, size or time changes: an attacker writing the block device). The

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4310: --changed-since snap-GOLD against the loopback EBS peer. The gold ext4 image and a
+# t4410: --changed-since snap-GOLD against the loopback EBS peer. The gold ext4 image and a
 # compromised copy (changed through a mount, plus a block written behind the filesystem) are
 # served as two snapshots of one lineage.
 # - the diff and scan with --changed-since equal the full ones (and the raw image's), and
