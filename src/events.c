@@ -6,6 +6,9 @@
 
 #include <openssl/evp.h>
 
+#include "cblk.h"
+#include "walk.h"
+
 #include "banned.h"
 
 size_t
@@ -532,4 +535,24 @@ events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint64_t erro
 	json_object_set_new(sum, "evidence", events_tree_identity(cur, cur_path));
 	json_object_set_new(sum, "tool", json_string("deltair " DELTAIR_VERSION));
 	return sum;
+}
+
+void
+events_summary_reads(json_t *sum, const struct walk_stats *ws, const struct cblk *changed,
+		     const char *changed_from, int pruned, int metadata_trusted)
+{
+	json_t *cb = json_null(), *tool = json_incref(json_object_get(sum, "tool"));
+
+	json_object_del(sum, "tool"); /* "tool" stays the last key */
+	json_object_set_new(sum, "bytes_read", json_integer((json_int_t)ws->bytes_read));
+	json_object_set_new(sum, "bytes_reused", json_integer((json_int_t)ws->bytes_reused));
+	json_object_set_new(sum, "files_reused", json_integer((json_int_t)ws->files_reused));
+	if (changed)
+		cb = json_pack("{s:s, s:I, s:I, s:b}", "from", changed_from ? changed_from : "",
+			       "blocks", (json_int_t)cblk_count(changed), "block_size",
+			       (json_int_t)cblk_block_size(changed), "pruned", pruned);
+	json_object_set_new(sum, "changed_blocks", cb);
+	json_object_set_new(sum, "metadata_trusted", json_boolean(metadata_trusted));
+	if (tool)
+		json_object_set_new(sum, "tool", tool);
 }

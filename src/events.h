@@ -57,6 +57,17 @@ json_t *events_summary(const struct diff_stats *ds, uint64_t bytes_hashed, uint6
 		       uint64_t read_errors, double elapsed, const struct htree *gold,
 		       const char *gold_path, const struct htree *cur, const char *cur_path);
 
+/*
+ * The summary's account of reads (docs/events.md): bytes_read, bytes_reused, files_reused from
+ * the walk's ws, changed_blocks (null without a list; else from, blocks, block_size and
+ * pruned) and metadata_trusted, added to sum before its last key "tool". One rule for every
+ * front-end that prints a summary (diff, scan, the mount view's events.jsonl).
+ */
+struct walk_stats; /* walk.h */
+struct cblk;       /* cblk.h */
+void events_summary_reads(json_t *sum, const struct walk_stats *ws, const struct cblk *changed,
+			  const char *changed_from, int pruned, int metadata_trusted);
+
 /* A sink: one JSON object per line. */
 struct sink {
 	FILE *fp; /* borrowed */

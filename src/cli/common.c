@@ -6,6 +6,7 @@
 
 #include "aws/ebs.h"
 #include "cli.h"
+#include "events.h"
 #include "htree.h"
 #include "source.h"
 
@@ -154,21 +155,9 @@ cli_summary_snapshot(json_t *sum, struct source *src)
 void
 cli_summary_reads(json_t *sum, const struct cli_source_opts *o, const struct walk_stats *ws)
 {
-	json_t *cb = json_null(), *tool = json_incref(json_object_get(sum, "tool"));
-
-	json_object_del(sum, "tool"); /* "tool" stays the last key */
-	json_object_set_new(sum, "bytes_read", json_integer((json_int_t)ws->bytes_read));
-	json_object_set_new(sum, "bytes_reused", json_integer((json_int_t)ws->bytes_reused));
-	json_object_set_new(sum, "files_reused", json_integer((json_int_t)ws->files_reused));
-	if (o->changed)
-		cb = json_pack("{s:s, s:I, s:I, s:b}", "from",
-			       o->changed_file ? o->changed_blocks : o->changed_since, "blocks",
-			       (json_int_t)cblk_count(o->changed), "block_size",
-			       (json_int_t)cblk_block_size(o->changed), "pruned", o->pruned);
-	json_object_set_new(sum, "changed_blocks", cb);
-	json_object_set_new(sum, "metadata_trusted", json_boolean(o->trust_metadata));
-	if (tool)
-		json_object_set_new(sum, "tool", tool);
+	events_summary_reads(sum, ws, o->changed,
+			     o->changed_file ? o->changed_blocks : o->changed_since, o->pruned,
+			     o->trust_metadata);
 }
 
 void

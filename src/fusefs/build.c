@@ -114,6 +114,8 @@ build_delta(struct builder *b, const struct walk_stats *ws, const struct timespe
 	/* Every error event of the build is the walk's: evidence that could not be read. */
 	sum = events_summary(&ds, ws->bytes_hashed, b->errors, b->errors, since(t0), o->gold,
 			     o->gold_path, f->t, NULL);
+	if (sum)
+		events_summary_reads(sum, ws, NULL, NULL, 0, 0);
 	if (sink_emit(&b->sink, sum, err) < 0)
 		return -1;
 	/* Each filesystem's root is in the view when anything below it is. */
