@@ -69,6 +69,7 @@ static const char *const kind_names[] = {
 	[OUTFILE_BODYFILE] = "a body file",
 	[OUTFILE_REPORT_JSON] = "a report.json",
 	[OUTFILE_REPORT_HTML] = "a report.html",
+	[OUTFILE_NEW] = "a file deltair can recognise",
 };
 
 /* Whether the first bytes of an existing file (len of them, a prefix) are of kind k. */
@@ -99,6 +100,7 @@ looks_like(enum outfile_kind k, const char *b, size_t len)
 	case OUTFILE_REPORT_HTML:
 		return len >= strlen(OUTFILE_REPORT_HTML_MAGIC) &&
 		       memcmp(b, OUTFILE_REPORT_HTML_MAGIC, strlen(OUTFILE_REPORT_HTML_MAGIC)) == 0;
+	case OUTFILE_NEW: return 0;
 	case OUTFILE_JSONL:
 		if (line == 0 || b[0] != '{')
 			return 0;
@@ -190,6 +192,11 @@ check_kind(const char *path, const struct stat *st, const struct outfile_opts *o
 	close(fd);
 	if (n < 0)
 		return dt_fail_errno(err, DT_EIO, "cannot read '%s' (to see what it is)", path);
+	if (o->kind == OUTFILE_NEW)
+		return dt_fail(err, DT_EUSAGE,
+			       "refusing to replace '%s': it exists and is not empty (give --force "
+			       "to replace it)",
+			       path);
 	if (!looks_like(o->kind, b, (size_t)n))
 		return dt_fail(err, DT_EUSAGE,
 			       "refusing to replace '%s': it is not %s written by deltair (give "

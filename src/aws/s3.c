@@ -814,36 +814,21 @@ not_found(struct dt_err *err, const char *op, const char *bucket, const char *ke
 }
 
 int
-s3_get_file(struct s3 *c, const char *bucket, const char *key, const char *path, uint64_t max_size,
-	    struct dt_err *err)
+s3_get_fd(struct s3 *c, const char *bucket, const char *key, int fd, uint64_t max_size,
+	  struct dt_err *err)
 {
 	struct sigv4_header h[1] = { { "x-amz-checksum-mode", "ENABLED" } };
 	struct http_request rq = { 0 };
 	struct http_response resp = { 0 };
-	struct sink sk = { -1, NULL };
+	struct sink sk = { fd, NULL };
 	struct dt_err e = { 0 };
-	const char *slash = strrchr(path, '/'), *sum;
-	char *tmp = NULL;
-	int slot = -1, rc = -1;
+	const char *sum;
+	int rc = -1;
 
 	if (check_names(bucket, key, err) < 0)
 		return -1;
-	/* ".NAME.XXXXXX" beside path: the rename stays on one filesystem. */
-	if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
-		     slash ? slash + 1 : path) < 0) {
-		tmp = NULL;
+	if ((sk.ctx = EVP_MD_CTX_new()) == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
-	}
-	sk.fd = mkostemp(tmp, O_CLOEXEC); /* 0600 */
-	if (sk.fd < 0) {
-		dt_fail_errno(err, DT_EIO, "cannot create a temporary file for '%s'", path);
-		goto out;
-	}
-	slot = outfile_track(AT_FDCWD, tmp);
-	if ((sk.ctx = EVP_MD_CTX_new()) == NULL) {
-		dt_fail(err, DT_ENOMEM, "out of memory");
-		goto out;
-	}
 	EVP_DigestInit_ex(sk.ctx, EVP_sha256(), NULL);
 	rq.operation = "GetObject";
 	rq.method = "GET";
@@ -875,26 +860,14 @@ s3_get_file(struct s3 *c, const char *bucket, const char *key, const char *path,
 			goto out;
 		}
 	}
-	if (ftruncate(sk.fd, (off_t)resp.len) < 0 || fsync(sk.fd) < 0) {
-		dt_fail_errno(err, DT_EIO, "cannot write '%s'", path);
+	if (ftruncate(fd, (off_t)resp.len) < 0) {
+		dt_fail_errno(err, DT_EIO, "cannot write 's3://%s/%s' out", bucket, key);
 		goto out;
 	}
-	if (rename(tmp, path) < 0) {
-		dt_fail_errno(err, DT_EIO, "cannot rename to '%s'", path);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
 	rc = 0;
 out:
 	http_response_release(&resp);
 	EVP_MD_CTX_free(sk.ctx);
-	if (sk.fd >= 0)
-		close(sk.fd);
-	if (tmp && sk.fd >= 0)
-		unlink(tmp);
-	outfile_untrack(slot);
-	free(tmp);
 	return rc;
 }
 

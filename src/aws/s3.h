@@ -71,13 +71,14 @@ int s3_put_file(struct s3 *c, const char *bucket, const char *key, const char *p
 int s3_put_mem(struct s3 *c, const char *bucket, const char *key, const void *data, size_t len,
 	       struct dt_err *err) DT_MUST_USE;
 /*
- * Download bucket/key into the new file path (0600), written under a temporary name in the
- * same folder and renamed when complete; an object over max_size bytes (0: no cap) is
- * refused (DT_ENOMEM) and nothing is left. No such object: DT_EUSAGE with sys_errno ENOENT.
- * When the server returns the object's full SHA-256, the bytes are checked against it.
+ * Download bucket/key into fd, a regular file the caller opened (and names, renames and
+ * removes: outfile.h): written from offset 0 (a retry writes again from 0) and cut to the
+ * object's size. An object over max_size bytes (0: no cap) is refused (DT_ENOMEM). No such
+ * object: DT_EUSAGE with sys_errno ENOENT. When the server returns the object's full
+ * SHA-256, the bytes are checked against it.
  */
-int s3_get_file(struct s3 *c, const char *bucket, const char *key, const char *path,
-		uint64_t max_size, struct dt_err *err) DT_MUST_USE;
+int s3_get_fd(struct s3 *c, const char *bucket, const char *key, int fd, uint64_t max_size,
+	      struct dt_err *err) DT_MUST_USE;
 /* HeadObject: 1 and *info (may be NULL) when the object exists, 0 when not, -1 on failure. */
 int s3_head(struct s3 *c, const char *bucket, const char *key, struct s3_object_info *info,
 	    struct dt_err *err) DT_MUST_USE;

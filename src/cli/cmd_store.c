@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "worker/store.h"
 
 #include "banned.h"
 
 static const char usage_text[] =
 	"usage: deltair store put [OPTIONS] STORE KEY FILE\n"
-	"       deltair store get STORE KEY FILE\n"
+	"       deltair store get [--force] STORE KEY FILE\n"
 	"       deltair store exists STORE KEY\n"
 	"       deltair store ls STORE [PREFIX]\n"
 	"       deltair store rm STORE PREFIX\n"
@@ -21,7 +22,9 @@ static const char usage_text[] =
 	"\n"
 	"put     store FILE as KEY (S3: PutObject, or a multipart upload from the threshold on,\n"
 	"        with x-amz-checksum-sha256; whole or absent, never half-written)\n"
-	"get     copy KEY into FILE (0600, written under a temporary name and renamed)\n"
+	"get     copy KEY into FILE (0600, written under a temporary name and renamed); an\n"
+	"        existing FILE is replaced only when empty, or with --force (never a link,\n"
+	"        a device or a folder); FILE is checked before anything is fetched\n"
 	"exists  exit 0 when KEY exists, 1 when not\n"
 	"ls      the keys under PREFIX, one a line, sorted\n"
 	"rm      delete every key under PREFIX\n"
@@ -33,9 +36,13 @@ static const char usage_text[] =
 	"                              multipart upload from this size on (default 64 MiB);\n"
 	"                              parts are the threshold's size up to 16 MiB, at least\n"
 	"                              5 MiB\n"
+	"Options (get):\n"
+	"      --force                 replace FILE whatever regular file it is\n"
 	"  -h, --help                  this help\n";
 
-enum { OPT_SSE = 0x300, OPT_KMS, OPT_THRESHOLD };
+enum { OPT_SSE = 0x300, OPT_KMS, OPT_THRESHOLD, OPT_FORCE };
+
+static int force_get;
 
 static int
 do_put(struct store *s, char **args)
@@ -52,7 +59,9 @@ do_get(struct store *s, char **args)
 {
 	struct dt_err err = { 0 };
 
-	if (store_get_file(s, args[0], args[1], &err) < 0)
+	const struct outfile_opts o = { .kind = OUTFILE_NEW, .force = force_get, .mode = 0600 };
+
+	if (store_get_file(s, args[0], args[1], &o, &err) < 0)
 		return cli_fail("store", &err);
 	return 0;
 }
@@ -107,6 +116,7 @@ cmd_store(int argc, char **argv)
 		{ "sse", required_argument, NULL, OPT_SSE },
 		{ "sse-kms-key-id", required_argument, NULL, OPT_KMS },
 		{ "multipart-threshold", required_argument, NULL, OPT_THRESHOLD },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -152,6 +162,7 @@ cmd_store(int argc, char **argv)
 			so.multipart_threshold = (uint64_t)n;
 			break;
 		}
+		case OPT_FORCE: force_get = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: return cli_bad_option("store", argv + 1, c);
 		}
@@ -159,6 +170,8 @@ cmd_store(int argc, char **argv)
 	if ((so.sse || so.sse_kms_key_id || so.multipart_threshold) && verbs[v].fn != do_put)
 		return cli_usage("store", "--sse, --sse-kms-key-id and --multipart-threshold are "
 					  "for put");
+	if (force_get && verbs[v].fn != do_get)
+		return cli_usage("store", "--force is for get");
 	nargs = argc - 1 - optind - 1;
 	if (nargs < verbs[v].min || nargs > verbs[v].max)
 		return cli_usage("store", "%s takes STORE and %d to %d arguments", verbs[v].name,

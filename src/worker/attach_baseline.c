@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "aws/ec2.h"
+#include "outfile.h"
 #include "worker/attach.h"
 #include "worker/job.h"
 #include "worker/store.h"
@@ -45,7 +46,9 @@ worker_find_baseline(const struct job *j, const struct attach_options *o, struct
 		*path = NULL;
 		return dt_fail(err, DT_ENOMEM, "out of memory");
 	}
-	if (store_get_file(output, key, *path, err) == 0)
+	if (store_get_file(output, key, *path,
+			   &(const struct outfile_opts){ .kind = OUTFILE_DTREE, .mode = 0600 },
+			   err) == 0)
 		return 0;
 	free(*path);
 	*path = NULL;

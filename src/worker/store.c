@@ -1,7 +1,9 @@
 /* store.c - store.h's calls, dispatched by the URL to a backend (store_int.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "outfile.h"
 #include "worker/store_int.h"
 
 #include "banned.h"
@@ -93,11 +95,22 @@ store_exists(struct store *s, const char *key, struct dt_err *err)
 }
 
 int
-store_get_file(struct store *s, const char *key, const char *path, struct dt_err *err)
+store_get_file(struct store *s, const char *key, const char *path, const struct outfile_opts *o,
+	       struct dt_err *err)
 {
-	if (store_check_key(key, err) < 0)
+	struct outfile of = { 0 };
+	int rc = -1;
+
+	if (store_check_key(key, err) < 0 || outfile_open(&of, path, o, err) < 0)
 		return -1;
-	return base(s)->ops->get_file(s, key, path, err);
+	if (of.tmp == NULL)
+		dt_fail(err, DT_EUSAGE,
+			"'%s': an object is copied into a file, not a stream or a device", path);
+	else if (fflush(of.fp) == 0 && base(s)->ops->get_fd(s, key, fileno(of.fp), err) == 0 &&
+		 outfile_commit(&of, err) == 0)
+		rc = 0;
+	outfile_release(&of);
+	return rc;
 }
 
 int

@@ -44,8 +44,13 @@ int store_put_mem(struct store *s, const char *key, const void *data, size_t len
 		  struct dt_err *err) DT_MUST_USE;
 /* 1 when key exists, 0 when not, -1 on failure. */
 int store_exists(struct store *s, const char *key, struct dt_err *err) DT_MUST_USE;
-/* Copy key into the new local file path (0600; written to a temporary name, renamed). */
-int store_get_file(struct store *s, const char *key, const char *path,
+/*
+ * Copy key into the local file path under outfile.h's one rule (o: what path may replace;
+ * checked before anything is fetched), written under a temporary name (removed on a
+ * signal) and renamed when whole. path must be a file: stdout, devices and FIFOs are refused.
+ */
+struct outfile_opts; /* outfile.h */
+int store_get_file(struct store *s, const char *key, const char *path, const struct outfile_opts *o,
 		   struct dt_err *err) DT_MUST_USE;
 /* Remove every object whose key starts with prefix (a killed job's partial result). */
 int store_delete_prefix(struct store *s, const char *prefix, struct dt_err *err) DT_MUST_USE;

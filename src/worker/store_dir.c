@@ -228,11 +228,10 @@ dir_exists(struct store *s, const char *key, struct dt_err *err)
 }
 
 static int
-dir_get_file(struct store *s, const char *key, const char *path, struct dt_err *err)
+dir_get_fd(struct store *s, const char *key, int fd, struct dt_err *err)
 {
 	const char *leaf;
-	char *tmp = NULL;
-	int dirfd, src = -1, dst = -1, ok = 0;
+	int dirfd, src = -1, ok;
 
 	dirfd = open_parent(s, key, 0, &leaf, err);
 	if (dirfd >= 0) {
@@ -242,23 +241,10 @@ dir_get_file(struct store *s, const char *key, const char *path, struct dt_err *
 	if (src < 0)
 		return dt_fail_errno(err, errno == ENOENT ? DT_EUSAGE : DT_EIO,
 				     "store '%s': cannot read '%s'", s->root, key);
-	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
-		close(src);
-		return dt_fail(err, DT_ENOMEM, "store: out of memory");
-	}
-	dst = mkostemp(tmp, O_CLOEXEC);
-	ok = dst >= 0 && fchmod(dst, 0600) == 0 && copy_fd(src, dst) == 0;
-	ok = ok && fsync(dst) == 0;
-	if (dst >= 0)
-		ok = close(dst) == 0 && ok;
-	ok = ok && rename(tmp, path) == 0;
-	if (!ok) {
-		dt_fail_errno(err, DT_EIO, "store: cannot copy '%s' to '%s'", key, path);
-		if (dst >= 0)
-			unlink(tmp);
-	}
+	ok = copy_fd(src, fd) == 0;
+	if (!ok)
+		dt_fail_errno(err, DT_EIO, "store '%s': cannot copy '%s' out", s->root, key);
 	close(src);
-	free(tmp);
 	return ok ? 0 : -1;
 }
 
@@ -527,7 +513,7 @@ const struct store_ops store_dir_ops = {
 	.put_file = dir_put_file,
 	.put_mem = dir_put_mem,
 	.exists = dir_exists,
-	.get_file = dir_get_file,
+	.get_fd = dir_get_fd,
 	.delete_prefix = dir_delete_prefix,
 	.list = dir_list,
 };

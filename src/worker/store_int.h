@@ -18,7 +18,8 @@ struct store_ops {
 	int (*put_mem)(struct store *s, const char *key, const void *data, size_t len,
 		       struct dt_err *err);
 	int (*exists)(struct store *s, const char *key, struct dt_err *err);
-	int (*get_file)(struct store *s, const char *key, const char *path, struct dt_err *err);
+	/* Write key's bytes into fd, a new regular file (store.c names and renames it). */
+	int (*get_fd)(struct store *s, const char *key, int fd, struct dt_err *err);
 	int (*delete_prefix)(struct store *s, const char *prefix, struct dt_err *err);
 	int (*list)(struct store *s, const char *prefix, char ***keys, size_t *n,
 		    struct dt_err *err);

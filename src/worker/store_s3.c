@@ -79,14 +79,14 @@ s3s_exists(struct store *s, const char *key, struct dt_err *err)
 }
 
 static int
-s3s_get_file(struct store *s, const char *key, const char *path, struct dt_err *err)
+s3s_get_fd(struct store *s, const char *key, int fd, struct dt_err *err)
 {
 	char *k = object_key(s, key);
 	int rc;
 
 	if (k == NULL)
 		return dt_fail(err, DT_ENOMEM, "store: out of memory");
-	rc = s3_get_file(s->s3, s->bucket, k, path, STORE_S3_MAX_GET, err);
+	rc = s3_get_fd(s->s3, s->bucket, k, fd, STORE_S3_MAX_GET, err);
 	free(k);
 	return rc;
 }
@@ -239,7 +239,7 @@ const struct store_ops store_s3_ops = {
 	.put_file = s3s_put_file,
 	.put_mem = s3s_put_mem,
 	.exists = s3s_exists,
-	.get_file = s3s_get_file,
+	.get_fd = s3s_get_fd,
 	.delete_prefix = s3s_delete_prefix,
 	.list = s3s_list,
 };

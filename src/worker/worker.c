@@ -28,6 +28,7 @@
 #include "aws/http.h"
 #include "buf.h"
 #include "htree.h"
+#include "outfile.h"
 #include "worker/queue.h"
 #include "worker/store.h"
 #include "worker/worker.h"
@@ -532,6 +533,9 @@ job_failed(struct worker *w, struct slot *s, int permanent, const char *reason)
 	slot_clear(w, s);
 }
 
+/* A baseline fetched into the worker's own cache: a .dtree, private. */
+static const struct outfile_opts baseline_out = { .kind = OUTFILE_DTREE, .mode = 0600 };
+
 /* The baseline as a local file: a path as it is, s3:// fetched once into the cache. */
 static int
 get_baseline(struct worker *w, struct slot *s, struct dt_err *err)
@@ -571,7 +575,7 @@ get_baseline(struct worker *w, struct slot *s, struct dt_err *err)
 	so.pool = w->pool;
 	r = bucket ? store_open(bucket, &so, &st, err) : dt_fail(err, DT_ENOMEM, "out of memory");
 	if (r == 0)
-		r = store_get_file(st, slash + 1, path, err);
+		r = store_get_file(st, slash + 1, path, &baseline_out, err);
 	store_close(st);
 	free(bucket);
 	if (r < 0) {

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "t.h"
 #include "worker/job.h"
 #include "worker/queue.h"
@@ -427,9 +428,29 @@ TEST(t_store_dir_put_get_list_delete)
 	CHECK(store_exists(s, "case/snap-1/summary.json", &err) == 1);
 	CHECK(store_exists(s, "case/snap-1/COMPLETE", &err) == 0);
 	CHECK(store_exists(s, "nope/x", &err) == 0);
-	CHECK(store_get_file(s, "case/snap-1/extracted/files/etc/.hidden", "back", &err) == 0);
+	CHECK(store_get_file(s, "case/snap-1/extracted/files/etc/.hidden", "back",
+			     &(const struct outfile_opts){ .kind = OUTFILE_NEW, .mode = 0600 },
+			     &err) == 0);
 	back = t_slurp("back", NULL);
 	CHECK(back && strcmp(back, "hello") == 0);
+	CHECK(stat("back", &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	free(back);
+	/* An existing file that is not empty is not replaced (outfile.h), unless forced. */
+	REQUIRE(t_write("mine", "keep", 4) == 0);
+	dt_clear(&err);
+	CHECK(store_get_file(s, "case/snap-1/summary.json", "mine",
+			     &(const struct outfile_opts){ .kind = OUTFILE_NEW, .mode = 0600 },
+			     &err) < 0 &&
+	      err.code == DT_EUSAGE);
+	back = t_slurp("mine", NULL);
+	CHECK(back && strcmp(back, "keep") == 0);
+	free(back);
+	dt_clear(&err);
+	CHECK(store_get_file(s, "case/snap-1/summary.json", "mine",
+			     &(const struct outfile_opts){ .kind = OUTFILE_NEW, .force = 1 },
+			     &err) == 0);
+	back = t_slurp("mine", NULL);
+	CHECK(back && strcmp(back, "{}") == 0);
 	free(back);
 	REQUIRE(store_list(s, "case/", &keys, &n, &err) == 0);
 	REQUIRE(n == 3);
