@@ -21,7 +21,8 @@ static const char usage_text[] =
 	"\n"
 	"Options:\n"
 	"  -q, --queue QUEUE     spool:DIR (a spool folder) or sqs://QUEUE_URL\n" CLI_JOB_HELP
-	"      --changed-since SNAP  only what changed since snapshot SNAP (ebs://)\n"
+	"      --changed-since SNAP  ebs://: SNAP is the gold snapshot the baseline was made\n"
+	"                        from; files in no block changed since it are not read\n"
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 queued; 2 usage or a job the worker would refuse; 4 the queue\n"
