@@ -18,7 +18,7 @@
 
 static const char usage_text[] =
 	"usage: deltair artifacts list [-a PATH]... [--all]\n"
-	"       deltair artifacts resolve [-a PATH]... [--json] [--offset B] IMAGE\n"
+	"       deltair artifacts resolve [-a PATH]... [--json] [--offset BYTES] IMAGE\n"
 	"\n"
 	"list     the loaded ForensicArtifacts definitions that apply to Linux (all of them with\n"
 	"         --all): name, number of path globs or group members, first line of the doc\n"
@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"                        /usr/share/artifacts, then deltair's artifacts/)\n"
 	"      --all             list definitions for every OS\n"
 	"      --json            resolve: JSON Lines\n"
-	"  --offset BYTES        resolve: one filesystem at this byte offset\n"
+	"      --offset BYTES    resolve: one filesystem at this byte offset\n"
 	"  -h, --help            this help\n";
 
 static int

@@ -34,14 +34,14 @@ enum {
 };
 
 static const char usage_text[] =
-	"usage: deltair worker --queue QUEUE --output DEST [options]\n"
+	"usage: deltair worker --queue QUEUE [--output DEST] [options]\n"
 	"       deltair worker --sweep [--region REGION]\n"
 	"\n"
 	"Take snapshot jobs from QUEUE and, for each, run 'deltair scan' of its evidence\n"
 	"against its baseline in a child process with limits, then store events.jsonl.gz,\n"
 	"summary.json, extracted/ and, last, COMPLETE under DEST/CASE/NAME/ (docs/worker.md).\n"
 	"A job whose COMPLETE exists is acknowledged without running again. JSON log lines on\n"
-	"stderr. SIGTERM or SIGINT: take no more jobs, give running ones back, exit 0.\n"
+	"stderr. SIGTERM, SIGINT or SIGHUP: take no more jobs, give running ones back, exit 0.\n"
 	"\n"
 	"Options:\n"
 	"  -q, --queue QUEUE     spool:DIR (a spool folder) or sqs://QUEUE_URL\n"
