@@ -15,11 +15,9 @@ fi
 "$image/install-deps.sh" --runtime
 # The package's own Depends are the same list: apt installs nothing more.
 apt-get install -y -q --no-install-recommends "$(readlink -f "$deb")"
-systemctl enable deltair-firstboot.service deltair-worker.service deltair-incident.service
-# The sweep of volumes left by crashed workers, once the worker has it (docs/worker.md).
-if deltair worker --help 2>&1 | grep -q -- '--sweep'; then
-	systemctl enable deltair-sweep.timer
-fi
+# The sweep timer deletes volumes left by crashed attach-mode workers (docs/worker.md).
+systemctl enable deltair-firstboot.service deltair-worker.service deltair-incident.service \
+	deltair-sweep.timer
 # A machine without cloud-init (the local VM image) regenerates SSH host keys at boot.
 if [ -d /etc/ssh ] && ! command -v cloud-init > /dev/null; then
 	install -m 0644 "$image/vm/deltair-ssh-hostkeys.service" /etc/systemd/system/
