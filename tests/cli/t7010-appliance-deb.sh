@@ -16,6 +16,21 @@ printf 'Package: deltair\nVersion: 0.1.0\nArchitecture: %s\n' "$(dpkg --print-ar
 dpkg-deb -f "$deb" Depends | tr -d ' ' | tr ',' '\n' | sort > depends
 "$TOP/image/install-deps.sh" --list-runtime | sort > runtime
 cmp -s depends runtime || fail "Depends differs from install-deps.sh --list-runtime: $(diff depends runtime)"
+# A mistyped or extra argument is refused before apt or npm runs (stand-ins record any call).
+mkdir -p fakebin
+for c in apt-get dpkg-query npm; do
+	printf '#!/bin/sh\necho "%s $*" >> "%s/calls"\n' "$c" "$PWD" > "fakebin/$c"
+	chmod +x "fakebin/$c"
+done
+for a in --runtme "--runtime --list-runtime" --help; do
+	# shellcheck disable=SC2086 # two words for the extra-argument case
+	PATH=$PWD/fakebin:$PATH "$TOP/image/install-deps.sh" $a > deps.out 2>&1
+	rc=$?
+	[ $rc = 2 ] || fail "install-deps.sh $a: exit $rc, not 2: $(cat deps.out)"
+	grep -q '^usage: install-deps.sh' deps.out || fail "install-deps.sh $a: no usage line: $(cat deps.out)"
+	[ ! -e calls ] || fail "install-deps.sh $a ran: $(cat calls)"
+	rm -f calls
+done
 
 # 2. Contents: the layout, owned by root, modes as installed.
 dpkg-deb -c "$deb" > contents || die "dpkg-deb -c failed"
