@@ -87,4 +87,61 @@ left=$(cd "$r" && find etc/ssh -name 'ssh_host_*'; find root home -name '.bash_h
 [ ! -s "$r/etc/machine-id" ] && [ -e "$r/etc/machine-id" ] || fail "the machine id is not emptied"
 [ -s "$r/var/lib/deltair/results/keep" ] && [ -s "$r/etc/deltair/deltair.conf" ] && [ -s "$r/etc/ssh/sshd_config" ] ||
 	fail "cleanup.sh removed what it must keep"
+
+# 4. image/ami-imdsv2.sh, the post-processor, with Debian's AWS CLI (the build machine's,
+# from install-deps.sh) against a loopback EC2 stand-in that records each request's form and
+# answers ModifyImageAttribute (or 400 for an image named ami-0bad...).
+AWS_CLI=/usr/bin/aws
+if [ -x "$AWS_CLI" ]; then
+	cat > ec2.py << 'PY'
+import http.server, sys, urllib.parse
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        with open("requests", "a") as f:
+            f.write("&".join("%s=%s" % (k, v[0]) for k, v in sorted(form.items())) + "\n")
+        bad = form.get("ImageId", [""])[0].startswith("ami-0bad")
+        body = (b"<Response><Errors><Error><Code>InvalidAMIID.NotFound</Code><Message>no</Message>"
+                b"</Error></Errors><RequestID>r</RequestID></Response>" if bad else
+                b'<ModifyImageAttributeResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+                b"<requestId>r</requestId><return>true</return></ModifyImageAttributeResponse>")
+        self.send_response(400 if bad else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open("ec2.port.tmp", "w").write(str(s.server_port))
+__import__("os").rename("ec2.port.tmp", "ec2.port")
+s.serve_forever()
+PY
+	/usr/bin/python3 ec2.py &
+	ec2_pid=$!
+	at_exit "kill $ec2_pid 2> /dev/null"
+	for _ in $(seq 50); do [ -s ec2.port ] && break; sleep 0.1; done
+	[ -s ec2.port ] || die "the EC2 stand-in did not start"
+	manifest() {
+		printf '{"builds": [{"builder_type": "amazon-ebs", "packer_run_uuid": "old", "artifact_id": "us-east-1:ami-0000000000000000f"},
+		  {"builder_type": "qemu", "packer_run_uuid": "new", "artifact_id": "deltair.raw"},
+		  {"builder_type": "amazon-ebs", "packer_run_uuid": "new", "artifact_id": "%s"}], "last_run_uuid": "new"}\n' "$1" > manifest.json
+	}
+	imds() {
+		env -i PATH=/usr/bin:/bin HOME="$PWD/home" AWS_CLI=$AWS_CLI PACKER_MANIFEST=manifest.json \
+			AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
+			AWS_ENDPOINT_URL="http://127.0.0.1:$(cat ec2.port)" "$TOP/image/ami-imdsv2.sh" > imds.out 2>&1
+	}
+	manifest "eu-west-1:ami-0123456789abcdef0,us-east-1:ami-0fedcba9876543210"
+	imds || fail "ami-imdsv2.sh: $(cat imds.out)"
+	printf '%s\n' "Action=ModifyImageAttribute&Attribute=imdsSupport&ImageId=ami-0123456789abcdef0&Value=v2.0&Version=2016-11-15" \
+		"Action=ModifyImageAttribute&Attribute=imdsSupport&ImageId=ami-0fedcba9876543210&Value=v2.0&Version=2016-11-15" |
+		cmp -s - requests || fail "ami-imdsv2.sh sent: $(cat requests 2> /dev/null) (output: $(cat imds.out))"
+	grep -c 'is IMDSv2 only' imds.out | grep -q -x 2 || fail "ami-imdsv2.sh said: $(cat imds.out)"
+	rm -f requests
+	manifest "eu-west-1:ami-0bad0000000000000,us-east-1:ami-0fedcba9876543210"
+	imds && fail "ami-imdsv2.sh exited 0 when EC2 refused an image: $(cat imds.out)"
+	[ "$(wc -l < requests)" = 1 ] || fail "ami-imdsv2.sh went on after a refusal: $(cat requests)"
+else
+	note "no Debian awscli at $AWS_CLI: the post-processor check skipped"
+fi
 t_done
