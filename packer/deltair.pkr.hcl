@@ -38,7 +38,7 @@ variable "base_ami_owner" {
 variable "base_ami_name" {
   type        = string
   default     = "debian-12-amd64-*"
-  description = "Name filter of the base AMI, the newest match wins. Amazon Linux 2023: al2023-ami-2023.*-x86_64 (with ssh_username ec2-user; deltair's runtime packages then come from the .deb's dependencies, see docs/operator-guide.md)."
+  description = "Name filter of the base AMI, the newest match wins. Amazon Linux 2023: al2023-ami-2023.*-x86_64 (with ssh_username ec2-user; image/provision.sh installs with apt, so that step needs an RPM of the same layout there: docs/operator-guide.md)."
 }
 
 variable "ssh_username" {
