@@ -223,8 +223,7 @@ is_bad_block_token(const struct http_response *r)
 
 /*
  * GET url from the EBS endpoint, signed; a GetSnapshotBlock (dst set: EBS_BLOCK_SIZE bytes)
- * takes a rate token per attempt. Credentials that expired mid-run (ExpiredToken) are
- * looked up again once, here only. rs is filled in either case: release it.
+ * takes a rate token per attempt. rs is filled in either case: release it.
  */
 static int
 ebs_get(struct ebs *e, const char *op, const char *url, unsigned char *dst,
@@ -245,13 +244,6 @@ ebs_get(struct ebs *e, const char *op, const char *url, unsigned char *dst,
 		rq.pace = rate_take;
 		rq.pace_arg = e;
 	}
-	if (http_do(e->pool, &rq, rs, err) == 0)
-		return 0;
-	if (!svcerr_is_expired_creds(rs->error.code))
-		return -1;
-	http_response_release(rs);
-	dt_clear(err);
-	creds_invalidate(e->creds);
 	return http_do(e->pool, &rq, rs, err);
 }
 

@@ -386,16 +386,9 @@ form_tags(struct buf *b, const char *prefix, const struct ec2_tag *t, size_t n, 
 	return 0;
 }
 
-static int
-is_expired_creds(const struct http_response *r)
-{
-	return strcmp(r->error.code, "ExpiredToken") == 0 ||
-	       strcmp(r->error.code, "ExpiredTokenException") == 0;
-}
-
 /*
- * POST Action=action&Version=...<params> to the endpoint, signed. Credentials that expired
- * mid-run are looked up again once, here only. rs is filled in either case: release it.
+ * POST Action=action&Version=...<params> to the endpoint, signed. rs is filled in either
+ * case: release it.
  */
 static int
 ec2_call(struct ec2 *e, const char *action, const struct buf *params, struct http_response *rs,
@@ -427,12 +420,6 @@ ec2_call(struct ec2 *e, const char *action, const struct buf *params, struct htt
 	rq.service = "ec2";
 	rq.max_body = EC2_MAX_BODY;
 	ret = http_do(e->pool, &rq, rs, err);
-	if (ret < 0 && is_expired_creds(rs)) {
-		http_response_release(rs);
-		dt_clear(err);
-		creds_invalidate(e->creds);
-		ret = http_do(e->pool, &rq, rs, err);
-	}
 	if (ret < 0 && se)
 		*se = rs->error;
 out:

@@ -512,9 +512,10 @@ reset_attempt(struct http_response *r)
 	r->error.code[0] = r->error.message[0] = '\0';
 }
 
-int
-http_do(struct http_pool *p, const struct http_request *req, struct http_response *resp,
-	struct dt_err *err)
+/* One run of the attempts, with the credentials creds_get() gives now. */
+static int
+http_run(struct http_pool *p, const struct http_request *req, struct http_response *resp,
+	 struct dt_err *err)
 {
 	struct transfer t = { 0 };
 	struct creds_value cv;
@@ -614,4 +615,19 @@ out:
 		creds_value_wipe(&cv);
 	free(path);
 	return ret;
+}
+
+int
+http_do(struct http_pool *p, const struct http_request *req, struct http_response *resp,
+	struct dt_err *err)
+{
+	if (http_run(p, req, resp, err) == 0)
+		return 0;
+	if (req->creds == NULL || !svcerr_is_expired_creds(resp->error.code))
+		return -1;
+	/* Expired mid-run: look the credentials up again and run the operation once more. */
+	http_response_release(resp);
+	dt_clear(err);
+	creds_invalidate(req->creds);
+	return http_run(p, req, resp, err);
 }

@@ -10,8 +10,10 @@
  * 5xx, resets and timeouts with exponential backoff and full jitter, at most max_attempts
  * times, and never nests: credentials are fetched once, before the first attempt. A
  * failure is one line: "GetSnapshotBlock: HTTP 403 AccessDeniedException: ... (1 attempt)".
- * An ExpiredToken answer is not retried here (fetching credentials inside the attempts
- * would nest retries): the caller calls creds_invalidate() and runs the operation again.
+ * Credentials that expired mid-run (svcerr_is_expired_creds(): ExpiredToken,
+ * ExpiredTokenException, EC2's RequestExpired) are not retried inside the attempts (fetching
+ * credentials there would nest retries): once the attempts end on such an answer, the
+ * credentials are looked up again (creds_invalidate()) and the operation runs once more.
  */
 #ifndef DELTAIR_AWS_HTTP_H
 #define DELTAIR_AWS_HTTP_H

@@ -171,8 +171,7 @@ fail:
 }
 
 /*
- * One S3 operation on bucket/key: URL, signing, and ExpiredToken handled once (http.h asks
- * its caller to look credentials up again). The failure names the object:
+ * One S3 operation on bucket/key: its URL and signing. The failure names the object:
  * "'s3://b/k': PutObject: HTTP 403 SignatureDoesNotMatch (1 attempt)".
  */
 static int
@@ -194,12 +193,6 @@ s3_do(struct s3 *c, struct http_request *rq, const char *bucket, const char *key
 	rq->service = "s3";
 	rq->sigv4_flags = SIGV4_S3;
 	rc = http_do(c->pool, rq, resp, &e);
-	if (rc < 0 && strcmp(resp->error.code, "ExpiredToken") == 0) {
-		creds_invalidate(c->creds);
-		http_response_release(resp);
-		memset(&e, 0, sizeof(e));
-		rc = http_do(c->pool, rq, resp, &e);
-	}
 	free(url);
 	if (rc < 0)
 		dt_fail(err, e.code, "'s3://%s/%s': %s", bucket, key ? key : "", e.msg);

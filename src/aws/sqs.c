@@ -193,8 +193,7 @@ sqs_open(const char *queue_url, const struct sqs_options *o, struct sqs **out, s
 
 /*
  * One operation: in (stolen, also on failure) gets the QueueUrl and goes as the body; *out is
- * the answer (new: json_decref()), an empty object for an empty body. Credentials that expired
- * mid-run are looked up again once, here only (http.h: no retries inside retries).
+ * the answer (new: json_decref()), an empty object for an empty body.
  */
 static int
 sqs_call(struct sqs *s, const char *op, json_t *in, long timeout_ms, json_t **out,
@@ -233,17 +232,8 @@ sqs_call(struct sqs *s, const char *op, json_t *in, long timeout_ms, json_t **ou
 	rq.timeout_ms = timeout_ms;
 	/* The queue goes before http.h's line: a worker may serve several. */
 	if (http_do(s->pool, &rq, &rs, &herr) < 0) {
-		if (!svcerr_is_expired_creds(rs.error.code)) {
-			dt_fail(err, herr.code, "queue '%.300s': %s", s->queue_url, herr.msg);
-			goto out;
-		}
-		http_response_release(&rs);
-		dt_clear(&herr);
-		creds_invalidate(s->creds);
-		if (http_do(s->pool, &rq, &rs, &herr) < 0) {
-			dt_fail(err, herr.code, "queue '%.300s': %s", s->queue_url, herr.msg);
-			goto out;
-		}
+		dt_fail(err, herr.code, "queue '%.300s': %s", s->queue_url, herr.msg);
+		goto out;
 	}
 	if (rs.body.len == 0) {
 		*out = json_object();

@@ -190,6 +190,9 @@ svcerr_is_throttle(const char *code)
 int
 svcerr_is_expired_creds(const char *code)
 {
+	/* RequestExpired: EC2's (the SDKs read it so too); a skewed clock's as well, which one
+	 * more run with the same clock answers the same. */
 	return code &&
-	       (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "ExpiredTokenException") == 0);
+	       (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "ExpiredTokenException") == 0 ||
+		strcmp(code, "RequestExpired") == 0);
 }

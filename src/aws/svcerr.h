@@ -32,7 +32,7 @@ void svcerr_parse(const char *error_type, const void *body, size_t len, struct s
 void svcerr_query_compat(struct svcerr *e, const char *header);
 /* Does this code ask the caller to slow down (ThrottlingException, SlowDown, ...)? */
 int svcerr_is_throttle(const char *code);
-/* Does this code say the credentials expired (ExpiredToken, ExpiredTokenException)? */
+/* Do the credentials seem expired (ExpiredToken, ExpiredTokenException, RequestExpired)? */
 int svcerr_is_expired_creds(const char *code);
 
 #endif

@@ -320,6 +320,46 @@ TEST(t_http_client_errors_are_not_retried)
 	fx_close(&f);
 }
 
+/*
+ * S3's ExpiredToken (XML, 400): the credentials are looked up again and the operation runs
+ * once more; an answer that stays expired ends after that one more run, not in a loop.
+ */
+TEST(t_http_expired_credentials_run_the_operation_once_more)
+{
+	struct fx f;
+	struct http_request q = { 0 };
+	struct http_response r;
+	struct creds *c = NULL;
+	struct dt_err err = { 0 };
+
+	if (!have_python())
+		SKIP("needs python3");
+	REQUIRE(fx_open(&f, 5000, 3, "/b/k",
+			"{\"routes\":{\"GET /b/k\":[{\"status\":400,\"body\":"
+			"\"<Error><Code>ExpiredToken</Code><Message>The provided token has "
+			"expired.</Message></Error>\"},{\"status\":200,\"body\":\"data\"}],"
+			"\"GET /b/gone\":[{\"status\":400,\"body\":"
+			"\"<Error><Code>ExpiredToken</Code></Error>\"}]}}") == 0);
+	REQUIRE(creds_new_static("AKIDEXAMPLE", "secret", NULL, &c, &err) == 0);
+	q.operation = "GetObject";
+	q.method = "GET";
+	q.url = f.url;
+	q.creds = c;
+	q.region = "us-east-1";
+	q.service = "s3";
+	CHECK(http_do(f.pool, &q, &r, &err) == 0 && r.body.len == 4 &&
+	      memcmp(r.body.data, "data", 4) == 0);
+	CHECK(peer_count("GET /b/k") == 2);
+	http_response_release(&r);
+	snprintf(f.url, sizeof(f.url), "%s/b/gone", f.pe.url);
+	CHECK(http_do(f.pool, &q, &r, &err) == -1 && strcmp(r.error.code, "ExpiredToken") == 0 &&
+	      strstr(err.msg, "GetObject: HTTP 400 ExpiredToken"));
+	CHECK(peer_count("GET /b/gone") == 2);
+	http_response_release(&r);
+	creds_free(c);
+	fx_close(&f);
+}
+
 TEST(t_http_resets_and_short_bodies_are_retried)
 {
 	struct fx f;

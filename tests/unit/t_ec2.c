@@ -349,6 +349,58 @@ TEST(t_ec2_volume_lifecycle)
 	ec2peer_stop(&p);
 }
 
+/*
+ * Instance-role credentials that expire between two calls: EC2 refuses the second with
+ * RequestExpired (its code for an expired key, 400), the credentials are looked up again (a
+ * second IMDS mint) and the call goes through.
+ */
+TEST(t_ec2_expired_credentials_are_looked_up_again)
+{
+	struct ec2peer p;
+	struct ec2 *e;
+	struct ec2_volume *v = NULL;
+	struct http_request rq = { 0 };
+	struct http_response rs;
+	struct svcerr se;
+	struct dt_err err = { 0 };
+	char url[160], vol[EC2_ID_MAX];
+	const char *ids[1] = { vol };
+	size_t n = 0;
+	json_t *j;
+
+	if (!have_botocore())
+		SKIP("needs /usr/bin/python3 with python3-botocore");
+	REQUIRE(setup(&p, NULL) == 0);
+	/* No keys in the environment: the instance role's, from the peer's IMDS. */
+	p.env[3] = "AWS_CONFIG_FILE=/dev/null";
+	p.env[4] = NULL;
+	e = client(&p, 50);
+	REQUIRE(e != NULL);
+	CHECK(ec2_create_volume(e, SNAP, "us-east-1b", NULL, NULL, 0, vol, &se, &err) == 0);
+	snprintf(url, sizeof(url), "%s/_peer/expire-credentials", p.url);
+	rq.operation = "peer control";
+	rq.method = "POST";
+	rq.url = url;
+	CHECK(http_do(p.pool, &rq, &rs, NULL) == 0);
+	http_response_release(&rs);
+	CHECK(ec2_describe_volumes(e, ids, 1, NULL, 0, &v, &n, &se, &err) == 0 && n == 1);
+	if (err.code)
+		fprintf(stderr, "  %s\n", err.msg);
+	ec2_volumes_free(v, n);
+	CHECK(ec2_delete_volume(e, vol, &se, &err) == 0);
+	j = ec2peer_ctl(&p, "counters");
+	CHECK(json_integer_value(json_object_get(j, "imds_credentials")) == 2);
+	json_decref(j);
+	/* The one refusal is the expired key's. */
+	j = ec2peer_ctl(&p, "violations");
+	CHECK(json_array_size(j) == 1 &&
+	      strstr(json_string_value(json_object_get(json_array_get(j, 0), "detail")) ?: "",
+		     "expired"));
+	json_decref(j);
+	ec2_free(e);
+	ec2peer_stop(&p);
+}
+
 TEST(t_ec2_pages_tags_and_lookups)
 {
 	struct ec2peer p;

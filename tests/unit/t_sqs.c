@@ -515,6 +515,51 @@ TEST(t_queue_sqs_lifecycle)
 	sfx_stop(&f);
 }
 
+/*
+ * Instance-role credentials that expire between two calls (the proxy's peer expires every
+ * key it minted): the second SendMessage is refused once (ExpiredTokenException), the
+ * credentials are looked up again (a second IMDS mint) and it goes through.
+ */
+TEST(t_sqs_expired_credentials_are_looked_up_again)
+{
+	struct sfx f;
+	struct sqs *s = NULL;
+	char env_imds[128], url[256];
+	const char *env[] = { "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+			      "AWS_REGION=us-east-1", env_imds, NULL };
+	struct sqs_options o = { NULL, NULL, NULL, env };
+	struct http_request rq;
+	struct http_response rs;
+	struct dt_err err = { 0 };
+	json_t *c;
+
+	SFX_START(&f);
+	o.pool = f.pool;
+	snprintf(env_imds, sizeof(env_imds), "AWS_EC2_METADATA_SERVICE_ENDPOINT=%s", f.base);
+	snprintf(url, sizeof(url), "%s/000000000000/plain", f.base);
+	REQUIRE(sqs_open(url, &o, &s, &err) == 0);
+	CHECK(sqs_send(s, "before", 0, NULL, &err) == 0);
+	memset(&rq, 0, sizeof(rq));
+	rq.operation = "test";
+	rq.method = "POST";
+	snprintf(url, sizeof(url), "%s/_peer/expire-credentials", f.base);
+	rq.url = url;
+	CHECK(http_do(f.pool, &rq, &rs, NULL) == 0);
+	http_response_release(&rs);
+	CHECK(sqs_send(s, "after", 0, NULL, &err) == 0);
+	if (err.code)
+		fprintf(stderr, "  %s\n", err.msg);
+	CHECK(queue_count(&f, "plain", "approximateMessageCount") == 2);
+	snprintf(url, sizeof(url), "%s/_peer/counters", f.base);
+	c = get_json(&f, url);
+	CHECK(json_integer_value(json_object_get(c, "imds_credentials")) == 2);
+	json_decref(c);
+	/* The one refusal is the expired key's. */
+	CHECK(violations(&f, 1) == 1);
+	sqs_free(s);
+	sfx_stop(&f);
+}
+
 /* No peer: the query-protocol code wins over the JSON one, but never over a throttle. */
 TEST(t_svcerr_query_compat)
 {
