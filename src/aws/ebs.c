@@ -80,10 +80,11 @@ struct ebs {
 	int gold_fd;          /* the gold image, or -1 */
 	char *cache_dir;      /* owned: DIR/snap-GOLD of the block cache, or NULL */
 	uint64_t cache_max, cache_used; /* bytes; cache_used as this process counts it */
-	/* Changed blocks once fetched, so that none is fetched twice when the LRU drops it: an
-	 * unlinked file of ours (O_TMPFILE), block k of the list at k * EBS_BLOCK_SIZE. */
+	/* Blocks once fetched, so that none is fetched twice when the LRU drops it: an unlinked,
+	 * sparse file of ours (O_TMPFILE), block idx at idx * EBS_BLOCK_SIZE. */
 	int spill_fd;
-	unsigned char *spilled; /* owned: a bit per changed block, set once it is in the file */
+	unsigned char *spilled; /* owned: a bit per block, set once it is in the file */
+	uint64_t spill_used;    /* bytes written or being written; at most EBS_SPILL_MAX */
 
 	struct ebs_stats st;
 };
@@ -905,20 +906,56 @@ gold_open(struct ebs *e, const char *gold, const struct ebs_opts *o, struct dt_e
 }
 
 /*
- * The spill file of changed blocks: unlinked from the start (O_TMPFILE), in the gold cache's
- * directory (private to the user) or else in /tmp. Without one, blocks the LRU dropped are
- * fetched again.
+ * The spill file of fetched blocks: unlinked from the start (O_TMPFILE), in the gold cache's
+ * directory (private to the user) or else in /tmp. Without one (or past EBS_SPILL_MAX bytes),
+ * blocks the LRU dropped are fetched again: a walk comes back to a block (its other small
+ * files, the inode table) long after a 64-block LRU let it go.
  */
 static void
 spill_open(struct ebs *e)
 {
-	size_t n = cblk_count(e->changed);
-
-	e->spilled = calloc(n / 8 + 1, 1);
+	e->spilled = calloc(e->nblocks / 8 + 1, 1);
 	if (e->spilled == NULL)
 		return;
 	e->spill_fd =
 		open(e->cache_dir ? e->cache_dir : P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+/* Block idx from the spill file into dst: 1, or 0 when it is not there. */
+static int
+spill_get(struct ebs *e, uint64_t idx, unsigned char *dst)
+{
+	int have;
+
+	if (e->spill_fd < 0)
+		return 0;
+	pthread_mutex_lock(&e->lock);
+	have = (e->spilled[idx / 8] >> (idx % 8)) & 1;
+	pthread_mutex_unlock(&e->lock);
+	return have && pread(e->spill_fd, dst, EBS_BLOCK_SIZE, (off_t)(idx * EBS_BLOCK_SIZE)) ==
+			       (ssize_t)EBS_BLOCK_SIZE;
+}
+
+/* A fetched block into the spill file, while there is room. A full disk costs fetches, never a
+ * wrong read: the bit is set only once the block is written. */
+static void
+spill_put(struct ebs *e, uint64_t idx, const unsigned char *data)
+{
+	int room;
+
+	if (e->spill_fd < 0)
+		return;
+	pthread_mutex_lock(&e->lock);
+	room = e->spill_used + EBS_BLOCK_SIZE <= EBS_SPILL_MAX;
+	if (room)
+		e->spill_used += EBS_BLOCK_SIZE;
+	pthread_mutex_unlock(&e->lock);
+	if (room && pwrite(e->spill_fd, data, EBS_BLOCK_SIZE, (off_t)(idx * EBS_BLOCK_SIZE)) ==
+			    (ssize_t)EBS_BLOCK_SIZE) {
+		pthread_mutex_lock(&e->lock);
+		e->spilled[idx / 8] |= (unsigned char)(1u << (idx % 8));
+		pthread_mutex_unlock(&e->lock);
+	}
 }
 
 /*
@@ -995,6 +1032,7 @@ fetch_remote(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err
 			e->st.blocks_fetched++;
 			e->st.bytes_fetched += EBS_BLOCK_SIZE;
 			pthread_mutex_unlock(&e->lock);
+			spill_put(e, idx, dst);
 			return 0;
 		}
 		short_block = rs.len != EBS_BLOCK_SIZE;
@@ -1011,33 +1049,15 @@ fetch_remote(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err
 }
 
 /*
- * Block idx into dst: from the gold store when it did not change, else fetched, verified;
- * a changed block is fetched once and kept in the spill file for later reads.
+ * Block idx into dst: from the spill file when it was fetched before, else from the gold store
+ * when it did not change, else fetched, verified (and kept in the spill file).
  */
 static int
 fetch_block(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
 {
-	size_t k = e->spill_fd >= 0 ? cblk_rank(e->changed, idx) : SIZE_MAX;
-	int have = 0;
-
-	if (k != SIZE_MAX) {
-		pthread_mutex_lock(&e->lock);
-		have = (e->spilled[k / 8] >> (k % 8)) & 1;
-		pthread_mutex_unlock(&e->lock);
-	}
-	if (have && pread(e->spill_fd, dst, EBS_BLOCK_SIZE, (off_t)(k * EBS_BLOCK_SIZE)) ==
-			    (ssize_t)EBS_BLOCK_SIZE)
+	if (spill_get(e, idx, dst))
 		return 0;
-	if (fetch_remote(e, idx, dst, err) < 0)
-		return -1;
-	/* A full disk costs fetches, never a wrong read: the bit is set only once written. */
-	if (k != SIZE_MAX && pwrite(e->spill_fd, dst, EBS_BLOCK_SIZE,
-				    (off_t)(k * EBS_BLOCK_SIZE)) == (ssize_t)EBS_BLOCK_SIZE) {
-		pthread_mutex_lock(&e->lock);
-		e->spilled[k / 8] |= (unsigned char)(1u << (k % 8));
-		pthread_mutex_unlock(&e->lock);
-	}
-	return 0;
+	return fetch_remote(e, idx, dst, err);
 }
 
 struct prefetch {
@@ -1088,7 +1108,8 @@ prefetch_changed(struct ebs *e, int conc)
 	pthread_t t[EBS_MAX_CONCURRENCY];
 	int n = 0;
 
-	if (e->spill_fd < 0 || cblk_count(e->changed) > EBS_PREFETCH_MAX)
+	if (e->spill_fd < 0 || e->gold == NULL || cblk_count(e->changed) == 0 ||
+	    cblk_count(e->changed) > EBS_PREFETCH_MAX)
 		return;
 	while (n < conc && pthread_create(&t[n], NULL, prefetch_main, &p) == 0)
 		n++;
@@ -1416,9 +1437,8 @@ ebs_setup(struct ebs *e, const char *spec, const struct ebs_opts *o, struct dt_e
 		if (e->changed && (o->gold_image || o->gold_cache) &&
 		    gold_open(e, o->changed_since, o, err) < 0)
 			return -1;
-		if (e->gold && cblk_count(e->changed) > 0)
-			spill_open(e);
 	}
+	spill_open(e);
 	e->nents = cap;
 	e->ents = calloc(cap, sizeof(*e->ents));
 	e->qcap = (size_t)conc * 4;
@@ -1431,8 +1451,7 @@ ebs_setup(struct ebs *e, const char *spec, const struct ebs_opts *o, struct dt_e
 			return dt_fail(err, DT_ENOMEM, "out of memory");
 	e->ahead = conc;
 	e->conc = conc;
-	if (e->spill_fd >= 0)
-		prefetch_changed(e, conc);
+	prefetch_changed(e, conc);
 	pthread_once(&reg_once, reg_init);
 	pthread_mutex_lock(&reg_lock);
 	e->next = reg_head;

@@ -54,8 +54,9 @@ struct ebs_opts {
 };
 
 #define EBS_GOLD_CACHE_MAX   (64ull << 30)
-#define EBS_PREFETCH_MAX     16384u /* changed blocks fetched before the walk (8 GiB) */
-#define EBS_GOLD_IMAGE_CHECK 16 /* gold image blocks checked against the gold snapshot */
+#define EBS_PREFETCH_MAX     16384u       /* changed blocks fetched before the walk (8 GiB) */
+#define EBS_SPILL_MAX        (8ull << 30) /* fetched blocks kept on disk, not fetched again */
+#define EBS_GOLD_IMAGE_CHECK 16           /* gold image blocks checked against the gold snapshot */
 
 struct ebs_stats {
 	char snapshot_id[64];

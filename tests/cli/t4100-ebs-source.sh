@@ -29,9 +29,25 @@ chmod 4755 inc/bin/dropper
 rm inc/f2
 mkext4 gold gold.raw 64M
 mkext4 inc inc.raw 64M
+# More blocks than the cache holds: 2,500 small files in one directory, laid out in the order
+# mke2fs read them and walked in the image's hash order, so the walk comes back to a block
+# after the cache has let it go.
+M=snap-0123456789abcdef2
+mkdir -p many/d
+head -c 80000000 /dev/urandom > blob
+python3 -c 'import sys
+b = open("blob", "rb").read()
+o = 0
+for i in range(2500):
+    n = 20000 + i * 7919 % 20000
+    open("many/d/f%04d" % i, "wb").write(b[o:o + n])
+    o += n'
+rm blob
+mkext4 many many.raw 128M
 
 cat > peer.json << EOF
-{"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "inc.raw", "parent": "$G"}}}
+{"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "inc.raw", "parent": "$G"},
+               "$M": {"image": "many.raw"}}}
 EOF
 aws_peer peer.json
 aws_peer_env
@@ -46,6 +62,12 @@ dt() {
 	! grep -qF -e "$AWS_SECRET_ACCESS_KEY" out err || fail "$*: the secret key is in its output"
 }
 export_of() { "$DT_SAVE" tree export --format jsonl "$1" > "$2" || die "tree export $1"; }
+# The image's 512 KiB blocks that are not all zeros: those the peer lists and may serve.
+nonzero() {
+	python3 -c 'import sys
+f = open(sys.argv[1], "rb")
+print(sum(1 for b in iter(lambda: f.read(524288), b"") if b.count(0) != len(b)))' "$1"
+}
 
 # 1. baseline: the same tree from the snapshot as from the raw image.
 run baseline --no-progress -o raw.dtree gold.raw
@@ -62,12 +84,23 @@ listed=$(jq -r ".snapshots[\"$G\"].ListSnapshotBlocks" <<< "$c")
 [ "$n" -gt 0 ] && [ "$n" -le 128 ] || fail "blocks fetched: $n (a 64 MiB image has 128)"
 # No block is fetched twice (read-ahead threads and the reader racing for one block): the
 # cache (64 blocks at least) holds every block the peer serves, the image's non-zero ones.
-nz=$(python3 -c 'import sys
-f = open(sys.argv[1], "rb")
-print(sum(1 for b in iter(lambda: f.read(524288), b"") if b.count(0) != len(b)))' gold.raw)
+nz=$(nonzero gold.raw)
 [ "$nz" -le 64 ] || die "gold.raw has $nz non-zero blocks: more than the cache holds"
 [ "$n" -le "$nz" ] || fail "$n blocks fetched of $nz non-zero ones: a block was fetched twice"
 [ "$listed" -ge 1 ] || fail "ListSnapshotBlocks not called"
+# Nor when the cache cannot hold them all: a block the walk comes back to is read from the
+# spill file, not fetched again.
+run baseline --no-progress -o many-raw.dtree many.raw
+expect_rc 0 "baseline many.raw" || die "no raw baseline of many.raw"
+export_of many-raw.dtree many-raw.jsonl
+run baseline --no-progress -o many.dtree ebs://$M
+expect_rc 0 "baseline ebs://$M" || die "no ebs baseline of many.raw: $(cat err)"
+export_of many.dtree many.jsonl
+cmp -s many-raw.jsonl many.jsonl || fail "ebs://$M's tree differs from the raw image's"
+nz=$(nonzero many.raw)
+[ "$nz" -gt 64 ] || die "many.raw has $nz non-zero blocks: the cache holds them all"
+n=$(aws_peer_ctl GET /_peer/counters | jq -r ".snapshots[\"$M\"].blocks")
+[ "$n" -le "$nz" ] || fail "$n blocks fetched of $nz non-zero ones: a block was fetched twice"
 
 # The region in the spec.
 run baseline --no-progress -o ebs2.dtree ebs://us-east-1/$G
