@@ -264,6 +264,30 @@ next_token(json_t *page, char **next_out, struct dt_err *err)
 }
 
 /*
+ * GET url, a listing op, with &pageToken=next when next is set, into *out (new: json_decref()),
+ * a JSON object; what names the listing in errors. rs is filled in either case: release it.
+ */
+static int
+get_page(struct ebs *e, const char *op, const char *what, struct buf *url, const char *next,
+	 struct http_response *rs, json_t **out, struct dt_err *err)
+{
+	json_error_t je;
+
+	*out = NULL;
+	if (next && (buf_adds(url, "&pageToken=", err) < 0 ||
+		     sigv4_uri_encode(url, next, strlen(next), 0, err) < 0))
+		return -1;
+	if (ebs_get(e, op, (const char *)url->data, NULL, rs, err) < 0)
+		return -1;
+	*out = json_loadb((const char *)rs->body.data, rs->body.len, 0, &je);
+	if (json_is_object(*out))
+		return 0;
+	json_decref(*out);
+	*out = NULL;
+	return dt_fail(err, DT_ENET, "%s: answer is not JSON (%s)", what, je.text);
+}
+
+/*
  * One ListSnapshotBlocks page from start (or from next, the previous page's token) into
  * e->tokens; the first page also sizes the volume. *next is new (free()) or NULL at the end.
  */
@@ -274,30 +298,19 @@ list_page(struct ebs *e, uint64_t start, const char *next, int max, char **next_
 	struct http_response rs;
 	struct buf url;
 	json_t *j = NULL, *blocks;
-	json_error_t je;
+	char what[96];
 	int ret = -1;
 
 	*next_out = NULL;
 	*nentries = 0;
 	memset(&rs, 0, sizeof(rs));
 	buf_init(&url, 64 * 1024);
-	if (buf_printf(&url, err, "%s/snapshots/%s/blocks?maxResults=%d", e->url, e->id, max) < 0)
+	snprintf(what, sizeof(what), "ListSnapshotBlocks of '%s'", e->id);
+	if (buf_printf(&url, err, "%s/snapshots/%s/blocks?maxResults=%d", e->url, e->id, max) < 0 ||
+	    (!next && start > 0 &&
+	     buf_printf(&url, err, "&startingBlockIndex=%" PRIu64, start) < 0) ||
+	    get_page(e, "ListSnapshotBlocks", what, &url, next, &rs, &j, err) < 0)
 		goto out;
-	if (next) {
-		if (buf_adds(&url, "&pageToken=", err) < 0 ||
-		    sigv4_uri_encode(&url, next, strlen(next), 0, err) < 0)
-			goto out;
-	} else if (start > 0 && buf_printf(&url, err, "&startingBlockIndex=%" PRIu64, start) < 0) {
-		goto out;
-	}
-	if (ebs_get(e, "ListSnapshotBlocks", (const char *)url.data, NULL, &rs, err) < 0)
-		goto out;
-	j = json_loadb((const char *)rs.body.data, rs.body.len, 0, &je);
-	if (!json_is_object(j)) {
-		dt_fail(err, DT_ENET, "ListSnapshotBlocks of '%s': answer is not JSON (%s)", e->id,
-			je.text);
-		goto out;
-	}
 	if (e->tokens == NULL) {
 		json_int_t gib = json_integer_value(json_object_get(j, "VolumeSize"));
 		json_int_t bs = json_integer_value(json_object_get(j, "BlockSize"));
@@ -433,30 +446,22 @@ changed_page(struct ebs *e, void *arg, const char *next, char **next_out, int *s
 	struct http_response rs;
 	struct buf url;
 	json_t *j = NULL, *blocks;
-	json_error_t je;
+	char what[160];
 	int ret = -1;
 
 	*next_out = NULL;
 	memset(&rs, 0, sizeof(rs));
 	buf_init(&url, 64 * 1024);
+	snprintf(what, sizeof(what), "ListChangedBlocks of '%s' and '%s'", gold, e->id);
 	if (buf_printf(&url, err, "%s/snapshots/%s/changedblocks?firstSnapshotId=%s&maxResults=%d",
 		       e->url, e->id, gold, LIST_PAGE) < 0)
 		goto out;
-	if (next && (buf_adds(&url, "&pageToken=", err) < 0 ||
-		     sigv4_uri_encode(&url, next, strlen(next), 0, err) < 0))
-		goto out;
-	if (ebs_get(e, "ListChangedBlocks", (const char *)url.data, NULL, &rs, err) < 0) {
+	if (get_page(e, "ListChangedBlocks", what, &url, next, &rs, &j, err) < 0) {
 		if (has_reason(&rs, "UNRELATED_SNAPSHOTS")) {
 			dt_clear(err);
 			a->unrelated = *stop = 1;
 			ret = 0;
 		}
-		goto out;
-	}
-	j = json_loadb((const char *)rs.body.data, rs.body.len, 0, &je);
-	if (!json_is_object(j)) {
-		dt_fail(err, DT_ENET, "ListChangedBlocks of '%s' and '%s': answer is not JSON (%s)",
-			gold, e->id, je.text);
 		goto out;
 	}
 	if (json_integer_value(json_object_get(j, "BlockSize")) != (json_int_t)EBS_BLOCK_SIZE) {
