@@ -139,9 +139,7 @@ cblk_rank(const struct cblk *c, uint64_t idx)
 int
 cblk_has(const struct cblk *c, uint64_t idx)
 {
-	size_t i = lower_bound(c, idx);
-
-	return i < c->n && c->v[i] == idx;
+	return cblk_rank(c, idx) != SIZE_MAX;
 }
 
 int
