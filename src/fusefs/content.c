@@ -109,6 +109,22 @@ slot_clear(struct fusefs *f, struct fslot *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Under c->lock: e's slot, with a reference taken, or NULL when e is not mapped. */
+static struct fslot *
+slot_hold(struct fcache *c, const struct htree_entry *e)
+{
+	for (size_t i = 0; i < FUSEFS_CACHE_FILES; i++) {
+		struct fslot *s = &c->slot[i];
+
+		if (s->used && s->fs == e->fs && s->inode == e->inode && s->size == e->size) {
+			s->refs++;
+			s->stamp = ++c->clock;
+			return s;
+		}
+	}
+	return NULL;
+}
+
 /* A slot for e with a reference held: fusefs_cache_put() it. NULL with err filled on failure. */
 struct fslot *
 fusefs_cache_get(struct fusefs *f, const struct htree_entry *e, struct dt_err *err)
@@ -117,16 +133,10 @@ fusefs_cache_get(struct fusefs *f, const struct htree_entry *e, struct dt_err *e
 	struct fslot fresh, old, *s = NULL, *victim = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < FUSEFS_CACHE_FILES; i++) {
-		s = &c->slot[i];
-		if (s->used && s->fs == e->fs && s->inode == e->inode && s->size == e->size) {
-			s->refs++;
-			s->stamp = ++c->clock;
-			pthread_mutex_unlock(&c->lock);
-			return s;
-		}
-	}
+	s = slot_hold(c, e);
 	pthread_mutex_unlock(&c->lock);
+	if (s)
+		return s;
 	/* Built outside the table's lock: other files go on being read meanwhile. */
 	if (slot_build(f, e, &fresh, err) < 0)
 		return NULL;
@@ -134,16 +144,15 @@ fusefs_cache_get(struct fusefs *f, const struct htree_entry *e, struct dt_err *e
 	fresh.refs = 1;
 	memset(&old, 0, sizeof(old));
 	pthread_mutex_lock(&c->lock);
+	s = slot_hold(c, e);
+	if (s) {
+		/* Another thread mapped it first. */
+		pthread_mutex_unlock(&c->lock);
+		slot_clear(f, &fresh);
+		return s;
+	}
 	for (size_t i = 0; i < FUSEFS_CACHE_FILES; i++) {
 		s = &c->slot[i];
-		if (s->used && s->fs == e->fs && s->inode == e->inode && s->size == e->size) {
-			/* Another thread mapped it first. */
-			s->refs++;
-			s->stamp = ++c->clock;
-			pthread_mutex_unlock(&c->lock);
-			slot_clear(f, &fresh);
-			return s;
-		}
 		if (!s->used) {
 			if (victim == NULL || victim->used)
 				victim = s;
@@ -199,12 +208,10 @@ fusefs_cache_release(struct fusefs *f)
 	f->cache_ready = 0;
 }
 
-/* Read through a block map: straight from the image, no lock (source_read is thread-safe). */
-static ssize_t
-read_runs(struct fusefs *f, const struct fslot *s, char *buf, size_t len, uint64_t off,
-	  struct dt_err *err)
+size_t
+fusefs_run_first(const struct fslot *s, uint64_t off)
 {
-	size_t lo = 0, hi = s->nruns, done = 0;
+	size_t lo = 0, hi = s->nruns;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -213,7 +220,17 @@ read_runs(struct fusefs *f, const struct fslot *s, char *buf, size_t len, uint64
 		else
 			hi = mid;
 	}
-	for (size_t r = lo; r < s->nruns && done < len; r++) {
+	return lo;
+}
+
+/* Read through a block map: straight from the image, no lock (source_read is thread-safe). */
+static ssize_t
+read_runs(struct fusefs *f, const struct fslot *s, char *buf, size_t len, uint64_t off,
+	  struct dt_err *err)
+{
+	size_t done = 0;
+
+	for (size_t r = fusefs_run_first(s, off); r < s->nruns && done < len; r++) {
 		const struct source_run *run = &s->runs[r];
 		uint64_t in = off + done - run->lo;
 		size_t n = len - done;

@@ -100,6 +100,8 @@ visible(const struct fusefs *f, size_t idx)
 /* The slot of e's block map or handle, referenced until fusefs_cache_put(); NULL on failure. */
 struct fslot *fusefs_cache_get(struct fusefs *f, const struct htree_entry *e, struct dt_err *err);
 void fusefs_cache_put(struct fusefs *f, struct fslot *s);
+/* The first of s's runs (sorted by lo) that ends after file offset off; s->nruns: none. */
+size_t fusefs_run_first(const struct fslot *s, uint64_t off);
 void fusefs_cache_release(struct fusefs *f);
 /* Read up to len bytes of e's content at off into buf: bytes read (0 at the end), or -1. */
 ssize_t fusefs_read_content(struct fusefs *f, const struct htree_entry *e, char *buf, size_t len,

@@ -327,16 +327,9 @@ static int
 reply_runs(struct fusefs *f, const struct fslot *s, struct fuse_bufvec **bufp, size_t len,
 	   uint64_t off)
 {
-	size_t lo = 0, hi = s->nruns, n = 0, r, done = 0;
+	size_t lo = fusefs_run_first(s, off), n = 0, r, done = 0;
 	struct fuse_bufvec *v;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->runs[mid].lo + s->runs[mid].len <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	for (r = lo; r < s->nruns && s->runs[r].lo < off + len; r++)
 		n++;
 	if (n == 0)
