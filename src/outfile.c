@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "htree.h"
+
 #include "banned.h"
 
 /* ---- the registry of temporary files, for signal handlers ---- */
@@ -72,6 +74,15 @@ static const char *const kind_names[] = {
 	[OUTFILE_NEW] = "a file deltair can recognise",
 };
 
+/* Whether b (len bytes) starts with the magic m (no NUL in it). */
+static int
+starts_with(const char *b, size_t len, const char *m)
+{
+	size_t n = strlen(m);
+
+	return len >= n && memcmp(b, m, n) == 0;
+}
+
 /* Whether the first bytes of an existing file (len of them, a prefix) are of kind k. */
 static int
 looks_like(enum outfile_kind k, const char *b, size_t len)
@@ -82,24 +93,16 @@ looks_like(enum outfile_kind k, const char *b, size_t len)
 	int yes;
 
 	switch (k) {
-	case OUTFILE_DTREE:
-		return len >= 8 && memcmp(b,
-					  "\x89"
-					  "DTREE\r\n",
-					  8) == 0;
-	case OUTFILE_HASHDEEP: return len >= 17 && memcmp(b, "%%%% HASHDEEP-1.0", 17) == 0;
+	case OUTFILE_DTREE: return starts_with(b, len, HTREE_MAGIC);
+	case OUTFILE_HASHDEEP: return starts_with(b, len, "%%%% HASHDEEP-1.0");
 	case OUTFILE_BODYFILE:
-		if (len >= 17 && memcmp(b, "# TSK 3 body file", 17) == 0)
+		if (starts_with(b, len, "# TSK 3 body file"))
 			return 1;
 		for (size_t i = 0; i < line; i++)
 			bars += b[i] == '|';
 		return bars >= 10;
-	case OUTFILE_REPORT_JSON:
-		return len >= strlen(OUTFILE_REPORT_JSON_MAGIC) &&
-		       memcmp(b, OUTFILE_REPORT_JSON_MAGIC, strlen(OUTFILE_REPORT_JSON_MAGIC)) == 0;
-	case OUTFILE_REPORT_HTML:
-		return len >= strlen(OUTFILE_REPORT_HTML_MAGIC) &&
-		       memcmp(b, OUTFILE_REPORT_HTML_MAGIC, strlen(OUTFILE_REPORT_HTML_MAGIC)) == 0;
+	case OUTFILE_REPORT_JSON: return starts_with(b, len, OUTFILE_REPORT_JSON_MAGIC);
+	case OUTFILE_REPORT_HTML: return starts_with(b, len, OUTFILE_REPORT_HTML_MAGIC);
 	case OUTFILE_NEW: return 0;
 	case OUTFILE_JSONL:
 		if (line == 0 || b[0] != '{')
