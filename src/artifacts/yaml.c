@@ -329,6 +329,33 @@ ld_compile(struct loader *ld, const yaml_node_t *n, const char *path, char sep, 
 	return art_index_add(home ? &a->home : &a->root, &pat, ld->err);
 }
 
+/*
+ * The values of mapping map by key: val[i] for keys[i] (NULL when absent). A key not in
+ * keys, or one given twice, fails, the message naming it as what ("source key").
+ */
+static int
+ld_keys(struct loader *ld, const yaml_node_t *map, const char *const *keys, size_t nkeys,
+	const char *what, const yaml_node_t **val)
+{
+	char buf[80];
+
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		const yaml_node_t *k = ld_node(ld, p->key, map), *v;
+		int ki;
+
+		if (k == NULL || (v = ld_node(ld, p->value, map)) == NULL)
+			return -1;
+		ki = key_index(k, keys, nkeys);
+		if (ki < 0)
+			return ld_fail(ld, k, "unknown %s '%s'", what, show(k, buf, sizeof(buf)));
+		if (val[ki] != NULL)
+			return ld_fail(ld, k, "duplicate %s '%s'", what, keys[ki]);
+		val[ki] = v;
+	}
+	return 0;
+}
+
 enum { S_TYPE, S_ATTRIBUTES, S_OS, S_CONDITIONS, S_RETURNED_TYPES };
 static const char *const source_keys[] = { "type", "attributes", "supported_os", "conditions",
 					   "returned_types" };
@@ -351,20 +378,8 @@ ld_source(struct loader *ld, const yaml_node_t *src, struct art_def *def, int de
 
 	if (src->type != YAML_MAPPING_NODE)
 		return ld_fail(ld, src, "a source must be a mapping");
-	for (yaml_node_pair_t *p = src->data.mapping.pairs.start; p < src->data.mapping.pairs.top;
-	     p++) {
-		const yaml_node_t *k = ld_node(ld, p->key, src), *v;
-		int ki;
-
-		if (k == NULL || (v = ld_node(ld, p->value, src)) == NULL)
-			return -1;
-		ki = key_index(k, source_keys, 5);
-		if (ki < 0)
-			return ld_fail(ld, k, "unknown source key '%s'", show(k, buf, sizeof(buf)));
-		if (val[ki] != NULL)
-			return ld_fail(ld, k, "duplicate source key '%s'", source_keys[ki]);
-		val[ki] = v;
-	}
+	if (ld_keys(ld, src, source_keys, 5, "source key", val) < 0)
+		return -1;
 	type = val[S_TYPE];
 	if (type == NULL)
 		return ld_fail(ld, src, "a source has no type");
@@ -515,20 +530,8 @@ ld_definition(struct loader *ld, const yaml_node_t *root)
 	if (a->ndefs >= ARTIFACTS_MAX_DEFINITIONS)
 		return dt_fail(ld->err, DT_ENOMEM, "'%s': more than %u artifact definitions",
 			       ld->file, ARTIFACTS_MAX_DEFINITIONS);
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-	     p++) {
-		const yaml_node_t *k = ld_node(ld, p->key, root), *v;
-		int ki;
-
-		if (k == NULL || (v = ld_node(ld, p->value, root)) == NULL)
-			return -1;
-		ki = key_index(k, top_keys, 9);
-		if (ki < 0)
-			return ld_fail(ld, k, "unknown key '%s'", show(k, buf, sizeof(buf)));
-		if (val[ki] != NULL)
-			return ld_fail(ld, k, "duplicate key '%s'", top_keys[ki]);
-		val[ki] = v;
-	}
+	if (ld_keys(ld, root, top_keys, 9, "key", val) < 0)
+		return -1;
 	if (val[K_NAME] == NULL)
 		return ld_fail(ld, root, "a definition has no name");
 	if (val[K_DOC] == NULL || val[K_SOURCES] == NULL)

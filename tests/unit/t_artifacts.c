@@ -684,7 +684,9 @@ TEST(t_artifacts_malformed_is_eformat_with_line)
 		  "recursive: true}\n",
 		  "line 5", "unknown attribute 'recursive'");
 	check_bad("name: X\ndoc: d\nsources:\n- type: FILE\n  colour: red\n", "line 5",
-		  "unknown source key");
+		  "unknown source key 'colour'");
+	check_bad("name: X\ndoc: d\nsources:\n- type: FILE\n  type: COMMAND\n", "line 5",
+		  "duplicate source key 'type'");
 	check_bad("name: X\ndoc: d\nsources:\n- type: FILE\n  attributes: {paths: ['/a/**11']}\n",
 		  "line 5", "globstar");
 	check_bad(
