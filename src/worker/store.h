@@ -39,6 +39,14 @@ void store_close(struct store *s);
 /* Store the local file path as key. */
 int store_put_file(struct store *s, const char *key, const char *path,
 		   struct dt_err *err) DT_MUST_USE;
+/*
+ * Store the local file path as key, giving the file up: a folder store on path's filesystem
+ * renames it into place (path is gone, the object is that very file, made 0600; *moved 1);
+ * anywhere else it is copied as by store_put_file() (path stays; *moved 0). Never for a
+ * COMPLETE (a commit marker is written, not moved).
+ */
+int store_move_file(struct store *s, const char *key, const char *path, int *moved,
+		    struct dt_err *err) DT_MUST_USE;
 /* Store len bytes as key. */
 int store_put_mem(struct store *s, const char *key, const void *data, size_t len,
 		  struct dt_err *err) DT_MUST_USE;

@@ -2,7 +2,8 @@
  * store_dir.c - the folder store (store.h): a key is a relative path under the folder.
  * Folders are made 0700 and files 0600 whatever the umask. Every object is written as
  * ".deltair-tmp-XXXXXX" in its folder and renamed to its key, so a reader sees it whole or
- * not at all; list() never shows those temporary names. Each part of a key is opened
+ * not at all; list() never shows those temporary names. move_file() renames a file of the
+ * same filesystem straight to its key (it is whole already). Each part of a key is opened
  * relative to its parent with O_NOFOLLOW, so a symbolic link planted in the store cannot
  * send a write elsewhere.
  * Durability: a key whose last part is "COMPLETE" is a commit marker (docs/worker.md). Other
@@ -200,6 +201,52 @@ dir_put_file(struct store *s, const char *key, const char *path, struct dt_err *
 		return dt_fail_errno(err, DT_EIO, "store: cannot open '%s'", path);
 	ret = put(s, key, src, NULL, 0, err);
 	close(src);
+	return ret;
+}
+
+/*
+ * Rename path into place as key when it is on the store's filesystem: the object is then the
+ * very file (same inode) the caller had, so what the caller knows of its content holds.
+ * Elsewhere (EXDEV), or for a COMPLETE, a copy as dir_put_file().
+ */
+static int
+dir_move_file(struct store *s, const char *key, const char *path, int *moved, struct dt_err *err)
+{
+	const char *leaf;
+	struct stat before, after;
+	int src, dirfd, ret = 0;
+
+	src = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0 || fstat(src, &before) < 0 || !S_ISREG(before.st_mode)) {
+		ret = dt_fail_errno(err, DT_EIO, "store: cannot open '%s' as a file", path);
+		goto out;
+	}
+	dirfd = open_parent(s, key, 1, &leaf, err);
+	if (dirfd < 0) {
+		ret = -1;
+		goto out;
+	}
+	if (strcmp(leaf, "COMPLETE") != 0 && fchmod(src, 0600) == 0 &&
+	    renameat(AT_FDCWD, path, dirfd, leaf) == 0) {
+		/* The name renamed must be the file opened (and made 0600). */
+		if (fstatat(dirfd, leaf, &after, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    after.st_dev != before.st_dev || after.st_ino != before.st_ino) {
+			unlinkat(dirfd, leaf, 0);
+			ret = dt_fail(err, DT_EIO, "store '%s': '%s' changed while moved to '%s'",
+				      s->root, path, key);
+		} else {
+			*moved = 1;
+		}
+	} else if (strcmp(leaf, "COMPLETE") == 0 || errno == EXDEV) {
+		ret = put(s, key, src, NULL, 0, err);
+	} else {
+		ret = dt_fail_errno(err, DT_EIO, "store '%s': cannot move '%s' to '%s'", s->root,
+				    path, key);
+	}
+	close(dirfd);
+out:
+	if (src >= 0)
+		close(src);
 	return ret;
 }
 
@@ -511,6 +558,7 @@ const struct store_ops store_dir_ops = {
 	.open = dir_open,
 	.close = dir_close,
 	.put_file = dir_put_file,
+	.move_file = dir_move_file,
 	.put_mem = dir_put_mem,
 	.exists = dir_exists,
 	.get_fd = dir_get_fd,

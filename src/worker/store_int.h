@@ -15,6 +15,9 @@ struct store_ops {
 		    struct dt_err *err);
 	void (*close)(struct store *s);
 	int (*put_file)(struct store *s, const char *key, const char *path, struct dt_err *err);
+	/* NULL: store.c copies with put_file. */
+	int (*move_file)(struct store *s, const char *key, const char *path, int *moved,
+			 struct dt_err *err);
 	int (*put_mem)(struct store *s, const char *key, const void *data, size_t len,
 		       struct dt_err *err);
 	int (*exists)(struct store *s, const char *key, struct dt_err *err);

@@ -240,21 +240,36 @@ sha256_mem(const void *p, size_t n, char hex[65])
 	htree_hex(md, 32, hex);
 }
 
-/* Store the local file path as prefix/rel and record its digest in objects. */
+/*
+ * Move the local file path (a scratch file: nothing writes it any more) into the store as
+ * prefix/rel and record its digest in objects. known: the SHA-256 the scan recorded as it
+ * wrote the file, or NULL: the file is hashed first. When the store renamed the file into
+ * place the object is the very file hashed; when it copied it, a known digest is not taken on
+ * trust: the file is hashed.
+ */
 static int
-put_object(struct slot *s, json_t *objects, const char *rel, const char *path, uint64_t *bytes,
-	   struct dt_err *err)
+put_object(struct slot *s, json_t *objects, const char *rel, const char *path, const char *known,
+	   uint64_t *bytes, struct dt_err *err)
 {
 	char hex[65], *key;
-	uint64_t size;
-	int r;
+	struct stat sb;
+	uint64_t size = 0;
+	int r, moved = 0;
 
-	if (sha256_file(path, hex, &size, err) < 0)
+	if (known == NULL && sha256_file(path, hex, &size, err) < 0)
 		return -1;
+	if (known) {
+		if (lstat(path, &sb) < 0)
+			return dt_fail_errno(err, DT_EIO, "cannot stat '%s'", path);
+		memcpy(hex, known, sizeof(hex));
+		size = (uint64_t)sb.st_size;
+	}
 	if (asprintf(&key, "%s/%s", s->prefix, rel) < 0)
 		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
-	r = store_put_file(s->out, key, path, err);
+	r = store_move_file(s->out, key, path, &moved, err);
 	free(key);
+	if (r == 0 && known && !moved)
+		r = sha256_file(path, hex, &size, err);
 	if (r < 0)
 		return -1;
 	*bytes += size;
@@ -346,10 +361,66 @@ read_summary(const char *path)
 	return last;
 }
 
-/* Put every file under dir (rel "extracted/...") into the store. */
+/*
+ * extract/manifest.jsonl as {"files/...": {"sha256", "size"}}: what `scan -x` hashed as it
+ * wrote each file (a name listed twice with different digests is left out). New; an empty
+ * object when there is none.
+ */
+static json_t *
+read_manifest(const char *extract)
+{
+	json_t *map = json_object();
+	char *path = NULL, *line = NULL;
+	size_t cap = 0;
+	FILE *fp = NULL;
+
+	if (map && asprintf(&path, "%s/manifest.jsonl", extract) >= 0)
+		fp = fopen(path, "rb");
+	while (fp && getline(&line, &cap, fp) > 0) {
+		json_t *m = json_loads(line, 0, NULL);
+		const char *file = json_string_value(json_object_get(m, "file"));
+		const char *hex = json_string_value(json_object_get(m, "sha256"));
+		json_t *size = json_object_get(m, "size"), *had;
+
+		if (file && hex && strlen(hex) == 64 && strspn(hex, "0123456789abcdef") == 64 &&
+		    json_is_integer(size)) {
+			had = json_object_get(map, file);
+			if (had == NULL)
+				json_object_set_new(
+					map, file,
+					json_pack("{s:s, s:O}", "sha256", hex, "size", size));
+			else if (!json_equal(json_object_get(had, "sha256"),
+					     json_object_get(m, "sha256")))
+				json_object_set_new(map, file, json_null());
+		}
+		json_decref(m);
+	}
+	if (fp)
+		fclose(fp);
+	free(line);
+	free(path);
+	return map;
+}
+
+/* The manifest's SHA-256 for the file rel ("extracted/files/...") of size bytes, or NULL. */
+static const char *
+manifest_hash(json_t *manifest, const char *rel, uint64_t size)
+{
+	json_t *m = json_object_get(manifest, rel + strlen("extracted/"));
+	json_t *sz = json_object_get(m, "size");
+
+	if (!json_is_integer(sz) || (uint64_t)json_integer_value(sz) != size)
+		return NULL;
+	return json_string_value(json_object_get(m, "sha256"));
+}
+
+/*
+ * Put every file under dir (rel "extracted/...") into the store; a file the manifest hashed
+ * is moved (put_object()).
+ */
 static int
-put_tree(struct slot *s, json_t *objects, const char *dir, const char *rel, int depth,
-	 uint64_t *bytes, size_t *count, struct dt_err *err)
+put_tree(struct slot *s, json_t *objects, json_t *manifest, const char *dir, const char *rel,
+	 int depth, uint64_t *bytes, size_t *count, struct dt_err *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -386,14 +457,18 @@ put_tree(struct slot *s, json_t *objects, const char *dir, const char *rel, int 
 				break;
 			}
 			if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && depth < 256)
-				ret = put_tree(s, objects, path, sub, depth + 1, bytes, count, err);
+				ret = put_tree(s, objects, manifest, path, sub, depth + 1, bytes,
+					       count, err);
 			else if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
 				if (++*count > WORKER_MAX_EXTRACT)
 					ret = dt_fail(err, DT_ENOMEM,
 						      "more than %d extracted files",
 						      WORKER_MAX_EXTRACT);
 				else
-					ret = put_object(s, objects, sub, path, bytes, err);
+					ret = put_object(
+						s, objects, sub, path,
+						manifest_hash(manifest, sub, (uint64_t)sb.st_size),
+						bytes, err);
 			}
 			free(path);
 			free(sub);
@@ -412,22 +487,28 @@ put_tree(struct slot *s, json_t *objects, const char *dir, const char *rel, int 
 static int
 publish(struct worker *w, struct slot *s, int scan_status, struct dt_err *err)
 {
-	json_t *objects = json_object(), *summary, *complete;
+	json_t *objects = json_object(), *manifest = NULL, *summary, *complete;
 	char *events = NULL, *gz = NULL, *extract = NULL, finished[64];
 	uint64_t ev_bytes = 0, gz_bytes = 0, ex_bytes = 0;
 	size_t ex_count = 0;
-	char hex[65];
+	struct stat sb;
 	int ret = -1;
 
 	if (objects == NULL || asprintf(&events, "%s/events.jsonl", s->dir) < 0 ||
 	    asprintf(&gz, "%s/events.jsonl.gz", s->dir) < 0 ||
-	    asprintf(&extract, "%s/extract", s->dir) < 0) {
+	    asprintf(&extract, "%s/extract", s->dir) < 0 ||
+	    (manifest = read_manifest(extract)) == NULL) {
 		dt_fail(err, DT_ENOMEM, "worker: out of memory");
 		goto out;
 	}
-	if (sha256_file(events, hex, &ev_bytes, err) < 0 || gzip_file(events, gz, err) < 0 ||
-	    put_object(s, objects, "events.jsonl.gz", gz, &gz_bytes, err) < 0 ||
-	    put_tree(s, objects, extract, "extracted", 0, &ex_bytes, &ex_count, err) < 0)
+	if (stat(events, &sb) < 0) {
+		dt_fail_errno(err, DT_EIO, "cannot stat '%s'", events);
+		goto out;
+	}
+	ev_bytes = (uint64_t)sb.st_size;
+	if (gzip_file(events, gz, err) < 0 ||
+	    put_object(s, objects, "events.jsonl.gz", gz, NULL, &gz_bytes, err) < 0 ||
+	    put_tree(s, objects, manifest, extract, "extracted", 0, &ex_bytes, &ex_count, err) < 0)
 		goto out;
 	now_rfc3339(finished, sizeof(finished));
 	summary = read_summary(events);
@@ -471,6 +552,7 @@ publish(struct worker *w, struct slot *s, int scan_status, struct dt_err *err)
 		wlog_bytes(w, s, "stored", gz_bytes + ex_bytes, "results stored, COMPLETE written");
 out:
 	json_decref(objects);
+	json_decref(manifest);
 	free(events);
 	free(gz);
 	free(extract);

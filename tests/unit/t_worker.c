@@ -492,3 +492,63 @@ TEST(t_store_dir_refuses_climbing_keys_and_links)
 	memset(&err, 0, sizeof(err));
 	CHECK(store_open("s3x://b", NULL, &s, &err) == -1 && s == NULL);
 }
+
+/* A file on the store's filesystem is renamed into place (the same inode, 0600), not copied. */
+TEST(t_store_dir_move_renames_on_the_same_filesystem)
+{
+	struct store *s;
+	struct dt_err err = { 0 };
+	struct stat before, after;
+	int moved = -1;
+	char *back;
+
+	REQUIRE(store_open("out", NULL, &s, &err) == 0);
+	REQUIRE(t_write("local", "hello", 5) == 0);
+	REQUIRE(chmod("local", 0644) == 0 && stat("local", &before) == 0);
+	CHECK(store_move_file(s, "case/extracted/files/a", "local", &moved, &err) == 0);
+	CHECK(moved == 1);
+	CHECK(access("local", F_OK) != 0);
+	CHECK(stat("out/case/extracted/files/a", &after) == 0 && after.st_ino == before.st_ino &&
+	      after.st_dev == before.st_dev && (after.st_mode & 0777) == 0600);
+	back = t_slurp("out/case/extracted/files/a", NULL);
+	CHECK(back && strcmp(back, "hello") == 0);
+	free(back);
+	/* A COMPLETE is a commit marker: written (fsynced) as ever, never moved. */
+	REQUIRE(t_write("marker", "done", 4) == 0);
+	CHECK(store_move_file(s, "case/COMPLETE", "marker", &moved, &err) == 0 && moved == 0);
+	CHECK(access("marker", F_OK) == 0);
+	back = t_slurp("out/case/COMPLETE", NULL);
+	CHECK(back && strcmp(back, "done") == 0);
+	free(back);
+	/* A link at the path is not followed: neither it nor its target is taken. */
+	REQUIRE(t_write("target", "secret", 6) == 0);
+	REQUIRE(symlink("target", "link") == 0);
+	CHECK(store_move_file(s, "case/l", "link", &moved, &err) == -1 && err.code == DT_EIO);
+	CHECK(moved == 0 && access("target", F_OK) == 0 && store_exists(s, "case/l", NULL) == 0);
+	store_close(s);
+}
+
+/* Across filesystems (/dev/shm, a tmpfs, when the test folder is elsewhere) it is a copy. */
+TEST(t_store_dir_move_copies_across_filesystems)
+{
+	struct store *s;
+	struct dt_err err = { 0 };
+	struct stat here, shm;
+	char dir[] = "/dev/shm/t_worker-XXXXXX", path[64], *back;
+	int moved = -1;
+
+	if (stat(".", &here) != 0 || stat("/dev/shm", &shm) != 0 || here.st_dev == shm.st_dev ||
+	    mkdtemp(dir) == NULL)
+		SKIP("no second filesystem at /dev/shm");
+	snprintf(path, sizeof(path), "%s/f", dir);
+	REQUIRE(t_write(path, "across", 6) == 0);
+	REQUIRE(store_open("out", NULL, &s, &err) == 0);
+	CHECK(store_move_file(s, "case/f", path, &moved, &err) == 0 && moved == 0);
+	back = t_slurp("out/case/f", NULL);
+	CHECK(back && strcmp(back, "across") == 0);
+	free(back);
+	CHECK(access(path, F_OK) == 0);
+	store_close(s);
+	unlink(path);
+	rmdir(dir);
+}
