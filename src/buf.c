@@ -82,6 +82,14 @@ buf_grow_array(void *arrp, size_t *cap, size_t need, size_t elem, struct dt_err 
 	return 0;
 }
 
+void
+buf_free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 int
 buf_add(struct buf *b, const void *p, size_t n, struct dt_err *err)
 {

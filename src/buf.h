@@ -40,6 +40,8 @@ int buf_add_varint(struct buf *b, uint64_t v, struct dt_err *err) DT_MUST_USE;
 int buf_grow_array(void *arrp, size_t *cap, size_t need, size_t elem,
 		   struct dt_err *err) DT_MUST_USE;
 #define BUF_GROW(arr, need, cap, err) buf_grow_array(&(arr), &(cap), (need), sizeof(*(arr)), (err))
+/* Free the n strings of v, then v (NULL with n 0 is fine). */
+void buf_free_strings(char **v, size_t n);
 
 /* Hand the data over: *out is new (free()), the buffer is left empty. */
 unsigned char *buf_detach(struct buf *b, size_t *len);

@@ -28,15 +28,7 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void
-free_names(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-/* The names in dir but those starting with '.', sorted: *out is new (free_names()). */
+/* The names in dir but those starting with '.', sorted: *out is new (buf_free_strings()). */
 static int
 list_dir(const char *dir, char ***out, size_t *count, struct dt_err *err)
 {
@@ -61,7 +53,7 @@ list_dir(const char *dir, char ***out, size_t *count, struct dt_err *err)
 	if (errno != 0) {
 		dt_fail_errno(err, DT_EIO, "cannot read '%s'", dir);
 		closedir(d);
-		free_names(names, n);
+		buf_free_strings(names, n);
 		return -1;
 	}
 	closedir(d);
@@ -72,7 +64,7 @@ list_dir(const char *dir, char ***out, size_t *count, struct dt_err *err)
 	return 0;
 oom:
 	closedir(d);
-	free_names(names, n);
+	buf_free_strings(names, n);
 	return dt_fail(err, DT_ENOMEM, "cannot list '%s': out of memory", dir);
 }
 
@@ -101,7 +93,7 @@ walk_folder(struct walk *w, unsigned depth)
 	}
 	w->path.len = plen;
 	w->path.data[plen] = '\0';
-	free_names(names, n);
+	buf_free_strings(names, n);
 	return ret;
 }
 

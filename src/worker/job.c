@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "worker/job.h"
 
 #include "banned.h"
@@ -116,14 +117,6 @@ dup_into(char **dst, const char *s, struct dt_err *err)
 	return *dst ? 0 : dt_fail(err, DT_ENOMEM, "job: out of memory");
 }
 
-static void
-free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static int
 dup_list(char ***dst, size_t *ndst, char *const *src, size_t n, struct dt_err *err)
 {
@@ -139,7 +132,7 @@ dup_list(char ***dst, size_t *ndst, char *const *src, size_t n, struct dt_err *e
 	for (size_t i = 0; i < n; i++) {
 		v[i] = strdup(src[i]);
 		if (v[i] == NULL) {
-			free_list(v, i);
+			buf_free_strings(v, i);
 			return dt_fail(err, DT_ENOMEM, "job: out of memory");
 		}
 	}
@@ -172,18 +165,18 @@ get_list(json_t *o, const char *key, char ***dst, size_t *ndst, struct dt_err *e
 		const char *s = json_string_value(e);
 		if (s == NULL || json_string_length(e) != strlen(s) || *s == '\0' ||
 		    json_string_length(e) > JOB_MAX_STRING) {
-			free_list(list, i);
+			buf_free_strings(list, i);
 			return dt_fail(err, DT_EFORMAT,
 				       "job: '%s' entry %zu is not a non-empty path string", key,
 				       i);
 		}
 		list[i] = strdup(s);
 		if (list[i] == NULL) {
-			free_list(list, i);
+			buf_free_strings(list, i);
 			return dt_fail(err, DT_ENOMEM, "job: out of memory");
 		}
 	}
-	free_list(*dst, *ndst);
+	buf_free_strings(*dst, *ndst);
 	*dst = list;
 	*ndst = n;
 	return 0;
@@ -601,7 +594,7 @@ job_free(struct job *j)
 	free(j->baseline);
 	free(j->output);
 	free(j->changed_since);
-	free_list(j->rules, j->nrules);
-	free_list(j->artifacts, j->nartifacts);
+	buf_free_strings(j->rules, j->nrules);
+	buf_free_strings(j->artifacts, j->nartifacts);
 	memset(j, 0, sizeof(*j));
 }

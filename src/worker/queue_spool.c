@@ -126,9 +126,7 @@ list_names(struct queue *q, int k, int expired, char ***names, size_t *n, struct
 	}
 	closedir(d);
 	if (err && err->code != DT_OK) {
-		for (size_t i = 0; i < *n; i++)
-			free(v[i]);
-		free(v);
+		buf_free_strings(v, *n);
 		*n = 0;
 		return -1;
 	}

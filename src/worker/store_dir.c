@@ -478,9 +478,7 @@ dir_list(struct store *s, const char *prefix, char ***keys, size_t *n, struct dt
 		return errno == ENOENT && (err == NULL || err->code == DT_OK) ? 0 : -1;
 	}
 	if (collect(fd, dir ? dir : "", start, 0, &kl, err) < 0) {
-		for (size_t i = 0; i < kl.n; i++)
-			free(kl.v[i]);
-		free(kl.v);
+		buf_free_strings(kl.v, kl.n);
 		free(dir);
 		return -1;
 	}

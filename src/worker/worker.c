@@ -474,9 +474,7 @@ put_tree(struct slot *s, json_t *objects, json_t *manifest, const char *dir, con
 			free(sub);
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	buf_free_strings(names, n);
 	return ret;
 }
 
