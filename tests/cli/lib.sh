@@ -21,6 +21,10 @@
 #   mkext4 TREE IMG SIZE   mke2fs -t ext4 -d TREE
 #   t_gold_incident TREE SIZE  gold.img and gold.dtree of TREE, and a copy (incident.img)
 #                          mounted read-write on ./mnt to be changed in place
+#   t_incident_done        the changes on ./mnt are made: sync, umount (incident.img ready)
+#   t_host_pair            the worker tests' small pair: gold/etc/hostname host-a on 8M,
+#                          incident.img with host-b (t_gold_incident, t_incident_done)
+#   wait_log FILE STAGE    wait (at most 20 s) until a worker's log FILE has "stage":"STAGE"
 #   oracle DIR [FS [HASHES]] JSON Lines of every entry below DIR from find -printf and
 #                          sha256sum (the independent truth), keys as canon_jsonl
 #   canon_jsonl [--fs P]   deltair's file events/exports (stdin) in the same shape
@@ -361,6 +365,31 @@ t_gold_incident()
 	cp gold.img incident.img
 	t_loop incident.img
 	t_mount "$LOOP" mnt
+}
+
+t_incident_done()
+{
+	sync
+	_t_umount mnt 2> /dev/null || umount mnt
+}
+
+t_host_pair()
+{
+	mkdir -p gold/etc
+	printf 'host-a\n' > gold/etc/hostname
+	t_gold_incident gold 8M
+	printf 'host-b\n' > mnt/etc/hostname
+	t_incident_done
+}
+
+wait_log()
+{
+	local i
+	for i in $(seq 200); do
+		grep -q "\"stage\":\"$2\"" "$1" 2> /dev/null && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # sha256 of a file: sha256sum, or for large (sparse) files Python's hashlib, which is fed

@@ -13,25 +13,13 @@ head -c 100000 /dev/urandom > gold/bin/tool
 t_gold_incident gold 16M
 printf 'host-b\n' > mnt/etc/hostname
 head -c 5000 /dev/urandom > mnt/bin/dropper
-sync
-_t_umount mnt 2> /dev/null || umount mnt
+t_incident_done
 # The evidence is a FIFO at first, so the scan is surely still running (blocked in open)
 # when the worker is killed; then the image takes its name.
 mkfifo ev.img
 dt_ok submit --queue spool:sp --case IR-9 --baseline gold.dtree --output res ev.img
 id=$(cat out)
 R=res/IR-9/ev.img
-
-# Wait until the worker's log says stage $2 (file $1), at most 20 s.
-wait_log()
-{
-	local i
-	for i in $(seq 200); do
-		grep -q "\"stage\":\"$2\"" "$1" 2> /dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 "$DELTAIR" worker --queue spool:sp --lease 4 --poll 1 --work-dir wd 2> w1.log &
 wpid=$!

@@ -7,12 +7,7 @@
 . "$TOP/tests/cli/lib.sh"
 need mke2fs jq pgrep
 
-mkdir -p gold/etc
-printf 'host-a\n' > gold/etc/hostname
-t_gold_incident gold 8M
-printf 'host-b\n' > mnt/etc/hostname
-sync
-_t_umount mnt 2> /dev/null || umount mnt
+t_host_pair
 head -c 1000000 /dev/urandom > junk.img
 mkfifo hang.fifo
 

@@ -6,22 +6,7 @@
 . "$TOP/tests/cli/lib.sh"
 need mke2fs jq pgrep
 
-mkdir -p gold/etc
-printf 'host-a\n' > gold/etc/hostname
-t_gold_incident gold 8M
-printf 'host-b\n' > mnt/etc/hostname
-sync
-_t_umount mnt 2> /dev/null || umount mnt
-
-wait_log()
-{
-	local i
-	for i in $(seq 200); do
-		grep -q "\"stage\":\"$2\"" "$1" 2> /dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+t_host_pair
 
 # Idle.
 "$DELTAIR" worker --queue spool:sp --output res 2> idle.log &
