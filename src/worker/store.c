@@ -133,12 +133,22 @@ store_delete_prefix(struct store *s, const char *prefix, struct dt_err *err)
 	return base(s)->ops->delete_prefix(s, prefix, err);
 }
 
+static int
+cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int
 store_list(struct store *s, const char *prefix, char ***keys, size_t *n, struct dt_err *err)
 {
 	*keys = NULL;
 	*n = 0;
-	return base(s)->ops->list(s, prefix, keys, n, err);
+	if (base(s)->ops->list(s, prefix, keys, n, err) < 0)
+		return -1;
+	if (*n)
+		qsort(*keys, *n, sizeof(**keys), cmp_keys);
+	return 0;
 }
 
 const char *

@@ -457,12 +457,6 @@ collect(int fd, const char *base, const char *start, int depth, struct keylist *
 }
 
 static int
-cmp_keys(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
 dir_list(struct store *s, const char *prefix, char ***keys, size_t *n, struct dt_err *err)
 {
 	struct keylist kl = { NULL, 0, 0 };
@@ -483,8 +477,6 @@ dir_list(struct store *s, const char *prefix, char ***keys, size_t *n, struct dt
 		return -1;
 	}
 	free(dir);
-	if (kl.n)
-		qsort(kl.v, kl.n, sizeof(*kl.v), cmp_keys);
 	*keys = kl.v;
 	*n = kl.n;
 	return 0;

@@ -24,6 +24,7 @@ struct store_ops {
 	/* Write key's bytes into fd, a new regular file (store.c names and renames it). */
 	int (*get_fd)(struct store *s, const char *key, int fd, struct dt_err *err);
 	int (*delete_prefix)(struct store *s, const char *prefix, struct dt_err *err);
+	/* The keys under prefix, in any order (store.c sorts them). */
 	int (*list)(struct store *s, const char *prefix, char ***keys, size_t *n,
 		    struct dt_err *err);
 };

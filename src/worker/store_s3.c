@@ -91,13 +91,7 @@ s3s_get_fd(struct store *s, const char *key, int fd, struct dt_err *err)
 	return rc;
 }
 
-static int
-cmp_keys(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The objects under prefix, named as the store names them (PREFIX/ taken off), sorted. */
+/* The objects under prefix, named as the store names them (PREFIX/ taken off). */
 static int
 s3s_list(struct store *s, const char *prefix, char ***keys, size_t *n, struct dt_err *err)
 {
@@ -123,7 +117,6 @@ s3s_list(struct store *s, const char *prefix, char ***keys, size_t *n, struct dt
 		memmove(all[i], all[i] + plen, strlen(all[i] + plen) + 1);
 		all[o++] = all[i];
 	}
-	qsort(all, o, sizeof(*all), cmp_keys);
 	*keys = all;
 	*n = o;
 	return 0;
