@@ -43,7 +43,7 @@ store_open(const char *url, const struct store_options *opt, struct store **out,
 	char *copy;
 
 	*out = NULL;
-	if (strncmp(url, "s3://", 5) == 0) {
+	if (strncmp(url, store_s3_ops.scheme, strlen(store_s3_ops.scheme)) == 0) {
 		ops = &store_s3_ops;
 	} else if (strstr(url, "://") != NULL) {
 		return dt_fail(err, DT_EUSAGE, "store '%s': not a folder or s3://BUCKET[/PREFIX]",
