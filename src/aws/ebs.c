@@ -27,6 +27,7 @@
 #include "aws/profile.h"
 #include "buf.h"
 #include "cblk.h"
+#include "outfile.h"
 
 #include "banned.h"
 
@@ -710,20 +711,23 @@ cache_put(struct ebs *e, const char *path, const unsigned char *data)
 {
 	char tmp[600];
 	unsigned char sum[SHA256_DIGEST_LENGTH];
-	int fd, ok;
+	int fd, ok, slot;
 
 	snprintf(tmp, sizeof(tmp), "%s/.tXXXXXX", e->cache_dir);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return; /* a full disk costs fetches, never a wrong read */
+	slot = outfile_track(AT_FDCWD, tmp); /* a signal (SIGINT of a diff) removes it */
 	SHA256(data, EBS_BLOCK_SIZE, sum);
 	ok = fchmod(fd, 0600) == 0 && pwrite(fd, data, EBS_BLOCK_SIZE, 0) == EBS_BLOCK_SIZE &&
 	     pwrite(fd, sum, sizeof(sum), EBS_BLOCK_SIZE) == (ssize_t)sizeof(sum);
 	ok = close(fd) == 0 && ok;
 	if (!ok || rename(tmp, path) < 0) {
 		(void)unlink(tmp);
+		outfile_untrack(slot);
 		return;
 	}
+	outfile_untrack(slot);
 	pthread_mutex_lock(&cache_lock);
 	e->cache_used += CACHE_FILE_SIZE;
 	if (e->cache_used > e->cache_max)

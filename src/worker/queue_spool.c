@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "outfile.h"
 #include "worker/queue_int.h"
 
 #include "banned.h"
@@ -144,7 +145,7 @@ write_reason(struct queue *q, const char *id, const char *reason, unsigned count
 	char tmp[SPOOL_ID_MAX + 32], final[SPOOL_ID_MAX + 16];
 	int fd;
 	FILE *fp;
-	int ok;
+	int ok, slot;
 
 	snprintf(tmp, sizeof(tmp), ".%s.reason.tmp", id);
 	snprintf(final, sizeof(final), "%s.reason", id);
@@ -156,6 +157,7 @@ write_reason(struct queue *q, const char *id, const char *reason, unsigned count
 		return dt_fail_errno(err, DT_EIO, "spool '%s': cannot write failed/%s", q->path,
 				     final);
 	}
+	slot = outfile_track(q->fd[SP_FAILED], tmp);
 	/* One line: a reason with a newline in it would read as two. */
 	for (const char *p = reason; *p; p++)
 		fputc(*p == '\n' || *p == '\r' ? ' ' : *p, fp);
@@ -165,8 +167,10 @@ write_reason(struct queue *q, const char *id, const char *reason, unsigned count
 	if (!ok || renameat(q->fd[SP_FAILED], tmp, q->fd[SP_FAILED], final) < 0) {
 		dt_fail_errno(err, DT_EIO, "spool '%s': cannot write failed/%s", q->path, final);
 		unlinkat(q->fd[SP_FAILED], tmp, 0);
+		outfile_untrack(slot);
 		return -1;
 	}
+	outfile_untrack(slot);
 	return 0;
 }
 
@@ -439,7 +443,7 @@ spool_send(struct queue *q, const char *body, char **id_out, struct dt_err *err)
 	struct timespec ts;
 	struct tm tm;
 	size_t len = strlen(body), off = 0;
-	int fd, ok;
+	int fd, ok, slot;
 
 	*id_out = NULL;
 	if (len > SPOOL_MAX_BODY)
@@ -456,6 +460,7 @@ spool_send(struct queue *q, const char *body, char **id_out, struct dt_err *err)
 	fd = openat(q->fd[SP_IN], tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return dt_fail_errno(err, DT_EIO, "spool '%s': cannot write incoming/", q->path);
+	slot = outfile_track(q->fd[SP_IN], tmp); /* `submit` on a signal leaves no temporary */
 	while (off < len) {
 		ssize_t w = write(fd, body + off, len - off);
 		if (w < 0 && errno == EINTR)
@@ -469,8 +474,10 @@ spool_send(struct queue *q, const char *body, char **id_out, struct dt_err *err)
 	if (!ok || renameat(q->fd[SP_IN], tmp, q->fd[SP_IN], id) < 0) {
 		dt_fail_errno(err, DT_EIO, "spool '%s': cannot write incoming/%s", q->path, id);
 		unlinkat(q->fd[SP_IN], tmp, 0);
+		outfile_untrack(slot);
 		return -1;
 	}
+	outfile_untrack(slot);
 	fsync(q->fd[SP_IN]);
 	*id_out = strdup(id);
 	return *id_out ? 0 : dt_fail(err, DT_ENOMEM, "spool: out of memory");

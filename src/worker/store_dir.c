@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "outfile.h"
 #include "worker/store_int.h"
 
 #include "banned.h"
@@ -152,7 +153,7 @@ put(struct store *s, const char *key, int src, const void *data, size_t len, str
 {
 	char tmp[64];
 	const char *leaf;
-	int dirfd, fd, ok = 0, commit;
+	int dirfd, fd, ok = 0, commit, slot;
 
 	dirfd = open_parent(s, key, 1, &leaf, err);
 	if (dirfd < 0)
@@ -169,6 +170,7 @@ put(struct store *s, const char *key, int src, const void *data, size_t len, str
 		close(dirfd);
 		return -1;
 	}
+	slot = outfile_track(dirfd, tmp); /* `store put` on a signal leaves no temporary */
 	/* O_CREAT's mode is masked by the umask; the store's files are 0600 regardless. */
 	ok = fchmod(fd, 0600) == 0;
 	if (ok)
@@ -179,9 +181,11 @@ put(struct store *s, const char *key, int src, const void *data, size_t len, str
 	if (!ok) {
 		dt_fail_errno(err, DT_EIO, "store '%s': cannot write '%s'", s->root, key);
 		unlinkat(dirfd, tmp, 0);
+		outfile_untrack(slot);
 		close(dirfd);
 		return -1;
 	}
+	outfile_untrack(slot);
 	if (commit && fsync(dirfd) < 0) {
 		dt_fail_errno(err, DT_EIO, "store '%s': cannot sync '%s'", s->root, key);
 		close(dirfd);

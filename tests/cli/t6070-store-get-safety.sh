@@ -3,7 +3,8 @@
 # rule, checked before anything is fetched). put/get round-trips by sha256sum; get into a new
 # file makes it 0600; an existing file that is not empty (an evidence image here) is refused
 # and left byte for byte as it was, unless --force; a symbolic link, a block device and a
-# folder are refused; no temporary file is left beside the refused target.
+# folder are refused; no temporary file is left beside the refused target; a `store put`
+# stopped by a signal leaves no temporary file in the store.
 # Oracles: sha256sum, stat(1), ls.
 . "$TOP/tests/cli/lib.sh"
 need sha256sum stat losetup
@@ -51,4 +52,22 @@ expect_rc 2 "store get onto a block device"
 # 4. --force belongs to get only.
 dt store put --force "$PWD/st" case/h1/x obj.bin
 expect_rc 2 "store put --force"
+
+# 5. A `store put` stopped by SIGTERM mid-copy (its source a FIFO no one writes to yet)
+# exits 143 and leaves no temporary file in the store, and no key.
+mkfifo slow.fifo
+"$DELTAIR" store put "$PWD/st" case/h2/slow.bin slow.fifo > out 2> err &
+put=$!
+exec 7> slow.fifo # the put's open returns; its copy now waits for data
+for _ in $(seq 50); do
+	[ -n "$(ls -A st/case/h2 2>/dev/null)" ] && break
+	sleep 0.1
+done
+[ -n "$(ls -A st/case/h2 2>/dev/null)" ] || fail "store put never created its temporary file"
+kill -TERM "$put"
+rc=0
+wait "$put" || rc=$?
+exec 7>&-
+[ "$rc" -eq 143 ] || fail "store put on SIGTERM exited $rc (want 143)"
+[ -z "$(ls -A st/case/h2)" ] || fail "SIGTERM left in the store: $(ls -A st/case/h2)"
 t_done
