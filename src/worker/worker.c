@@ -58,7 +58,8 @@ struct slot {
 	char *baseline;     /* owned: the local .dtree */
 	struct attach *att; /* owned: attach mode's volume, closed after the child */
 	char started[64];   /* RFC 3339 */
-	double t0;          /* monotonic */
+	double t0;          /* monotonic: the claim */
+	double scan_t0;     /* monotonic: the scan child's start, for the wall-clock limit */
 	double last_beat;
 	int timed_out;
 };
@@ -795,6 +796,7 @@ spawn(struct worker *w, struct slot *s, const char *evidence, struct dt_err *err
 	/* Also here: the parent may kill the group before the child ran setpgid(). */
 	setpgid(pid, pid);
 	s->pid = pid;
+	s->scan_t0 = now_mono();
 	return 0;
 }
 
@@ -1005,7 +1007,7 @@ tick(struct worker *w)
 		if (!s->busy || s->pid == 0)
 			continue;
 		if (s->job.limits.wall_seconds && !s->timed_out &&
-		    t - s->t0 > (double)s->job.limits.wall_seconds) {
+		    t - s->scan_t0 > (double)s->job.limits.wall_seconds) {
 			wlog(w, "warn", s, "timeout", "wall-clock limit reached: killing the scan");
 			kill(-s->pid, SIGKILL);
 			s->timed_out = 1;

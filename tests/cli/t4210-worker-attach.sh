@@ -54,6 +54,7 @@ mkdir byid
 cat > hook.sh << 'EOF'
 #!/bin/bash
 set -e
+[ ! -f attach.delay ] || sleep "$(cat attach.delay)" # a slow attach
 snap=$(/usr/bin/python3 -c 'import sys, urllib.request as u
 print(u.urlopen(sys.argv[1]).read().decode())' "$AWS_PEER_URL/_peer/ec2" |
 	jq -r --arg v "$1" '.volumes[] | select(.VolumeId == $v) | .SnapshotId')
@@ -140,18 +141,25 @@ bg_worker() {
 	for _ in $(seq 6000); do
 		child=$(pgrep -P "$wpid" -f scan | head -1)
 		[ -n "$child" ] && return 0
+		kill -0 "$wpid" 2> /dev/null || die "the worker ended before a scan started: $(tail -3 bg.err)"
 		sleep 0.01
 	done
 	die "no scan started on an attached volume: $(tail -3 bg.err)"
 }
 
 # 4. The scan hangs (stopped) past its wall-clock limit: killed, the job fails, no volume.
+# The attach takes longer (4 s) than the limit (3 s): the limit is the scan's, counted from
+# its start, not from the claim.
+echo 4 > attach.delay
 submit IR-4 --wall-seconds 3 ebs://$S_OK
 bg_worker --once
 kill -STOP "$child"
 timeout 60 tail --pid="$wpid" -f /dev/null || fail "the worker did not end after the wall limit"
 wait "$wpid" || fail "worker --once (wall limit) exited $?"
+rm attach.delay
 [ -f "sp/failed/$id" ] || fail "the hung job is not in failed/: $(find sp -type f) $(tail -3 bg.err)"
+jq -s -e '(map(select(.stage == "timeout"))[0].elapsed - map(select(.stage == "scan"))[0].elapsed)
+	>= 3' bg.err > /dev/null || fail "the scan was killed less than 3 s after it started: $(cat bg.err)"
 no_volume "wall-clock limit"
 
 # 5. SIGTERM mid-scan: the job goes back to incoming/, the volume is gone, exit 0.
