@@ -14,6 +14,11 @@ t_gold_incident gold 16M
 printf 'host-b\n' > mnt/etc/hostname
 head -c 5000 /dev/urandom > mnt/bin/dropper
 t_incident_done
+# The oracle first, so that the lease below is not spent on it: the image's own scan.
+cp incident.img ev.img
+dt scan --no-progress --baseline "$PWD/gold.dtree" -x plain-x -o plain.jsonl "$PWD/ev.img"
+[ "$rc" -le 1 ] || die "deltair scan: rc $rc: $(cat err)"
+rm ev.img
 # The evidence is a FIFO at first, so the scan is surely still running (blocked in open)
 # when the worker is killed; then the image takes its name.
 mkfifo ev.img
@@ -21,7 +26,7 @@ dt_ok submit --queue spool:sp --case IR-9 --baseline gold.dtree --output res ev.
 id=$(cat out)
 R=res/IR-9/ev.img
 
-"$DELTAIR" worker --queue spool:sp --lease 4 --poll 1 --work-dir wd 2> w1.log &
+"$DELTAIR" worker --queue spool:sp --lease 10 --poll 1 --work-dir wd 2> w1.log &
 wpid=$!
 at_exit "kill -9 $wpid"
 wait_log w1.log scan || die "the worker never started the scan: $(cat w1.log)"
@@ -37,8 +42,6 @@ kill -0 "$scan_pid" 2> /dev/null && { kill -9 "$scan_pid"; fail "the scan outliv
 [ -f "sp/processing/$id~1" ] || die "the claim is not in processing/: $(find sp -type f)"
 rm ev.img
 cp incident.img ev.img
-dt scan --no-progress --baseline "$PWD/gold.dtree" -x plain-x -o plain.jsonl "$PWD/ev.img"
-[ "$rc" -le 1 ] || die "deltair scan: rc $rc: $(cat err)"
 
 # Before the lease runs out, nobody takes it.
 # The claim's mtime is when its lease runs out (docs/worker.md).
