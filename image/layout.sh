@@ -6,7 +6,6 @@
 #   /etc/deltair/deltair.conf, deltair.env  the worker's configuration (conffiles)
 #   /lib/systemd/system/deltair-*.{service,timer}  the units (enabled by image/provision.sh)
 #   /usr/libexec/deltair/firstboot        EC2 user data -> deltair.conf (deltair-firstboot)
-#   /usr/libexec/deltair/worker-config    deltair.conf -> the worker's JSON config
 #   /usr/libexec/deltair/incident         one incident, one instance (deltair-incident)
 #   /etc/cloud/cloud.cfg.d/99-deltair.cfg  cloud-init never runs user data
 #   /usr/share/doc/deltair/               README, operator guide, manual, formats
@@ -27,7 +26,7 @@ install -m 0644 "$top"/artifacts/*.yaml "$dest/usr/share/deltair/artifacts/"
 install -m 0644 "$top/image/deltair.conf" "$top/image/deltair.env" "$dest/etc/deltair/"
 install -m 0644 "$top"/image/systemd/deltair-*.service "$top"/image/systemd/deltair-*.timer \
 	"$dest/lib/systemd/system/"
-install -m 0755 "$top/image/firstboot" "$top/image/worker-config" "$top/image/incident" \
+install -m 0755 "$top/image/firstboot" "$top/image/incident" \
 	"$dest/usr/libexec/deltair/"
 install -m 0644 "$top/image/cloud-init.cfg" "$dest/etc/cloud/cloud.cfg.d/99-deltair.cfg"
 install -m 0644 "$top/README.md" "$top"/docs/*.md "$dest/usr/share/doc/deltair/"

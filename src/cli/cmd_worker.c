@@ -1,11 +1,11 @@
 /* cmd_worker.c - deltair worker: serve a queue of snapshot jobs (worker.h). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "cli.h"
 #include "worker/job.h"
@@ -31,6 +31,8 @@ enum {
 	OPT_SWEEP,
 	OPT_ATTACH_HOOK,
 	OPT_ATTACH_TIMEOUT,
+	OPT_CONFIG_KEYS,
+	OPT_CHECK,
 };
 
 static const char usage_text[] =
@@ -68,8 +70,10 @@ static const char usage_text[] =
 	"                        sh -c, $1 the volume id, $2 its device (it plays udev)\n"
 	"      --gold-cache DIR  jobs with changed_since: the gold block cache their scans\n"
 	"                        share (scan --gold-cache): only changed blocks are fetched\n"
-	"      --config FILE     a JSON object of these options (docs/worker.md); the\n"
-	"                        command line wins\n"
+	"      --config FILE     \"key = value\" lines (/etc/deltair/deltair.conf on the\n"
+	"                        appliance; docs/worker.md): the command line wins\n"
+	"      --config-keys     the keys --config knows, one a line\n"
+	"      --check           check the options and the config, then exit 0 (or 2)\n"
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 stopped (SIGTERM/SIGINT, or --once and the queue is empty); 2 usage;\n"
@@ -107,118 +111,158 @@ struct settings {
 	int once, sweep;
 };
 
-static int
-cfg_string(json_t *v, const char *key, const char **dst)
+/*
+ * --config FILE: the appliance's /etc/deltair/deltair.conf, "key = value" lines. A key is
+ * an option's setting by another name (cfg_keys), applied through the same handler as the
+ * command line, which wins. Lists are comma-separated ("none": the --no- option); numbers
+ * are whole; an empty value, or a key the command line gave, keeps the default.
+ */
+enum cfg_kind { CFG_STRING, CFG_NUMBER, CFG_LIST };
+static const struct cfg_key {
+	const char *name;
+	int opt;  /* the command line's option */
+	int none; /* lists: the option of "none" */
+	enum cfg_kind kind;
+} cfg_keys[] = {
+	{ "queue", 'q', 0, CFG_STRING },
+	{ "output", 'o', 0, CFG_STRING },
+	{ "baseline", 'b', 0, CFG_STRING },
+	{ "case", 'c', 0, CFG_STRING },
+	{ "region", CLI_OPT_REGION, 0, CFG_STRING },
+	{ "read_mode", CLI_OPT_READ_MODE, 0, CFG_STRING },
+	{ "rules", 'r', 'R', CFG_LIST },
+	{ "artifacts", 'a', 'A', CFG_LIST },
+	{ "memory_mb", CLI_OPT_MEMORY_MB, 0, CFG_NUMBER },
+	{ "cpu_seconds", CLI_OPT_CPU_SECONDS, 0, CFG_NUMBER },
+	{ "wall_seconds", CLI_OPT_WALL_SECONDS, 0, CFG_NUMBER },
+	{ "open_files", CLI_OPT_OPEN_FILES, 0, CFG_NUMBER },
+	{ "sse", OPT_SSE, 0, CFG_STRING },
+	{ "sse_kms_key_id", OPT_SSE_KMS, 0, CFG_STRING },
+	{ "concurrency", 'n', 0, CFG_NUMBER },
+	{ "poll_seconds", OPT_POLL, 0, CFG_NUMBER },
+	{ "lease_seconds", OPT_LEASE, 0, CFG_NUMBER },
+	{ "max_receives", OPT_MAX_RECEIVES, 0, CFG_NUMBER },
+	{ "attach_timeout", OPT_ATTACH_TIMEOUT, 0, CFG_NUMBER },
+	{ "baseline_cache", OPT_BASELINE_CACHE, 0, CFG_STRING },
+	{ "gold_cache", OPT_GOLD_CACHE, 0, CFG_STRING },
+	{ "work_dir", OPT_WORK_DIR, 0, CFG_STRING },
+	{ "host", OPT_HOST, 0, CFG_STRING },
+};
+#define CFG_NKEYS    (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+#define CFG_MAX_LINE 4096
+
+/* The config's values, one per key: the last line that sets it wins. */
+struct config {
+	char *val[CFG_NKEYS]; /* owned; NULL: not set, or set empty */
+	unsigned line[CFG_NKEYS];
+	int given[CFG_NKEYS]; /* the command line set it */
+};
+
+static void
+config_release(struct config *c)
 {
-	if (!json_is_string(v))
-		return cli_usage("worker", "--config: '%s' is not a string", key);
-	if (*dst == NULL)
-		*dst = json_string_value(v);
-	return 0;
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		free(c->val[i]);
 }
 
-static int
-cfg_number(json_t *v, const char *key, long long *dst)
+/* The command line gave option opt: the config's key for it is not used. */
+static void
+config_mark(struct config *c, int opt)
 {
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return cli_usage("worker", "--config: '%s' is not a whole number", key);
-	if (*dst == 0)
-		*dst = json_integer_value(v);
-	return 0;
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (cfg_keys[i].opt == opt || (cfg_keys[i].none && cfg_keys[i].none == opt))
+			c->given[i] = 1;
 }
 
-static int
-cfg_list(json_t *v, const char *key, const char **dst, size_t *n, int none)
+static char *
+trim(char *p)
 {
+	size_t n;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	n = strlen(p);
+	while (n > 0 &&
+	       (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' || p[n - 1] == '\r'))
+		p[--n] = '\0';
+	return p;
+}
+
+static int config_bad(const char *path, unsigned line, const char *fmt, ...) DT_PRINTF(3, 4);
+static int
+config_bad(const char *path, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "deltair: worker: --config '%s': line %u: ", path, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+/* One "key = value" line (trimmed, not a comment) into c. */
+static int
+config_line(struct config *c, const char *path, unsigned n, char *line)
+{
+	char *eq = strchr(line, '='), *key = line, *v;
 	size_t i;
-	json_t *e;
 
-	if (!json_is_array(v) || json_array_size(v) > CLI_JOB_MAX_PATHS)
-		return cli_usage("worker", "--config: '%s' is not an array of paths", key);
-	if (*n || none)
-		return 0;
-	json_array_foreach(v, i, e)
-	{
-		if (!json_is_string(e))
-			return cli_usage("worker", "--config: '%s' is not an array of paths", key);
-		dst[(*n)++] = json_string_value(e);
+	if (eq == NULL)
+		return config_bad(path, n, "not 'key = value'");
+	*eq = '\0';
+	key = trim(key);
+	v = trim(eq + 1);
+	for (i = 0; i < CFG_NKEYS && strcmp(cfg_keys[i].name, key) != 0; i++)
+		;
+	if (i == CFG_NKEYS)
+		return config_bad(path, n, "unknown key '%.64s'", key);
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return config_bad(path, n, "a control character in the value of '%s'", key);
+	if (cfg_keys[i].kind == CFG_NUMBER && *v && strspn(v, "0123456789") != strlen(v))
+		return config_bad(path, n, "'%s' is not a whole number: '%.64s'", key, v);
+	free(c->val[i]);
+	c->val[i] = NULL;
+	c->line[i] = n;
+	if (*v && (c->val[i] = strdup(v)) == NULL) {
+		fprintf(stderr, "deltair: worker: out of memory\n");
+		return EXIT_NOMEM;
 	}
 	return 0;
 }
 
-/* Fill what the command line did not set from the config file's object. */
 static int
-apply_config(json_t *cfg, struct settings *s, struct cli_job_opts *jo)
+config_read(struct config *c, const char *path)
 {
-	const char *key;
-	json_t *v;
+	char line[CFG_MAX_LINE];
+	unsigned n = 0;
 	int rc = 0;
+	FILE *fp = fopen(path, "r");
 
-	json_object_foreach(cfg, key, v)
-	{
-		if (strcmp(key, "queue") == 0)
-			rc = cfg_string(v, key, &s->queue);
-		else if (strcmp(key, "output") == 0)
-			rc = cfg_string(v, key, &jo->output);
-		else if (strcmp(key, "baseline") == 0)
-			rc = cfg_string(v, key, &jo->baseline);
-		else if (strcmp(key, "case") == 0)
-			rc = cfg_string(v, key, &jo->case_id);
-		else if (strcmp(key, "region") == 0)
-			rc = cfg_string(v, key, &jo->region);
-		else if (strcmp(key, "read_mode") == 0)
-			rc = cfg_string(v, key, &jo->read_mode);
-		else if (strcmp(key, "baseline_cache") == 0)
-			rc = cfg_string(v, key, &s->baseline_cache);
-		else if (strcmp(key, "work_dir") == 0)
-			rc = cfg_string(v, key, &s->work_dir);
-		else if (strcmp(key, "host") == 0)
-			rc = cfg_string(v, key, &s->host);
-		else if (strcmp(key, "by_id_dir") == 0)
-			rc = cfg_string(v, key, &s->by_id_dir);
-		else if (strcmp(key, "sse") == 0)
-			rc = cfg_string(v, key, &s->sse);
-		else if (strcmp(key, "sse_kms_key_id") == 0)
-			rc = cfg_string(v, key, &s->sse_kms_key_id);
-		else if (strcmp(key, "gold_cache") == 0)
-			rc = cfg_string(v, key, &s->gold_cache);
-		else if (strcmp(key, "concurrency") == 0)
-			rc = cfg_number(v, key, &s->concurrency);
-		else if (strcmp(key, "poll_seconds") == 0)
-			rc = cfg_number(v, key, &s->poll);
-		else if (strcmp(key, "lease_seconds") == 0)
-			rc = cfg_number(v, key, &s->lease);
-		else if (strcmp(key, "max_receives") == 0)
-			rc = cfg_number(v, key, &s->max_receives);
-		else if (strcmp(key, "rules") == 0)
-			rc = cfg_list(v, key, jo->rules, &jo->nrules, jo->no_rules);
-		else if (strcmp(key, "artifacts") == 0)
-			rc = cfg_list(v, key, jo->artifacts, &jo->nartifacts, jo->no_artifacts);
-		else if (strcmp(key, "limits") == 0 && json_is_object(v)) {
-			json_t *l;
-			const char *lk;
-			json_object_foreach(v, lk, l)
-			{
-				long long *dst = strcmp(lk, "memory_mb") == 0     ? &jo->memory_mb
-						 : strcmp(lk, "cpu_seconds") == 0 ? &jo->cpu_seconds
-						 : strcmp(lk, "wall_seconds") == 0
-							 ? &jo->wall_seconds
-						 : strcmp(lk, "open_files") == 0 ? &jo->open_files
-										 : NULL;
-				if (dst == NULL)
-					return cli_usage("worker", "--config: unknown limit '%s'",
-							 lk);
-				if ((rc = cfg_number(l, lk, dst)) != 0)
-					return rc;
-			}
-		} else
-			return cli_usage("worker", "--config: unknown key '%s'", key);
-		if (rc != 0)
-			return rc;
+	if (fp == NULL) {
+		fprintf(stderr, "deltair: worker: --config '%s': %s\n", path, strerror(errno));
+		return EXIT_USAGE;
 	}
-	return 0;
+	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		char *l = line;
+		n++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			rc = config_bad(path, n, "longer than %d bytes", CFG_MAX_LINE - 1);
+			break;
+		}
+		l = trim(l);
+		if (*l != '\0' && *l != '#')
+			rc = config_line(c, path, n, l);
+	}
+	if (rc == 0 && ferror(fp)) {
+		fprintf(stderr, "deltair: worker: --config '%s': %s\n", path, strerror(errno));
+		rc = EXIT_USAGE;
+	}
+	fclose(fp);
+	return rc;
 }
-
 static int
 number(const char *name, const char *arg, long long lo, long long hi, long long *out)
 {
@@ -244,6 +288,65 @@ sweep(const struct attach_options *ao)
 	return rc < 0 ? cli_fail("worker", &err) : 0;
 }
 
+/* One setting, from the command line or the config: 0, an exit status, or -1 if c is not one. */
+static int
+setting(struct settings *s, struct cli_job_opts *jo, int c, const char *arg)
+{
+	int x = cli_job_opt("worker", jo, c, arg);
+
+	if (x != 0)
+		return x < 0 ? EXIT_USAGE : 0;
+	switch (c) {
+	case 'q': s->queue = arg; return 0;
+	case 'n': return number("concurrency", arg, 1, WORKER_MAX_CONCURRENCY, &s->concurrency);
+	case OPT_ONCE: s->once = 1; return 0;
+	case OPT_BASELINE_CACHE: s->baseline_cache = arg; return 0;
+	case OPT_WORK_DIR: s->work_dir = arg; return 0;
+	case OPT_POLL: return number("poll", arg, 1, QUEUE_DEFAULT_WAIT, &s->poll);
+	case OPT_LEASE: return number("lease", arg, 1, 12 * 3600, &s->lease);
+	case OPT_MAX_RECEIVES: return number("max-receives", arg, 1, 1000, &s->max_receives);
+	case OPT_HOST: s->host = arg; return 0;
+	case OPT_BY_ID_DIR: s->by_id_dir = arg; return 0;
+	case OPT_GOLD_CACHE: s->gold_cache = arg; return 0;
+	case OPT_SSE: s->sse = arg; return 0;
+	case OPT_SSE_KMS: s->sse_kms_key_id = arg; return 0;
+	case OPT_SWEEP: s->sweep = 1; return 0;
+	case OPT_ATTACH_HOOK: s->attach_hook = arg; return 0;
+	case OPT_ATTACH_TIMEOUT: return number("attach-timeout", arg, 1, 3600, &s->attach_timeout);
+	}
+	return -1;
+}
+
+/* The config's values the command line did not give, as if given (values stay in c). */
+static int
+config_apply(struct config *c, const char *path, struct settings *s, struct cli_job_opts *jo)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		char *v = c->val[i], *item, *next;
+		int rc = 0;
+
+		if (v == NULL || c->given[i])
+			continue;
+		if (k->kind != CFG_LIST)
+			rc = setting(s, jo, k->opt, v);
+		else if (strcmp(v, "none") == 0)
+			rc = setting(s, jo, k->none, NULL);
+		else
+			for (item = v; rc == 0 && item != NULL; item = next) {
+				next = strchr(item, ',');
+				if (next)
+					*next++ = '\0';
+				item = trim(item);
+				if (*item)
+					rc = setting(s, jo, k->opt, item);
+			}
+		if (rc != 0)
+			return config_bad(path, c->line[i], "the value of '%s' (above)", k->name);
+	}
+	return 0;
+}
+
 int
 cmd_worker(int argc, char **argv)
 {
@@ -260,6 +363,8 @@ cmd_worker(int argc, char **argv)
 		{ "by-id-dir", required_argument, NULL, OPT_BY_ID_DIR },
 		{ "gold-cache", required_argument, NULL, OPT_GOLD_CACHE },
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "config-keys", no_argument, NULL, OPT_CONFIG_KEYS },
+		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "sse", required_argument, NULL, OPT_SSE },
 		{ "sse-kms-key-id", required_argument, NULL, OPT_SSE_KMS },
 		{ "sweep", no_argument, NULL, OPT_SWEEP },
@@ -275,62 +380,34 @@ cmd_worker(int argc, char **argv)
 	struct worker_stats st;
 	struct dt_err err = { 0 };
 	const char *config = NULL;
-	json_t *cfg = NULL;
+	int check = 0;
+	struct config cfg = { 0 };
 	struct job defaults;
 	int c, rc = 0;
 
 	cli_job_opts_init(&jo);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":q:n:c:b:o:r:a:h", opts, NULL)) != -1) {
-		int x = cli_job_opt("worker", &jo, c, optarg);
-		if (x < 0)
-			return EXIT_USAGE;
-		if (x > 0)
-			continue;
 		switch (c) {
-		case 'q': s.queue = optarg; break;
-		case 'n':
-			rc = number("concurrency", optarg, 1, WORKER_MAX_CONCURRENCY,
-				    &s.concurrency);
-			break;
-		case OPT_ONCE: s.once = 1; break;
-		case OPT_BASELINE_CACHE: s.baseline_cache = optarg; break;
-		case OPT_WORK_DIR: s.work_dir = optarg; break;
-		case OPT_POLL: rc = number("poll", optarg, 1, QUEUE_DEFAULT_WAIT, &s.poll); break;
-		case OPT_LEASE: rc = number("lease", optarg, 1, 12 * 3600, &s.lease); break;
-		case OPT_MAX_RECEIVES:
-			rc = number("max-receives", optarg, 1, 1000, &s.max_receives);
-			break;
-		case OPT_HOST: s.host = optarg; break;
-		case OPT_BY_ID_DIR: s.by_id_dir = optarg; break;
-		case OPT_GOLD_CACHE: s.gold_cache = optarg; break;
-		case OPT_CONFIG: config = optarg; break;
-		case OPT_SSE: s.sse = optarg; break;
-		case OPT_SSE_KMS: s.sse_kms_key_id = optarg; break;
-		case OPT_SWEEP: s.sweep = 1; break;
-		case OPT_ATTACH_HOOK: s.attach_hook = optarg; break;
-		case OPT_ATTACH_TIMEOUT:
-			rc = number("attach-timeout", optarg, 1, 3600, &s.attach_timeout);
-			break;
+		case OPT_CONFIG: config = optarg; continue;
+		case OPT_CHECK: check = 1; continue;
+		case OPT_CONFIG_KEYS:
+			for (size_t i = 0; i < CFG_NKEYS; i++)
+				puts(cfg_keys[i].name);
+			return 0;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return cli_bad_option("worker", argv, c);
 		}
+		rc = setting(&s, &jo, c, optarg);
+		if (rc < 0)
+			return cli_bad_option("worker", argv, c);
 		if (rc != 0)
 			return rc;
+		config_mark(&cfg, c);
 	}
 	if (argc != optind)
 		return cli_usage("worker", "takes no arguments, not '%s'", argv[optind]);
-	if (config) {
-		json_error_t je;
-		cfg = json_load_file(config, JSON_REJECT_DUPLICATES, &je);
-		if (!json_is_object(cfg)) {
-			fprintf(stderr, "deltair: worker: --config '%s': %s\n", config,
-				cfg ? "not a JSON object" : je.text);
-			json_decref(cfg);
-			return EXIT_USAGE;
-		}
-		rc = apply_config(cfg, &s, &jo);
-	}
+	if (config && (rc = config_read(&cfg, config)) == 0)
+		rc = config_apply(&cfg, config, &s, &jo);
 	if (rc == 0 && s.queue == NULL && !s.sweep)
 		rc = cli_usage("worker", "--queue is required");
 	if (rc == 0 && s.sse && strcmp(s.sse, "AES256") != 0 && strcmp(s.sse, "aws:kms") != 0)
@@ -341,7 +418,7 @@ cmd_worker(int argc, char **argv)
 	if (rc == 0)
 		rc = cli_job_parse("worker", &jo, "ebs://snap-00000000", NULL, &defaults, NULL);
 	if (rc != 0) {
-		json_decref(cfg);
+		config_release(&cfg);
 		return rc;
 	}
 	wo.queue = s.queue;
@@ -365,15 +442,20 @@ cmd_worker(int argc, char **argv)
 	wo.attach.timeout_seconds = (unsigned)s.attach_timeout;
 	/* SIGTERM cuts an attach's waits short; its cleanup still runs to the end. */
 	wo.attach.cancel = &stop_flag;
+	if (check) {
+		job_free(&defaults);
+		config_release(&cfg);
+		return 0;
+	}
 	if (s.sweep) {
 		rc = sweep(&wo.attach);
 		job_free(&defaults);
-		json_decref(cfg);
+		config_release(&cfg);
 		return rc;
 	}
 	catch_stop();
 	rc = worker_run(&wo, &st, &err) < 0 ? cli_fail("worker", &err) : 0;
 	job_free(&defaults);
-	json_decref(cfg);
+	config_release(&cfg);
 	return rc;
 }

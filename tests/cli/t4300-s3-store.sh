@@ -269,9 +269,9 @@ expect_rc 0 "worker --once (missing baseline)"
 grep -q "no such object" sp/failed/*.reason 2> /dev/null || fail "no 'no such object' reason: $(cat sp/failed/*.reason; cat err)"
 
 # The config's server-side encryption applies to every object of a result.
-printf '{"sse": "aws:kms", "sse_kms_key_id": "testkey-2", "output": "s3://results/enc"}' > w.json
+printf 'sse = aws:kms\nsse_kms_key_id = testkey-2\noutput = s3://results/enc\n' > w.conf
 dt submit --queue spool:sp --case IR-11 --baseline s3://results/baselines/gold.dtree "$PWD/incident.img"
-dt worker --queue spool:sp --once --config w.json --work-dir "$PWD/work"
+dt worker --queue spool:sp --once --config w.conf --work-dir "$PWD/work"
 expect_rc 0 "worker --once with SSE from its config"
 got=$(echo '
 keys = [o["Key"] for o in c.list_objects_v2(Bucket=B, Prefix="enc/IR-11/")["Contents"]]

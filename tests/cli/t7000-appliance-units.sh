@@ -3,14 +3,15 @@
 # script. systemd-analyze verify (the tool that loads them) on every unit, in a root holding
 # the layout and this system's own units; the hardening the worker unit promises, read back
 # by systemd-analyze security --offline; every key of deltair.conf documented once; the
-# packaged config, and one with every key set, turned into JSON by worker-config and
-# accepted by the real `deltair worker`, which serves a submitted job from it; EC2 user data
+# packaged config, and one with every key set, read by the real `deltair worker --config`,
+# which serves a submitted job from it with the config's values (summary.json's job_spec);
+# a bad config refused, naming the line; EC2 user data
 # through IMDSv2 (the AWS peer) applied to the config, and hostile user data refused with
 # nothing run and nothing changed.
 . "$TOP/tests/cli/lib.sh"
 need systemd-analyze curl
 
-KEYS=$("$TOP/image/worker-config" --keys) || die "worker-config --keys failed"
+KEYS=$("$DELTAIR" worker --config-keys) || die "deltair worker --config-keys failed"
 UNITS="deltair-worker.service deltair-sweep.service deltair-sweep.timer deltair-firstboot.service
 deltair-incident.service"
 
@@ -19,7 +20,7 @@ mkdir -p root/usr/lib
 ln -s usr/lib root/lib
 "$TOP/image/layout.sh" root "$DELTAIR" || die "image/layout.sh failed"
 for p in usr/bin/deltair usr/share/deltair/rules usr/share/deltair/artifacts etc/deltair/deltair.conf \
-	etc/deltair/deltair.env usr/libexec/deltair/firstboot usr/libexec/deltair/worker-config \
+	etc/deltair/deltair.env usr/libexec/deltair/firstboot \
 	usr/libexec/deltair/incident lib/systemd/system/deltair-incident.service \
 	etc/cloud/cloud.cfg.d/99-deltair.cfg; do
 	[ -e "root/$p" ] || fail "the layout lacks /$p"
@@ -85,14 +86,24 @@ got=$(grep -o -E '^#?[a-z_]+ =( |$)' "$conf" | tr -d '# =' | sort | paste -sd' '
 
 # 4. The config as the worker reads it: the packaged one, and one with every key set, are
 # accepted by the real worker (an unknown key would be a usage error, exit 2).
-wc=root/usr/libexec/deltair/worker-config
-"$wc" "$conf" packaged.json 2> wc.err || fail "worker-config on the packaged config: $(cat wc.err)"
-"$AWS_PEER_PY" -c '
-import json, sys
-j = json.load(open("packaged.json"))
+"$AWS_PEER_PY" - "$conf" << 'PY' || fail "the packaged config's values are wrong"
+import sys
+vals = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line and not line.startswith("#"):
+        k, _, v = line.partition("=")
+        vals[k.strip()] = v.strip()
 want = {"queue": "spool:/var/spool/deltair", "output": "/var/lib/deltair/results",
         "baseline_cache": "/var/cache/deltair/baselines", "work_dir": "/var/lib/deltair/work"}
-sys.exit(0 if j == want else "packaged.json: %r" % j)' || fail "the packaged config converts wrongly"
+sys.exit(0 if vals == want else "deltair.conf: %r" % vals)
+PY
+# The worker reads the packaged config (the command line wins over the four paths it sets).
+mkdir -p pspool pwork pcache pres
+timeout 60 "$DELTAIR" worker --config "$conf" --queue "spool:$PWD/pspool" --output "$PWD/pres" \
+	--work-dir "$PWD/pwork" --baseline-cache "$PWD/pcache" --once > worker.out 2> worker.err
+rc=$?
+expect_rc 0 "deltair worker --config deltair.conf --once" || head -5 worker.err
 mkdir -p spool work cache results
 tree=$PWD/tree
 mkdir -p "$tree/etc" && printf 'gold\n' > "$tree/etc/motd"
@@ -115,8 +126,10 @@ cpu_seconds = 600
 wall_seconds = 900
 open_files = 1024
 concurrency = 2
-poll_seconds = 0
+poll_seconds = 1
 lease_seconds = 120
+attach_timeout = 60
+gold_cache = $PWD/gcache
 max_receives = 2
 sse = aws:kms
 sse_kms_key_id = alias/deltair-results
@@ -124,29 +137,39 @@ baseline_cache = $PWD/cache
 work_dir = $PWD/work
 host = appliance-test
 CONF
-"$wc" full.conf full.json 2> wc.err || fail "worker-config on every key: $(cat wc.err)"
-"$AWS_PEER_PY" -c '
-import json, os, sys
-j = json.load(open("full.json"))
-ok = (j["limits"] == {"memory_mb": 0, "cpu_seconds": 600, "wall_seconds": 900, "open_files": 1024}
-      and j["rules"] == [os.environ["TOP"] + "/rules", os.environ["TOP"] + "/rules/miners.yar"]
-      and j["artifacts"] == [] and j["concurrency"] == 2 and j["case"] == "IR-7000"
-      and j["sse"] == "aws:kms" and j["sse_kms_key_id"] == "alias/deltair-results")
-sys.exit(0 if ok else "full.json: %r" % j)' || fail "every key converts wrongly"
 # Every key of the list is in full.conf (so that a key added later is tried here too).
 for k in $KEYS; do grep -q "^$k = " full.conf || fail "full.conf does not try key $k"; done
 dt_ok submit --queue "spool:$PWD/spool" "$PWD/incident.img"
-timeout 120 "$DELTAIR" worker --config full.json --once > worker.out 2> worker.err
+timeout 120 "$DELTAIR" worker --config full.conf --once > worker.out 2> worker.err
 rc=$?
-expect_rc 0 "deltair worker --config full.json --once" || cat worker.err | head -5
+expect_rc 0 "deltair worker --config full.conf --once" || cat worker.err | head -5
 ls results/IR-7000/*/COMPLETE > /dev/null 2>&1 || fail "the worker wrote no COMPLETE: $(ls -R results | head; tail -3 worker.err)"
-# A bad config is refused by worker-config, naming the line, and writes nothing.
-printf 'queue = spool:/x\nsse_key = AES256\n' > bad.conf
-"$wc" bad.conf bad.json 2> wc.err && fail "worker-config accepted an unknown key"
-grep -q "line 2: unknown key 'sse_key'" wc.err || fail "worker-config said: $(cat wc.err)"
-[ ! -e bad.json ] || fail "worker-config wrote bad.json"
-printf 'concurrency = two\n' > bad.conf
-"$wc" bad.conf bad.json 2> wc.err && fail "worker-config accepted a bad number"
+# The job ran with the config's values.
+"$AWS_PEER_PY" -c '
+import glob, json, os, sys
+j = json.load(open(glob.glob("results/IR-7000/*/summary.json")[0]))["job_spec"]
+ok = (j.get("limits") == {"cpu_seconds": 600, "wall_seconds": 900, "open_files": 1024}
+      and j.get("rules") == [os.environ["TOP"] + "/rules", os.environ["TOP"] + "/rules/miners.yar"]
+      and j.get("artifacts") == [] and j["case"] == "IR-7000" and j.get("region") == "eu-west-1"
+      and j["baseline"] == os.getcwd() + "/gold.dtree")
+sys.exit(0 if ok else "job_spec: %r" % j)' || fail "the job did not get the config's values"
+# A bad config is refused by the worker (exit 2), naming the line, before anything runs.
+printf 'queue = spool:%s/bspool\nsse_key = AES256\n' "$PWD" > bad.conf
+"$DELTAIR" worker --config bad.conf --once 2> wc.err
+rc=$?
+expect_rc 2 "worker --config with an unknown key"
+grep -q "line 2: unknown key 'sse_key'" wc.err || fail "worker --config said: $(cat wc.err)"
+[ ! -e bspool ] || fail "the worker opened the queue of a bad config"
+printf '# c\n\nconcurrency = two\n' > bad.conf
+"$DELTAIR" worker --config bad.conf --once 2> wc.err
+rc=$?
+expect_rc 2 "worker --config with a bad number"
+grep -q "line 3: 'concurrency' is not a whole number: 'two'" wc.err || fail "worker --config said: $(cat wc.err)"
+printf 'queue = spool:/x\nconcurrency = 65\n' > bad.conf
+"$DELTAIR" worker --config bad.conf --once 2> wc.err
+rc=$?
+expect_rc 2 "worker --config with concurrency 65"
+grep -q "line 2: the value of 'concurrency'" wc.err || fail "worker --config said: $(cat wc.err)"
 
 # 5. User data through IMDSv2, applied to the config and the environment file.
 fbs=root/usr/libexec/deltair/firstboot
@@ -186,7 +209,8 @@ want = {"queue": "sqs://https://sqs.eu-west-1.amazonaws.com/111122223333/deltair
 if vals != want:
     sys.exit("config values %r, want %r" % (vals, want))
 PY
-"$wc" "$conf" ud.json 2> wc.err || fail "worker-config on the config user data made: $(cat wc.err)"
+"$DELTAIR" worker --config "$conf" --check 2> wc.err ||
+	fail "deltair worker --check on the config user data made: $(cat wc.err)"
 grep -q '^AWS_ENDPOINT_URL_SQS=http://127.0.0.1:9324$' root/etc/deltair/deltair.env ||
 	fail "deltair.env lacks the SQS endpoint: $(cat root/etc/deltair/deltair.env)"
 grep -q '^instance=i-0fedcba9876543210$' done.txt || fail "done file: $(cat done.txt)"

@@ -39,7 +39,6 @@ for p in ./usr/bin/deltair ./usr/share/deltair/rules/ ./usr/share/deltair/artifa
 	./lib/systemd/system/deltair-sweep.service ./lib/systemd/system/deltair-sweep.timer \
 	./lib/systemd/system/deltair-firstboot.service ./usr/libexec/deltair/firstboot \
 	./lib/systemd/system/deltair-incident.service ./usr/libexec/deltair/incident \
-	./usr/libexec/deltair/worker-config \
 	./etc/cloud/cloud.cfg.d/99-deltair.cfg ./usr/share/doc/deltair/copyright; do
 	grep -q " $p\$" contents || fail "the package lacks $p"
 done

@@ -1,7 +1,7 @@
 #!/bin/bash
 # t7050: one incident, one instance. User data with incident_* keys (served by the AWS peer's
 # IMDSv2) is turned by firstboot into incident.conf; the incident script queues the snapshot
-# on the local spool, the real worker (from the packaged config, through worker-config)
+# on the local spool, the real worker (from the packaged config)
 # reads it through ebs:// from the peer, and the script reports where the results are; the
 # results' events equal a local `deltair scan` of the same image; a snapshot that cannot be
 # read is reported as failed with the worker's reason; --stop-if-asked powers off only when
@@ -41,20 +41,19 @@ sed "s|spool:/var/spool/deltair|spool:$PWD/spool|; s|/var/lib/deltair/results|$P
 	"$img/deltair.conf" > deltair.conf
 printf 'max_receives = 1\npoll_seconds = 1\n' >> deltair.conf
 cp deltair.conf deltair.conf.orig
-AWS_EC2_METADATA_SERVICE_ENDPOINT=$AWS_PEER_URL/ "$img/firstboot" --conf deltair.conf --env deltair.env \
-	--incident incident.conf --done fb.done 2> fb.err || die "firstboot exited $?: $(cat fb.err)"
+AWS_EC2_METADATA_SERVICE_ENDPOINT=$AWS_PEER_URL/ "$img/firstboot" --deltair "$DELTAIR" --conf deltair.conf \
+	--env deltair.env --incident incident.conf --done fb.done 2> fb.err || die "firstboot exited $?: $(cat fb.err)"
 cmp -s deltair.conf deltair.conf.orig || fail "incident user data changed deltair.conf"
 printf 'baseline = %s\ncase = IR-7050\noutput = %s\nsnapshot = snap-0123456789abcdef1\nstop = yes\ntimeout_seconds = 180\n' \
 	"$PWD/gold.dtree" "$PWD/results" | cmp -s - incident.conf || fail "incident.conf: $(cat incident.conf)"
 # incident_ keys without a snapshot are refused.
 printf 'incident_case = x\n' > ud-bad.txt
-"$img/firstboot" --user-data ud-bad.txt --conf deltair.conf --incident bad-incident.conf --done d2 2> /dev/null &&
+"$img/firstboot" --deltair "$DELTAIR" --user-data ud-bad.txt --conf deltair.conf --incident bad-incident.conf --done d2 2> /dev/null &&
 	fail "firstboot accepted incident keys without a snapshot"
 [ ! -e bad-incident.conf ] || fail "firstboot wrote an incident.conf without a snapshot"
 
 # 2. The worker, from the packaged config, and the incident run.
-"$img/worker-config" deltair.conf worker.json || die "worker-config failed"
-"$DELTAIR" worker --config worker.json > worker.out 2> worker.err &
+"$DELTAIR" worker --config deltair.conf > worker.out 2> worker.err &
 wpid=$!
 at_exit "kill $wpid; wait $wpid"
 rc=0
