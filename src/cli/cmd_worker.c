@@ -33,6 +33,7 @@ enum {
 	OPT_ATTACH_TIMEOUT,
 	OPT_CONFIG_KEYS,
 	OPT_CHECK,
+	OPT_ALLOW_LOCAL,
 };
 
 static const char usage_text[] =
@@ -42,8 +43,12 @@ static const char usage_text[] =
 	"Take snapshot jobs from QUEUE and, for each, run 'deltair scan' of its evidence\n"
 	"against its baseline in a child process with limits, then store events.jsonl.gz,\n"
 	"summary.json, extracted/ and, last, COMPLETE under DEST/CASE/NAME/ (docs/worker.md).\n"
-	"A job whose COMPLETE exists is acknowledged without running again. JSON log lines on\n"
-	"stderr. SIGTERM, SIGINT or SIGHUP: take no more jobs, give running ones back, exit 0.\n"
+	"A job whose COMPLETE exists is acknowledged without running again. Whoever can\n"
+	"queue jobs must not choose what the worker reads or writes: a job's output must be\n"
+	"DEST or beneath it, and from a shared queue (sqs://, or a spool others may write)\n"
+	"its evidence must be ebs://; else the job fails for good, before anything is read.\n"
+	"JSON log lines on stderr. SIGTERM, SIGINT or SIGHUP: take no more jobs, give running\n"
+	"ones back, exit 0.\n"
 	"\n"
 	"Options:\n"
 	"  -q, --queue QUEUE     spool:DIR (a spool folder) or sqs://QUEUE_URL\n"
@@ -73,6 +78,8 @@ static const char usage_text[] =
 	"      --config FILE     \"key = value\" lines (/etc/deltair/deltair.conf on the\n"
 	"                        appliance; docs/worker.md): the command line wins\n"
 	"      --config-keys     the keys --config knows, one a line\n"
+	"      --allow-local-evidence  shared queues too may name a local path as evidence\n"
+	"                        (a device or an image on this machine; default: ebs:// only)\n"
 	"      --check           check the options and the config, then exit 0 (or 2)\n"
 	"  -h, --help            this help\n"
 	"\n"
@@ -108,16 +115,17 @@ struct settings {
 	const char *queue, *baseline_cache, *work_dir, *host, *by_id_dir, *attach_hook, *gold_cache;
 	const char *sse, *sse_kms_key_id; /* s3:// outputs (store.h) */
 	long long concurrency, poll, lease, max_receives, attach_timeout;
-	int once, sweep;
+	int once, sweep, allow_local_evidence;
 };
 
 /*
  * --config FILE: the appliance's /etc/deltair/deltair.conf, "key = value" lines. A key is
  * an option's setting by another name (cfg_keys), applied through the same handler as the
  * command line, which wins. Lists are comma-separated ("none": the --no- option); numbers
- * are whole; an empty value, or a key the command line gave, keeps the default.
+ * are whole; a flag is yes (the option given) or no; an empty value, or a key the command
+ * line gave, keeps the default.
  */
-enum cfg_kind { CFG_STRING, CFG_NUMBER, CFG_LIST };
+enum cfg_kind { CFG_STRING, CFG_NUMBER, CFG_LIST, CFG_FLAG /* yes or no */ };
 static const struct cfg_key {
 	const char *name;
 	int opt;  /* the command line's option */
@@ -147,6 +155,7 @@ static const struct cfg_key {
 	{ "gold_cache", OPT_GOLD_CACHE, 0, CFG_STRING },
 	{ "work_dir", OPT_WORK_DIR, 0, CFG_STRING },
 	{ "host", OPT_HOST, 0, CFG_STRING },
+	{ "allow_local_evidence", OPT_ALLOW_LOCAL, 0, CFG_FLAG },
 };
 #define CFG_NKEYS    (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 #define CFG_MAX_LINE 4096
@@ -223,6 +232,8 @@ config_line(struct config *c, const char *path, unsigned n, char *line)
 			return config_bad(path, n, "a control character in the value of '%s'", key);
 	if (cfg_keys[i].kind == CFG_NUMBER && *v && strspn(v, "0123456789") != strlen(v))
 		return config_bad(path, n, "'%s' is not a whole number: '%.64s'", key, v);
+	if (cfg_keys[i].kind == CFG_FLAG && *v && strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+		return config_bad(path, n, "'%s' is yes or no, not '%.64s'", key, v);
 	free(c->val[i]);
 	c->val[i] = NULL;
 	c->line[i] = n;
@@ -313,6 +324,7 @@ setting(struct settings *s, struct cli_job_opts *jo, int c, const char *arg)
 	case OPT_SWEEP: s->sweep = 1; return 0;
 	case OPT_ATTACH_HOOK: s->attach_hook = arg; return 0;
 	case OPT_ATTACH_TIMEOUT: return number("attach-timeout", arg, 1, 3600, &s->attach_timeout);
+	case OPT_ALLOW_LOCAL: s->allow_local_evidence = 1; return 0;
 	}
 	return -1;
 }
@@ -328,7 +340,9 @@ config_apply(struct config *c, const char *path, struct settings *s, struct cli_
 
 		if (v == NULL || c->given[i])
 			continue;
-		if (k->kind != CFG_LIST)
+		if (k->kind == CFG_FLAG)
+			rc = strcmp(v, "yes") == 0 ? setting(s, jo, k->opt, NULL) : 0;
+		else if (k->kind != CFG_LIST)
 			rc = setting(s, jo, k->opt, v);
 		else if (strcmp(v, "none") == 0)
 			rc = setting(s, jo, k->none, NULL);
@@ -365,6 +379,7 @@ cmd_worker(int argc, char **argv)
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "config-keys", no_argument, NULL, OPT_CONFIG_KEYS },
 		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "allow-local-evidence", no_argument, NULL, OPT_ALLOW_LOCAL },
 		{ "sse", required_argument, NULL, OPT_SSE },
 		{ "sse-kms-key-id", required_argument, NULL, OPT_SSE_KMS },
 		{ "sweep", no_argument, NULL, OPT_SWEEP },
@@ -437,6 +452,7 @@ cmd_worker(int argc, char **argv)
 	wo.sse = s.sse;
 	wo.sse_kms_key_id = s.sse_kms_key_id;
 	wo.gold_cache = s.gold_cache;
+	wo.allow_local_evidence = s.allow_local_evidence;
 	wo.attach.region = defaults.region;
 	wo.attach.attach_hook = s.attach_hook;
 	wo.attach.timeout_seconds = (unsigned)s.attach_timeout;

@@ -582,6 +582,56 @@ job_result_name(const struct job *j)
 	return out;
 }
 
+/*
+ * 1 if url is root or beneath it: root's text, then '/' (or root ends in '/'), and no "." or
+ * ".." part after it. Lexical, as the stores take keys: the same for a folder and s3://.
+ */
+static int
+url_beneath(const char *url, const char *root)
+{
+	size_t n = strlen(root);
+	const char *p;
+
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	if (n == 0 || strncmp(url, root, n) != 0)
+		return 0;
+	p = url + n;
+	if (*p != '\0' && *p != '/' && root[n - 1] != '/')
+		return 0;
+	while (*p) {
+		size_t len;
+		p += strspn(p, "/");
+		len = strcspn(p, "/");
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += len;
+	}
+	return 1;
+}
+
+int
+job_admit(const struct job *j, const char *root, int shared, int allow_local, struct dt_err *err)
+{
+	if (j->output == NULL)
+		return dt_fail(err, DT_EUSAGE, "job: no 'output', and the worker has no --output");
+	if (root == NULL && shared)
+		return dt_fail(err, DT_EUSAGE,
+			       "job: output '%.200s' from a shared queue, and the worker has no "
+			       "--output to confine it",
+			       j->output);
+	if (root != NULL && !url_beneath(j->output, root))
+		return dt_fail(err, DT_EUSAGE,
+			       "job: output '%.200s' is not beneath the worker's --output '%.200s'",
+			       j->output, root);
+	if (j->snapshot == NULL && shared && !allow_local)
+		return dt_fail(err, DT_EUSAGE,
+			       "job: evidence '%.200s' is a local path, from a shared queue: the "
+			       "worker takes only ebs:// from it (--allow-local-evidence)",
+			       j->evidence);
+	return 0;
+}
+
 void
 job_free(struct job *j)
 {

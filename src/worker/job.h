@@ -61,6 +61,17 @@ int job_parse(const char *json, size_t len, const struct job *defaults, struct j
 char *job_to_json(const struct job *j);
 /* Where the job's results go under the output: "<case>/<name>", caller frees. */
 char *job_result_name(const struct job *j);
+/*
+ * May a worker take j: its output is root (the worker's --output; NULL: none) or beneath it
+ * (the same folder or bucket, a deeper prefix, no "." or ".." part; lexical, as the stores
+ * take names). shared: j came from a queue others may write (queue_shared()): then an output
+ * needs a root to confine it, and local-path evidence (a device, an image) needs allow_local
+ * (the operator's --allow-local-evidence); ebs:// evidence, direct or attach, is always
+ * allowed. Checked before anything of the job is read or written; a refusal is DT_EUSAGE
+ * with the reason (a permanent failure of the job).
+ */
+int job_admit(const struct job *j, const char *root, int shared, int allow_local,
+	      struct dt_err *err) DT_MUST_USE;
 void job_free(struct job *j);
 
 #endif

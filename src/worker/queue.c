@@ -43,6 +43,12 @@ queue_open(const char *url, const struct queue_options *opt, struct queue **out,
 	return 0;
 }
 
+int
+queue_shared(const struct queue *q)
+{
+	return ((const struct queue_base *)q)->shared;
+}
+
 void
 queue_close(struct queue *q)
 {

@@ -72,6 +72,13 @@ int queue_fail(struct queue *q, struct queue_msg *m, int permanent, const char *
 /* Give the job back untouched, now (SIGTERM): SQS visibility 0; spool: back to incoming/. */
 int queue_release(struct queue *q, struct queue_msg *m, struct dt_err *err) DT_MUST_USE;
 void queue_msg_free(struct queue_msg *m);
+/*
+ * 1 when others than this machine's administrator may put jobs on q, so a job's fields are
+ * not the operator's word: sqs:// (anyone the queue policy lets send), or a spool whose folder
+ * or incoming/ is owned by a user other than root and this process's, or that group or
+ * others may write (the spool's open warns then). 0: a spool only root (or this user) writes.
+ */
+int queue_shared(const struct queue *q);
 /* Put one job on the queue ('deltair submit'); *id_out (caller frees) names it. */
 int queue_send(struct queue *q, const char *body, char **id_out, struct dt_err *err) DT_MUST_USE;
 

@@ -32,6 +32,7 @@ struct queue_ops {
 /* The first member of every backend's struct queue. */
 struct queue_base {
 	const struct queue_ops *ops;
+	int shared; /* set by the backend's open: queue_shared() */
 };
 
 extern const struct queue_ops queue_spool_ops;

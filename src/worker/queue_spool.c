@@ -495,6 +495,32 @@ spool_close(struct queue *q)
 	free(q);
 }
 
+/*
+ * Whether someone other than root and this process's user can put a job in the spool: the
+ * folder (dir, "" or "incoming/", of spool) is another user's, or group or others may write
+ * it. Such a spool's jobs are not the operator's word (queue_shared()): the worker says so.
+ */
+static int
+spool_shared(int fd, const char *dir, const char *spool, const struct queue_options *opt)
+{
+	struct stat st;
+	char msg[512];
+
+	if (fstat(fd, &st) < 0)
+		return 1;
+	if ((st.st_uid == 0 || st.st_uid == geteuid()) && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
+		return 0;
+	if (opt && opt->warn) {
+		snprintf(msg, sizeof(msg),
+			 "spool '%.300s': %s is owned by uid %u with mode %04o: others may queue "
+			 "jobs, so it is a shared queue (jobs with local evidence refused)",
+			 spool, *dir ? dir : "the folder", (unsigned)st.st_uid,
+			 (unsigned)(st.st_mode & 07777));
+		opt->warn(opt->warn_arg, msg);
+	}
+	return 1;
+}
+
 static int
 spool_open(const char *rest, const struct queue_options *opt, struct queue **out,
 	   struct dt_err *err)
@@ -532,12 +558,15 @@ spool_open(const char *rest, const struct queue_options *opt, struct queue **out
 		if (q->fd[k] < 0)
 			break;
 	}
-	close(top);
 	if (q->fd[SP_NDIRS - 1] < 0) {
 		dt_fail_errno(err, DT_EIO, "spool '%s': cannot make or open its folders", rest);
+		close(top);
 		spool_close(q);
 		return -1;
 	}
+	q->base.shared = spool_shared(top, "", rest, opt) ||
+			 spool_shared(q->fd[SP_IN], "incoming/", rest, opt);
+	close(top);
 	*out = q;
 	return 0;
 }

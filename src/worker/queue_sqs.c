@@ -78,6 +78,7 @@ sqs_q_open(const char *rest, const struct queue_options *opt, struct queue **out
 			 rest);
 		opt->warn(opt->warn_arg, msg);
 	}
+	q->base.shared = 1; /* whoever the queue's policy lets send */
 	*out = q;
 	return 0;
 }

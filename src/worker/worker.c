@@ -839,8 +839,10 @@ start_job(struct worker *w, struct slot *s)
 	}
 	s->have_job = 1;
 	wlog(w, "info", s, "claim", "claimed (receive %u)", s->msg->receive_count);
-	if (s->job.output == NULL) {
-		job_failed(w, s, 1, "job: no 'output', and the worker has no --output");
+	/* Before anything of the job is read or written: where it may write, what it may read. */
+	if (job_admit(&s->job, w->o->defaults ? w->o->defaults->output : NULL, queue_shared(w->q),
+		      w->o->allow_local_evidence, &err) < 0) {
+		job_failed(w, s, 1, err.msg);
 		return;
 	}
 	so.creds = w->creds;

@@ -44,6 +44,8 @@ struct worker_options {
 	struct attach_options attach;
 	const char *sse;            /* s3:// outputs: NULL, "AES256" or "aws:kms" (store.h) */
 	const char *sse_kms_key_id; /* with "aws:kms"; NULL: the account's default key */
+	/* sqs:// queues: take jobs whose evidence is a local path (job_admit()) */
+	int allow_local_evidence;
 };
 
 struct worker_stats {

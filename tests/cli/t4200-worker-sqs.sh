@@ -40,7 +40,9 @@ cat > sqs.json << EOF
 {"queues": [{"name": "jobs-dlq"},
             {"name": "jobs", "attributes": {"VisibilityTimeout": "30", "RedrivePolicy":
              "{\"deadLetterTargetArn\": \"$DLQ_ARN\", \"maxReceiveCount\": \"2\"}"}},
-            {"name": "plain"}]}
+            {"name": "plain"}, {"name": "trust-dlq"},
+            {"name": "trust", "attributes": {"RedrivePolicy":
+             "{\"deadLetterTargetArn\": \"${DLQ_ARN%jobs-dlq}trust-dlq\", \"maxReceiveCount\": \"1\"}"}}]}
 EOF
 sqs_peer sqs.json
 Q=sqs://$SQS_PEER_URL/000000000000/jobs
@@ -67,7 +69,7 @@ results_equal()
 		fail "the worker's events in $1 differ from deltair scan's"
 }
 worker_args=(worker --queue "$Q" --output results --baseline gold.dtree --no-rules
-	--no-artifacts --poll 1)
+	--no-artifacts --poll 1 --allow-local-evidence)
 
 # 0. Errors in one line: a queue that does not exist (SQS's own code), a wrong secret (the
 # proxy refuses the signature). A queue without a redrive policy: a warning, then served.
@@ -83,6 +85,26 @@ aws_peer_ctl DELETE /_peer/violations > /dev/null || die "cannot clear the proxy
 dt_ok worker --queue "sqs://$SQS_PEER_URL/000000000000/plain" --output results --once --poll 1
 [ "$(grep -c '"level":"warn".*has no RedrivePolicy' err)" -eq 1 ] ||
 	fail "no warning for a queue without a redrive policy: $(cat err)"
+
+# 0b. Whoever may send to the queue must not choose what the worker reads or writes: a job
+# whose evidence is a local path (a FIFO here: opening it would block the scan) without
+# --allow-local-evidence, or whose output is not beneath the worker's --output, is refused
+# before anything is read, for good: visible again at once, never deleted by the worker, and
+# the redrive (maxReceiveCount 1) moves it to the DLQ on the next receive; nothing written.
+T=sqs://$SQS_PEER_URL/000000000000/trust
+mkfifo local.fifo
+dt_ok submit --queue "$T" --case local --wall-seconds 5 "$PWD/local.fifo"
+dt_ok submit --queue "$T" --case away --output "$PWD/away" ebs://snap-0123456789abcdef0
+dt_ok worker --queue "$T" --output results --baseline gold.dtree --once --poll 1
+grep -q '"level":"error","stage":"failed".*evidence .*local.fifo.* is a local path, from a shared queue.*(permanent)' err ||
+	fail "local evidence from sqs:// not refused: $(grep error err)"
+grep -q "\"level\":\"error\",\"stage\":\"failed\".*output '$PWD/away' is not beneath the worker's --output '$PWD/results'" err ||
+	fail "an output outside --output not refused: $(grep error err)"
+grep -q '"stage":"scan"' err && fail "a refused job was scanned: $(grep scan err)"
+[ ! -e results/local ] && [ ! -e away ] || fail "a refused job wrote results: $(find results away 2> /dev/null)"
+count_is trust approximateMessageCount 0 && count_is trust approximateInflightCount 0 &&
+	count_is trust-dlq approximateMessageCount 2 ||
+	fail "the refused jobs are not in the DLQ: $(curl -s "$FAUXQS_URL/_fauxqs/queues")"
 
 # 1. submit, then one worker run: done once, results equal scan's, the message deleted.
 dt_ok submit --queue "$Q" --case c1 incident.img

@@ -136,6 +136,7 @@ sse_kms_key_id = alias/deltair-results
 baseline_cache = $PWD/cache
 work_dir = $PWD/work
 host = appliance-test
+allow_local_evidence = no
 CONF
 # Every key of the list is in full.conf (so that a key added later is tried here too).
 for k in $KEYS; do grep -q "^$k = " full.conf || fail "full.conf does not try key $k"; done

@@ -207,6 +207,67 @@ TEST(t_job_rejects_path_traversal_in_case)
 		      "'case'"));
 }
 
+/* job_admit() of a job with this output and evidence: 0, or -1 with word in the reason. */
+static int
+admit(const char *output, const char *evidence, const char *root, int remote, int allow_local,
+      const char *word)
+{
+	struct job j = { 0 };
+	struct dt_err err = { 0 };
+	int r;
+
+	j.output = (char *)output;
+	j.evidence = (char *)evidence;
+	if (strncmp(evidence, "ebs://", 6) == 0)
+		j.snapshot = (char *)evidence + 6;
+	r = job_admit(&j, root, remote, allow_local, &err);
+	if (word == NULL ? r != 0 : r != -1 || err.code != DT_EUSAGE || !strstr(err.msg, word)) {
+		fprintf(stderr, "  output %s evidence %s root %s: r=%d %s\n", output, evidence,
+			root ? root : "(none)", r, err.msg);
+		return 0;
+	}
+	return 1;
+}
+
+TEST(t_job_admit_confines_outputs)
+{
+	const char *snap = "ebs://snap-0123456789abcdef0";
+
+	CHECK(admit("/srv/res", "/dev/sdb", "/srv/res", 0, 0, NULL));
+	CHECK(admit("/srv/res/team-a", "/dev/sdb", "/srv/res/", 0, 0, NULL));
+	CHECK(admit("/srv/res/a/b/", "/dev/sdb", "/srv/res", 0, 0, NULL));
+	CHECK(admit("/srv/other", "/dev/sdb", "/srv/res", 0, 0, "not beneath"));
+	CHECK(admit("/srv/res-x", "/dev/sdb", "/srv/res", 0, 0, "not beneath"));
+	CHECK(admit("/srv", "/dev/sdb", "/srv/res", 0, 0, "not beneath"));
+	CHECK(admit("/srv/res/../etc", "/dev/sdb", "/srv/res", 0, 0, "not beneath"));
+	CHECK(admit("/srv/res/a/./b", "/dev/sdb", "/srv/res", 0, 0, "not beneath"));
+	CHECK(admit("/srv/res/..", "/dev/sdb", "/srv/res", 0, 0, "not beneath"));
+	CHECK(admit("s3://bucket/res", "/dev/sdb", "/srv/res", 0, 0, "not beneath"));
+	CHECK(admit("/anything", "/dev/sdb", "/", 0, 0, NULL));
+	/* s3://: the same bucket, a prefix beneath. */
+	CHECK(admit("s3://bucket/res/team-a", snap, "s3://bucket/res", 1, 0, NULL));
+	CHECK(admit("s3://bucket/anything", snap, "s3://bucket", 1, 0, NULL));
+	CHECK(admit("s3://bucket2/res", snap, "s3://bucket", 1, 0, "not beneath"));
+	CHECK(admit("s3://other/res", snap, "s3://bucket/res", 1, 0, "not beneath"));
+	CHECK(admit("s3://bucket/results", snap, "s3://bucket/res", 1, 0, "not beneath"));
+	CHECK(admit("s3://bucket/res/../x", snap, "s3://bucket/res", 1, 0, "not beneath"));
+	CHECK(admit("/srv/res", snap, "s3://bucket/res", 1, 0, "not beneath"));
+	/* Without a root: a local queue's job names its output; a shared queue's may not. */
+	CHECK(admit("/anywhere", "/dev/sdb", NULL, 0, 0, NULL));
+	CHECK(admit("/anywhere", snap, NULL, 1, 0, "no --output to confine it"));
+}
+
+TEST(t_job_admit_refuses_local_evidence_from_shared_queues)
+{
+	const char *snap = "ebs://snap-0123456789abcdef0";
+
+	CHECK(admit("/srv/res", snap, "/srv/res", 1, 0, NULL));
+	CHECK(admit("/srv/res", "/dev/nvme1n1", "/srv/res", 1, 0, "local path"));
+	CHECK(admit("/srv/res", "/srv/images/x.img", "/srv/res", 1, 0, "--allow-local-evidence"));
+	CHECK(admit("/srv/res", "/dev/nvme1n1", "/srv/res", 1, 1, NULL));
+	CHECK(admit("/srv/res", "/dev/nvme1n1", "/srv/res", 0, 0, NULL));
+}
+
 TEST(t_job_result_name_is_one_safe_part)
 {
 	static const struct {
