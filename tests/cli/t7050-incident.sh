@@ -51,6 +51,20 @@ printf 'incident_case = x\n' > ud-bad.txt
 "$img/firstboot" --deltair "$DELTAIR" --user-data ud-bad.txt --conf deltair.conf --incident bad-incident.conf --done d2 2> /dev/null &&
 	fail "firstboot accepted incident keys without a snapshot"
 [ ! -e bad-incident.conf ] || fail "firstboot wrote an incident.conf without a snapshot"
+# The worker writes only beneath its own output: an incident_output elsewhere becomes the
+# worker's output too (unless user data sets output).
+cp deltair.conf.orig other.conf
+printf 'incident_snapshot = snap-0123456789abcdef1\nincident_output = s3://ir-bucket/results\n' > ud-out.txt
+"$img/firstboot" --deltair "$DELTAIR" --user-data ud-out.txt --conf other.conf --incident other-incident.conf \
+	--env other.env --done d3 2> fb3.err || fail "firstboot with incident_output: $(cat fb3.err)"
+[ "$(grep -c '^output = ' other.conf)" = 1 ] && grep -q '^output = s3://ir-bucket/results$' other.conf ||
+	fail "incident_output is not the worker's output: $(grep output other.conf)"
+printf 'output = s3://ir-bucket\n' >> ud-out.txt
+cp deltair.conf.orig other.conf
+"$img/firstboot" --deltair "$DELTAIR" --user-data ud-out.txt --conf other.conf --incident other-incident.conf \
+	--env other.env --done d4 2> fb4.err || fail "firstboot with output: $(cat fb4.err)"
+grep -q '^output = s3://ir-bucket$' other.conf && ! grep -q '^output = s3://ir-bucket/results' other.conf ||
+	fail "user data's output is not the worker's: $(grep output other.conf)"
 
 # 2. The worker, from the packaged config, and the incident run.
 "$DELTAIR" worker --config deltair.conf > worker.out 2> worker.err &
