@@ -456,6 +456,36 @@ TEST(t_spool_moves_non_files_to_failed)
 	queue_close(q);
 }
 
+static void
+count_warning(void *arg, const char *msg)
+{
+	(void)msg;
+	(*(int *)arg)++;
+}
+
+/* A spool only its owner writes is the operator's; group- or world-writable, it is shared. */
+TEST(t_spool_shared_when_others_may_write)
+{
+	struct queue *q;
+	struct queue_options o = { 0 };
+	struct dt_err err = { 0 };
+	int warned = 0;
+
+	o.warn = count_warning;
+	o.warn_arg = &warned;
+	REQUIRE(queue_open("spool:sp", &o, &q, &err) == 0);
+	CHECK(queue_shared(q) == 0 && warned == 0);
+	queue_close(q);
+	CHECK(chmod("sp/incoming", 0770) == 0);
+	REQUIRE(queue_open("spool:sp", &o, &q, &err) == 0);
+	CHECK(queue_shared(q) == 1 && warned == 1);
+	queue_close(q);
+	CHECK(chmod("sp/incoming", 0700) == 0 && chmod("sp", 0703) == 0);
+	REQUIRE(queue_open("spool:sp", &o, &q, &err) == 0);
+	CHECK(queue_shared(q) == 1 && warned == 2);
+	queue_close(q);
+}
+
 TEST(t_queue_names_unknown_and_unbuilt_schemes)
 {
 	struct queue *q;
