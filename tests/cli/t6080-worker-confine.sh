@@ -9,12 +9,7 @@
 . "$TOP/tests/cli/lib.sh"
 need mke2fs jq
 
-mkdir -p gold/etc
-printf 'host-a\n' > gold/etc/hostname
-t_gold_incident gold 8M
-printf 'host-b\n' > mnt/etc/hostname
-sync
-_t_umount mnt 2> /dev/null || umount mnt
+t_host_pair
 mkfifo held.fifo
 # The FIFO's writer gets through its open only if something opens the FIFO to read it.
 (: > held.fifo && touch opened) &
