@@ -624,11 +624,25 @@ job_admit(const struct job *j, const char *root, int shared, int allow_local, st
 		return dt_fail(err, DT_EUSAGE,
 			       "job: output '%.200s' is not beneath the worker's --output '%.200s'",
 			       j->output, root);
-	if (j->snapshot == NULL && shared && !allow_local)
+	if (!shared || allow_local)
+		return 0;
+	if (j->snapshot == NULL)
 		return dt_fail(err, DT_EUSAGE,
 			       "job: evidence '%.200s' is a local path, from a shared queue: the "
 			       "worker takes only ebs:// from it (--allow-local-evidence)",
 			       j->evidence);
+	/* Nor any other local file: a tree, rule or definition it names would be read (and
+	 * a parser's message about it could quote it into the job's FAILED record). */
+	if (j->baseline != NULL && strncmp(j->baseline, "s3://", 5) != 0)
+		return dt_fail(err, DT_EUSAGE,
+			       "job: baseline '%.200s' is a local path, from a shared queue: the "
+			       "worker takes only s3:// from it, or its own (--allow-local-evidence)",
+			       j->baseline);
+	if (j->nrules > 0 || j->nartifacts > 0)
+		return dt_fail(err, DT_EUSAGE,
+			       "job: %s from a shared queue name local files: the worker scans "
+			       "with its own (--allow-local-evidence)",
+			       j->nrules > 0 ? "rules" : "artifacts");
 	return 0;
 }
 

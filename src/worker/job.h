@@ -66,8 +66,9 @@ char *job_result_name(const struct job *j);
  * (the same folder or bucket, a deeper prefix, no "." or ".." part; lexical, as the stores
  * take names). shared: j came from a queue others may write (queue_shared()): then an output
  * needs a root to confine it, and local-path evidence (a device, an image) needs allow_local
- * (the operator's --allow-local-evidence); ebs:// evidence, direct or attach, is always
- * allowed. Checked before anything of the job is read or written; a refusal is DT_EUSAGE
+ * (the operator's --allow-local-evidence), and so do a local baseline (s3:// is taken) and
+ * any rules or artifacts (the worker's own are used); ebs:// evidence, direct or attach, is
+ * always allowed. Checked before anything of the job is read or written; a refusal is DT_EUSAGE
  * with the reason (a permanent failure of the job).
  */
 int job_admit(const struct job *j, const char *root, int shared, int allow_local,

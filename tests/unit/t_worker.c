@@ -268,6 +268,42 @@ TEST(t_job_admit_refuses_local_evidence_from_shared_queues)
 	CHECK(admit("/srv/res", "/dev/nvme1n1", "/srv/res", 0, 0, NULL));
 }
 
+/* job_admit() of an ebs:// job from a shared queue naming a baseline, a rule, an artifact. */
+static int
+admit_files(const char *baseline, char *rule, char *artifact, int allow_local, const char *word)
+{
+	struct job j = { 0 };
+	struct dt_err err = { 0 };
+	int r;
+
+	j.output = "s3://res/case";
+	j.evidence = "ebs://snap-0123456789abcdef0";
+	j.snapshot = j.evidence + 6;
+	j.baseline = (char *)baseline;
+	j.rules = rule ? &rule : NULL;
+	j.nrules = rule != NULL;
+	j.artifacts = artifact ? &artifact : NULL;
+	j.nartifacts = artifact != NULL;
+	r = job_admit(&j, "s3://res", 1, allow_local, &err);
+	if (word == NULL ? r != 0 : r != -1 || err.code != DT_EUSAGE || !strstr(err.msg, word)) {
+		fprintf(stderr, "  baseline %s rule %s artifact %s: r=%d %s\n",
+			baseline ? baseline : "-", rule ? rule : "-", artifact ? artifact : "-", r,
+			err.msg);
+		return 0;
+	}
+	return 1;
+}
+
+TEST(t_job_admit_refuses_local_files_from_shared_queues)
+{
+	CHECK(admit_files(NULL, NULL, NULL, 0, NULL));
+	CHECK(admit_files("s3://res/baselines/ami-0abc.dtree", NULL, NULL, 0, NULL));
+	CHECK(admit_files("/etc/shadow", NULL, NULL, 0, "baseline '/etc/shadow'"));
+	CHECK(admit_files(NULL, "/etc/shadow", NULL, 0, "rules"));
+	CHECK(admit_files(NULL, NULL, "/root/.ssh/id_rsa", 0, "artifacts"));
+	CHECK(admit_files("/srv/gold.dtree", "/srv/rules", "/srv/art", 1, NULL));
+}
+
 TEST(t_job_result_name_is_one_safe_part)
 {
 	static const struct {
