@@ -18,10 +18,24 @@ apt-get install -y -q --no-install-recommends "$(readlink -f "$deb")"
 # The sweep timer deletes volumes left by crashed attach-mode workers (docs/worker.md).
 systemctl enable deltair-firstboot.service deltair-worker.service deltair-incident.service \
 	deltair-sweep.timer
-# A machine without cloud-init (the local VM image) regenerates SSH host keys at boot.
-if [ -d /etc/ssh ] && ! command -v cloud-init > /dev/null; then
-	install -m 0644 "$image/vm/deltair-ssh-hostkeys.service" /etc/systemd/system/
-	systemctl enable deltair-ssh-hostkeys.service
+# A machine without cloud-init (the local VM image) regenerates SSH host keys at boot, and
+# reads user data from a NoCloud-style seed disk (label cidata) mounted at
+# /var/lib/deltair/seed, if one is attached (image/vm/deltair-firstboot.default).
+if ! command -v cloud-init > /dev/null; then
+	if [ -d /etc/ssh ]; then
+		install -m 0644 "$image/vm/deltair-ssh-hostkeys.service" /etc/systemd/system/
+		systemctl enable deltair-ssh-hostkeys.service
+	fi
+	install -m 0644 "$image/vm/deltair-firstboot.default" /etc/default/deltair-firstboot
+	install -d /etc/systemd/system/deltair-firstboot.service.d
+	install -m 0644 "$image/vm/deltair-firstboot.service.d/seed.conf" \
+		/etc/systemd/system/deltair-firstboot.service.d/
+	# Headless: systemd-firstboot must find the locale and time zone set, not ask on the console.
+	[ -e /etc/locale.conf ] || echo 'LANG=C.UTF-8' > /etc/locale.conf
+	[ -e /etc/localtime ] || [ -L /etc/localtime ] || ln -s /usr/share/zoneinfo/Etc/UTC /etc/localtime
+	grep -q '^LABEL=cidata[[:blank:]]' /etc/fstab 2> /dev/null ||
+		echo 'LABEL=cidata /var/lib/deltair/seed auto nofail,nosuid,nodev,noexec,x-systemd.device-timeout=60s 0 0' \
+			>> /etc/fstab
 fi
 deltair version
 echo "provision: deltair installed, units enabled"

@@ -48,7 +48,7 @@ pv packer/ || fail "packer validate after restoring: $(cat validate.out)"
 
 # The image's scripts pass shellcheck, where it is installed.
 if command -v shellcheck > /dev/null; then
-	shellcheck -s bash "$TOP"/image/*.sh "$TOP"/image/firstboot "$TOP"/image/incident \
+	shellcheck -s bash "$TOP"/image/*.sh "$TOP"/image/vm/*.sh "$TOP"/image/firstboot "$TOP"/image/incident \
 		"$TOP"/goldimage/baseline-ami > sc.out 2>&1 || fail "shellcheck: $(head -40 sc.out)"
 	shellcheck -s sh "$TOP"/image/deb/post* "$TOP"/image/deb/prerm > sc.out 2>&1 || fail "shellcheck: $(head -40 sc.out)"
 fi
