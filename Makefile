@@ -8,6 +8,9 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deb          build/deltair_VERSION_ARCH.deb: the appliance's package (image/mkdeb.sh),
 #                     its binary built with PREFIX=/usr in build/deb
+#   make appliance-test  the appliance as a local VM image (image/vm/mkimage.sh: a cached
+#                     debootstrap'd Debian 12 base, provision.sh, the .deb) booted under QEMU:
+#                     its worker serves a spool job from boot (tests/cli/t7060)
 #   make format       clang-format every source file
 
 PREFIX  ?= /usr/local
@@ -45,7 +48,7 @@ LIBA     := $(OUT)/libdeltair.a
 BIN      := $(OUT)/deltair
 UNIT     := $(OUT)/unit-tests
 
-.PHONY: all test check bench fuzz install format clean demo deb
+.PHONY: all test check bench fuzz install format clean demo deb appliance-test
 all: $(BIN) $(if $(filter 1,$(SAN)),,build/deltair)
 
 build/deltair: $(BIN)
@@ -95,6 +98,13 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard src/*.h src/*/*.h)
 deb:
 	$(MAKE) OUT=build/deb PREFIX=/usr SAN= build/deb/deltair
 	image/mkdeb.sh build/deb/deltair $(VERSION) build
+
+# The base root is cached in $(DELTAIR_BASE_CACHE) (default /var/cache/deltair-vm): a cold run
+# debootstraps it, a warm one unpacks it. TCG boot: up to 40 minutes before the runner stops it.
+appliance-test: $(BIN) deb
+	DELTAIR_APPLIANCE_TEST=1 DELTAIR_TEST_TIMEOUT=2400 \
+	DELTAIR_DEB=$(CURDIR)/build/deltair_$(VERSION)_$(shell dpkg --print-architecture).deb \
+	tests/run --bin $(BIN) t7060-appliance-boot
 
 install: build/deltair
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/deltair/rules \
