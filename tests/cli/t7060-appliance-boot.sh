@@ -13,9 +13,10 @@
 # in done/; the results equal a local `deltair scan -x` of the same pair (events but for the
 # summary's elapsed time and the evidence paths; extracted files by sha256sum); COMPLETE's
 # digests by sha256sum; the worker ran as the deltair user; no failed unit.
-# Times (2 shared cores at load 16-20, TCG): warm (base cached) 3 min 16 s wall, 52 s
-# user+sys (image 32 s, boot to power-off 163 s); cold (debootstrap) about 12 more minutes,
-# 3 min user+sys of it. tests/run gives it DELTAIR_TEST_TIMEOUT (make appliance-test: 2400 s).
+# Times of make appliance-test (TCG; 2 cores shared by 8 sessions): warm (base cached) 3 min
+# 16 s wall, 52 s user+sys at load 16-20 (image 32 s, boot to power-off 163 s); cold
+# (debootstrap too) 29 min 55 s wall but 238 s user+sys at load 25-31 (13% of a CPU: the
+# wall time is the load's). tests/run gives it DELTAIR_TEST_TIMEOUT (here 2400 s).
 #   DELTAIR_DEB  the package (default build/deltair_*.deb, newest)
 #   DELTAIR_BASE_CACHE  where image/vm/mkbase.sh keeps the base root (default /var/cache/deltair-vm)
 . "$TOP/tests/cli/lib.sh"
