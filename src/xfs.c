@@ -26,6 +26,8 @@
 #define DIR_BLOCK   0x58444233u /* XDB3: a single-block directory */
 #define DIR_DATA    0x58444433u /* XDD3: a data block of a bigger directory */
 #define SYMLINK_MAG 0x58534c4du /* XSLM */
+#define AGI_MAGIC   0x58414749u /* XAGI */
+#define IBT_MAGIC   0x49414233u /* IAB3: inode btree block with CRC */
 #define INODE_MAGIC 0x494e      /* IN */
 
 #define INCOMPAT_FTYPE       (1u << 0)
@@ -48,6 +50,12 @@
 #define DIR_HDR          64  /* xfs_dir3_data_hdr */
 #define SYMLINK_HDR      56
 #define BMBT_MAX_LEVELS  10
+#define SBT_HDR          56 /* short-format btree block header with CRC (inode btree) */
+#define IBT_MAX_LEVELS   9  /* XFS_BTREE_MAXLEVELS */
+#define INODES_PER_CHUNK 64
+#define AGI_CRC          312
+#define AGI_UUID         296
+#define NMETA_INO        5
 #define MAX_EXTENTS      (1u << 21)
 #define DIR_BAD_BLOCKS   16           /* damaged directory blocks before a directory is given up */
 #define BIGTIME_BIAS     2147483648LL /* seconds from 1901-12-13T20:45:52Z to the epoch */
@@ -61,7 +69,9 @@ struct xfs {
 	uint8_t blocklog, inopblog, agblklog, dirblklog;
 	uint64_t dblocks, rootino;
 	uint32_t incompat;
-	unsigned char uuid[16]; /* the one metadata blocks carry (sb_meta_uuid if set) */
+	unsigned char uuid[16];       /* the one metadata blocks carry (sb_meta_uuid if set) */
+	uint64_t meta_ino[NMETA_INO]; /* quota and realtime inodes: no names, not files */
+	int ino32;                    /* every inode number fits in 32 bits */
 };
 
 struct extent {
@@ -265,6 +275,12 @@ xfs_open(xfs_read_fn read, void *ctx, uint64_t size, struct xfs **out, struct dt
 	ro_compat = be32(sb + 212);
 	x->incompat = be32(sb + 216);
 	memcpy(x->uuid, (x->incompat & INCOMPAT_META_UUID) ? sb + 248 : sb + 32, 16);
+	/* sb_rbmino, sb_rsumino, sb_uquotino, sb_gquotino, sb_pquotino */
+	x->meta_ino[0] = be64(sb + 64);
+	x->meta_ino[1] = be64(sb + 72);
+	x->meta_ino[2] = be64(sb + 160);
+	x->meta_ino[3] = be64(sb + 168);
+	x->meta_ino[4] = be64(sb + 232);
 	(void)ro_compat; /* read-only compatible features change nothing for a reader */
 	if (!log2_exact(x->bs, 9, 16, x->blocklog) || !log2_exact(x->sectsize, 9, 15, sb[121]) ||
 	    x->sectsize > x->bs || !log2_exact(x->isize, 8, 11, sb[122]) || x->isize > x->bs ||
@@ -311,6 +327,7 @@ xfs_open(xfs_read_fn read, void *ctx, uint64_t size, struct xfs **out, struct dt
 		goto out;
 	}
 	x->dirbs = x->bs << x->dirblklog;
+	x->ino32 = ((uint64_t)x->agcount << (x->agblklog + x->inopblog)) <= ((uint64_t)1 << 32);
 	*out = x;
 	x = NULL;
 	ret = 0;
@@ -344,8 +361,9 @@ dfork_size(const struct xfs *x, const struct xfs_inode *ip)
 	return forkoff ? (size_t)forkoff * 8 : x->isize - DINODE_CORE_SIZE;
 }
 
-int
-xfs_inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *ip, struct dt_err *err)
+/* 1: free inode (when free_ok), 0: in use, -1: damaged (err filled). */
+static int
+inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *ip, int free_ok, struct dt_err *err)
 {
 	unsigned shift = x->inopblog + x->agblklog;
 	uint64_t agno = ino >> shift, agino = ino & (((uint64_t)1 << shift) - 1);
@@ -389,8 +407,13 @@ xfs_inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *ip, struct dt_err 
 	ip->nextents = (flags2 & DIFLAG2_NREXT64) ? be64(r + 24) : be32(r + 76);
 	ip->gen = be32(r + 92);
 	forkoff = r[82];
-	if (ip->mode == 0)
+	if (ip->mode == 0) {
+		if (free_ok) {
+			ip->size = ip->nblocks = ip->nextents = 0;
+			return 1;
+		}
 		return dt_fail(err, DT_EFORMAT, "inode %llu is free", (unsigned long long)ino);
+	}
 	if ((uint64_t)forkoff * 8 >= x->isize - DINODE_CORE_SIZE)
 		return dt_fail(err, DT_EFORMAT, "inode %llu: attribute fork offset out of range",
 			       (unsigned long long)ino);
@@ -425,6 +448,18 @@ xfs_inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *ip, struct dt_err 
 			       (unsigned long long)ino, ip->mode);
 	}
 	return 0;
+}
+
+int
+xfs_inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *ip, struct dt_err *err)
+{
+	return inode_read(x, ino, ip, 0, err);
+}
+
+int
+xfs_inode_read_free(struct xfs *x, uint64_t ino, struct xfs_inode *ip, struct dt_err *err)
+{
+	return inode_read(x, ino, ip, 1, err);
 }
 
 /* ---- extent maps ---- */
@@ -753,10 +788,72 @@ dir_short(struct xfs *x, const struct xfs_inode *d, xfs_dir_fn cb, void *ctx, st
 				       "directory inode %llu: short form entry %u out of bounds",
 				       ino, k);
 		child = isz == 8 ? be64(p + 3 + nl + ft) : be32(p + 3 + nl + ft);
-		r = cb(ctx, (const char *)p + 3, nl, child, ft ? p[3 + nl] : 0);
+		r = cb(ctx, (const char *)p + 3, nl, child, ft ? p[3 + nl] : 0, 0);
 		if (r != 0)
 			return r;
 		p += 3 + nl + ft + isz;
+	}
+	return 0;
+}
+
+/* 1 when ino can be an inode of x: inside an AG that exists, in a block inside it. */
+static int
+ino_valid(const struct xfs *x, uint64_t ino)
+{
+	unsigned shift = x->inopblog + x->agblklog;
+
+	return ino != 0 && (ino >> shift) < x->agcount &&
+	       ((ino & (((uint64_t)1 << shift) - 1)) >> x->inopblog) < x->agblocks;
+}
+
+/*
+ * The names of removed entries left in the free region [off, off + len) of a verified
+ * directory block. Removing an entry writes a free-space header (0xffff and a length) over
+ * the first four bytes of its inode number (the high half, 0 while every inode number fits
+ * in 32 bits) unless it joins a free region before it, and the start of the free region as
+ * a tag in the last two bytes of the region; the rest of the entry stays. So each 8-byte
+ * aligned place is tried as an entry: a name without '/' or NUL, a known file type, an
+ * inode number inside the filesystem, and a tag that says the entry's own offset or that of
+ * a free region it was once the end of (between off and the entry).
+ */
+static int
+dir_free_names(struct xfs *x, const unsigned char *blk, size_t off, size_t len, xfs_dir_fn cb,
+	       void *ctx)
+{
+	unsigned ft = (x->incompat & INCOMPAT_FTYPE) ? 1 : 0;
+	size_t end = off + len, p = off;
+
+	while (p + 16 <= end) {
+		unsigned nl = blk[p + 8];
+		size_t elen = (8 + 1 + nl + ft + 2 + 7) & ~(size_t)7;
+		const char *name = (const char *)blk + p + 9;
+		int hdr = p == off || be16(blk + p) == 0xffff; /* a free-space header on it */
+		uint64_t ino = hdr ? (x->ino32 ? be32(blk + p + 4) : 0) : be64(blk + p);
+		uint16_t tag;
+		uint8_t ftype = 0;
+		int ok;
+
+		/* The name, its file type and tag are read only once they are known to fit. */
+		ok = nl > 0 && elen <= end - p;
+		if (ok && ft)
+			ftype = blk[p + 9 + nl];
+		ok = ok && (!ft || (ftype >= 1 && ftype <= 7)) &&
+		     (ino == 0 ? hdr && !x->ino32 : ino_valid(x, ino)) &&
+		     memchr(name, '/', nl) == NULL && memchr(name, '\0', nl) == NULL &&
+		     !((nl == 1 && name[0] == '.') ||
+		       (nl == 2 && name[0] == '.' && name[1] == '.'));
+		if (ok) {
+			tag = be16(blk + p + elen - 2);
+			ok = tag >= off && tag <= p && tag % 8 == 0;
+		}
+		if (!ok) {
+			p += 8;
+			continue;
+		}
+		int r = cb(ctx, name, nl, ino, ftype, 1);
+		if (r != 0)
+			return r;
+		p += elen;
 	}
 	return 0;
 }
@@ -776,6 +873,9 @@ dir_entries(struct xfs *x, const struct xfs_inode *d, const unsigned char *blk, 
 			len = be16(blk + off + 2);
 			if (len < 8 || len % 8 || len > end - off)
 				break;
+			int r = dir_free_names(x, blk, off, len, cb, ctx);
+			if (r != 0)
+				return r;
 			off += len;
 			continue;
 		}
@@ -790,7 +890,7 @@ dir_entries(struct xfs *x, const struct xfs_inode *d, const unsigned char *blk, 
 		const char *name = (const char *)blk + off + 9;
 		if (!((nl == 1 && name[0] == '.') ||
 		      (nl == 2 && name[0] == '.' && name[1] == '.'))) {
-			int r = cb(ctx, name, nl, be64(blk + off), ft ? blk[off + 9 + nl] : 0);
+			int r = cb(ctx, name, nl, be64(blk + off), ft ? blk[off + 9 + nl] : 0, 0);
 			if (r != 0)
 				return r;
 		}
@@ -904,6 +1004,149 @@ xfs_dir_read(struct xfs *x, const struct xfs_inode *d, xfs_dir_fn cb, void *ctx,
 	}
 	free(blk);
 	free(ext);
+	if (rc != 0)
+		return rc;
+	if (first.code != DT_OK)
+		return dt_fail(err, first.code, "%s", first.msg);
+	return 0;
+}
+
+/* ---- the inode B+trees ---- */
+
+struct ibt_walk {
+	unsigned char *blk; /* scratch, one block per level */
+	uint32_t agno;
+	uint64_t next;   /* records come in increasing startino order: a loop cannot */
+	uint64_t blocks; /* btree blocks read: more than the AG holds is a loop */
+	xfs_inode_fn cb;
+	void *ctx;
+};
+
+static int
+is_meta_ino(const struct xfs *x, uint64_t ino)
+{
+	for (int i = 0; i < NMETA_INO; i++)
+		if (x->meta_ino[i] == ino)
+			return 1;
+	return 0;
+}
+
+/* The allocated inodes of one inobt record (16 bytes). */
+static int
+ibt_record(struct xfs *x, struct ibt_walk *iw, const unsigned char *rec, struct dt_err *err)
+{
+	uint64_t start = be32(rec), free = be64(rec + 8);
+	uint16_t holes = (x->incompat & INCOMPAT_SPINODES) ? be16(rec + 4) : 0;
+	uint64_t agbase = (uint64_t)iw->agno << (x->agblklog + x->inopblog);
+
+	if (start % INODES_PER_CHUNK || start < iw->next ||
+	    ((start + INODES_PER_CHUNK - 1) >> x->inopblog) >= x->agblocks)
+		return dt_fail(err, DT_EFORMAT, "AG %u: bad inode btree record (inode %llu)",
+			       iw->agno, (unsigned long long)start);
+	iw->next = start + INODES_PER_CHUNK;
+	for (unsigned i = 0; i < INODES_PER_CHUNK; i++) {
+		uint64_t ino = agbase | (start + i);
+		int r;
+
+		/* A holemask bit covers 4 inodes of a sparse chunk that were never allocated. */
+		if ((holes >> (i / 4)) & 1 || (free >> i) & 1 || is_meta_ino(x, ino))
+			continue;
+		r = iw->cb(iw->ctx, ino);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+ibt_block(struct xfs *x, struct ibt_walk *iw, uint32_t agbno, unsigned level, int depth,
+	  struct dt_err *err)
+{
+	unsigned char *blk = iw->blk + (size_t)depth * x->bs;
+	unsigned n, maxrecs;
+	uint64_t off;
+
+	if (depth > IBT_MAX_LEVELS)
+		return dt_fail(err, DT_EFORMAT, "AG %u: inode btree too deep", iw->agno);
+	if (++iw->blocks > x->agblocks)
+		return dt_fail(err, DT_EFORMAT, "AG %u: inode btree loops", iw->agno);
+	if (fsb_offset(x, (uint64_t)iw->agno << x->agblklog | agbno, 1, &off) < 0)
+		return dt_fail(err, DT_EFORMAT, "AG %u: inode btree block %u outside the AG",
+			       iw->agno, agbno);
+	if (read_at(x, off, blk, x->bs, err) < 0)
+		return -1;
+	if (be32(blk) != IBT_MAGIC || !crc_ok(blk, x->bs, 52) || be64(blk + 16) != off >> 9 ||
+	    be32(blk + 48) != iw->agno || memcmp(blk + 32, x->uuid, 16) != 0)
+		return dt_fail(err, DT_EFORMAT,
+			       "AG %u: damaged inode btree block %u (magic, CRC or owner)",
+			       iw->agno, agbno);
+	n = be16(blk + 6);
+	maxrecs = level == 0 ? (x->bs - SBT_HDR) / 16 : (x->bs - SBT_HDR) / 8;
+	if (be16(blk + 4) != level || n > maxrecs)
+		return dt_fail(err, DT_EFORMAT,
+			       "AG %u: inode btree block %u: bad level or record count", iw->agno,
+			       agbno);
+	for (unsigned i = 0; i < n; i++) {
+		int r = level == 0 ? ibt_record(x, iw, blk + SBT_HDR + (size_t)i * 16, err)
+				   : ibt_block(x, iw,
+					       be32(blk + SBT_HDR + (size_t)maxrecs * 4 +
+						    (size_t)i * 4),
+					       level - 1, depth + 1, err);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+xfs_inodes(struct xfs *x, xfs_inode_fn cb, void *ctx, struct dt_err *err)
+{
+	struct ibt_walk iw = { .cb = cb, .ctx = ctx };
+	struct dt_err first = { 0 };
+	unsigned char *agi;
+	int rc = 0;
+
+	agi = malloc(x->sectsize);
+	iw.blk = malloc((size_t)(IBT_MAX_LEVELS + 1) * x->bs);
+	if (agi == NULL || iw.blk == NULL) {
+		free(agi);
+		free(iw.blk);
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	}
+	for (uint32_t agno = 0; agno < x->agcount && rc == 0; agno++) {
+		struct dt_err e = { 0 };
+		uint64_t off = ((uint64_t)agno * x->agblocks << x->blocklog) + 2 * x->sectsize;
+		uint32_t root, level;
+
+		iw.agno = agno;
+		iw.next = 0;
+		iw.blocks = 0;
+		if (read_at(x, off, agi, x->sectsize, &e) < 0) {
+			dt_fail(&first, e.code, "%s", e.msg);
+			continue;
+		}
+		root = be32(agi + 20);
+		level = be32(agi + 24);
+		if (be32(agi) != AGI_MAGIC || be32(agi + 4) != 1 || be32(agi + 8) != agno ||
+		    !crc_ok(agi, x->sectsize, AGI_CRC) ||
+		    memcmp(agi + AGI_UUID, x->uuid, 16) != 0) {
+			dt_fail(&first, DT_EFORMAT, "AG %u: damaged AGI (magic, CRC or owner)",
+				agno);
+			continue;
+		}
+		if (level == 0 || level > IBT_MAX_LEVELS) {
+			dt_fail(&first, DT_EFORMAT, "AG %u: AGI gives an inode btree of %u levels",
+				agno, level);
+			continue;
+		}
+		rc = ibt_block(x, &iw, root, level - 1, 0, &e);
+		if (rc < 0) {
+			dt_fail(&first, e.code, "%s", e.msg);
+			rc = 0;
+		}
+	}
+	free(agi);
+	free(iw.blk);
 	if (rc != 0)
 		return rc;
 	if (first.code != DT_OK)

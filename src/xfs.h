@@ -4,7 +4,8 @@
  *
  * Open: xfs_open() with a read function over the filesystem's bytes (offset 0 is the
  * superblock). Then xfs_inode_read() the root (xfs_root()), xfs_dir_read() a directory's
- * names, xfs_readlink() a symlink and xfs_file_runs() where a regular file's content lies.
+ * names (removed ones too), xfs_readlink() a symlink and xfs_file_runs() where a regular
+ * file's content lies; xfs_inodes() lists the allocated inodes from the inode B+trees.
  * Every metadata block read is checked (magic, CRC32c, owner, bounds) before it is used; a
  * damaged one fails that call with DT_EFORMAT and a message that names what was wrong, never
  * with wrong data. Nothing is cached but the superblock's geometry: an open struct xfs is
@@ -73,13 +74,36 @@ int xfs_inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *out,
 
 /*
  * Call cb for each name of directory dir (not "." or ".."), in on-disk order; name is
- * borrowed for the call. cb returns 0 to go on, non-zero to stop (xfs_dir_read then
- * returns that value). Returns 0, or -1 with err filled when a block of the directory is
- * damaged (the names before it were given).
+ * borrowed for the call. deleted is 1 for a name found in the free space of a directory
+ * block (an entry removed since, whose bytes are still there: its ino may since have been
+ * freed or reused, and is 0 where the free space overwrote the part that said it), else 0;
+ * short form directories (in the inode) keep no removed names. cb returns 0 to go on,
+ * non-zero to stop (xfs_dir_read then returns that value). Returns 0, or -1 with err filled
+ * when a block of the directory is damaged (the names before it were given).
  */
-typedef int (*xfs_dir_fn)(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype);
+typedef int (*xfs_dir_fn)(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype,
+			  int deleted);
 int xfs_dir_read(struct xfs *x, const struct xfs_inode *dir, xfs_dir_fn cb, void *ctx,
 		 struct dt_err *err) DT_MUST_USE;
+
+/*
+ * Read inode ino as xfs_inode_read() does, when it is free: 1 when its core still verifies
+ * and says free (mode 0; uid, gid, times, generation as the last file left them, size and
+ * extents gone), 0 when it is in use (*out as xfs_inode_read() gives it), -1 when it cannot
+ * be read or verified.
+ */
+int xfs_inode_read_free(struct xfs *x, uint64_t ino, struct xfs_inode *out,
+			struct dt_err *err) DT_MUST_USE;
+
+/*
+ * Call cb for each allocated inode the inode B+trees of the allocation groups list, in
+ * increasing order, but for the superblock's own (quota and realtime) inodes; cb returns 0
+ * to go on, non-zero to stop (xfs_inodes then returns that value). A damaged AGI or btree
+ * block ends the walk of its AG (the inodes before it were given); the other AGs are still
+ * read, and -1 with err filled (the first failure) is returned at the end.
+ */
+typedef int (*xfs_inode_fn)(void *ctx, uint64_t ino);
+int xfs_inodes(struct xfs *x, xfs_inode_fn cb, void *ctx, struct dt_err *err) DT_MUST_USE;
 
 /* The target of symlink ln into buf (XFS_MAX_LINK + 1 bytes, NUL-terminated); *len its
  * length. */

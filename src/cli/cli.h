@@ -155,7 +155,7 @@ void cli_summary_reads(json_t *sum, const struct cli_source_opts *o, const struc
 	}
 #define CLI_SOURCE_HELP                                                                          \
 	"      --offset BYTES    read one filesystem at this byte offset (no partition table)\n" \
-	"      --include-meta    keep libtsk's virtual entries ($OrphanFiles, NTFS $ files)\n"   \
+	"      --include-meta    keep virtual entries ($OrphanFiles, NTFS $ files)\n"            \
 	"      --threads N       hashing threads (default: one per CPU)\n"                       \
 	"      --no-progress     no progress line on stderr\n"                                   \
 	"      --ebs-concurrency N\n"                                                            \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # t1160: damaged XFS metadata read raw: a flipped byte in an inode, a directory block (single
 # block and a data block of a bigger directory), a short-form directory, an extent B+tree
-# block or a remote symlink block gives an error naming the entry and what was wrong, never
+# block, a remote symlink block, the AGI or an inode B+tree block gives an error naming the entry and what was wrong, never
 # wrong data (the rest of the tree is read, and equals the undamaged baseline); a damaged
 # superblock, a v4 filesystem and one that needs repair are refused with their reason;
 # many random flips across inodes and directory blocks never crash the walk; a directory
@@ -109,6 +109,24 @@ damaged "extent B+tree block" $(($(where /other/frag bmbt) + 100)) /other/frag \
 	"damaged extent btree block"
 # The data of a file whose map is damaged is not given: the entry is marked unreadable.
 grep '"path":"/other/frag"' out | grep -q '"sha256":"' && fail "a file with a damaged extent map has a content hash"
+
+# The AGI and the inode B+tree, read with --include-meta (for the inodes no name reaches): an
+# error that says which, the walk finished, and no entry made up or lost.
+ag_where()
+{
+	xfs_db -r -c 'agi 0' "$@" -c stack x.img | sed -n 's/.*byte offset \([0-9]*\),.*/\1/p' | head -1
+}
+for d in "AGI:$(($(ag_where) + 20)):AG 0: damaged AGI" \
+	"inode btree block:$(($(ag_where -c 'addr root') + 100)):AG 0: damaged inode btree block"; do
+	IFS=: read -r what off msg <<< "$d"
+	flip "$off"
+	dt baseline --no-progress --include-meta -o d.dtree x.img
+	flip "$off"
+	[ "$rc" -eq 8 ] || fail "$what: baseline --include-meta exited $rc, not 8: $(head -c 1000 err)"
+	grep -q -F "$msg" err || fail "$what: no '$msg' in: $(head -c 1000 err)"
+	dt_ok tree export --format jsonl d.dtree
+	cmp -s clean.jsonl out || fail "$what: the entries differ from the undamaged image's: $(diff clean.jsonl out | head -5)"
+done
 
 # The superblock: the whole filesystem is refused, with the reason.
 flip 100

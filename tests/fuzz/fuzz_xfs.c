@@ -4,7 +4,8 @@
  * The input is a sparse image: records of a 4-byte little-endian sector number and 512
  * bytes of that sector; every other sector of a 64 MiB image reads as zeros (seeds hold a
  * small filesystem's non-zero sectors: tests/fuzz/mkseed-xfs.sh). The whole reader runs:
- * superblock, a directory walk from the root, every inode, symlink and block map.
+ * superblock, a directory walk from the root (removed names too), every inode, symlink and
+ * block map, and the inode B+trees of every AG.
  * Fuzz builds define FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, which makes the reader
  * compute CRCs but ignore their verdict, so mutations get past them.
  */
@@ -53,12 +54,14 @@ img_read(void *ctx, uint64_t off, void *buf, size_t len, struct dt_err *err)
 struct walk {
 	struct xfs *x;
 	unsigned visits;
+	uint64_t last;
 	int depth;
 	struct xfs_inode ip;
 	char link[XFS_MAX_LINK + 1];
 };
 
-static int name_cb(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype);
+static int name_cb(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype,
+		   int deleted);
 
 static void
 walk_dir(struct walk *w, uint64_t ino)
@@ -79,18 +82,22 @@ walk_dir(struct walk *w, uint64_t ino)
 }
 
 static int
-name_cb(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype)
+name_cb(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype, int deleted)
 {
 	struct walk *w = ctx;
 	struct dt_err err = { 0 };
 	struct xfs_run *runs = NULL;
 	size_t n = 0, llen;
 
-	(void)name;
-	(void)len;
 	(void)ftype;
+	if (len == 0 || memchr(name, '/', len) != NULL)
+		__builtin_trap();
 	if (++w->visits > MAX_VISITS)
 		return 1;
+	if (deleted) {
+		(void)xfs_inode_read_free(w->x, ino, &w->ip, &err);
+		return 0;
+	}
 	if (xfs_inode_read(w->x, ino, &w->ip, &err) < 0)
 		return 0;
 	switch (w->ip.mode & 0170000) {
@@ -120,6 +127,22 @@ name_cb(void *ctx, const char *name, size_t len, uint64_t ino, uint8_t ftype)
 	return 0;
 }
 
+/* Inodes come in increasing order, each one a real inode number. */
+static int
+inode_cb(void *ctx, uint64_t ino)
+{
+	struct walk *w = ctx;
+	struct dt_err err = { 0 };
+
+	if (w->visits > 0 && ino <= w->last)
+		__builtin_trap();
+	w->last = ino;
+	if (++w->visits > MAX_VISITS)
+		return 1;
+	(void)xfs_inode_read(w->x, ino, &w->ip, &err);
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -132,6 +155,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (xfs_open(img_read, &im, IMAGE_SIZE, &w->x, &err) == 0) {
 		walk_dir(w, xfs_root(w->x));
+		w->visits = 0;
+		(void)xfs_inodes(w->x, inode_cb, w, &err);
 		xfs_free(w->x);
 	}
 	free(w);

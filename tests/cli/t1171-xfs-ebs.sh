@@ -1,0 +1,136 @@
+#!/bin/bash
+# t1171: an XFS root read raw from every source: a GPT disk holding an XFS v5 partition (as an
+# Amazon Linux 2023 or RHEL root volume is) gives the same tree from the image file, from a
+# read-only block device and served as an EBS snapshot by the loopback peer (ebs://); diff
+# and scan of the incident snapshot equal those of the raw incident, --changed-since reuses
+# the gold's hashes and gives the same answer; `deltair mount ebs://` shows the kernel's
+# listing and content.
+# Oracle: the kernel (a read-only mount of the incident partition: find, sha256sum); the raw
+# images read by deltair (t1150 checks them against the kernel).
+. "$TOP/tests/cli/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (loop mounts)"
+need mkfs.xfs sgdisk jq python3 timeout sha256sum
+
+G=snap-00000000000001170
+I=snap-00000000000001171
+
+fixture_tree tree
+truncate -s 300M gold.xfs
+mkfs.xfs -q -f gold.xfs > /dev/null 2>&1 || die "mkfs.xfs failed"
+t_mount gold.xfs fill loop
+cp -a tree/. fill/ || die "cp -a failed"
+printf 'log line 1\n' > fill/data/app.log
+umount fill || die "umount failed"
+cp --sparse=always gold.xfs inc.xfs
+t_mount inc.xfs fill loop,nouuid
+(
+	set -e
+	cd fill
+	printf 'root:x:0:0:root:/root:/bin/sh\nevil:x:0:0::/:/bin/sh\n' > etc/passwd
+	printf 'log line 2\n' >> data/app.log
+	cp /bin/true bin/backdoor
+	chmod 4755 bin/backdoor
+	rm data/b4095
+	mv data/random.bin data/random-renamed.bin
+	chmod 0777 etc/hostname
+) || die "changing the incident failed"
+umount fill || die "umount failed"
+off=$(mkgpt gold.raw gold.xfs 8300) && off2=$(mkgpt inc.raw inc.xfs 8300) ||
+	die "mkgpt failed"
+[ "$off" = "$off2" ] || die "the partitions start at $off and $off2"
+rm gold.xfs inc.xfs
+
+cat > peer.json << EOF
+{"snapshots": {"$G": {"image": "gold.raw"}, "$I": {"image": "inc.raw", "parent": "$G"}}}
+EOF
+aws_peer peer.json
+aws_peer_env
+
+# Every run is bounded: a hang is a failure, not a stuck suite.
+run()
+{
+	rc=0
+	timeout 120 "$DELTAIR" "$@" > out 2> err || rc=$?
+	[ "$rc" -ne 124 ] || fail "deltair $* hung"
+	[ "$rc" -lt 128 ] || fail "deltair $* died of signal $((rc - 128)); stderr: $(head -c 2000 err)"
+	! grep -q -E '^==[0-9]+==ERROR: [A-Za-z]+Sanitizer|: runtime error: ' err ||
+		fail "deltair $* stopped in a sanitizer; stderr: $(head -c 2000 err)"
+}
+export_of() { "$DELTAIR" tree export --format jsonl "$1" > "$2" || die "tree export $1"; }
+files() { jq -c 'select(.event == "file" or .event == "error")' out | sort; }
+
+# 1. baseline: file, block device and snapshot give the same tree, read raw as xfs.
+run baseline --no-progress -o raw.dtree gold.raw
+expect_rc 0 "baseline gold.raw" || die "no raw baseline"
+grep -q -E '(^|[ ,])0 errors' err || fail "raw baseline reported errors: $(cat err)"
+dt_ok tree info raw.dtree
+grep -q '^filesystem: p1 xfs ' out || fail "gold.raw's p1 is not read as xfs: $(cat out)"
+export_of raw.dtree raw.jsonl
+[ "$(wc -l < raw.jsonl)" -gt 100 ] || fail "only $(wc -l < raw.jsonl) entries read raw"
+t_loop gold.raw -r
+run baseline --no-progress -o dev.dtree "$LOOP"
+expect_rc 0 "baseline $LOOP"
+export_of dev.dtree dev.jsonl
+cmp -s raw.jsonl dev.jsonl || fail "the block device's tree differs from the file's: $(diff raw.jsonl dev.jsonl | head -5)"
+run baseline --no-progress -o ebs.dtree ebs://$G
+expect_rc 0 "baseline ebs://$G" || die "no ebs baseline: $(cat err)"
+export_of ebs.dtree ebs.jsonl
+cmp -s raw.jsonl ebs.jsonl || fail "the snapshot's tree differs from the raw image's: $(diff raw.jsonl ebs.jsonl | head -5)"
+dt_ok tree info ebs.dtree
+grep -q '^filesystem: p1 xfs ' out || fail "ebs://$G's p1 is not read as xfs: $(cat out)"
+
+# 2. diff and scan of the incident snapshot: those of the raw incident.
+run diff --no-progress --baseline raw.dtree inc.raw
+expect_rc 1 "diff inc.raw"
+files > diff-raw.jsonl
+for p in /etc/passwd /data/app.log /bin/backdoor /data/b4095 /data/random-renamed.bin /etc/hostname; do
+	grep -q "\"path\":\"$p\"" diff-raw.jsonl || fail "the raw diff misses $p: $(cat diff-raw.jsonl)"
+done
+run diff --no-progress --baseline raw.dtree ebs://$I
+expect_rc 1 "diff ebs://$I"
+files > diff-ebs.jsonl
+cmp -s diff-raw.jsonl diff-ebs.jsonl || fail "diff of the snapshot differs: $(diff diff-raw.jsonl diff-ebs.jsonl | head -5)"
+run scan --no-progress --no-rules --no-artifacts --baseline raw.dtree inc.raw
+expect_rc 1 "scan inc.raw"
+files > scan-raw.jsonl
+run scan --no-progress --no-rules --no-artifacts --baseline raw.dtree ebs://$I
+expect_rc 1 "scan ebs://$I"
+files > scan-ebs.jsonl
+cmp -s scan-raw.jsonl scan-ebs.jsonl || fail "scan of the snapshot differs: $(diff scan-raw.jsonl scan-ebs.jsonl | head -5)"
+
+# 3. --changed-since: XFS files whose blocks did not change keep the gold's hashes.
+run diff --no-progress --baseline ebs.dtree --changed-since $G ebs://$I
+expect_rc 1 "diff --changed-since $G ebs://$I"
+files > cs.jsonl
+cmp -s diff-raw.jsonl cs.jsonl || fail "--changed-since differs from the full diff: $(diff diff-raw.jsonl cs.jsonl | head -6)"
+jq -e 'select(.event == "summary") | .files_reused > 0' out > /dev/null ||
+	fail "--changed-since reused no gold hash: $(jq -c 'select(.event == "summary")' out)"
+
+# 4. mount ebs://: the kernel's listing and content of the incident partition.
+{ exec 3<> /dev/fuse; } 2> /dev/null || {
+	note "no /dev/fuse: mount not tested"
+	aws_peer_clean
+	t_done
+}
+exec 3>&-
+t_loop inc.raw -r -o "$off"
+t_mount "$LOOP" minc ro,norecovery,nouuid
+listing() { (cd "$1" && find . -printf '%p %y %m %U %G %s %l %i %T@\n' | grep -v '^\. ' | sort); }
+sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+mkdir -p fuse
+timeout 60 "$DELTAIR" mount --no-progress ebs://$I "$PWD/fuse" > out 2> err ||
+	die "deltair mount ebs://$I failed: $(cat err)"
+at_exit "fusermount3 -u '$PWD/fuse' || umount -l '$PWD/fuse'"
+# One filesystem: the view is its root, or one folder per filesystem.
+view=fuse
+[ -d fuse/p1 ] && [ ! -e fuse/etc ] && view=fuse/p1
+listing minc > list.kernel
+listing "$view" > list.fuse
+cmp -s list.kernel list.fuse || fail "mount ebs://'s listing differs from the kernel's: $(diff list.kernel list.fuse | head)"
+sums minc > sum.kernel
+sums "$view" > sum.fuse
+cmp -s sum.kernel sum.fuse || fail "content through mount ebs:// differs from the kernel's: $(diff sum.kernel sum.fuse | head)"
+fusermount3 -u "$PWD/fuse"
+
+aws_peer_clean
+t_done
