@@ -354,6 +354,38 @@ print(h.hexdigest())
 EOF
 }
 
+# An XFS pair: GOLD (mkfs.xfs, 320 MiB, the fixture tree copied in through a loop mount, with
+# /data/app.log) and INCIDENT, a copy changed through a loop mount: /etc/passwd modified,
+# /data/app.log appended, /bin/backdoor added setuid, /data/b4095 deleted, /data/random.bin
+# renamed, /etc/hostname chmod 0777, /links/abs retyped (a symlink made a directory).
+t_xfs_pair()
+{
+	local gold=$1 inc=$2
+	[ -d tree ] || fixture_tree tree
+	truncate -s 320M "$gold"
+	mkfs.xfs -q -f "$gold" > /dev/null 2>&1 || die "mkfs.xfs failed"
+	t_mount "$gold" fill loop
+	cp -a tree/. fill/ || die "cp -a failed"
+	printf 'log line 1\n' > fill/data/app.log
+	umount fill || die "umount failed"
+	cp --sparse=always "$gold" "$inc"
+	t_mount "$inc" fill loop,nouuid
+	(
+		set -e
+		cd fill
+		printf 'root:x:0:0:root:/root:/bin/sh\nevil:x:0:0::/:/bin/sh\n' > etc/passwd
+		printf 'log line 2\n' >> data/app.log
+		cp /bin/true bin/backdoor
+		chmod 4755 bin/backdoor
+		rm data/b4095
+		mv data/random.bin data/random-renamed.bin
+		chmod 0777 etc/hostname
+		rm links/abs
+		mkdir links/abs
+	) || die "changing the incident failed"
+	umount fill || die "umount failed"
+}
+
 # The gold from TREE (every time set to FIXTURE_TIME, so that edits are newer), its baseline,
 # and the incident: a copy of the gold mounted read-write on ./mnt, so that a change made
 # there keeps inode numbers, as on a running machine. Unmount (_t_umount) before reading it.

@@ -14,27 +14,7 @@ need mkfs.xfs sgdisk jq python3 timeout sha256sum
 G=snap-00000000000001170
 I=snap-00000000000001171
 
-fixture_tree tree
-truncate -s 300M gold.xfs
-mkfs.xfs -q -f gold.xfs > /dev/null 2>&1 || die "mkfs.xfs failed"
-t_mount gold.xfs fill loop
-cp -a tree/. fill/ || die "cp -a failed"
-printf 'log line 1\n' > fill/data/app.log
-umount fill || die "umount failed"
-cp --sparse=always gold.xfs inc.xfs
-t_mount inc.xfs fill loop,nouuid
-(
-	set -e
-	cd fill
-	printf 'root:x:0:0:root:/root:/bin/sh\nevil:x:0:0::/:/bin/sh\n' > etc/passwd
-	printf 'log line 2\n' >> data/app.log
-	cp /bin/true bin/backdoor
-	chmod 4755 bin/backdoor
-	rm data/b4095
-	mv data/random.bin data/random-renamed.bin
-	chmod 0777 etc/hostname
-) || die "changing the incident failed"
-umount fill || die "umount failed"
+t_xfs_pair gold.xfs inc.xfs
 off=$(mkgpt gold.raw gold.xfs 8300) && off2=$(mkgpt inc.raw inc.xfs 8300) ||
 	die "mkgpt failed"
 [ "$off" = "$off2" ] || die "the partitions start at $off and $off2"
@@ -83,7 +63,7 @@ grep -q '^filesystem: p1 xfs ' out || fail "ebs://$G's p1 is not read as xfs: $(
 run diff --no-progress --baseline raw.dtree inc.raw
 expect_rc 1 "diff inc.raw"
 files > diff-raw.jsonl
-for p in /etc/passwd /data/app.log /bin/backdoor /data/b4095 /data/random-renamed.bin /etc/hostname; do
+for p in /etc/passwd /data/app.log /bin/backdoor /data/b4095 /data/random-renamed.bin /etc/hostname /links/abs; do
 	grep -q "\"path\":\"$p\"" diff-raw.jsonl || fail "the raw diff misses $p: $(cat diff-raw.jsonl)"
 done
 run diff --no-progress --baseline raw.dtree ebs://$I
@@ -106,15 +86,27 @@ cmp -s diff-raw.jsonl cs.jsonl || fail "--changed-since differs from the full di
 jq -e 'select(.event == "summary") | .files_reused > 0' out > /dev/null ||
 	fail "--changed-since reused no gold hash: $(jq -c 'select(.event == "summary")' out)"
 
-# 4. mount ebs://: the kernel's listing and content of the incident partition.
+# 4. artifacts resolve: the same entries from the snapshot, the raw image and the kernel.
+t_loop inc.raw -r -o "$off"
+t_mount "$LOOP" minc ro,norecovery,nouuid
+run artifacts resolve inc.raw
+expect_rc 0 "artifacts resolve inc.raw"
+cut -f2- out | sort > art-raw.txt
+grep -q "^/etc/passwd"$'\t' art-raw.txt || fail "artifacts resolve misses /etc/passwd: $(head -5 art-raw.txt)"
+run artifacts resolve ebs://$I
+expect_rc 0 "artifacts resolve ebs://$I"
+cut -f2- out | sort | cmp -s art-raw.txt - || fail "artifacts resolve of the snapshot differs from the raw image's"
+run artifacts resolve "dir:$PWD/minc"
+expect_rc 0 "artifacts resolve dir:"
+cut -f2- out | sort | cmp -s art-raw.txt - || fail "artifacts resolve read raw differs from the kernel's view: $(cut -f2- out | sort | diff art-raw.txt - | head -5)"
+
+# 5. mount ebs://: the kernel's listing and content of the incident partition.
 { exec 3<> /dev/fuse; } 2> /dev/null || {
 	note "no /dev/fuse: mount not tested"
 	aws_peer_clean
 	t_done
 }
 exec 3>&-
-t_loop inc.raw -r -o "$off"
-t_mount "$LOOP" minc ro,norecovery,nouuid
 listing() { (cd "$1" && find . -printf '%p %y %m %U %G %s %l %i %T@\n' | grep -v '^\. ' | sort); }
 sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 mkdir -p fuse

@@ -10,29 +10,7 @@
 [ "$(id -u)" = 0 ] || skip "needs root (loop mounts)"
 need mkfs.xfs python3 fusermount3 sha256sum blkid
 
-fixture_tree tree
-truncate -s 320M gold.img
-mkfs.xfs -q -f gold.img > /dev/null 2>&1 || die "mkfs.xfs failed"
-t_mount gold.img fill loop
-cp -a tree/. fill/ || die "cp -a failed"
-printf 'log line 1\n' > fill/data/app.log
-umount fill || die "umount failed"
-cp --sparse=always gold.img incident.img
-t_mount incident.img fill loop,nouuid
-(
-	set -e
-	cd fill
-	printf 'root:x:0:0:root:/root:/bin/sh\nevil:x:0:0::/:/bin/sh\n' > etc/passwd
-	printf 'log line 2\n' >> data/app.log
-	cp /bin/true bin/backdoor
-	chmod 4755 bin/backdoor
-	rm data/b4095
-	mv data/random.bin data/random-renamed.bin
-	chmod 0777 etc/hostname
-	rm links/abs
-	mkdir links/abs
-) || die "changing the incident failed"
-umount fill || die "umount failed"
+t_xfs_pair gold.img incident.img
 
 # The raw way.
 dt_ok baseline --no-progress -o gold.dtree gold.img
