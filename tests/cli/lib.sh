@@ -354,6 +354,15 @@ print(h.hexdigest())
 EOF
 }
 
+# Write an XFS mount's metadata in place and unmount it. A freeze first: umount alone leaves
+# the changes in the log when another mount namespace (a build's unshare, a chroot) still
+# holds the filesystem, and a raw reader does not replay logs.
+_t_xfs_quiesce()
+{
+	xfs_freeze -f "$1" && xfs_freeze -u "$1" || die "xfs_freeze $1 failed"
+	umount "$1" || die "umount $1 failed"
+}
+
 # An XFS pair: GOLD (mkfs.xfs, 320 MiB, the fixture tree copied in through a loop mount, with
 # /data/app.log) and INCIDENT, a copy changed through a loop mount: /etc/passwd modified,
 # /data/app.log appended, /bin/backdoor added setuid, /data/b4095 deleted, /data/random.bin
@@ -367,7 +376,7 @@ t_xfs_pair()
 	t_mount "$gold" fill loop
 	cp -a tree/. fill/ || die "cp -a failed"
 	printf 'log line 1\n' > fill/data/app.log
-	umount fill || die "umount failed"
+	_t_xfs_quiesce fill
 	cp --sparse=always "$gold" "$inc"
 	t_mount "$inc" fill loop,nouuid
 	(
@@ -383,7 +392,7 @@ t_xfs_pair()
 		rm links/abs
 		mkdir links/abs
 	) || die "changing the incident failed"
-	umount fill || die "umount failed"
+	_t_xfs_quiesce fill
 }
 
 # The gold from TREE (every time set to FIXTURE_TIME, so that edits are newer), its baseline,

@@ -9,7 +9,7 @@
 # images read by deltair (t1150 checks them against the kernel).
 . "$TOP/tests/cli/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (loop mounts)"
-need mkfs.xfs sgdisk jq python3 timeout sha256sum
+need mkfs.xfs xfs_freeze sgdisk jq python3 timeout sha256sum
 
 G=snap-00000000000001170
 I=snap-00000000000001171

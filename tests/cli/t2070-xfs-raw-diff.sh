@@ -8,7 +8,7 @@
 # Oracle: the kernel: dir: over read-only mounts; find + sha256sum over a loop mount.
 . "$TOP/tests/cli/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (loop mounts)"
-need mkfs.xfs python3 fusermount3 sha256sum blkid
+need mkfs.xfs xfs_freeze python3 fusermount3 sha256sum blkid
 
 t_xfs_pair gold.img incident.img
 
