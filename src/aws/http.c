@@ -22,6 +22,7 @@
 
 #define MAX_HEADER_BYTES (64u * 1024)
 #define MAX_AUTHORITY    256
+#define HTTP_RECV_BUFFER 524288L /* curl's receive buffer for a body into dst */
 
 struct http_pool {
 	struct http_options o;
@@ -482,6 +483,10 @@ set_common(CURL *h, struct http_pool *p, const struct http_request *req, struct 
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+	/* A large body into dst (an EBS block) in a few reads, not in curl's default 16 KiB
+	 * ones: per 512 KiB block, 30 fewer recv calls and as many polls and write callbacks. */
+	if (req->dst && req->dst_cap > CURL_MAX_WRITE_SIZE)
+		curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTP_RECV_BUFFER);
 	if (strcmp(req->method, "GET") == 0) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(req->method, "HEAD") == 0) {
