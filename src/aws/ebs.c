@@ -81,6 +81,7 @@ struct ebs {
 	int gold_fd;          /* the gold image, or -1 */
 	char *cache_dir;      /* owned: DIR/snap-GOLD of the block cache, or NULL */
 	uint64_t cache_max, cache_used; /* bytes; cache_used as this process counts it */
+	int cache_counted;              /* cache_used was counted (at the first fill) */
 	/* Blocks once fetched, so that none is fetched twice when the LRU drops it: an unlinked,
 	 * sparse file of ours (O_TMPFILE), block idx at idx * EBS_BLOCK_SIZE. */
 	int spill_fd;
@@ -621,6 +622,37 @@ cache_scan(const char *root, struct cache_file **out, size_t *n, uint64_t *total
 	return 0;
 }
 
+/* The cache's root: e->cache_dir without its last component (the gold snapshot's id). */
+static void
+cache_root(const struct ebs *e, char root[512])
+{
+	char *slash;
+
+	snprintf(root, 512, "%s", e->cache_dir);
+	slash = strrchr(root, '/');
+	if (slash)
+		*slash = '\0';
+}
+
+/*
+ * Under cache_lock: count the cache's bytes once, before this process first adds to it. Not
+ * at open: a warm run, which only reads, would pay for a stat of every file of a large cache.
+ */
+static void
+cache_count(struct ebs *e)
+{
+	struct cache_file *v = NULL;
+	size_t n = 0;
+	char root[512];
+
+	if (e->cache_counted)
+		return;
+	cache_root(e, root);
+	if (cache_scan(root, &v, &n, &e->cache_used, NULL) == 0)
+		e->cache_counted = 1; /* else counted again at the next fill */
+	free(v);
+}
+
 /* Over its bound: remove the least recently used files down to 90% of it. */
 static void
 cache_trim(struct ebs *e)
@@ -629,12 +661,8 @@ cache_trim(struct ebs *e)
 	size_t n = 0;
 	uint64_t total = 0, goal = e->cache_max / 10 * 9;
 	char root[512];
-	char *slash;
 
-	snprintf(root, sizeof(root), "%s", e->cache_dir);
-	slash = strrchr(root, '/');
-	if (slash)
-		*slash = '\0';
+	cache_root(e, root);
 	if (cache_scan(root, &v, &n, &total, NULL) < 0)
 		return; /* the bound is kept at the next fill */
 	if (n)
@@ -713,6 +741,9 @@ cache_put(struct ebs *e, const char *path, const unsigned char *data)
 	unsigned char sum[SHA256_DIGEST_LENGTH];
 	int fd, ok, slot;
 
+	pthread_mutex_lock(&cache_lock);
+	cache_count(e);
+	pthread_mutex_unlock(&cache_lock);
 	snprintf(tmp, sizeof(tmp), "%s/.tXXXXXX", e->cache_dir);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
@@ -903,14 +934,6 @@ gold_open(struct ebs *e, const char *gold, const struct ebs_opts *o, struct dt_e
 	if (cache_dir_ok(e->cache_dir, err) < 0)
 		return -1;
 	e->cache_max = o->gold_cache_max ? o->gold_cache_max : EBS_GOLD_CACHE_MAX;
-	{
-		struct cache_file *v = NULL;
-		size_t n;
-
-		if (cache_scan(o->gold_cache, &v, &n, &e->cache_used, err) < 0)
-			return -1;
-		free(v);
-	}
 	return 0;
 }
 
