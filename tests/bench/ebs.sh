@@ -9,13 +9,17 @@
 #     incident against its changed blocks, bytes hashed against the changed files' bytes,
 #     wall time against the full ebs:// diff, and the result against the full diff;
 #   - diff --changed-blocks FILE incident.raw: bytes hashed, result against the full diff.
-# Each deltair run is timed once (wall clock); the peer's counters give the fetches.
-#   CORPUS=/var/tmp/corpus tests/bench/ebs.sh
+# Each deltair run is repeated RUNS times (default 3), the runs of one round side by side; the
+# tables give the median wall time, deltair's CPU (user + sys, /usr/bin/time) and the peer's
+# (its /proc/PID/stat ticks), since on a shared machine wall time follows the load; the peer's
+# counters give the fetches.
+#   RUNS=3 CORPUS=/var/tmp/corpus tests/bench/ebs.sh
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export CORPUS=${CORPUS:-/var/tmp/corpus}
 deltair=$top/build/deltair
 py=/usr/bin/python3
+RUNS=${RUNS:-3}
 G=snap-00000000000000c0
 I=snap-00000000000000c1
 export CORPUS_SHARED=$CORPUS
@@ -70,29 +74,25 @@ export AWS_ENDPOINT_URL=$url AWS_ENDPOINT_URL_EBS=$url AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 ctl() { "$py" "$top/tests/peers/aws_peer.py" ctl "$(cat port)" "$@"; }
-# timed NAME CMD...: wall seconds into NAME.s, stdout NAME.out, the peer's counters NAME.c
+ticks() { awk '{print $14 + $15}' "/proc/$peer/stat"; }
+hz=$(getconf CLK_TCK)
+# timed NAME CMD...: one run; "wall deltair_cpu peer_cpu" (seconds) appended to NAME.t, stdout
+# NAME.out, the peer's counters NAME.c (of the last run)
 timed() {
-	local name=$1 t0 rc=0
+	local name=$1 t0 p0 rc=0
 	shift
 	ctl DELETE /_peer/counters > /dev/null
+	p0=$(ticks)
 	t0=$(date +%s.%N)
-	"$@" > "$name.out" 2> "$name.err" || rc=$?
-	awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.3f\n", a - b}' > "$name.s"
+	/usr/bin/time -f '%U %S' -o "$name.cpu" "$@" > "$name.out" 2> "$name.err" || rc=$?
+	awk -v a="$(date +%s.%N)" -v b="$t0" -v p="$(($(ticks) - p0))" -v hz="$hz" \
+		'{printf "%.3f %.2f %.2f\n", a - b, $1 + $2, p / hz}' "$name.cpu" >> "$name.t"
 	ctl GET /_peer/counters > "$name.c"
 	[ "$rc" -le 1 ] || { echo "bench ebs: $name exited $rc: $(head -c 500 "$name.err")" >&2; exit 1; }
 }
 # The peer hashes each snapshot's blocks on first use: do it before timing anything.
 "$deltair" baseline --no-progress -o warm.dtree "ebs://$I" 2> /dev/null
 
-timed base-free "$deltair" baseline --no-progress --ebs-rate 1000000 --ebs-concurrency 32 -o gold-ebs.dtree "ebs://$G"
-ctl POST /_peer/rate '{"GetSnapshotBlock": 1000}' > /dev/null
-timed base-1000 "$deltair" baseline --no-progress -o gold-1000.dtree "ebs://$G"
-ctl POST /_peer/rate '{"GetSnapshotBlock": 0}' > /dev/null
-
-timed full-raw "$deltair" diff --no-progress -b gold-ebs.dtree incident.raw
-timed full-ebs "$deltair" diff --no-progress --ebs-concurrency 32 -b gold-ebs.dtree "ebs://$I"
-timed cs-cold "$deltair" diff --no-progress --ebs-concurrency 32 -b gold-ebs.dtree --changed-since $G --gold-cache cache "ebs://$I"
-timed cs-warm "$deltair" diff --no-progress --ebs-concurrency 32 -b gold-ebs.dtree --changed-since $G --gold-cache cache "ebs://$I"
 "$py" - gold.raw incident.raw > changed.json << 'EOF'
 import json, os, sys
 g, i = open(sys.argv[1], "rb"), open(sys.argv[2], "rb")
@@ -106,18 +106,34 @@ while True:
     idx += 1
 print(json.dumps({"BlockSize": 524288, "ChangedBlocks": out}))
 EOF
-timed cb-raw "$deltair" diff --no-progress -b gold-ebs.dtree --changed-blocks changed.json incident.raw
+for _ in $(seq "$RUNS"); do
+	timed base-free "$deltair" baseline --no-progress --ebs-rate 1000000 --ebs-concurrency 32 -o gold-ebs.dtree "ebs://$G"
+	ctl POST /_peer/rate '{"GetSnapshotBlock": 1000}' > /dev/null
+	timed base-1000 "$deltair" baseline --no-progress -o gold-1000.dtree "ebs://$G"
+	ctl POST /_peer/rate '{"GetSnapshotBlock": 0}' > /dev/null
+
+	timed full-raw "$deltair" diff --no-progress -b gold-ebs.dtree incident.raw
+	timed full-ebs "$deltair" diff --no-progress --ebs-concurrency 32 -b gold-ebs.dtree "ebs://$I"
+	rm -rf cache
+	timed cs-cold "$deltair" diff --no-progress --ebs-concurrency 32 -b gold-ebs.dtree --changed-since $G --gold-cache cache "ebs://$I"
+	timed cs-warm "$deltair" diff --no-progress --ebs-concurrency 32 -b gold-ebs.dtree --changed-since $G --gold-cache cache "ebs://$I"
+	timed cb-raw "$deltair" diff --no-progress -b gold-ebs.dtree --changed-blocks changed.json incident.raw
+done
 jq -r 'select(.event == "file") | .change' full-raw.out | sort | uniq -c |
 	awk '{printf "%s%d %s", sep, $1, $2; sep = ", "}' > changes
 
-"$py" - "$top/docs/benchmarks.md" "$G" "$I" "$CORPUS" << 'EOF'
-import datetime, json, os, platform, subprocess, sys
-doc, G, I, corpus = sys.argv[1:]
+"$py" - "$top/docs/benchmarks.md" "$G" "$I" "$CORPUS" "$RUNS" "$(uptime | sed 's/.*load average: //')" << 'EOF'
+import datetime, json, os, platform, statistics, subprocess, sys
+doc, G, I, corpus, runs, load = sys.argv[1:]
+def times(n):
+    """Medians over the runs: wall, deltair's CPU, the peer's CPU (seconds)."""
+    rows = [list(map(float, l.split())) for l in open(n + ".t")]
+    return [statistics.median(r[k] for r in rows) for k in range(3)]
 def run(n):
     ev = [json.loads(l) for l in open(n + ".out")]
     files = sorted(json.dumps(e, sort_keys=True) for e in ev if e["event"] == "file")
     summ = [e for e in ev if e["event"] == "summary"][-1]
-    return files, summ, float(open(n + ".s").read()), json.load(open(n + ".c"))
+    return files, summ, times(n), json.load(open(n + ".c"))
 def snap(c, s, k):
     return c["snapshots"].get(s, {}).get(k, 0)
 blocks_gold = sum(1 for _ in json.load(open("changed.json"))["ChangedBlocks"])
@@ -131,9 +147,7 @@ changed_bytes = sum(json.loads(f).get("size", 0) for f in fr
 incident_changed = sc["changed_blocks"]["blocks"]
 def base(n):
     c = json.load(open(n + ".c"))
-    b = snap(c, G, "blocks")
-    t = float(open(n + ".s").read())
-    return b, t, snap(c, G, "peak_per_second")
+    return snap(c, G, "blocks"), times(n), snap(c, G, "peak_per_second")
 bf, tf, pf = base("base-free")
 bl, tl, pl = base("base-1000")
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
@@ -144,28 +158,31 @@ what = ("the corpus's gold.raw and incident.raw" if corpus == os.environ.get("CO
         else "the small corpus tests/bench/ebs.sh builds when ../shared/corpus has none (this "
              "machine's /etc, /usr/lib/python3 and /usr/share/doc on a 1 GiB ext4 image; the "
              "incident changed through a mount: %s)" % open("changes").read().strip())
-L.append("Measured %s on %s (%d cores, %s), `make bench` (tests/bench/ebs.sh): %s, served as "
-         "snapshots `%s` and `%s` (one lineage) by tests/peers/aws_peer.py on 127.0.0.1 (every "
-         "request's SigV4 signature and input checked with botocore); one run each, wall "
-         "clock." % (datetime.date.today().isoformat(), cpu, os.cpu_count(), platform.release(),
-                     what, G, I))
+L.append("Measured %s on %s (%d cores, %s, load average %s), `make bench` (tests/bench/ebs.sh): "
+         "%s, served as snapshots `%s` and `%s` (one lineage) by tests/peers/aws_peer.py on "
+         "127.0.0.1 (every request's SigV4 signature and input checked with botocore; blocks "
+         "sent with sendfile). Median of %s runs: wall clock, deltair's CPU (user + sys) and "
+         "the peer's CPU." % (datetime.date.today().isoformat(), cpu, os.cpu_count(),
+                              platform.release(), load, what, G, I, runs))
 L.append("")
-L.append("| baseline ebs://gold | blocks | s | blocks/s | MB/s | busiest second | target |")
-L.append("|---|---:|---:|---:|---:|---:|---|")
-L.append("| peer unlimited (`--ebs-rate 1000000 --ebs-concurrency 32`) | %d | %.1f | %.0f | %.0f | %d | |" % (
-    bf, tf, bf / tf, bf * 0.524288 / tf, pf))
-L.append("| peer limited to 1,000/s, deltair's default `--ebs-rate 1000` | %d | %.1f | %.0f | %.0f | %d | ≥ 800/s %s, never over 1,000 %s |" % (
-    bl, tl, bl / tl, bl * 0.524288 / tl, pl, ok(bl / tl >= 800), ok(pl <= 1000)))
+L.append("| baseline ebs://gold | blocks | s | blocks/s | busiest second | deltair CPU s (ms/block) | peer CPU s (ms/block) | target |")
+L.append("|---|---:|---:|---:|---:|---:|---:|---|")
+L.append("| peer unlimited (`--ebs-rate 1000000 --ebs-concurrency 32`) | %d | %.1f | %.0f | %d | %.2f (%.2f) | %.2f (%.2f) | |" % (
+    bf, tf[0], bf / tf[0], pf, tf[1], 1000 * tf[1] / bf, tf[2], 1000 * tf[2] / bf))
+L.append("| peer limited to 1,000/s, deltair's default `--ebs-rate 1000` | %d | %.1f | %.0f | %d | %.2f (%.2f) | %.2f (%.2f) | ≥ 800/s %s, never over 1,000 %s |" % (
+    bl, tl[0], bl / tl[0], pl, tl[1], 1000 * tl[1] / bl, tl[2], 1000 * tl[2] / bl,
+    ok(bl / tl[0] >= 800), ok(pl <= 1000)))
 L.append("")
-L.append("| diff of the incident | s | fetched from incident | from gold | bytes hashed | bytes reused | same result as the full diff |")
-L.append("|---|---:|---:|---:|---:|---:|---|")
-L.append("| raw image, full | %.1f | | | %d | %d | (reference) |" % (tr, sr["bytes_hashed"], sr["bytes_reused"]))
-L.append("| ebs://, full | %.1f | %d | | %d | %d | %s |" % (te, snap(ce, I, "blocks"), se["bytes_hashed"], se["bytes_reused"], "yes" if fe == fr else "NO"))
-L.append("| ebs://, `--changed-since --gold-cache`, cold | %.1f | %d | %d | %d | %d | %s |" % (tc, snap(cc, I, "blocks"), snap(cc, G, "blocks"), sc["bytes_hashed"], sc["bytes_reused"], "yes" if fc == fr else "NO"))
-L.append("| ebs://, `--changed-since --gold-cache`, warm | %.1f | %d | %d | %d | %d | %s |" % (tw, snap(cw, I, "blocks"), snap(cw, G, "blocks"), sw["bytes_hashed"], sw["bytes_reused"], "yes" if fw == fr else "NO"))
-L.append("| raw image, `--changed-blocks FILE` | %.1f | | | %d | %d | %s |" % (tb, sb["bytes_hashed"], sb["bytes_reused"], "yes" if fb == fr else "NO"))
+L.append("| diff of the incident | s | deltair CPU s | peer CPU s | fetched from incident | from gold | bytes hashed | bytes reused | same result as the full diff |")
+L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+L.append("| raw image, full | %.1f | %.2f | | | | %d | %d | (reference) |" % (tr[0], tr[1], sr["bytes_hashed"], sr["bytes_reused"]))
+L.append("| ebs://, full | %.1f | %.2f | %.2f | %d | | %d | %d | %s |" % (te[0], te[1], te[2], snap(ce, I, "blocks"), se["bytes_hashed"], se["bytes_reused"], "yes" if fe == fr else "NO"))
+L.append("| ebs://, `--changed-since --gold-cache`, cold | %.1f | %.2f | %.2f | %d | %d | %d | %d | %s |" % (tc[0], tc[1], tc[2], snap(cc, I, "blocks"), snap(cc, G, "blocks"), sc["bytes_hashed"], sc["bytes_reused"], "yes" if fc == fr else "NO"))
+L.append("| ebs://, `--changed-since --gold-cache`, warm | %.1f | %.2f | %.2f | %d | %d | %d | %d | %s |" % (tw[0], tw[1], tw[2], snap(cw, I, "blocks"), snap(cw, G, "blocks"), sw["bytes_hashed"], sw["bytes_reused"], "yes" if fw == fr else "NO"))
+L.append("| raw image, `--changed-blocks FILE` | %.1f | %.2f | | | | %d | %d | %s |" % (tb[0], tb[1], sb["bytes_hashed"], sb["bytes_reused"], "yes" if fb == fr else "NO"))
 L.append("")
 fi_ = snap(cw, I, "blocks")
+gold = sw["evidence"]["snapshot"].get("gold", {})
 L.append("| target (issue 10) | value | |")
 L.append("|---|---:|---|")
 L.append("| warm cache: blocks fetched from the incident ≤ its changed blocks (target equal) | %d of %d changed (%d listed by ListChangedBlocks) | %s |" % (
@@ -173,7 +190,11 @@ L.append("| warm cache: blocks fetched from the incident ≤ its changed blocks 
 L.append("| `--changed-since`: bytes hashed ≤ 2× the changed files' bytes (%d) | %d (%.2f×) | %s |" % (
     changed_bytes, sw["bytes_hashed"], sw["bytes_hashed"] / max(changed_bytes, 1), ok(sw["bytes_hashed"] <= 2 * changed_bytes)))
 L.append("| `--changed-since` warm: wall time ≤ 1/5 of the full ebs:// diff | %.1f s / %.1f s = 1/%.1f | %s |" % (
-    tw, te, te / tw, ok(tw * 5 <= te)))
+    tw[0], te[0], te[0] / tw[0], ok(tw[0] * 5 <= te[0])))
+L.append("| (the same in CPU, deltair + peer) | %.2f s / %.2f s = 1/%.1f | |" % (
+    tw[1] + tw[2], te[1] + te[2], (te[1] + te[2]) / (tw[1] + tw[2])))
+L.append("| (warm: reads of 512 KiB blocks from the gold cache, each verified; read-ahead and re-reads included) | %d (the incident lists %d unchanged blocks) | |" % (
+    gold.get("blocks_from_gold", 0), sw["evidence"]["snapshot"]["blocks_listed"] - incident_changed))
 L.append("| `--changed-blocks` on the raw image: bytes hashed ≤ 2× the changed files' bytes | %d (%.2f×) | %s |" % (
     sb["bytes_hashed"], sb["bytes_hashed"] / max(changed_bytes, 1), ok(sb["bytes_hashed"] <= 2 * changed_bytes)))
 L.append("| results equal the full diff | %s | %s |" % (
