@@ -1,7 +1,8 @@
 /*
  * walk_int.h - what the files of the walk share behind walk.h.
- * walk.c: the job queue, hashing, libtsk's filesystems and the whole walk, with the helpers
- * below; walk_dir.c: dir: sources (statx); walk_xfs.c: XFS through our reader (xfs.h).
+ * walk.c: the whole walk and the helpers below; walk_hash.c: the job queue and the hashing
+ * threads; walk_tsk.c: libtsk's filesystems; walk_dir.c: dir: sources (statx); walk_xfs.c:
+ * XFS through our reader (xfs.h).
  * A walker reads one filesystem at a time in the calling thread; each adds its entries with
  * walk_add_entry() at the current path and queues each regular file with walk_queue_file().
  */
@@ -20,9 +21,34 @@
 #include "buf.h"
 #include "walk.h"
 
-struct job;
 struct alias;
 struct xfs_inode;
+
+#define NO_JOB SIZE_MAX /* walk_queue_job() failed; an alias of no job */
+
+/* One file to hash: JOB_RUNS reads block runs of the image, JOB_TSK reads through libtsk
+ * (held until the filesystem's walk is over), JOB_HOST reads a dir: source's file. */
+enum job_kind { JOB_RUNS, JOB_TSK, JOB_HOST };
+
+struct job {
+	size_t entry; /* index of the tree entry */
+	enum job_kind kind;
+	uint32_t fsi;
+	uint64_t inum;
+	const char *path; /* borrowed from the tree's arena (stable) */
+	uint64_t size;
+	uint64_t cost; /* bytes to read: size, or the allocated bytes of a sparse-sha256 */
+	uint64_t prefix_len;
+	int want_prefix;
+	int sparse;              /* hash kind: sparse-sha256 (HTREE_F_SPARSE) rather than sha256 */
+	int gold;                /* what gold_prefix() found: GOLD_SAME makes the choice final */
+	uint64_t alloc;          /* allocated bytes, as queue_file() was told (for a held job) */
+	struct source_run *runs; /* owned */
+	size_t nruns;
+	/* results */
+	unsigned char sha[32], prefix[32];
+	uint8_t ok, has_prefix, magic;
+};
 
 /* Open addressing map from a 64-bit key to a size_t value. */
 struct u64map {
@@ -105,6 +131,12 @@ struct subdirs {
 
 /* walk.c */
 
+int walk_map_put(struct u64map *m, uint64_t key, size_t val) DT_MUST_USE;
+/* Call on_progress, at most every quarter second unless force. */
+void walk_progress(struct walker *w, int force);
+/* A failure of a hashing job: its filesystem, whatever the walk is doing now. */
+void walk_report_job(struct walker *w, const struct job *j, const char *fmt, ...) DT_PRINTF(3, 4);
+
 /* A per-entry failure at path in the filesystem being walked. */
 void walk_report(struct walker *w, const char *path, size_t path_len, const char *fmt, ...)
 	DT_PRINTF(4, 5);
@@ -144,6 +176,26 @@ void walk_subdirs_add(struct walker *w, struct subdirs *s, uint64_t inum, const 
 const char *walk_subdirs_name(const struct subdirs *s, size_t i);
 /* Push the i-th subdirectory onto the path; 0 when its path is too long (reported). */
 int walk_subdirs_enter(struct walker *w, const struct subdirs *s, size_t i, size_t *old);
+
+/* walk_hash.c */
+
+/* Borrowed: the i-th queued job (valid until the walk ends: blocks never move). */
+struct job *walk_job_at(struct walker *w, size_t i);
+/* Queue a copy of j; the queue owns j's runs from now on. The job's index, or NO_JOB (out of
+ * memory: the walk fails). */
+size_t walk_queue_job(struct walker *w, const struct job *j);
+/* Wait until every queued job is over; with progress, report it every quarter second. */
+void walk_wait_jobs(struct walker *w, int with_progress);
+/* A hashing thread (pthread_create's start routine; arg: the walker): runs jobs until the
+ * queue is closed and empty. */
+void *walk_hash_thread(void *arg);
+/* The digest of where a file of size bytes lies (docs/dtree-format.md, "Block-run digests"). */
+void walk_runs_digest(const struct source_run *r, size_t n, uint64_t size, unsigned char out[32]);
+
+/* walk_tsk.c */
+
+/* Walk the libtsk filesystem w->sfs; -1 when the whole walk fails (err filled). */
+int walk_tsk(struct walker *w);
 
 /* walk_dir.c */
 
