@@ -4,6 +4,7 @@
  * hostile image that crashes or hangs libtsk takes down only that child. The child gets
  * its own process group (a timeout kills everything it started) and dies with the worker
  * (PR_SET_PDEATHSIG), so a worker killed with -9 leaves no scan running on behind it.
+ * The child is started in spawn.c; what the two files share: worker_int.h.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,12 +30,11 @@
 #include "outfile.h"
 #include "worker/queue.h"
 #include "worker/store.h"
-#include "worker/worker.h"
+#include "worker/worker_int.h"
 
 #include "banned.h"
 
 #define WORKER_TICK_MS     200
-#define WORKER_MAX_ARGS    (16 + 4 * 256)
 #define WORKER_LOG_TAIL    400 /* bytes of the scan's stderr kept in a failure reason */
 #define WORKER_MAX_EXTRACT 100000
 #define WORKER_RETRY_MAX_S 30
@@ -45,40 +43,6 @@
 #define SCAN_NO_DELTA   0
 #define SCAN_DELTA      1
 #define SCAN_INCOMPLETE 8
-
-struct slot {
-	int busy;
-	pid_t pid;
-	struct queue_msg *msg; /* owned */
-	struct job job;        /* owned */
-	int have_job;
-	struct store *out;  /* owned: the job's output store */
-	char *prefix;       /* owned: "<case>/<name>" */
-	char *dir;          /* owned: this job's scratch folder */
-	char *baseline;     /* owned: the local .dtree */
-	struct attach *att; /* owned: attach mode's volume, closed after the child */
-	char started[64];   /* RFC 3339 */
-	double t0;          /* monotonic: the claim */
-	double scan_t0;     /* monotonic: the scan child's start, for the wall-clock limit */
-	double last_beat;
-	int timed_out;
-};
-
-struct worker {
-	const struct worker_options *o;
-	struct worker_stats *st;
-	struct queue *q;
-	struct http_pool *pool;
-	struct creds *creds;
-	char *work;   /* owned: the scratch folder */
-	int own_work; /* made here: removed at the end */
-	char *cache;  /* owned: baselines fetched */
-	char host[256];
-	char exe[PATH_MAX];
-	unsigned lease;
-	unsigned nslots;
-	struct slot *slots;
-};
 
 static double
 now_mono(void)
@@ -668,157 +632,6 @@ get_baseline(struct worker *w, struct slot *s, struct dt_err *err)
 	return 0;
 }
 
-static void
-set_limit(int resource, rlim_t v)
-{
-	struct rlimit rl = { v, v };
-	setrlimit(resource, &rl);
-}
-
-/* In the child: limits, own process group, outputs, then exec. Never returns. */
-static void
-child_exec(struct worker *w, struct slot *s, char **argv)
-{
-	const struct job_limits *l = &s->job.limits;
-	pid_t parent = getppid();
-	sigset_t none;
-	int fd;
-	char *log = NULL;
-
-	setpgid(0, 0);
-	/* Die with the worker: a kill -9 of the worker must not leave scans behind. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (l->memory_bytes)
-		set_limit(RLIMIT_AS, (rlim_t)l->memory_bytes);
-	if (l->cpu_seconds)
-		set_limit(RLIMIT_CPU, (rlim_t)l->cpu_seconds);
-	if (l->open_files)
-		set_limit(RLIMIT_NOFILE, (rlim_t)l->open_files);
-	fd = open("/dev/null", O_RDONLY);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		close(fd);
-	}
-	if (asprintf(&log, "%s/scan.log", s->dir) >= 0) {
-		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-	}
-	execv(w->exe, argv);
-	_exit(127);
-}
-
-static int
-add_arg(char **argv, size_t *n, const char *a)
-{
-	if (*n + 2 > WORKER_MAX_ARGS)
-		return -1;
-	argv[(*n)++] = (char *)a;
-	argv[*n] = NULL;
-	return 0;
-}
-
-/* Start the scan of s's job. */
-static int
-spawn(struct worker *w, struct slot *s, const char *evidence, struct dt_err *err)
-{
-	char **argv = calloc(WORKER_MAX_ARGS, sizeof(*argv));
-	char *events = NULL, *extract = NULL;
-	size_t n = 0;
-	int bad = 0;
-	pid_t pid;
-
-	if (argv == NULL || asprintf(&events, "%s/events.jsonl", s->dir) < 0 ||
-	    asprintf(&extract, "%s/extract", s->dir) < 0) {
-		free(argv);
-		free(events);
-		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
-	}
-	bad |= add_arg(argv, &n, "deltair");
-	bad |= add_arg(argv, &n, "scan");
-	bad |= add_arg(argv, &n, "--no-progress");
-	bad |= add_arg(argv, &n, "--baseline");
-	bad |= add_arg(argv, &n, s->baseline);
-	bad |= add_arg(argv, &n, "--output");
-	bad |= add_arg(argv, &n, events);
-	bad |= add_arg(argv, &n, "--extract");
-	bad |= add_arg(argv, &n, extract);
-	if (s->job.rules && s->job.nrules == 0)
-		bad |= add_arg(argv, &n, "--no-rules");
-	for (size_t i = 0; i < s->job.nrules; i++) {
-		bad |= add_arg(argv, &n, "--rules");
-		bad |= add_arg(argv, &n, s->job.rules[i]);
-	}
-	if (s->job.artifacts && s->job.nartifacts == 0)
-		bad |= add_arg(argv, &n, "--no-artifacts");
-	for (size_t i = 0; i < s->job.nartifacts; i++) {
-		bad |= add_arg(argv, &n, "--artifacts");
-		bad |= add_arg(argv, &n, s->job.artifacts[i]);
-	}
-	/* Reads proportional to the delta (job.c allows it for ebs:// evidence only). */
-	if (s->job.changed_since) {
-		bad |= add_arg(argv, &n, "--changed-since");
-		bad |= add_arg(argv, &n, s->job.changed_since);
-		if (w->o->gold_cache) {
-			bad |= add_arg(argv, &n, "--gold-cache");
-			bad |= add_arg(argv, &n, w->o->gold_cache);
-		}
-	}
-	/* "--" so that evidence named "-x" is a path, not an option. */
-	bad |= add_arg(argv, &n, "--");
-	bad |= add_arg(argv, &n, evidence);
-	if (bad) {
-		free(argv);
-		free(events);
-		free(extract);
-		return dt_fail(err, DT_EUSAGE, "job: too many rules or artifacts");
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
-		child_exec(w, s, argv);
-	free(argv);
-	free(events);
-	free(extract);
-	if (pid < 0)
-		return dt_fail_errno(err, DT_EIO, "worker: fork");
-	/* Also here: the parent may kill the group before the child ran setpgid(). */
-	setpgid(pid, pid);
-	s->pid = pid;
-	s->scan_t0 = now_mono();
-	return 0;
-}
-
-/* The scan's evidence argument for the job; attach mode attaches the volume first. */
-static int
-evidence_spec(struct worker *w, struct slot *s, char **spec, struct dt_err *err)
-{
-	const struct job *j = &s->job;
-	int r;
-
-	*spec = NULL;
-	if (j->snapshot == NULL)
-		r = asprintf(spec, "%s", j->evidence);
-	else if (j->read_mode == JOB_READ_ATTACH)
-		return attach_open(j, &w->o->attach, &s->att, spec, err);
-	else if (j->region)
-		r = asprintf(spec, "ebs://%s/%s", j->region, j->snapshot);
-	else
-		r = asprintf(spec, "ebs://%s", j->snapshot);
-	return r < 0 ? dt_fail(err, DT_ENOMEM, "worker: out of memory") : 0;
-}
-
 /* A message arrived in slot s: parse it, skip it when complete, else start its scan. */
 static void
 start_job(struct worker *w, struct slot *s)
@@ -882,10 +695,11 @@ start_job(struct worker *w, struct slot *s)
 		job_failed(w, s, 0, err.msg);
 		goto out;
 	}
-	if (evidence_spec(w, s, &spec, &err) < 0 || spawn(w, s, spec, &err) < 0) {
+	if (worker_evidence_spec(w, s, &spec, &err) < 0 || worker_spawn(w, s, spec, &err) < 0) {
 		job_failed(w, s, 0, err.msg);
 		goto out;
 	}
+	s->scan_t0 = now_mono();
 	wlog(w, "info", s, "scan", "scanning %s against %s", spec, s->baseline);
 out:
 	free(spec);
