@@ -110,6 +110,12 @@ int source_ebs_stats(struct source *s, struct ebs_stats *out);
  */
 ssize_t source_read(struct source *s, uint64_t off, void *buf, size_t len,
 		    struct dt_err *err) DT_MUST_USE;
+/*
+ * source_read() of exactly len bytes of a file's data: 0, or -1 with err filled (an image
+ * that ends sooner is DT_EIO, "the image ends at byte N, inside the file's data").
+ */
+int source_read_exact(struct source *s, uint64_t off, void *buf, size_t len,
+		      struct dt_err *err) DT_MUST_USE;
 
 /*
  * Read up to len bytes at offset off of a file's content: inode is the entry's inode

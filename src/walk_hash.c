@@ -238,7 +238,6 @@ hash_runs(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 
 		while (left > 0) {
 			size_t n = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
-			ssize_t got;
 
 			if (off == SOURCE_SPARSE && j->sparse) {
 				sparse_zeros(h, left);
@@ -250,14 +249,8 @@ hash_runs(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 				left -= n;
 				continue;
 			}
-			got = source_read(w->src, off, buf, n, err);
-			if (got < 0)
+			if (source_read_exact(w->src, off, buf, n, err) < 0)
 				return -1;
-			if ((size_t)got < n)
-				return dt_fail(
-					err, DT_EIO,
-					"the image ends at byte %llu, inside the file's data",
-					(unsigned long long)(off + (uint64_t)got));
 			feed(h, buf, n);
 			atomic_fetch_add(&w->bytes_done, n);
 			off += n;

@@ -234,21 +234,14 @@ read_runs(struct fusefs *f, const struct fslot *s, char *buf, size_t len, uint64
 		const struct source_run *run = &s->runs[r];
 		uint64_t in = off + done - run->lo;
 		size_t n = len - done;
-		ssize_t got;
 
 		if (n > run->len - in)
 			n = (size_t)(run->len - in);
 		if (run->off == SOURCE_SPARSE) {
 			memset(buf + done, 0, n);
 		} else {
-			got = source_read(f->src, run->off + in, buf + done, n, err);
-			if (got < 0)
+			if (source_read_exact(f->src, run->off + in, buf + done, n, err) < 0)
 				return -1;
-			if ((size_t)got < n)
-				return dt_fail(
-					err, DT_EIO,
-					"the image ends at byte %llu, inside the file's data",
-					(unsigned long long)(run->off + in + (uint64_t)got));
 		}
 		done += n;
 	}

@@ -112,15 +112,9 @@ read_xfs_file(struct source *s, size_t fsi, uint64_t inode, uint64_t off, void *
 		if (runs[r].off == SOURCE_SPARSE) {
 			memset((char *)buf + done, 0, (size_t)k);
 		} else {
-			ssize_t got = source_read(s, runs[r].off + in, (char *)buf + done,
-						  (size_t)k, err);
-			if (got < 0)
+			if (source_read_exact(s, runs[r].off + in, (char *)buf + done, (size_t)k,
+					      err) < 0)
 				goto out;
-			if ((uint64_t)got < k) {
-				dt_fail(err, DT_EIO, "the image ends inside inode %llu's data",
-					(unsigned long long)inode);
-				goto out;
-			}
 		}
 		done += (size_t)k;
 	}

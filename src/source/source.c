@@ -485,3 +485,16 @@ source_read(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err
 	}
 	return (ssize_t)done;
 }
+
+int
+source_read_exact(struct source *s, uint64_t off, void *buf, size_t len, struct dt_err *err)
+{
+	ssize_t got = source_read(s, off, buf, len, err);
+
+	if (got < 0)
+		return -1;
+	if ((size_t)got < len)
+		return dt_fail(err, DT_EIO, "the image ends at byte %llu, inside the file's data",
+			       (unsigned long long)(off + (uint64_t)got));
+	return 0;
+}
