@@ -26,6 +26,7 @@
 #include <tsk/libtsk.h>
 
 #include "buf.h"
+#include "mono.h"
 
 #include "banned.h"
 
@@ -41,15 +42,6 @@ _Static_assert(SOURCE_MAX_FS <= HTREE_MAX_FS, "every filesystem of a source fits
 struct alias {
 	size_t entry, job;
 };
-
-static double
-since(const struct timespec *a)
-{
-	struct timespec b;
-
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
-}
 
 /* ---- small containers ---- */
 
@@ -178,13 +170,13 @@ walk_progress(struct walker *w, int force)
 
 	if (w->o->on_progress == NULL)
 		return;
-	if (!force && since(&w->last_progress) < 0.25)
+	if (!force && mono_now() - w->last_progress < 0.25)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &w->last_progress);
+	w->last_progress = mono_now();
 	p.entries = w->st.entries;
 	p.bytes_done = atomic_load(&w->bytes_done);
 	p.bytes_total = w->bytes_total;
-	p.elapsed = since(&w->start);
+	p.elapsed = mono_now() - w->start;
 	p.fs = w->sfs ? w->sfs->name : "";
 	w->o->on_progress(w->o->progress_ctx, &p);
 }
@@ -668,7 +660,7 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 	pthread_cond_init(&w.dcond, NULL);
 	pthread_mutex_init(&w.elock, NULL);
 	buf_init(&w.path, HTREE_MAX_PATH);
-	clock_gettime(CLOCK_MONOTONIC, &w.start);
+	w.start = mono_now();
 	w.t = htree_new();
 	if (w.t == NULL) {
 		dt_fail(err, DT_ENOMEM, "out of memory");
@@ -740,7 +732,7 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 			    htree_dropped(w.t));
 	w.st.errors = atomic_load(&w.errors);
 	w.st.bytes_read = atomic_load(&w.bytes_done);
-	w.st.seconds = since(&w.start);
+	w.st.seconds = mono_now() - w.start;
 	if (stats)
 		*stats = w.st;
 	*out = w.t;

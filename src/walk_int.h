@@ -114,7 +114,7 @@ struct walker {
 	_Atomic uint64_t bytes_done;
 	_Atomic uint64_t errors;
 	uint64_t bytes_total;
-	struct timespec start, last_progress;
+	double start, last_progress; /* mono_now() */
 };
 
 struct subdir {

@@ -14,6 +14,7 @@
 #include <yara.h>
 
 #include "buf.h"
+#include "mono.h"
 #include "ruledir.h"
 
 #include "banned.h"
@@ -545,7 +546,7 @@ struct scan_ctx {
 	int fail_errno; /* errno after a failed read, or 0 */
 	int short_read;
 	int timed_out;
-	struct timespec start;
+	double start; /* mono_now() */
 	int timeout;
 	json_t *matches; /* owned: delivered only when the whole scan succeeded */
 	int oom;
@@ -556,13 +557,9 @@ struct scan_ctx {
 static int
 over_time(struct scan_ctx *sc)
 {
-	struct timespec now;
-
 	if (sc->timed_out)
 		return 1;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if ((double)(now.tv_sec - sc->start.tv_sec) + (now.tv_nsec - sc->start.tv_nsec) / 1e9 >
-	    (double)sc->timeout)
+	if (mono_now() - sc->start > (double)sc->timeout)
 		sc->timed_out = 1;
 	return sc->timed_out;
 }
@@ -800,7 +797,7 @@ yarascan_file(struct yarascan *y, const struct yarascan_opts *o, const struct ya
 		max_size = o->max_size;
 	if (o != NULL && o->timeout > 0)
 		sc.timeout = o->timeout;
-	clock_gettime(CLOCK_MONOTONIC, &sc.start);
+	sc.start = mono_now();
 
 	if (f->size > max_size) {
 		*status = YARASCAN_TOO_LARGE;

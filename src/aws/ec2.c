@@ -16,6 +16,7 @@
 #include "aws/http.h"
 #include "aws/profile.h"
 #include "buf.h"
+#include "mono.h"
 
 #include "banned.h"
 
@@ -757,15 +758,6 @@ static const char *const wait_names[] = {
 	[EC2_WAIT_DELETED] = "deleted",
 };
 
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 int
 ec2_nap(unsigned ms, volatile sig_atomic_t *cancel)
 {
@@ -807,7 +799,7 @@ ec2_wait_volume(struct ec2 *e, const char *volume_id, enum ec2_wait what, unsign
 		struct dt_err *err)
 {
 	const char *ids[1] = { volume_id };
-	double end = now_s() + timeout_s;
+	double end = mono_now() + timeout_s;
 	char last[80] = "unknown";
 
 	for (;;) {
@@ -837,7 +829,7 @@ ec2_wait_volume(struct ec2 *e, const char *volume_id, enum ec2_wait what, unsign
 				       volume_id, wait_names[what]);
 		if (rc != 0)
 			return rc > 0 ? 0 : -1;
-		if (now_s() >= end)
+		if (mono_now() >= end)
 			return dt_fail(err, DT_ENET,
 				       "timed out after %u s waiting for '%s' to be %s (last: %s)",
 				       timeout_s, volume_id, wait_names[what], last);

@@ -9,6 +9,7 @@
 #include "diff.h"
 #include "events.h"
 #include "htree.h"
+#include "mono.h"
 #include "outfile.h"
 #include "source.h"
 
@@ -68,15 +69,6 @@ on_change(void *ctx, const struct diff_change *c, struct dt_err *err)
 	return sink_emit(&r->sink, ev, err);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 cmd_diff(int argc, char **argv)
 {
@@ -99,7 +91,7 @@ cmd_diff(int argc, char **argv)
 	struct run r;
 	int c, rc = EXIT_BUG, from_tree;
 	unsigned long read_errors;
-	double t0 = now();
+	double t0 = mono_now();
 	json_t *sum;
 
 	memset(&r, 0, sizeof(r));
@@ -175,8 +167,8 @@ cmd_diff(int argc, char **argv)
 		rc = cli_fail("diff", &r.err);
 		goto out;
 	}
-	sum = events_summary(&ds, ws.bytes_hashed, r.errors, read_errors, now() - t0, gold, base,
-			     cur, from_tree ? cur_path : NULL);
+	sum = events_summary(&ds, ws.bytes_hashed, r.errors, read_errors, mono_now() - t0, gold,
+			     base, cur, from_tree ? cur_path : NULL);
 	cli_summary_snapshot(sum, src);
 	if (!from_tree)
 		cli_summary_reads(sum, &so, &ws);

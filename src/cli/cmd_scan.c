@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "events.h"
 #include "htree.h"
+#include "mono.h"
 #include "outfile.h"
 #include "scan.h"
 #include "yarascan.h"
@@ -145,15 +146,6 @@ walk_error(void *ctx, const char *fs, const char *path, size_t len, const char *
 	emit(ctx, events_error(fs, path, len, msg), NULL, &err);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static json_t *
 summary(const struct diff_stats *ds, const struct scan_stats *st, const struct walk_stats *ws,
 	const struct htree *gold, const char *base, const struct htree *cur, size_t nrules,
@@ -231,7 +223,7 @@ cmd_scan(int argc, char **argv)
 	const char *inputs[2];
 	struct run r;
 	struct dt_err err = { 0 };
-	double t0 = now();
+	double t0 = mono_now();
 	long long v;
 	uint64_t read_errors;
 
@@ -358,7 +350,7 @@ cmd_scan(int argc, char **argv)
 	{
 		json_t *s = summary(&ds, &st, &ws, gold, base, cur, nrules, y != NULL,
 				    cfg.parse_rows, cfg.extract_dir != NULL, r.errors,
-				    read_errors + st.yara_unreadable, now() - t0);
+				    read_errors + st.yara_unreadable, mono_now() - t0);
 		cli_summary_snapshot(s, src);
 		cli_summary_reads(s, &so, &ws);
 		if (r.fmt == FMT_JSONL) {

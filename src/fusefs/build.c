@@ -22,6 +22,7 @@
 #include "diff.h"
 #include "events.h"
 #include "fusefs/fusefs_int.h"
+#include "mono.h"
 
 #include "banned.h"
 
@@ -87,19 +88,9 @@ on_change(void *ctx, const struct diff_change *c, struct dt_err *err)
 	return sink_emit(&b->sink, events_file(c), err);
 }
 
-static double
-since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* Diff against the gold into the view's events, exactly as `deltair diff` prints them. */
 static int
-build_delta(struct builder *b, const struct walk_stats *ws, const struct timespec *t0,
-	    struct dt_err *err)
+build_delta(struct builder *b, const struct walk_stats *ws, double t0, struct dt_err *err)
 {
 	struct fusefs *f = b->f;
 	const struct fusefs_opts *o = b->o;
@@ -112,7 +103,7 @@ build_delta(struct builder *b, const struct walk_stats *ws, const struct timespe
 	if (diff_trees(o->gold, f->t, on_change, b, &ds, err) < 0)
 		return -1;
 	/* Every error event of the build is the walk's: evidence that could not be read. */
-	sum = events_summary(&ds, ws->bytes_hashed, b->errors, b->errors, since(t0), o->gold,
+	sum = events_summary(&ds, ws->bytes_hashed, b->errors, b->errors, mono_now() - t0, o->gold,
 			     o->gold_path, f->t, NULL);
 	if (sum)
 		events_summary_reads(sum, ws, NULL, NULL, 0, 0);
@@ -200,12 +191,12 @@ fusefs_new(struct source *src, const struct fusefs_opts *o, struct fusefs **out,
 	struct builder b;
 	struct walk_opts wo;
 	struct walk_stats ws;
-	struct timespec t0;
+	double t0;
 	FILE *mem = NULL;
 	int rc = -1;
 
 	*out = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = mono_now();
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
@@ -257,7 +248,7 @@ fusefs_new(struct source *src, const struct fusefs_opts *o, struct fusefs **out,
 	else if (htree_nfs(f->t) == 1)
 		f->single = 0;
 	if (f->delta) {
-		if (build_delta(&b, &ws, &t0, err) < 0)
+		if (build_delta(&b, &ws, t0, err) < 0)
 			goto out;
 		if (fclose(mem) != 0 || b.sink.failed) {
 			mem = NULL;

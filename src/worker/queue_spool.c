@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "mono.h"
 #include "outfile.h"
 #include "worker/queue_int.h"
 
@@ -335,16 +336,14 @@ try_claim(struct queue *q, struct queue_msg **out, struct dt_err *err)
 static int
 spool_receive(struct queue *q, unsigned wait_seconds, struct queue_msg **out, struct dt_err *err)
 {
-	struct timespec start, now;
+	double start = mono_now();
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		struct timespec nap = { 0, SPOOL_POLL_MS * 1000000L };
 
 		if (try_claim(q, out, err) < 0 || *out)
 			return *out ? 0 : -1;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= (time_t)wait_seconds)
+		if (mono_now() - start >= (double)wait_seconds)
 			return 0;
 		/* A signal (SIGTERM) ends the wait: the caller looks at why. */
 		if (nanosleep(&nap, NULL) < 0)

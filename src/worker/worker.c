@@ -27,6 +27,7 @@
 #include "aws/http.h"
 #include "buf.h"
 #include "htree.h"
+#include "mono.h"
 #include "outfile.h"
 #include "worker/queue.h"
 #include "worker/store.h"
@@ -43,15 +44,6 @@
 #define SCAN_NO_DELTA   0
 #define SCAN_DELTA      1
 #define SCAN_INCOMPLETE 8
-
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 now_rfc3339(char *out, size_t n)
@@ -93,7 +85,7 @@ wlog_v(struct worker *w, const char *level, const struct slot *s, const char *st
 			json_string(s->job.snapshot ? s->job.snapshot : s->job.evidence));
 	}
 	if (s && s->busy)
-		json_object_set_new(o, "elapsed", json_real(now_mono() - s->t0));
+		json_object_set_new(o, "elapsed", json_real(mono_now() - s->t0));
 	if (bytes >= 0)
 		json_object_set_new(o, "bytes", json_integer(bytes));
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
@@ -491,7 +483,7 @@ publish(struct worker *w, struct slot *s, int scan_status, struct dt_err *err)
 		json_pack("{s:s, s:s, s:I, s:s, s:s, s:f, s:i, s:b, s:{s:I, s:I, s:I, s:I}}", "job",
 			  s->msg->id, "host", w->host, "receive_count",
 			  (json_int_t)s->msg->receive_count, "started", s->started, "finished",
-			  finished, "elapsed", now_mono() - s->t0, "scan_exit", scan_status,
+			  finished, "elapsed", mono_now() - s->t0, "scan_exit", scan_status,
 			  "complete", scan_status != SCAN_INCOMPLETE, "bytes", "events",
 			  (json_int_t)ev_bytes, "events_gz", (json_int_t)gz_bytes, "extracted",
 			  (json_int_t)ex_bytes, "extracted_files", (json_int_t)ex_count));
@@ -642,7 +634,7 @@ start_job(struct worker *w, struct slot *s)
 	int r;
 
 	s->busy = 1;
-	s->t0 = now_mono();
+	s->t0 = mono_now();
 	s->last_beat = s->t0;
 	now_rfc3339(s->started, sizeof(s->started));
 	w->st->claimed++;
@@ -699,7 +691,7 @@ start_job(struct worker *w, struct slot *s)
 		job_failed(w, s, 0, err.msg);
 		goto out;
 	}
-	s->scan_t0 = now_mono();
+	s->scan_t0 = mono_now();
 	wlog(w, "info", s, "scan", "scanning %s against %s", spec, s->baseline);
 out:
 	free(spec);
@@ -814,7 +806,7 @@ finish_job(struct worker *w, struct slot *s, int status)
 static void
 tick(struct worker *w)
 {
-	double t = now_mono();
+	double t = mono_now();
 
 	for (unsigned i = 0; i < w->nslots; i++) {
 		struct slot *s = &w->slots[i];
@@ -1052,7 +1044,7 @@ worker_run(const struct worker_options *o, struct worker_stats *st, struct dt_er
 		busy = running(&w);
 		/* While scans run, the queue is asked at most once a second, without waiting:
 		 * their heartbeats and ends need the loop. */
-		if (busy == w.nslots || (busy && now_mono() < next_poll)) {
+		if (busy == w.nslots || (busy && mono_now() < next_poll)) {
 			nap(WORKER_TICK_MS);
 			continue;
 		}
@@ -1073,7 +1065,7 @@ worker_run(const struct worker_options *o, struct worker_stats *st, struct dt_er
 		if (m == NULL) {
 			if (o->once && busy == 0 && !stopping(&w))
 				break;
-			next_poll = now_mono() + 1;
+			next_poll = mono_now() + 1;
 			continue;
 		}
 		if (stopping(&w)) {
