@@ -231,7 +231,7 @@ cache_put(struct ebs *e, const char *path, const unsigned char *data)
 	snprintf(tmp, sizeof(tmp), "%s/.tXXXXXX", e->cache_dir);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return; /* a full disk costs fetches, never a wrong read */
+		return;                      /* a full disk costs fetches, never a wrong read */
 	slot = outfile_track(AT_FDCWD, tmp); /* a signal (SIGINT of a diff) removes it */
 	SHA256(data, EBS_BLOCK_SIZE, sum);
 	ok = fchmod(fd, 0600) == 0 && pwrite(fd, data, EBS_BLOCK_SIZE, 0) == EBS_BLOCK_SIZE &&
