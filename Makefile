@@ -16,7 +16,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 VERSION := 0.1.0
-PKGS    := tsk yara fuse3 jansson yaml-0.1 libcurl openssl zlib expat
+PKGS    := tsk yara fuse3 jansson yaml-0.1 libcurl openssl zlib expat libarchive
 
 CC      ?= cc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))

@@ -9,9 +9,9 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 RUNTIME=(libtsk19 libyara9 libfuse3-3 fuse3 libcurl4 libssl3 libyaml-0-2 libjansson4 zlib1g
-	libexpat1 ca-certificates forensic-artifacts adduser curl libc6)
+	libexpat1 libarchive13 ca-certificates forensic-artifacts adduser curl libc6)
 BUILD=(build-essential pkg-config libtsk-dev libyara-dev libfuse3-dev libcurl4-openssl-dev
-	libssl-dev libyaml-dev libjansson-dev zlib1g-dev libexpat1-dev)
+	libssl-dev libyaml-dev libjansson-dev zlib1g-dev libexpat1-dev libarchive-dev)
 TEST=(e2fsprogs dosfstools mtools ntfs-3g xfsprogs exfatprogs gdisk util-linux dmsetup
 	sleuthkit yara hashdeep jq python3 python3-yaml python3-botocore clang libclang-rt-14-dev valgrind time
 	openssl kmod qemu-utils ewf-tools fdisk bsdextrautils awscli btrfs-progs chromium packer lintian systemd

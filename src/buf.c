@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "banned.h"
 
 void
@@ -260,4 +262,41 @@ cur_varint(struct cursor *c, uint64_t *v)
 		}
 	}
 	return -1;
+}
+
+int
+buf_deflate(const void *data, size_t len, int level, unsigned char **z, size_t *zlen,
+	    struct dt_err *err)
+{
+	uLongf n = compressBound((uLong)len);
+	unsigned char *out = malloc(n);
+
+	*z = NULL;
+	if (out == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	if (compress2(out, &n, len ? data : (const void *)"", (uLong)len, level) != Z_OK) {
+		free(out);
+		return dt_fail(err, DT_ENOMEM, "zlib cannot compress %zu bytes", len);
+	}
+	*z = out;
+	*zlen = n;
+	return 0;
+}
+
+int
+buf_inflate(const void *z, size_t zlen, size_t rawlen, const char *what, unsigned char **raw,
+	    struct dt_err *err)
+{
+	unsigned char *out = malloc(rawlen ? rawlen : 1);
+	uLongf got = (uLongf)rawlen;
+
+	*raw = NULL;
+	if (out == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	if (uncompress(out, &got, z, (uLong)zlen) != Z_OK || got != rawlen) {
+		free(out);
+		return dt_fail(err, DT_EFORMAT, "%s", what);
+	}
+	*raw = out;
+	return 0;
 }

@@ -43,6 +43,19 @@ int buf_grow_array(void *arrp, size_t *cap, size_t need, size_t elem,
 /* Free the n strings of v, then v (NULL with n 0 is fine). */
 void buf_free_strings(char **v, size_t n);
 
+/*
+ * zlib (RFC 1950) at level: *z is new (free()), *zlen bytes. DT_ENOMEM when out of memory
+ * or zlib fails.
+ */
+int buf_deflate(const void *data, size_t len, int level, unsigned char **z, size_t *zlen,
+		struct dt_err *err) DT_MUST_USE;
+/*
+ * Inflate z into exactly rawlen bytes: *raw is new (free()). The caller caps rawlen; a
+ * stream that does not give exactly rawlen bytes is DT_EFORMAT ("what" names it).
+ */
+int buf_inflate(const void *z, size_t zlen, size_t rawlen, const char *what, unsigned char **raw,
+		struct dt_err *err) DT_MUST_USE;
+
 /* Hand the data over: *out is new (free()), the buffer is left empty. */
 unsigned char *buf_detach(struct buf *b, size_t *len);
 void buf_reset(struct buf *b);

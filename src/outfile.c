@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "htree.h"
+#include "knowngood.h"
 
 #include "banned.h"
 
@@ -71,6 +72,7 @@ static const char *const kind_names[] = {
 	[OUTFILE_BODYFILE] = "a body file",
 	[OUTFILE_REPORT_JSON] = "a report.json",
 	[OUTFILE_REPORT_HTML] = "a report.html",
+	[OUTFILE_KNOWNGOOD] = "a known-good set",
 	[OUTFILE_NEW] = "a file deltair can recognise",
 };
 
@@ -103,6 +105,7 @@ looks_like(enum outfile_kind k, const char *b, size_t len)
 		return bars >= 10;
 	case OUTFILE_REPORT_JSON: return starts_with(b, len, OUTFILE_REPORT_JSON_MAGIC);
 	case OUTFILE_REPORT_HTML: return starts_with(b, len, OUTFILE_REPORT_HTML_MAGIC);
+	case OUTFILE_KNOWNGOOD: return starts_with(b, len, KG_MAGIC);
 	case OUTFILE_NEW: return 0;
 	case OUTFILE_JSONL:
 		if (line == 0 || b[0] != '{')

@@ -35,6 +35,7 @@ enum outfile_kind {
 	OUTFILE_BODYFILE,    /* a TSK 3 body file: deltair's header, or a first line of 11 fields */
 	OUTFILE_REPORT_JSON, /* starts with OUTFILE_REPORT_JSON_MAGIC */
 	OUTFILE_REPORT_HTML, /* starts with OUTFILE_REPORT_HTML_MAGIC */
+	OUTFILE_KNOWNGOOD,   /* a known-good set: starts with KG_MAGIC (knowngood.h) */
 	OUTFILE_NEW,         /* of no kind deltair can tell: an existing one only if empty */
 };
 

@@ -21,6 +21,7 @@
 #include "htree.h"
 #include "outfile.h"
 #include "parsers.h"
+#include "provenance.h"
 #include "source.h"
 #include "walk.h"
 #include "yarascan.h"
@@ -34,6 +35,7 @@ struct scan_config {
 	const char *extract_dir;            /* NULL: no extraction; see scan_extract_check() */
 	const struct outfile_opts *extract; /* borrowed: force and inputs, with extract_dir */
 	int parse_rows;                     /* parse the delta's files into rows */
+	struct prov *prov;                  /* borrowed; NULL: no provenance on file events */
 };
 
 struct scan_stats {
@@ -51,6 +53,13 @@ struct scan_stats {
  * emit returns 0, or -1 to stop the scan (with err filled).
  */
 typedef int (*scan_emit_fn)(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err);
+
+/*
+ * The whole content of e (an entry of a tree walked from s), at most cap bytes (more is
+ * DT_ENOMEM): *data is new (free()), NUL-terminated past *len.
+ */
+int scan_slurp(struct source *s, const struct htree_entry *e, size_t cap, unsigned char **data,
+	       size_t *len, struct dt_err *err) DT_MUST_USE;
 
 /* The image's accounts, from its own /etc/passwd and /etc/group (in filesystem fs). */
 int scan_image_ctx(struct source *s, const struct htree *t, struct parser_ctx *ctx,

@@ -263,6 +263,46 @@ struct job;
 int cli_job_parse(const char *cmd, const struct cli_job_opts *o, const char *evidence,
 		  const struct job *defaults, struct job *out, char **text_out);
 
+/* Provenance on diff and scan (provenance.h): --known-good, --no-provenance, --unexplained. */
+struct kg;
+struct prov;
+#define CLI_MAX_KNOWN_GOOD 32
+struct cli_prov_opts {
+	const char *paths[CLI_MAX_KNOWN_GOOD]; /* borrowed from argv */
+	size_t n;
+	int off;         /* --no-provenance */
+	int unexplained; /* --unexplained: file events that provenance explains are left out */
+	struct kg *sets[CLI_MAX_KNOWN_GOOD]; /* owned: loaded by cli_prov_load() */
+};
+enum { CLI_OPT_KNOWN_GOOD = 0x280, CLI_OPT_NO_PROVENANCE, CLI_OPT_UNEXPLAINED };
+#define CLI_PROV_OPTIONS                                                          \
+	{ "known-good", required_argument, NULL, CLI_OPT_KNOWN_GOOD },            \
+		{ "no-provenance", no_argument, NULL, CLI_OPT_NO_PROVENANCE },    \
+	{                                                                         \
+		"unexplained", no_argument, NULL, CLI_OPT_UNEXPLAINED             \
+	}
+#define CLI_PROV_HELP                                                                           \
+	"      --known-good FILE a known-good set ('deltair known-good build') or a hashdeep\n"  \
+	"                        list (repeatable): files found there are known_good, and\n"     \
+	"                        corroborate what the image's own package database says\n"       \
+	"      --no-provenance   do not explain changes (no dpkg lookups, no MD5 reads)\n"       \
+	"      --unexplained     leave out the file events that provenance explains (the\n"      \
+	"                        summary still counts them)\n"
+/* Handle one of CLI_PROV_OPTIONS; 1 if c was one of them, -1 on a bad value, 0 if not. */
+int cli_prov_opt(const char *cmd, struct cli_prov_opts *o, int c, const char *arg);
+/* Load the --known-good sets: 0, or an exit status after saying why. */
+int cli_prov_load(const char *cmd, struct cli_prov_opts *o);
+/*
+ * Unless --no-provenance: *out new (prov_free()), from the evidence s (NULL between two
+ * trees). 0, or an exit status after saying why.
+ */
+int cli_prov_open(const char *cmd, const struct cli_prov_opts *o, struct source *s,
+		  const struct htree *gold, const struct htree *cur, struct prov **out);
+void cli_prov_release(struct cli_prov_opts *o);
+/* p's "provenance" object in the summary sum, before its last key "tool" (p may be NULL). */
+void cli_summary_prov(json_t *sum, const struct prov *p);
+int cmd_known_good(int argc, char **argv);
+
 /* Print the exit-status table (for `deltair help` and --help pages). */
 void cli_print_exit_codes(FILE *fp);
 

@@ -11,6 +11,7 @@
 #include "htree.h"
 #include "mono.h"
 #include "outfile.h"
+#include "provenance.h"
 #include "source.h"
 
 #include "banned.h"
@@ -34,7 +35,8 @@ static const char usage_text[] =
 	"  -o, --output FILE     write the events to FILE (atomically) instead of stdout;\n"
 	"                        checked before anything is read; an existing FILE is\n"
 	"                        replaced only if it is JSON Lines (or empty)\n"
-	"      --force           replace FILE whatever it holds (never an input)\n" CLI_SOURCE_HELP
+	"      --force           replace FILE whatever it holds (never an input)\n" CLI_PROV_HELP
+	"                        (between two trees: known-good sets only)\n" CLI_SOURCE_HELP
 		CLI_DELTA_HELP
 	"                        (the options above: not between two trees)\n"
 	"  -h, --help            this help\n"
@@ -47,6 +49,8 @@ struct run {
 	struct dt_err err;
 	unsigned long errors;
 	int trusted; /* --trust-metadata: every file event says so */
+	struct prov *prov;
+	int unexplained;
 };
 
 static void
@@ -66,6 +70,14 @@ on_change(void *ctx, const struct diff_change *c, struct dt_err *err)
 
 	if (r->trusted && ev)
 		json_object_set_new(ev, "metadata_trusted", json_true());
+	if (r->prov && prov_explain(r->prov, c, ev, err) < 0) {
+		json_decref(ev);
+		return -1;
+	}
+	if (r->unexplained && prov_event_explained(ev)) {
+		json_decref(ev);
+		return 0;
+	}
 	return sink_emit(&r->sink, ev, err);
 }
 
@@ -78,8 +90,10 @@ cmd_diff(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      CLI_SOURCE_OPTIONS,
 					      CLI_DELTA_OPTIONS,
+					      CLI_PROV_OPTIONS,
 					      { NULL, 0, NULL, 0 } };
 	struct cli_source_opts so;
+	struct cli_prov_opts po;
 	const char *base = NULL, *out = "-", *cur_path;
 	struct htree *gold = NULL, *cur = NULL;
 	struct source *src = NULL;
@@ -97,10 +111,13 @@ cmd_diff(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	memset(&of, 0, sizeof(of));
 	memset(&ws, 0, sizeof(ws));
+	memset(&po, 0, sizeof(po));
 	cli_source_opts_init(&so);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":b:o:h", opts, NULL)) != -1) {
 		int x = cli_source_opt("diff", &so, c, optarg);
+		if (x == 0)
+			x = cli_prov_opt("diff", &po, c, optarg);
 		if (x < 0)
 			return EXIT_USAGE;
 		if (x > 0)
@@ -129,8 +146,13 @@ cmd_diff(int argc, char **argv)
 	oo.ninputs = 2;
 	if (outfile_check(out, &oo, &r.err) < 0)
 		return cli_fail("diff", &r.err);
-	if (htree_load(base, &gold, &r.err) < 0)
-		return cli_fail("diff", &r.err);
+	if ((rc = cli_prov_load("diff", &po)) != 0)
+		goto out;
+	rc = EXIT_BUG;
+	if (htree_load(base, &gold, &r.err) < 0) {
+		rc = cli_fail("diff", &r.err);
+		goto out;
+	}
 	if (outfile_open(&of, out, &oo, &r.err) < 0) {
 		rc = cli_fail("diff", &r.err);
 		goto out;
@@ -163,6 +185,10 @@ cmd_diff(int argc, char **argv)
 	}
 	read_errors = r.errors; /* so far, every error event says what was not read */
 	cli_check_pairing("diff", gold, cur, on_error, &r);
+	if ((rc = cli_prov_open("diff", &po, src, gold, cur, &r.prov)) != 0)
+		goto out;
+	rc = EXIT_BUG;
+	r.unexplained = po.unexplained;
 	if (diff_trees(gold, cur, on_change, &r, &ds, &r.err) < 0) {
 		rc = cli_fail("diff", &r.err);
 		goto out;
@@ -172,6 +198,7 @@ cmd_diff(int argc, char **argv)
 	cli_summary_snapshot(sum, src);
 	if (!from_tree)
 		cli_summary_reads(sum, &so, &ws);
+	cli_summary_prov(sum, r.prov);
 	if (sink_emit(&r.sink, sum, &r.err) < 0 || r.sink.failed ||
 	    outfile_commit(&of, &r.err) < 0) {
 		if (r.err.code == DT_OK)
@@ -182,6 +209,8 @@ cmd_diff(int argc, char **argv)
 	rc = cli_diff_status("diff", &ds, read_errors);
 out:
 	outfile_release(&of);
+	prov_free(r.prov);
+	cli_prov_release(&po);
 	source_free(src);
 	cli_source_opts_release(&so);
 	htree_free(gold);

@@ -14,6 +14,7 @@
 #include "htree.h"
 #include "mono.h"
 #include "outfile.h"
+#include "provenance.h"
 #include "scan.h"
 #include "yarascan.h"
 
@@ -55,7 +56,8 @@ static const char usage_text[] =
 	"                        an earlier extraction in DIR whole (files/, manifest.jsonl,\n"
 	"                        COMPLETE; a folder holding anything else, or this run's\n"
 	"                        IMAGE or baseline, is refused)\n"
-	"Outputs and DIR are checked before anything is read.\n" CLI_SOURCE_HELP CLI_DELTA_HELP
+	"Outputs and DIR are checked before anything is read.\n" CLI_PROV_HELP CLI_SOURCE_HELP
+		CLI_DELTA_HELP
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 no delta, 1 delta found, 8 incomplete (evidence that could not be\n"
@@ -71,7 +73,8 @@ struct run {
 	const char *last_path;
 	unsigned long errors;
 	unsigned long yara_hits;
-	int trusted; /* --trust-metadata: every file event says so */
+	int trusted;     /* --trust-metadata: every file event says so */
+	int unexplained; /* --unexplained: leave out the file events provenance explains */
 };
 
 static int
@@ -89,6 +92,10 @@ emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
 		r->yara_hits++;
 	if (r->trusted && kind && strcmp(kind, "file") == 0)
 		json_object_set_new(ev, "metadata_trusted", json_true());
+	if (r->unexplained && kind && strcmp(kind, "file") == 0 && prov_event_explained(ev)) {
+		json_decref(ev);
+		return 0;
+	}
 	if (e) {
 		r->last_mtime = e->mtime;
 		r->last_path = e->path;
@@ -204,8 +211,11 @@ cmd_scan(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      CLI_SOURCE_OPTIONS,
 					      CLI_DELTA_OPTIONS,
+					      CLI_PROV_OPTIONS,
 					      { NULL, 0, NULL, 0 } };
 	struct cli_source_opts so;
+	struct cli_prov_opts po;
+	struct prov *prov = NULL;
 	const char *base = NULL, *out = "-", *rules[MAX_PATHS], *arts[MAX_PATHS];
 	size_t nrules_paths = 0, narts = 0, nrules = 0;
 	int no_rules = 0, no_arts = 0, no_rows = 0, c, rc = EXIT_BUG;
@@ -233,10 +243,13 @@ cmd_scan(int argc, char **argv)
 	memset(&ws, 0, sizeof(ws));
 	memset(&ds, 0, sizeof(ds));
 	memset(&st, 0, sizeof(st));
+	memset(&po, 0, sizeof(po));
 	cli_source_opts_init(&so);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":b:r:a:x:f:o:h", opts, NULL)) != -1) {
 		int x = cli_source_opt("scan", &so, c, optarg);
+		if (x == 0)
+			x = cli_prov_opt("scan", &po, c, optarg);
 		if (x < 0)
 			return EXIT_USAGE;
 		if (x > 0)
@@ -310,8 +323,13 @@ cmd_scan(int argc, char **argv)
 		return cli_fail("scan", &err);
 	if (cfg.extract_dir && scan_extract_check(cfg.extract_dir, &oo, &err) < 0)
 		return cli_fail("scan", &err);
-	if (!no_rules && yarascan_compile(rules, nrules_paths, &y, &nrules, &err) < 0)
-		return cli_fail("scan", &err);
+	if ((rc = cli_prov_load("scan", &po)) != 0)
+		goto out;
+	rc = EXIT_BUG;
+	if (!no_rules && yarascan_compile(rules, nrules_paths, &y, &nrules, &err) < 0) {
+		rc = cli_fail("scan", &err);
+		goto out;
+	}
 	if (!no_arts && (rc = cli_load_artifacts("scan", arts, narts, &a, NULL)) != 0)
 		goto out;
 	if (htree_load(base, &gold, &err) < 0) {
@@ -339,6 +357,11 @@ cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	r.cur = cur;
+	r.unexplained = po.unexplained;
+	if ((rc = cli_prov_open("scan", &po, src, gold, cur, &prov)) != 0)
+		goto out;
+	rc = EXIT_BUG;
+	cfg.prov = prov;
 	cfg.rules = y;
 	cfg.artifacts = a;
 	read_errors = r.errors; /* so far, every error event says what was not read */
@@ -353,6 +376,7 @@ cmd_scan(int argc, char **argv)
 				    read_errors + st.yara_unreadable, mono_now() - t0);
 		cli_summary_snapshot(s, src);
 		cli_summary_reads(s, &so, &ws);
+		cli_summary_prov(s, prov);
 		if (r.fmt == FMT_JSONL) {
 			if (sink_emit(&r.sink, s, &err) < 0) {
 				rc = cli_fail("scan", &err);
@@ -376,6 +400,8 @@ cmd_scan(int argc, char **argv)
 	rc = cli_diff_status("scan", &ds, read_errors + st.yara_unreadable);
 out:
 	outfile_release(&of);
+	prov_free(prov);
+	cli_prov_release(&po);
 	source_free(src);
 	cli_source_opts_release(&so);
 	htree_free(gold);

@@ -35,6 +35,8 @@ static const struct command commands[] = {
 	{ "mount", cmd_mount, "read-only FUSE view of an image (or only its delta)" },
 	{ "submit", cmd_submit, "put a snapshot job on a queue (spool folder or SQS)" },
 	{ "worker", cmd_worker, "serve a queue of snapshot jobs: scan each, store the results" },
+	{ "known-good", cmd_known_good,
+	  "build a known-good set from .deb files or hashdeep lists (build, info)" },
 	{ "report", cmd_report, "the case view across hosts: report.json and report.html" },
 	{ "store", cmd_store, "put, get, list or delete results in a folder or s3:// store" },
 	{ "help", cmd_help, "list commands and exit statuses" },

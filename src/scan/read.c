@@ -14,17 +14,9 @@
 
 #define MAX_LINK_HOPS 40
 
-static ssize_t
-entry_read(struct reader *r, const struct htree_entry *e, uint64_t off, void *buf, size_t len,
-	   struct dt_err *err)
-{
-	return source_read_file(r->s, e->fs, e->inode, e->path, off, buf, len, err);
-}
-
-/* The whole content of e, capped: *data is new (free()). */
-static int
-entry_slurp(struct reader *r, const struct htree_entry *e, size_t cap, unsigned char **data,
-	    size_t *len, struct dt_err *err)
+int
+scan_slurp(struct source *s, const struct htree_entry *e, size_t cap, unsigned char **data,
+	   size_t *len, struct dt_err *err)
 {
 	unsigned char *p;
 	size_t n = 0;
@@ -38,7 +30,8 @@ entry_slurp(struct reader *r, const struct htree_entry *e, size_t cap, unsigned 
 	if (p == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");
 	while (n < e->size) {
-		ssize_t got = entry_read(r, e, n, p + n, (size_t)e->size - n, err);
+		ssize_t got = source_read_file(s, e->fs, e->inode, e->path, n, p + n,
+					       (size_t)e->size - n, err);
 		if (got < 0) {
 			free(p);
 			return -1;
@@ -51,6 +44,13 @@ entry_slurp(struct reader *r, const struct htree_entry *e, size_t cap, unsigned 
 	*data = p;
 	*len = n;
 	return 0;
+}
+
+static int
+entry_slurp(struct reader *r, const struct htree_entry *e, size_t cap, unsigned char **data,
+	    size_t *len, struct dt_err *err)
+{
+	return scan_slurp(r->s, e, cap, data, len, err);
 }
 
 /*

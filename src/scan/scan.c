@@ -108,6 +108,10 @@ scan_delta(struct source *s, const struct htree *gold, const struct htree *cur,
 				json_array_append_new(arr, json_string(names[k]));
 			json_object_set_new(ev, "artifacts", arr);
 		}
+		if (c->prov && prov_explain(c->prov, ch, ev, err) < 0) {
+			json_decref(ev);
+			goto out;
+		}
 		if (emit(ectx, ev, e, err) < 0)
 			goto out;
 		if (c->rules && yara_eligible(ch) && scan_yara_change(&sc, ch->fs, ch->e, err) < 0)

@@ -1,0 +1,158 @@
+#!/bin/bash
+# t3400: package provenance (issue 15). A gold ext4 root (merged /usr) with three real Debian
+# packages installed by dpkg --root (diffstat, dmidecode, dosfstools), then an incident where
+# (a) diffstat is upgraded to a newer .deb (the same package rebuilt with a new version, one
+# changed binary and one file dropped), (b) dosfstools' /sbin/mkfs.fat is modified and its
+# package left alone, (c) dmidecode's binary is modified and its md5sums rewritten to match,
+# (d) an unpackaged file is added. Expected: (a) package_verified, corroborated by a
+# known-good set built from the .debs, the dropped file package_dropped; (b) package_mismatch;
+# (c) package_verified but self-reported only, and the md5sums file in the unexplained delta;
+# (d) unexplained. Oracles: dpkg --verify --root (which files disagree with their package),
+# dpkg-deb -c (what the set must hold), md5sum.
+# The .debs come from $DELTAIR_TEST_DEBS (default /var/tmp/deltair-test-debs), filled from
+# the apt cache or `apt-get download` on first use and reused.
+. "$TOP/tests/cli/lib.sh"
+need mke2fs dpkg dpkg-deb jq md5sum
+
+cache=${DELTAIR_TEST_DEBS:-/var/tmp/deltair-test-debs}
+mkdir -p "$cache" debs || die "cannot create $cache"
+for p in diffstat dmidecode dosfstools; do
+	f=$(ls "$cache/${p}"_*.deb 2> /dev/null | head -n1)
+	if [ -z "$f" ]; then
+		cp /var/cache/apt/archives/"${p}"_*_amd64.deb "$cache/" 2> /dev/null ||
+			(cd "$cache" && apt-get download "$p" > /dev/null 2>&1) ||
+			skip "no $p .deb in $cache, the apt cache or apt-get download"
+		f=$(ls "$cache/${p}"_*.deb | head -n1)
+	fi
+	cp "$f" debs/ || die "cannot copy $f"
+done
+
+# A merged-/usr root with dpkg's database, as on Debian 12.
+mkdir -p gold/usr/bin gold/usr/sbin gold/usr/lib gold/usr/local/bin gold/var/log \
+	gold/var/lib/dpkg/info gold/var/lib/dpkg/updates gold/var/lib/dpkg/triggers gold/etc
+ln -s usr/bin gold/bin && ln -s usr/sbin gold/sbin && ln -s usr/lib gold/lib
+touch gold/var/lib/dpkg/status
+install_debs()
+{
+	local root=$1
+	shift
+	dpkg --root="$PWD/$root" --log="$PWD/$root/var/log/dpkg.log" --force-depends \
+		-i "$@" > dpkg.out 2>&1 || die "dpkg -i failed: $(tail -n3 dpkg.out)"
+}
+install_debs gold debs/*.deb
+
+# The upgrade: diffstat rebuilt as a newer version, one byte more in its binary, README gone.
+dpkg-deb -R debs/diffstat_*.deb up || die "dpkg-deb -R failed"
+old=$(dpkg-deb -f debs/diffstat_*.deb Version)
+new="$old+dt1"
+sed -i "s/^Version: .*/Version: $new/" up/DEBIAN/control
+poke() { printf "$2" | dd of="$1" bs=1 seek=4000 conv=notrunc status=none; }
+poke up/usr/bin/diffstat U
+rm up/usr/share/doc/diffstat/README
+(cd up && find usr -type f -exec md5sum {} + | sort -k2 > DEBIAN/md5sums)
+mkdir -p newer
+dpkg-deb -b --root-owner-group up newer/diffstat_new.deb > /dev/null || die "dpkg-deb -b failed"
+
+t_gold_incident gold 48M
+install_debs mnt newer/diffstat_new.deb                              # (a)
+poke mnt/usr/sbin/mkfs.fat X                                  # (b)
+poke mnt/usr/sbin/dmidecode Y                                 # (c)
+sum=$(md5sum < mnt/usr/sbin/dmidecode | cut -d' ' -f1)
+sed -i "s|^[0-9a-f]*  usr/sbin/dmidecode\$|$sum  usr/sbin/dmidecode|" \
+	mnt/var/lib/dpkg/info/dmidecode.md5sums
+printf '#!/bin/sh\necho hi\n' > mnt/usr/local/bin/implant              # (d)
+chmod 755 mnt/usr/local/bin/implant
+# The oracle: what dpkg itself says disagrees with the packages (an md5 '5' in column 3).
+dpkg --verify --root="$PWD/mnt" > verify.out 2>&1
+awk '$1 ~ /^..5/ {print $NF}' verify.out | sed 's|^/sbin/|/usr/sbin/|; s|^/bin/|/usr/bin/|' |
+	sort > verify.paths
+[ "$(cat verify.paths)" = /usr/sbin/mkfs.fat ] ||
+	die "dpkg --verify does not see exactly (b): $(cat verify.out)"
+t_incident_done
+
+# The known-good set: every .deb, old and new. Oracle: dpkg-deb -c lists the same entries.
+cp newer/diffstat_new.deb debs/
+dt_ok known-good build -o debian.kg debs
+want=$(for d in debs/*.deb; do dpkg-deb -c "$d"; done | wc -l)
+dt_ok known-good info debian.kg
+got=$(jq -r .entries out)
+[ "$got" = "$want" ] || fail "the set has $got entries, dpkg-deb -c lists $want"
+[ "$(jq -r .packages out)" = 3 ] || fail "the set names $(jq -r .packages out) packages, want 3"
+
+dt scan --no-progress --no-rules --no-artifacts -b gold.dtree --known-good debian.kg incident.img
+expect_rc 1 "scan with provenance"
+cp out scan.jsonl
+prov()
+{
+	jq -c --arg p "$1" 'select(.event == "file" and .path == $p) |
+		[.change, .provenance.reason, .provenance.explained, .provenance.trust,
+		 (.flags | index("package_verified") != null)]' scan.jsonl
+}
+check()
+{
+	local got
+	got=$(prov "$1")
+	[ "$got" = "$2" ] || fail "$1: $got, want $2"
+}
+check /usr/bin/diffstat '["modified","package_verified",true,"corroborated",true]'
+got=$(jq -c 'select(.path == "/usr/bin/diffstat") | .provenance |
+	[.package, .gold_version, .version, .version_changed, .corroborated_by]' scan.jsonl)
+[ "$got" = "[\"diffstat\",\"$old\",\"$new\",true,[\"known_good\"]]" ] ||
+	fail "diffstat's provenance: $got"
+check /usr/share/doc/diffstat/README '["deleted","package_dropped",true,"corroborated",false]'
+check /var/lib/dpkg/info/diffstat.md5sums '["modified","package_database",true,"self-reported",false]'
+check /usr/sbin/mkfs.fat '["modified","package_mismatch",false,null,false]'
+check /usr/sbin/dmidecode '["modified","package_verified",true,"self-reported",true]'
+check /var/lib/dpkg/info/dmidecode.md5sums '["modified","package_database_edited",false,null,false]'
+check /usr/local/bin/implant '["added","not_packaged",false,null,false]'
+# The oracle again: what deltair calls a mismatch is what dpkg --verify found.
+jq -r 'select(.event == "file" and .provenance.reason == "package_mismatch") | .path' \
+	scan.jsonl | sort > mismatch.paths
+cmp -s mismatch.paths verify.paths || fail "package_mismatch: $(cat mismatch.paths), dpkg --verify: $(cat verify.paths)"
+# The summary counts by reason, and they add up to the changes.
+n=$(jq -s '[.[] | select(.event == "file")] | length' scan.jsonl)
+s=$(jq -c 'select(.event == "summary") | .provenance |
+	(.explained.total + .unexplained.total)' scan.jsonl)
+[ "$s" = "$n" ] || fail "the summary explains $s changes of $n"
+[ "$(jq -c 'select(.event == "summary") | .provenance.unexplained.package_mismatch' scan.jsonl)" = 1 ] ||
+	fail "the summary's package_mismatch count is not 1"
+
+# --unexplained: only (b), (c)'s md5sums, (d), and nothing an upgrade explains.
+dt scan --no-progress --no-rules --no-artifacts -b gold.dtree --known-good debian.kg \
+	--unexplained incident.img
+expect_rc 1 "scan --unexplained"
+got=$(jq -r 'select(.event == "file") | .path' out | sort | tr '\n' ' ')
+[ "$got" = "/usr/local/bin/implant /usr/sbin/mkfs.fat /var/lib/dpkg/info/dmidecode.md5sums " ] ||
+	fail "--unexplained shows: $got"
+
+# Without the set, the upgrade rests on the incident's word alone.
+dt scan --no-progress --no-rules --no-artifacts -b gold.dtree incident.img
+got=$(jq -c 'select(.path == "/usr/bin/diffstat") | .provenance | [.reason, .trust]' out)
+[ "$got" = '["package_verified","self-reported"]' ] || fail "without a set, diffstat: $got"
+got=$(jq -c 'select(.path == "/usr/share/doc/diffstat/README") | .provenance.reason' out)
+[ "$got" = '"not_packaged"' ] || fail "without a set, the dropped README: $got"
+
+# diff explains the same way; between two trees only the set can speak.
+dt diff --no-progress -b gold.dtree --known-good debian.kg incident.img
+expect_rc 1 "diff with provenance"
+got=$(jq -c 'select(.path == "/usr/sbin/mkfs.fat") | .provenance.reason' out)
+[ "$got" = '"package_mismatch"' ] || fail "diff: mkfs.fat is $got"
+dt_ok baseline --no-progress -o incident.dtree incident.img
+dt diff --known-good debian.kg gold.dtree incident.dtree
+got=$(jq -c 'select(.path == "/usr/bin/diffstat") | .provenance | [.reason, .trust]' out)
+[ "$got" = '["known_good","corroborated"]' ] || fail "tree diff: diffstat is $got"
+
+# --no-provenance: no provenance anywhere, and it does not go with --known-good.
+dt scan --no-progress --no-rules --no-artifacts --no-provenance -b gold.dtree incident.img
+[ "$(grep -c provenance out)" = 0 ] || fail "--no-provenance still explains"
+dt scan --no-progress --no-rules --no-artifacts --no-provenance --known-good debian.kg \
+	-b gold.dtree incident.img
+expect_rc 2 "--no-provenance with --known-good"
+
+# A damaged set is refused (exit 3) before the image is read.
+cp debian.kg bad.kg
+printf '\377' | dd of=bad.kg bs=1 seek=60 conv=notrunc status=none
+dt scan --no-progress --no-rules --no-artifacts --known-good bad.kg -b gold.dtree incident.img
+expect_rc 3 "a damaged known-good set"
+grep -q "checksum mismatch" err || fail "damaged set: $(cat err)"
+t_done
