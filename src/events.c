@@ -268,7 +268,8 @@ put_escaped(FILE *fp, const char *s, size_t n)
 }
 
 void
-events_body_line(FILE *fp, const char *prefix, const char *fs, const struct htree_entry *e)
+events_body_line(FILE *fp, const char *prefix, const char *fs, const struct htree_entry *e,
+		 const char *note)
 {
 	char mode[16];
 
@@ -295,6 +296,11 @@ events_body_line(FILE *fp, const char *prefix, const char *fs, const struct htre
 	}
 	if (e->flags & HTREE_F_DELETED)
 		fputs(" (deleted)", fp);
+	if (note) {
+		fputs(" (", fp);
+		put_escaped(fp, note, strlen(note));
+		fputc(')', fp);
+	}
 	fprintf(fp, "|%llu|%s|%u|%u|%llu|%lld|%lld|%lld|%lld\n", (unsigned long long)e->inode, mode,
 		e->uid, e->gid, (unsigned long long)e->size, secs(e->atime), secs(e->mtime),
 		secs(e->ctime), secs(e->crtime));
@@ -394,7 +400,7 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 				     (const char *const[]){ "old_path", "type", "size", "mode",
 							    "uid", "gid", "inode", "sha256",
 							    "sparse_sha256", "link_target",
-							    "artifacts", NULL };
+							    "artifacts", "provenance", NULL };
 			     *f; f++)
 				if (json_object_get(ev, *f))
 					json_object_set(o, *f, json_object_get(ev, *f));
@@ -403,6 +409,13 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 					o, "baseline_sha256",
 					json_object_get(json_object_get(ev, "gold"), "sha256"));
 			tags = json_pack("[s,s]", "deltair", change ? change : "changed");
+			if (json_object_get(ev, "provenance"))
+				json_array_append_new(
+					tags, json_string(json_is_true(json_object_get(
+								  json_object_get(ev, "provenance"),
+								  "explained"))
+								  ? "explained"
+								  : "unexplained"));
 			json_object_set_new(o, "tag", tags);
 			json_array_append_new(out, o);
 		}

@@ -31,9 +31,11 @@ json_t *events_error(const char *fs, const char *path, size_t path_len, const ch
 
 /*
  * One TSK 3 body-file line for e (mactime reads it): prefix (may be NULL) and "/FS" (fs may
- * be NULL) go before the path; '|', '%' and control bytes are percent-encoded.
+ * be NULL) go before the path, " (note)" after it (note may be NULL), as fls's " (deleted)";
+ * '|', '%' and control bytes are percent-encoded.
  */
-void events_body_line(FILE *fp, const char *prefix, const char *fs, const struct htree_entry *e);
+void events_body_line(FILE *fp, const char *prefix, const char *fs, const struct htree_entry *e,
+		      const char *note);
 
 /*
  * Timesketch lines for one event (message, datetime with offset, timestamp in µs,

@@ -366,6 +366,12 @@ prov_free(struct prov *p)
 	free(p);
 }
 
+int
+prov_active(const struct prov *p)
+{
+	return p->fs >= 0 || p->nsets > 0;
+}
+
 const struct prov_stats *
 prov_stats(const struct prov *p)
 {

@@ -76,6 +76,8 @@ int prov_open(struct source *s, const struct htree *gold, const struct htree *cu
 	      const struct kg *const *sets, const char *const *names, size_t nsets,
 	      struct prov **out, struct dt_err *err) DT_MUST_USE;
 void prov_free(struct prov *p);
+/* 1 when p has something to say: a dpkg database in the evidence, or a known-good set. */
+int prov_active(const struct prov *p);
 
 /*
  * Explain change c (whose `file` event is ev): adds "provenance" to ev and the flags

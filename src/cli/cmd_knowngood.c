@@ -194,6 +194,12 @@ cli_prov_open(const char *cmd, const struct cli_prov_opts *o, struct source *s,
 	if (prov_open(s, gold, cur, (const struct kg *const *)o->sets, o->paths, o->n, out, &err) <
 	    0)
 		return cli_fail(cmd, &err);
+	/* No package database and no set: nothing to explain with, so no provenance at all
+	 * (rather than "not_packaged" on every change). */
+	if (!prov_active(*out)) {
+		prov_free(*out);
+		*out = NULL;
+	}
 	return 0;
 }
 

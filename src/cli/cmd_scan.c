@@ -110,7 +110,21 @@ emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
 			/* A deleted file is the gold's entry: mark it as `fls -r -m` does. */
 			if (ch && strcmp(ch, "deleted") == 0)
 				d.flags |= HTREE_F_DELETED;
-			events_body_line(r->sink.fp, NULL, htree_nfs(r->cur) > 1 ? fs : NULL, &d);
+			json_t *pv = json_object_get(ev, "provenance");
+			char note[96];
+			/* The reason where mactime shows it: beside the name, as " (deleted)". */
+			if (pv)
+				snprintf(note, sizeof(note), "%s%s%s",
+					 json_is_true(json_object_get(pv, "explained"))
+						 ? ""
+						 : "unexplained: ",
+					 json_string_value(json_object_get(pv, "reason")),
+					 json_object_get(pv, "trust") ? ", " : "");
+			if (pv && json_object_get(pv, "trust"))
+				strncat(note, json_string_value(json_object_get(pv, "trust")),
+					sizeof(note) - strlen(note) - 1);
+			events_body_line(r->sink.fp, NULL, htree_nfs(r->cur) > 1 ? fs : NULL, &d,
+					 pv ? note : NULL);
 		}
 		json_decref(ev);
 		return 0;

@@ -194,7 +194,7 @@ static int export(const char *path, const char *format, const char *out, const c
 			fputc('\n', of.fp);
 		} else {
 			events_body_line(of.fp, prefix,
-					 htree_nfs(t) > 1 ? htree_fs(t, e->fs)->name : NULL, e);
+					 htree_nfs(t) > 1 ? htree_fs(t, e->fs)->name : NULL, e, NULL);
 		}
 	}
 	if (strcmp(format, "jsonl") == 0)
@@ -208,7 +208,7 @@ static int export(const char *path, const char *format, const char *out, const c
 					 htree_nfs(t) > 1
 						 ? htree_fs(t, htree_deleted(t, i)->fs)->name
 						 : NULL,
-					 htree_deleted(t, i));
+					 htree_deleted(t, i), NULL);
 	if (err.code != DT_OK || outfile_commit(&of, &err) < 0) {
 		rc = cli_fail("tree", &err);
 		goto out;

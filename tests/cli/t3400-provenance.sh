@@ -125,6 +125,19 @@ got=$(jq -r 'select(.event == "file") | .path' out | sort | tr '\n' ' ')
 [ "$got" = "/usr/local/bin/implant /usr/sbin/mkfs.fat /var/lib/dpkg/info/dmidecode.md5sums " ] ||
 	fail "--unexplained shows: $got"
 
+# The exports carry the reason: the body file beside the name (as fls's " (deleted)"),
+# Timesketch as a field and a tag.
+dt scan --no-progress --no-rules --no-artifacts -b gold.dtree --known-good debian.kg \
+	-f bodyfile incident.img
+grep -q '^0|/usr/sbin/mkfs.fat (unexplained: package_mismatch)|' out ||
+	fail "bodyfile: $(grep mkfs.fat out)"
+grep -q '^0|/usr/bin/diffstat (package_verified, corroborated)|' out ||
+	fail "bodyfile: $(grep diffstat out)"
+dt scan --no-progress --no-rules --no-artifacts -b gold.dtree --known-good debian.kg \
+	-f timesketch incident.img
+got=$(jq -c 'select(.path == "/usr/local/bin/implant") | [.provenance.reason, (.tag | index("unexplained") != null)]' out | sort -u)
+[ "$got" = '["not_packaged",true]' ] || fail "timesketch: implant is $got"
+
 # Without the set, the upgrade rests on the incident's word alone.
 dt scan --no-progress --no-rules --no-artifacts -b gold.dtree incident.img
 got=$(jq -c 'select(.path == "/usr/bin/diffstat") | .provenance | [.reason, .trust]' out)
