@@ -6,7 +6,7 @@
 # command added there is covered here without editing this test.
 . "$TOP/tests/cli/lib.sh"
 
-mapfile -t CMDS < <(sed -n 's/^\t{ "\([a-z]*\)", cmd_.*/\1/p' "$TOP/src/cli/main.c")
+mapfile -t CMDS < <(sed -n 's/^\t{ "\([a-z-]*\)", cmd_.*/\1/p' "$TOP/src/cli/main.c")
 [ ${#CMDS[@]} -ge 8 ] || die "found ${#CMDS[@]} commands in src/cli/main.c: ${CMDS[*]}"
 
 dt help
