@@ -1,4 +1,7 @@
-/* aggregate.c - the case's changed paths ordered rarest first, and its content hashes grouped. */
+/*
+ * aggregate.c - the case's changed paths ordered unexplained first (what provenance does not
+ * explain on some host), then rarest first; and its content hashes grouped.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,11 +30,23 @@ compact_paths(struct state *s)
 	s->nslots = 0;
 }
 
+int
+report_path_explained(const struct rpath *p)
+{
+	for (size_t k = 0; k < p->nocc; k++)
+		if (!p->occ[k].explained)
+			return 0;
+	return p->nocc > 0;
+}
+
 static int
 cmp_rarity(const void *a, const void *b)
 {
 	const struct rpath *x = a, *y = b;
+	int ex = report_path_explained(x), ey = report_path_explained(y);
 
+	if (ex != ey)
+		return ex - ey;
 	if (x->nocc != y->nocc)
 		return x->nocc < y->nocc ? -1 : 1;
 	return report_key_cmp(x->key, x->klen, y->key, y->klen);

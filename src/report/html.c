@@ -225,7 +225,8 @@ html_paths(FILE *fp, const struct state *s)
 {
 	size_t shown = s->npaths < REPORT_HTML_MAX_ROWS ? s->npaths : REPORT_HTML_MAX_ROWS;
 
-	fputs("<h2>Changed paths across hosts, rarest first</h2>\n<table class=\"paths\"><tr>"
+	fputs("<h2>Changed paths across hosts, unexplained first, then rarest first</h2>\n"
+	      "<table class=\"paths\"><tr>"
 	      "<th>hosts</th><th>path</th><th>change</th><th>flags</th><th>YARA</th>"
 	      "<th>on</th></tr>\n",
 	      fp);
@@ -255,6 +256,8 @@ html_paths(FILE *fp, const struct state *s)
 			if (flags & (1u << b))
 				fprintf(fp, "<span class=\"flag\">%s</span>",
 					diff_flag_name(1u << b));
+		if (report_path_explained(p))
+			fputs("<span class=\"flag\">explained</span>", fp);
 		fprintf(fp, "</td><td class=\"n%s\">%llu</td><td>", yara ? " bad" : "",
 			(unsigned long long)yara);
 		for (size_t k = 0; k < p->nocc && k < HTML_MAX_NAMES; k++) {

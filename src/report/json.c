@@ -144,6 +144,7 @@ path_json(const struct state *s, const struct rpath *p)
 		json_object_set_new(e, "sha256", c->has_sha ? json_string(hex) : json_null());
 		json_object_set_new(e, "flags", flags_json(c->flags));
 		json_object_set_new(e, "yara", json_integer(c->yara));
+		json_object_set_new(e, "explained", json_boolean(c->explained));
 		json_array_append_new(on, e);
 	}
 	for (int k = 0; k < DIFF_NCLASSES; k++)
@@ -156,6 +157,7 @@ path_json(const struct state *s, const struct rpath *p)
 	json_object_set_new(o, "contents", json_integer((json_int_t)distinct_shas(p)));
 	json_object_set_new(o, "flags", flags_json(flags));
 	json_object_set_new(o, "yara_matches", json_integer((json_int_t)yara));
+	json_object_set_new(o, "explained", json_boolean(report_path_explained(p)));
 	json_object_set_new(o, "on", on);
 	return o;
 }

@@ -385,6 +385,8 @@ on_file(struct state *s, struct rhost *h, const json_t *ev, struct dt_err *err)
 	o->change = (uint8_t)cls;
 	o->flags = (uint16_t)flags_of(json_object_get(ev, "flags"));
 	o->has_sha = (uint8_t)sha_of(json_string_value(json_object_get(ev, "sha256")), o->sha);
+	o->explained = (uint8_t)json_is_true(
+		json_object_get(json_object_get(ev, "provenance"), "explained"));
 	/* When the change was made: the inode change time (harder to set back than mtime);
 	 * mtime where the filesystem has no ctime (FAT). A deleted file's times are the gold's. */
 	if (cls != DIFF_DELETED &&

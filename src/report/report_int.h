@@ -22,6 +22,7 @@ struct occ {
 	uint16_t flags; /* enum diff_flags */
 	uint8_t change; /* enum diff_class */
 	uint8_t has_sha;
+	uint8_t explained; /* its provenance explains it (provenance.h); 0 without provenance */
 	unsigned char sha[32];
 };
 
@@ -33,6 +34,9 @@ struct rpath {
 	struct occ *occ; /* owned */
 	size_t nocc, cap;
 };
+
+/* 1 when provenance explains the path on every host it changed on. */
+int report_path_explained(const struct rpath *p);
 
 enum host_status { HOST_COMPLETE, HOST_INCOMPLETE, HOST_UNREADABLE };
 

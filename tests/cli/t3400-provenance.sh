@@ -12,7 +12,7 @@
 # The .debs come from $DELTAIR_TEST_DEBS (default /var/tmp/deltair-test-debs), filled from
 # the apt cache or `apt-get download` on first use and reused.
 . "$TOP/tests/cli/lib.sh"
-need mke2fs dpkg dpkg-deb jq md5sum
+need mke2fs dpkg dpkg-deb jq md5sum gzip
 
 cache=${DELTAIR_TEST_DEBS:-/var/tmp/deltair-test-debs}
 mkdir -p "$cache" debs || die "cannot create $cache"
@@ -137,6 +137,18 @@ dt scan --no-progress --no-rules --no-artifacts -b gold.dtree --known-good debia
 	-f timesketch incident.img
 got=$(jq -c 'select(.path == "/usr/local/bin/implant") | [.provenance.reason, (.tag | index("unexplained") != null)]' out | sort -u)
 [ "$got" = '["not_packaged",true]' ] || fail "timesketch: implant is $got"
+
+# deltair report shows what nobody explains first (then rarest first), and says which are.
+mkdir -p case/host-a
+gzip -c < scan.jsonl > case/host-a/events.jsonl.gz
+tail -n 1 scan.jsonl > case/host-a/summary.json
+: > case/host-a/COMPLETE
+dt_ok report case
+got=$(jq -r '.paths[] | [.explained, .path] | @tsv' case/report.json | awk '{print $1}' | uniq | tr '\n' ' ')
+[ "$got" = "false true " ] || fail "report.json: explained order is $got, want the unexplained first"
+got=$(jq -r '.paths[] | select(.explained == false) | .path' case/report.json | sort | tr '\n' ' ')
+[ "$got" = "/usr/local/bin/implant /usr/sbin/mkfs.fat /var/lib/dpkg/info/dmidecode.md5sums " ] ||
+	fail "report.json: unexplained paths $got"
 
 # Without the set, the upgrade rests on the incident's word alone.
 dt scan --no-progress --no-rules --no-artifacts -b gold.dtree incident.img
