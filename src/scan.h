@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "artifacts.h"
+#include "decomp.h"
 #include "diff.h"
 #include "error.h"
 #include "htree.h"
@@ -36,6 +37,8 @@ struct scan_config {
 	const struct outfile_opts *extract; /* borrowed: force and inputs, with extract_dir */
 	int parse_rows;                     /* parse the delta's files into rows */
 	struct prov *prov;                  /* borrowed; NULL: no provenance on file events */
+	struct decomp *decomp; /* borrowed; NULL: archives in the delta are not opened */
+	int extract_members;   /* with extract_dir and decomp: also copy members (members/) */
 };
 
 struct scan_stats {
@@ -45,6 +48,10 @@ struct scan_stats {
 	uint64_t files_parsed, rows_parsed, rows_added, rows_removed;
 	uint64_t extracted, extracted_bytes;
 	uint64_t errors;
+	/* YARA on the members of archives (decomp.h): scanned, skipped (too large, timeout,
+	 * failed), matches and members matched. */
+	uint64_t member_yara_scanned, member_yara_skipped, member_yara_matches;
+	uint64_t member_yara_matched;
 };
 
 /*
@@ -78,7 +85,7 @@ int scan_collect_rows(struct source *s, const struct htree *t, const struct pars
  * Whether dir can take an extraction, without creating anything (called again when the
  * extraction starts): a new folder (missing parents are created; new folders are 0700),
  * or an empty one, or with o->force one that holds only an earlier extraction (files/,
- * manifest.jsonl, COMPLETE) and none of o->inputs, which is then replaced whole. Never a
+ * members/, manifest.jsonl, COMPLETE) and none of o->inputs, which is then replaced whole. Never a
  * symbolic link. The folder is made 0700, the copies, manifest.jsonl and COMPLETE 0600.
  * Only o->force and o->inputs are used.
  */
@@ -86,8 +93,11 @@ int scan_extract_check(const char *dir, const struct outfile_opts *o, struct dt_
 
 /*
  * Diff gold against cur (cur was walked from s) and triage the delta: `file` events (with
- * "artifacts"), `yara` events, `row` events, `error` events for per-file failures. The
- * caller writes the summary from *ds and *st.
+ * "artifacts"), `yara` events, `row` events, `error` events for per-file failures. With
+ * c->decomp, every changed regular file YARA would see is also decomposed: a `member` event
+ * per member, `yara` events with "member" for members that match, and an `error` event
+ * (with "bound" when one was hit) for an archive that was damaged or not read whole. The
+ * caller writes the summary from *ds, *st and decomp_stats().
  */
 int scan_delta(struct source *s, const struct htree *gold, const struct htree *cur,
 	       const struct scan_config *c, scan_emit_fn emit, void *ectx, struct diff_stats *ds,

@@ -727,11 +727,13 @@ file_type(const unsigned char *p, size_t n)
 static int
 set_externals(YR_SCANNER *s, const struct scan_ctx *sc, const char *path)
 {
-	const char *base = strrchr(path, '/');
+	const char *base = path + strlen(path);
 	char ext[32] = "";
 	size_t n, e;
 
-	base = base != NULL ? base + 1 : path;
+	/* An archive member's path is "OUTER!member/path": its name is the member's. */
+	while (base > path && base[-1] != '/' && (base[-1] != '!' || !sc->f->member))
+		base--;
 	n = strlen(base);
 	e = stem_len(base, n);
 	/* An extension longer than any real one is not one a rule could want: left empty. */

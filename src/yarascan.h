@@ -26,9 +26,11 @@
  * a file over one block is read twice.
  *
  * Rules see these externals (all strings; empty when compiled, set per file):
- *   filename   the last path component, "sshd"
+ *   filename   the last path component, "sshd" (of a member: after the last '/' or '!')
  *   filepath   the whole absolute path inside the image, "/usr/sbin/sshd" (as LOKI sets it;
- *              THOR passes the directory, so portable rules test `contains`/`startswith`)
+ *              THOR passes the directory, so portable rules test `contains`/`startswith`);
+ *              for a member of an archive "OUTER!member/path", nested members with more '!'
+ *              ("/tmp/x.tar!inner.tar.gz!bin/miner", filename "miner")
  *   extension  from the last dot of the file name, lowercase, with the dot: ".php"; "" for none
  *              and for a leading dot only (".bashrc")
  *   filetype   from the first bytes: "ELF", "EXE" (MZ), "MACHO", "ZIP", "GZIP", "BZIP2", "XZ",
@@ -103,6 +105,7 @@ struct yarascan_file {
 	 * the end of the content) or -1. May be called for any offset, more than once. */
 	ssize_t (*read)(void *rctx, uint64_t off, void *buf, size_t len);
 	void *rctx;
+	int member; /* path is "OUTER!member" (decomp.h): the name is after a '/' or a '!' */
 };
 
 /*

@@ -10,6 +10,7 @@
 
 #include "artifacts.h"
 #include "cli.h"
+#include "decomp.h"
 #include "events.h"
 #include "htree.h"
 #include "mono.h"
@@ -31,7 +32,10 @@ static const char usage_text[] =
 	"change ('artifacts' on file events), and osquery-table rows parsed from the changed\n"
 	"files, diffed against the rows the baseline parsed from the gold ('row' events with\n"
 	"action added/removed). The summary says how many files YARA scanned and skipped, and\n"
-	"why.\n"
+	"why. Archives and compressed files among them (tar, zip, cpio, ar, gzip, bzip2, xz,\n"
+	"zstd, nested) are opened in memory or bounded temporary space: a 'member' event per\n"
+	"member and YARA on each ('yara' events with \"member\"), within bounds named in the\n"
+	"summary and in an 'error' event when hit.\n"
 	"\n"
 	"Options:\n"
 	"  -b, --baseline FILE   the gold .dtree (made by 'deltair baseline')\n"
@@ -47,8 +51,20 @@ static const char usage_text[] =
 	"                        manifest.jsonl and a COMPLETE marker written last; DIR must\n"
 	"                        be new (missing parents are created) or empty; DIR is made\n"
 	"                        0700 and every file in it 0600, whatever the umask\n"
+	"      --extract-members with -x, also copy every member of the archives read into\n"
+	"                        DIR/members/pN/PATH/MEMBER (each nested archive a folder\n"
+	"                        NAME%21), in the same manifest with \"member\"\n"
 	"      --max-size BYTES  YARA skips larger files (default 64 MiB; reported)\n"
 	"      --timeout SECONDS YARA time limit per file (default 30; reported)\n"
+	"      --no-decompose    do not open archives and compressed files\n"
+	"      --decomp-depth N  open archives nested at most N deep (default 3)\n"
+	"      --decomp-members N  read at most N members of one archive (default 10000)\n"
+	"      --decomp-max-bytes BYTES  expand at most BYTES from one file, at all depths\n"
+	"                        (default 1 GiB)\n"
+	"      --decomp-run-bytes BYTES  expand at most BYTES in the run (default 16 GiB)\n"
+	"      --decomp-ratio N  stop a file expanding more than N times the bytes read from\n"
+	"                        it, once 16 MiB were expanded (default 250: bombs)\n"
+	"      --decomp-timeout SECONDS  time limit per archive file (default 120)\n"
 	"  -f, --format FMT      jsonl (default), timesketch (Timesketch JSONL), bodyfile\n"
 	"  -o, --output FILE     write to FILE (atomically) instead of stdout; an existing\n"
 	"                        FILE is replaced only if it is of the same format (or empty)\n"
@@ -167,11 +183,39 @@ walk_error(void *ctx, const char *fs, const char *path, size_t len, const char *
 	emit(ctx, events_error(fs, path, len, msg), NULL, &err);
 }
 
+/* New: the summary's "decomp" object: what was opened, and every bound hit, by name. */
+static json_t *
+decomp_summary(const struct decomp_stats *d, const struct scan_stats *st)
+{
+	json_t *o =
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "files", (json_int_t)d->files,
+			  "archives", (json_int_t)d->archives, "members", (json_int_t)d->members,
+			  "encrypted", (json_int_t)d->encrypted, "corrupt", (json_int_t)d->corrupt,
+			  "bytes_expanded", (json_int_t)d->bytes);
+	json_t *bounds = json_object(), *hit = json_array();
+
+	for (int b = DECOMP_BOUND_NONE + 1; b < DECOMP_NBOUNDS; b++) {
+		json_object_set_new(bounds, decomp_bound_name(b),
+				    json_integer((json_int_t)d->bounds[b]));
+		if (d->bounds[b] > 0)
+			json_array_append_new(hit, json_string(decomp_bound_name(b)));
+	}
+	json_object_set_new(o, "bounds", bounds);
+	json_object_set_new(o, "bounds_hit", hit);
+	json_object_set_new(o, "yara",
+			    json_pack("{s:I, s:I, s:I, s:I}", "scanned",
+				      (json_int_t)st->member_yara_scanned, "skipped",
+				      (json_int_t)st->member_yara_skipped, "matches",
+				      (json_int_t)st->member_yara_matches, "members_matched",
+				      (json_int_t)st->member_yara_matched));
+	return o;
+}
+
 static json_t *
 summary(const struct diff_stats *ds, const struct scan_stats *st, const struct walk_stats *ws,
 	const struct htree *gold, const char *base, const struct htree *cur, size_t nrules,
-	int yara_on, int rows_on, int extract_on, unsigned long errors, uint64_t read_errors,
-	double elapsed)
+	int yara_on, int rows_on, int extract_on, const struct decomp *dc, unsigned long errors,
+	uint64_t read_errors, double elapsed)
 {
 	json_t *s = events_summary(ds, ws->bytes_hashed, errors, read_errors, elapsed, gold, base,
 				   cur, NULL);
@@ -203,6 +247,8 @@ summary(const struct diff_stats *ds, const struct scan_stats *st, const struct w
 		json_object_set_new(s, "extracted",
 				    json_pack("{s:I, s:I}", "files", (json_int_t)st->extracted,
 					      "bytes", (json_int_t)st->extracted_bytes));
+	if (dc != NULL)
+		json_object_set_new(s, "decomp", decomp_summary(decomp_stats(dc), st));
 	json_object_set_new(s, "tool", tool);
 	return s;
 }
@@ -222,6 +268,14 @@ cmd_scan(int argc, char **argv)
 					      { "format", required_argument, NULL, 'f' },
 					      { "output", required_argument, NULL, 'o' },
 					      { "force", no_argument, NULL, 'F' },
+					      { "no-decompose", no_argument, NULL, 'D' },
+					      { "extract-members", no_argument, NULL, 1007 },
+					      { "decomp-depth", required_argument, NULL, 1001 },
+					      { "decomp-members", required_argument, NULL, 1002 },
+					      { "decomp-max-bytes", required_argument, NULL, 1003 },
+					      { "decomp-run-bytes", required_argument, NULL, 1004 },
+					      { "decomp-ratio", required_argument, NULL, 1005 },
+					      { "decomp-timeout", required_argument, NULL, 1006 },
 					      { "help", no_argument, NULL, 'h' },
 					      CLI_SOURCE_OPTIONS,
 					      CLI_DELTA_OPTIONS,
@@ -232,7 +286,9 @@ cmd_scan(int argc, char **argv)
 	struct prov *prov = NULL;
 	const char *base = NULL, *out = "-", *rules[MAX_PATHS], *arts[MAX_PATHS];
 	size_t nrules_paths = 0, narts = 0, nrules = 0;
-	int no_rules = 0, no_arts = 0, no_rows = 0, c, rc = EXIT_BUG;
+	int no_rules = 0, no_arts = 0, no_rows = 0, no_decomp = 0, c, rc = EXIT_BUG;
+	struct decomp_limits dl;
+	struct decomp *dc = NULL;
 	char def_rules[4096];
 	struct scan_config cfg;
 	struct yarascan *y = NULL;
@@ -252,6 +308,7 @@ cmd_scan(int argc, char **argv)
 	uint64_t read_errors;
 
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&dl, 0, sizeof(dl));
 	memset(&r, 0, sizeof(r));
 	memset(&of, 0, sizeof(of));
 	memset(&ws, 0, sizeof(ws));
@@ -283,6 +340,40 @@ cmd_scan(int argc, char **argv)
 		case 'R': no_rules = 1; break;
 		case 'A': no_arts = 1; break;
 		case 'W': no_rows = 1; break;
+		case 'D': no_decomp = 1; break;
+		case 1007: cfg.extract_members = 1; break;
+		case 1001:
+		case 1002:
+		case 1003:
+		case 1004:
+		case 1005:
+		case 1006:
+			v = cli_number(optarg);
+			if (v < 1 || (c == 1001 && v > 64) || (c == 1006 && v > 86400))
+				return cli_usage("scan", "--%s needs a %s, not '%s'",
+						 c == 1001   ? "decomp-depth (1-64)"
+						 : c == 1002 ? "decomp-members"
+						 : c == 1003 ? "decomp-max-bytes"
+						 : c == 1004 ? "decomp-run-bytes"
+						 : c == 1005 ? "decomp-ratio"
+							     : "decomp-timeout (1-86400)",
+						 c == 1003 || c == 1004 ? "byte count"
+						 : c == 1006            ? "number of seconds"
+									: "number",
+						 optarg);
+			if (c == 1001)
+				dl.max_depth = (unsigned)v;
+			else if (c == 1002)
+				dl.max_members = (uint64_t)v;
+			else if (c == 1003)
+				dl.max_file_bytes = (uint64_t)v;
+			else if (c == 1004)
+				dl.max_run_bytes = (uint64_t)v;
+			else if (c == 1005)
+				dl.max_ratio = (uint64_t)v;
+			else
+				dl.timeout = (int)v;
+			break;
 		case 'x': cfg.extract_dir = optarg; break;
 		case 's':
 			v = cli_number(optarg);
@@ -317,6 +408,9 @@ cmd_scan(int argc, char **argv)
 	}
 	if (base == NULL)
 		return cli_usage("scan", "--baseline GOLD.dtree is required");
+	if (cfg.extract_members && (cfg.extract_dir == NULL || no_decomp))
+		return cli_usage("scan", "--extract-members needs --extract DIR, without "
+					 "--no-decompose");
 	if (argc - optind != 1)
 		return cli_usage("scan", "expected one IMAGE");
 	if (!no_rules && nrules_paths == 0) {
@@ -378,6 +472,11 @@ cmd_scan(int argc, char **argv)
 	cfg.prov = prov;
 	cfg.rules = y;
 	cfg.artifacts = a;
+	if (!no_decomp && (dc = decomp_new(&dl, &err)) == NULL) {
+		rc = cli_fail("scan", &err);
+		goto out;
+	}
+	cfg.decomp = dc;
 	read_errors = r.errors; /* so far, every error event says what was not read */
 	cli_check_pairing("scan", gold, cur, walk_error, &r);
 	if (scan_delta(src, gold, cur, &cfg, emit, &r, &ds, &st, &err) < 0) {
@@ -386,7 +485,7 @@ cmd_scan(int argc, char **argv)
 	}
 	{
 		json_t *s = summary(&ds, &st, &ws, gold, base, cur, nrules, y != NULL,
-				    cfg.parse_rows, cfg.extract_dir != NULL, r.errors,
+				    cfg.parse_rows, cfg.extract_dir != NULL, dc, r.errors,
 				    read_errors + st.yara_unreadable, mono_now() - t0);
 		cli_summary_snapshot(s, src);
 		cli_summary_reads(s, &so, &ws);
@@ -422,5 +521,6 @@ out:
 	htree_free(cur);
 	yarascan_free(y);
 	artifacts_free(a);
+	decomp_free(dc);
 	return rc;
 }

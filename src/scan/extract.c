@@ -1,7 +1,8 @@
 /*
  * extract.c - evidence extraction (scan --extract): each changed regular file copied
  * out of the image under files/<fs>/<path>, verified against the walk's hash, listed in
- * manifest.jsonl, and a COMPLETE marker written last. See scan_int.h and scan.h.
+ * manifest.jsonl, and a COMPLETE marker written last; with --extract-members also the
+ * archives' members under members/<fs>/<path>/<member>. See scan_int.h and scan.h.
  */
 #include "scan/scan_int.h"
 
@@ -80,41 +81,31 @@ open_dirs(int dirfd, const char *rel, size_t n)
 	return fd;
 }
 
-int
-scan_extract_one(struct scanner *sc, const char *fs, const char *change,
-		 const struct htree_entry *e, struct dt_err *err)
+/* A reader of the bytes to copy: the evidence's file, or an archive member's spool. */
+typedef ssize_t (*copy_read_fn)(void *rctx, uint64_t off, void *buf, size_t len,
+				struct dt_err *err);
+
+/*
+ * Copy size bytes from rd into DIR/rel (rel: "files/..." or "members/..."), under a
+ * temporary name, verified against expect (NULL: not checked), then renamed into place;
+ * digest gets the copy's SHA-256. -1 with ferr filled when the copy failed (nothing left).
+ */
+static int
+copy_out(struct scanner *sc, const struct buf *rel, copy_read_fn rd, void *rctx, uint64_t size,
+	 const unsigned char *expect, unsigned char digest[32], struct dt_err *ferr)
 {
-	struct buf rel;
-	const char *slash;
-	size_t dirlen;
-	int dfd = -1, fd = -1, rc = -1, slot = -1;
-	char tmp[64], hex[65];
-	unsigned char *buf = NULL, digest[32];
+	const char *slash = memrchr(rel->data, '/', rel->len);
+	size_t dirlen = (size_t)(slash - (const char *)rel->data);
+	int dfd, fd = -1, slot = -1, rc = -1;
+	char tmp[64];
+	unsigned char *buf = NULL;
 	uint64_t off = 0;
 	unsigned int dl;
 	EVP_MD_CTX *md = NULL;
-	struct dt_err ferr = { 0 };
-	json_t *m;
 
-	buf_init(&rel, HTREE_MAX_PATH * 3 + 64);
-	if (buf_adds(&rel, "files/", NULL) < 0 || safe_component(&rel, fs, strlen(fs)) < 0)
-		goto out;
-	for (size_t i = 0; i < e->path_len;) {
-		size_t j = i + 1;
-		while (j < e->path_len && e->path[j] != '/')
-			j++;
-		if (buf_addc(&rel, '/', NULL) < 0 ||
-		    safe_component(&rel, e->path + i + 1, j - i - 1) < 0)
-			goto out;
-		i = j;
-	}
-	slash = memrchr(rel.data, '/', rel.len);
-	dirlen = (size_t)(slash - (const char *)rel.data);
-	dfd = open_dirs(sc->extract_fd, (const char *)rel.data, dirlen);
-	if (dfd < 0) {
-		dt_fail_errno(&ferr, DT_EIO, "cannot create the folder for it");
-		goto report;
-	}
+	dfd = open_dirs(sc->extract_fd, (const char *)rel->data, dirlen);
+	if (dfd < 0)
+		return dt_fail_errno(ferr, DT_EIO, "cannot create the folder for it");
 	/* Write under a temporary name, verify, then rename over. The copy is evidence (a
 	 * shadow file, a key): 0600 whatever the umask. A signal handler removes it. The name
 	 * has a '%' that no %XX follows: safe_component() never makes it, so no copy of an
@@ -128,75 +119,187 @@ scan_extract_one(struct scanner *sc, const char *fs, const char *change,
 	buf = malloc(READ_CHUNK);
 	md = EVP_MD_CTX_new();
 	if (fd < 0 || buf == NULL || md == NULL) {
-		dt_fail_errno(&ferr, DT_EIO, "cannot create the copy");
-		goto report;
+		dt_fail_errno(ferr, DT_EIO, "cannot create the copy");
+		goto out;
 	}
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	while (off < e->size) {
-		size_t want = e->size - off > READ_CHUNK ? READ_CHUNK : (size_t)(e->size - off);
-		ssize_t got =
-			source_read_file(sc->s, e->fs, e->inode, e->path, off, buf, want, &ferr);
+	while (off < size) {
+		size_t want = size - off > READ_CHUNK ? READ_CHUNK : (size_t)(size - off);
+		ssize_t got = rd(rctx, off, buf, want, ferr);
 		if (got <= 0) {
 			if (got == 0)
-				dt_fail(&ferr, DT_EIO, "the content ends at byte %llu",
+				dt_fail(ferr, DT_EIO, "the content ends at byte %llu",
 					(unsigned long long)off);
-			goto report;
+			goto out;
 		}
 		if (write(fd, buf, (size_t)got) != got) {
-			dt_fail_errno(&ferr, DT_EIO, "cannot write the copy");
-			goto report;
+			dt_fail_errno(ferr, DT_EIO, "cannot write the copy");
+			goto out;
 		}
 		EVP_DigestUpdate(md, buf, (size_t)got);
 		off += (uint64_t)got;
 	}
 	EVP_DigestFinal_ex(md, digest, &dl);
-	if ((e->flags & HTREE_F_HASHED) && !(e->flags & HTREE_F_SPARSE) &&
-	    memcmp(digest, e->sha256, 32) != 0) {
-		dt_fail(&ferr, DT_EIO, "the copy's SHA-256 differs from the walk's");
-		goto report;
+	if (expect != NULL && memcmp(digest, expect, 32) != 0) {
+		dt_fail(ferr, DT_EIO, "the copy's SHA-256 differs from the walk's");
+		goto out;
 	}
 	if (fsync(fd) != 0 || close(fd) != 0) {
 		fd = -1;
-		dt_fail_errno(&ferr, DT_EIO, "cannot write the copy");
-		goto report;
+		dt_fail_errno(ferr, DT_EIO, "cannot write the copy");
+		goto out;
 	}
 	fd = -1;
-	if (renameat(dfd, tmp, dfd, (const char *)slash + 1) != 0) {
-		dt_fail_errno(&ferr, DT_EIO, "cannot rename the copy into place");
-		goto report;
+	if (renameat(dfd, tmp, dfd, slash + 1) != 0) {
+		dt_fail_errno(ferr, DT_EIO, "cannot rename the copy into place");
+		goto out;
 	}
-	htree_hex(digest, 32, hex);
-	m = json_object();
-	json_object_set_new(m, "fs", json_string(fs));
-	events_set_path(m, "path", e->path, e->path_len);
-	json_object_set_new(m, "sha256", json_string(hex));
-	json_object_set_new(m, "size", json_integer((json_int_t)e->size));
-	json_object_set_new(m, "change", json_string(change));
-	json_object_set_new(m, "file", json_stringn((const char *)rel.data, rel.len));
-	json_array_append_new(sc->manifest, m);
-	sc->st->extracted++;
-	sc->st->extracted_bytes += e->size;
-	rc = 0;
-	goto out;
-report:
-	if (fd >= 0) {
-		close(fd);
-		fd = -1;
-	}
-	if (dfd >= 0)
-		unlinkat(dfd, tmp, 0);
-	scan_report_error(sc->emit, sc->ectx, sc->st, fs, e, "cannot extract", &ferr);
 	rc = 0;
 out:
 	if (fd >= 0)
 		close(fd);
+	if (rc < 0)
+		unlinkat(dfd, tmp, 0);
 	outfile_untrack(slot); /* before dfd closes: the handler unlinks relative to it */
-	if (dfd >= 0)
-		close(dfd);
+	close(dfd);
 	EVP_MD_CTX_free(md);
 	free(buf);
-	buf_release(&rel);
+	return rc;
+}
+
+/* Append "/C" for each '/'-separated component C of p (empty ones skipped). */
+static int
+add_components(struct buf *rel, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && p[j] != '/')
+			j++;
+		if (j > i &&
+		    (buf_addc(rel, '/', NULL) < 0 || safe_component(rel, p + i, j - i) < 0))
+			return -1;
+		i = j + 1;
+	}
+	return 0;
+}
+
+static ssize_t
+evidence_read(void *rctx, uint64_t off, void *buf, size_t len, struct dt_err *err)
+{
+	struct yread *y = rctx;
+
+	return source_read_file(y->sc->s, y->e->fs, y->e->inode, y->e->path, off, buf, len, err);
+}
+
+/* Record a copy in the manifest; rel without its "files/" or "members/" is not needed. */
+static void
+manifest_add(struct scanner *sc, const char *fs, const struct htree_entry *e, const char *member,
+	     size_t member_len, const unsigned char digest[32], uint64_t size, const char *change,
+	     const struct buf *rel)
+{
+	char hex[65];
+	json_t *m = json_object();
+
+	htree_hex(digest, 32, hex);
+	json_object_set_new(m, "fs", json_string(fs));
+	events_set_path(m, "path", e->path, e->path_len);
+	if (member != NULL)
+		events_set_path(m, "member", member, member_len);
+	json_object_set_new(m, "sha256", json_string(hex));
+	json_object_set_new(m, "size", json_integer((json_int_t)size));
+	json_object_set_new(m, "change", json_string(change));
+	json_object_set_new(m, "file", json_stringn((const char *)rel->data, rel->len));
+	json_array_append_new(sc->manifest, m);
+	sc->st->extracted++;
+	sc->st->extracted_bytes += size;
+}
+
+int
+scan_extract_one(struct scanner *sc, const char *fs, const char *change,
+		 const struct htree_entry *e, struct dt_err *err)
+{
+	struct yread yr = { sc, e, NULL };
+	struct buf rel;
+	unsigned char digest[32];
+	struct dt_err ferr = { 0 };
+	int verify = (e->flags & HTREE_F_HASHED) && !(e->flags & HTREE_F_SPARSE);
+
 	(void)err;
+	buf_init(&rel, HTREE_MAX_PATH * 3 + 64);
+	if (buf_adds(&rel, "files/", NULL) < 0 || safe_component(&rel, fs, strlen(fs)) < 0 ||
+	    add_components(&rel, e->path, e->path_len) < 0) {
+		buf_release(&rel);
+		return 0;
+	}
+	if (copy_out(sc, &rel, evidence_read, &yr, e->size, verify ? e->sha256 : NULL, digest,
+		     &ferr) == 0)
+		manifest_add(sc, fs, e, NULL, 0, digest, e->size, change, &rel);
+	else
+		scan_report_error(sc->emit, sc->ectx, sc->st, fs, e, "cannot extract", &ferr);
+	buf_release(&rel);
+	return 0;
+}
+
+static ssize_t
+member_read(void *rctx, uint64_t off, void *buf, size_t len, struct dt_err *err)
+{
+	const struct decomp_member *m = rctx;
+	ssize_t got = m->read(m->rctx, off, buf, len);
+
+	if (got < 0)
+		dt_fail_errno(err, DT_EIO, "cannot read the member's temporary copy");
+	return got;
+}
+
+/*
+ * --extract-members: DIR/members/pN/OUTER/A%21/B for member "A!B" of OUTER (each archive
+ * level a folder whose name ends in %21, the escaped '!'), verified against the SHA-256 of
+ * its `member` event. A failure is an `error` event with "member".
+ */
+int
+scan_extract_member(struct scan_member *ms, const struct decomp_member *m, struct dt_err *err)
+{
+	struct scanner *sc = ms->sc;
+	struct buf rel;
+	unsigned char digest[32];
+	struct dt_err ferr = { 0 };
+	size_t i = 0;
+	int rc = 0;
+
+	buf_init(&rel, HTREE_MAX_PATH * 3 + DECOMP_MAX_NAME * 3 + 64);
+	if (buf_adds(&rel, "members/", NULL) < 0 ||
+	    safe_component(&rel, ms->fs, strlen(ms->fs)) < 0 ||
+	    add_components(&rel, ms->e->path, ms->e->path_len) < 0)
+		goto too_long;
+	while (i <= m->path_len) {
+		const char *bang = memchr(m->path + i, '!', m->path_len - i);
+		size_t j = bang ? (size_t)(bang - m->path) : m->path_len;
+
+		if (add_components(&rel, m->path + i, j - i) < 0 ||
+		    (bang && buf_adds(&rel, "%21", NULL) < 0))
+			goto too_long;
+		i = j + 1;
+	}
+	if (copy_out(sc, &rel, member_read, (void *)m, m->size, m->sha256, digest, &ferr) == 0) {
+		manifest_add(sc, ms->fs, ms->e, m->path, m->path_len, digest, m->size, ms->change,
+			     &rel);
+		goto out;
+	}
+	goto report;
+too_long:
+	dt_fail(&ferr, DT_EUSAGE, "its name is too long");
+report : {
+	json_t *ev = scan_member_event("error", ms->fs, ms->e, m);
+	char msg[600];
+
+	snprintf(msg, sizeof(msg), "cannot extract the member: %s", ferr.msg);
+	json_object_set_new(ev, "message", json_string(msg));
+	sc->st->errors++;
+	rc = sc->emit(sc->ectx, ev, NULL, err);
+}
+out:
+	buf_release(&rel);
 	return rc;
 }
 
@@ -206,8 +309,9 @@ out:
 static int
 extraction_name(const char *n)
 {
-	return strcmp(n, "files") == 0 || strcmp(n, "manifest.jsonl") == 0 ||
-	       strcmp(n, EXTRACT_DONE) == 0 || strncmp(n, ".manifest.jsonl.", 16) == 0;
+	return strcmp(n, "files") == 0 || strcmp(n, "members") == 0 ||
+	       strcmp(n, "manifest.jsonl") == 0 || strcmp(n, EXTRACT_DONE) == 0 ||
+	       strncmp(n, ".manifest.jsonl.", 16) == 0;
 }
 
 /* 0: dir is empty; 1: it holds only an extraction's names; 2: it holds something else. */
@@ -375,10 +479,12 @@ scan_extract_open(struct scanner *sc, const char *dir, const struct outfile_opts
 		if (unlinkat(sc->extract_fd, EXTRACT_DONE, 0) != 0 && errno != ENOENT)
 			return dt_fail_errno(err, DT_EIO, "cannot remove '%s/%s'", dir,
 					     EXTRACT_DONE);
-		snprintf(path, sizeof(path), "%s/files", dir);
-		if (nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0 &&
-		    errno != ENOENT)
-			return dt_fail_errno(err, DT_EIO, "cannot remove '%s'", path);
+		for (int k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, k == 0 ? "files" : "members");
+			if (nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0 &&
+			    errno != ENOENT)
+				return dt_fail_errno(err, DT_EIO, "cannot remove '%s'", path);
+		}
 		if (unlinkat(sc->extract_fd, "manifest.jsonl", 0) != 0 && errno != ENOENT)
 			return dt_fail_errno(err, DT_EIO, "cannot remove '%s/manifest.jsonl'", dir);
 	}

@@ -116,6 +116,9 @@ scan_delta(struct source *s, const struct htree *gold, const struct htree *cur,
 			goto out;
 		if (c->rules && yara_eligible(ch) && scan_yara_change(&sc, ch->fs, ch->e, err) < 0)
 			goto out;
+		if (c->decomp && yara_eligible(ch) &&
+		    scan_decomp_change(&sc, ch->fs, diff_class_name(ch->cls), ch->e, err) < 0)
+			goto out;
 		if (!(e->flags & HTREE_F_DELETED) &&
 		    scan_rows_for_change(&sc, ch->fs, ch->gold, ch->e, err) < 0)
 			goto out;

@@ -1,8 +1,8 @@
 /*
  * scan_int.h - what the files of the scan share (the .c files of src/scan/, behind scan.h).
  * scan.c: the run over the delta (scan_delta); read.c: files out of the image for the
- * parsers; rows.c: rows parsed and diffed; yara.c: YARA; extract.c: evidence
- * extraction. Not a public header: only the scan's files include it.
+ * parsers; rows.c: rows parsed and diffed; yara.c: YARA; decomp.c: the archives of the
+ * delta; extract.c: evidence extraction. Not a public header: only the scan's files include it.
  */
 #ifndef DELTAIR_SCAN_INT_H
 #define DELTAIR_SCAN_INT_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "scan.h"
 
@@ -68,9 +69,42 @@ int scan_dependents(struct scanner *sc, struct pending *p, struct dt_err *err);
 
 /* ---- yara.c ---- */
 
+/* A changed file's content, read through the source: the rctx of scan_yara_read(). */
+struct yread {
+	struct scanner *sc;
+	const struct htree_entry *e;
+	EVP_MD_CTX *md;
+};
+/* yarascan_file's read callback over a struct yread. */
+ssize_t scan_yara_read(void *rctx, uint64_t off, void *buf, size_t len);
+/* The owner's user name in the image (ctx), else the uid written into buf. Borrowed. */
+const char *scan_owner_name(const struct parser_ctx *ctx, uint32_t uid, char buf[16]);
+
 /* YARA on e: `yara` events, the counts in sc->st; a file YARA cannot scan is an error event. */
 int scan_yara_change(struct scanner *sc, const char *fs, const struct htree_entry *e,
 		     struct dt_err *err);
+
+/* ---- decomp.c ---- */
+
+/* One outer file being decomposed, and the member at hand. */
+struct scan_member {
+	struct scanner *sc;
+	const char *fs;
+	const struct htree_entry *e; /* the outer file */
+	const struct decomp_member *m;
+	const char *sha256; /* the member's, hex */
+	const char *change; /* the outer file's class, for the manifest */
+	int n;
+	int failed;
+	struct dt_err err;
+};
+
+/* New: the keys a member's `member`, `yara` and `error` events share. */
+json_t *scan_member_event(const char *kind, const char *fs, const struct htree_entry *e,
+			  const struct decomp_member *m);
+/* Decompose e (sc->c->decomp): member, yara and error events; change is its class. */
+int scan_decomp_change(struct scanner *sc, const char *fs, const char *change,
+		       const struct htree_entry *e, struct dt_err *err);
 
 /* ---- extract.c ---- */
 
@@ -80,6 +114,8 @@ int scan_extract_open(struct scanner *sc, const char *dir, const struct outfile_
 /* Copy e out; a failure is an error event, not fatal. */
 int scan_extract_one(struct scanner *sc, const char *fs, const char *change,
 		     const struct htree_entry *e, struct dt_err *err);
+/* --extract-members: copy m (of ms->e) out; a failure is an error event with "member". */
+int scan_extract_member(struct scan_member *ms, const struct decomp_member *m, struct dt_err *err);
 /* manifest.jsonl, then the COMPLETE marker. */
 int scan_extract_close(struct scanner *sc, const char *dir, struct dt_err *err);
 

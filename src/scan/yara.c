@@ -12,14 +12,8 @@
 
 #include "banned.h"
 
-struct yread {
-	struct scanner *sc;
-	const struct htree_entry *e;
-	EVP_MD_CTX *md;
-};
-
-static ssize_t
-yara_read(void *rctx, uint64_t off, void *buf, size_t len)
+ssize_t
+scan_yara_read(void *rctx, uint64_t off, void *buf, size_t len)
 {
 	struct yread *y = rctx;
 	struct dt_err err = { 0 };
@@ -59,8 +53,8 @@ on_match(void *ctx, json_t *m)
 		ym->failed = 1;
 }
 
-static const char *
-owner_name(const struct parser_ctx *ctx, uint32_t uid, char buf[16])
+const char *
+scan_owner_name(const struct parser_ctx *ctx, uint32_t uid, char buf[16])
 {
 	for (size_t i = 0; i < ctx->nusers; i++)
 		if (ctx->users[i].uid == uid)
@@ -82,14 +76,15 @@ scan_yara_change(struct scanner *sc, const char *fs, const struct htree_entry *e
 	struct dt_err ferr = { 0 };
 
 	memset(&ym, 0, sizeof(ym));
+	memset(&f, 0, sizeof(f));
 	ym.sc = sc;
 	ym.fs = fs;
 	ym.e = e;
 	f.path = e->path;
 	f.path_len = e->path_len;
 	f.size = e->size;
-	f.owner = owner_name(&sc->cur_ctx, e->uid, ubuf);
-	f.read = yara_read;
+	f.owner = scan_owner_name(&sc->cur_ctx, e->uid, ubuf);
+	f.read = scan_yara_read;
 	f.rctx = &yr;
 	sc->st->yara_candidates++;
 	if (yarascan_file(sc->c->rules, &sc->c->yara, &f, on_match, &ym, &status, &bytes, &ferr) <

@@ -155,7 +155,7 @@ static int
 scan(struct yarascan *y, const struct yarascan_opts *o, const char *path, struct src *s,
      json_t *out, enum yarascan_status *st, uint64_t *nread, struct dt_err *err)
 {
-	struct yarascan_file f = { path, strlen(path), s->len, "root", src_read, s };
+	struct yarascan_file f = { path, strlen(path), s->len, "root", src_read, s, 0 };
 
 	return yarascan_file(y, o, &f, collect, out, st, nread, err);
 }
@@ -1211,7 +1211,7 @@ TEST(t_yarascan_read_failure_is_unreadable)
 	dt_clear(&err);
 	/* Content shorter than the size the caller gave. */
 	{
-		struct yarascan_file f = { "/data/h", 7, 500, NULL, src_read, &s };
+		struct yarascan_file f = { "/data/h", 7, 500, NULL, src_read, &s, 0 };
 		src_init(&s, data, 300);
 		CHECK(yarascan_file(y, NULL, &f, collect, out, &st, NULL, &err) == 0);
 		CHECK(st == YARASCAN_UNREADABLE && err.code == DT_EIO);
@@ -1260,7 +1260,7 @@ TEST(t_yarascan_bad_arguments)
 	enum yarascan_status st;
 	size_t n;
 	struct src s;
-	struct yarascan_file f = { "/x", 2, 1, NULL, NULL, &s };
+	struct yarascan_file f = { "/x", 2, 1, NULL, NULL, &s, 0 };
 
 	REQUIRE(write_file("t.yar", "rule always { condition: true }\n") == 0);
 	y = compile1("t.yar", &n, &err);
