@@ -56,6 +56,19 @@ on_member_match(void *ctx, json_t *match)
 		ms->failed = 1;
 }
 
+int
+scan_member_error(struct scan_member *ms, const struct decomp_member *m, const char *what,
+		  const char *why, struct dt_err *err)
+{
+	json_t *ev = scan_member_event("error", ms->fs, ms->e, m);
+	char msg[600];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, why);
+	json_object_set_new(ev, "message", json_string(msg));
+	ms->sc->st->errors++;
+	return ms->sc->emit(ms->sc->ectx, ev, NULL, err);
+}
+
 /* YARA on one member, with filepath "OUTER!member" (filename and extension: the member's). */
 static int
 yara_member(struct scan_member *ms, struct dt_err *err)
@@ -99,16 +112,10 @@ yara_member(struct scan_member *ms, struct dt_err *err)
 		goto out;
 	}
 	sc->st->member_yara_skipped++;
-	if (status != YARASCAN_TOO_LARGE) {
-		json_t *ev = scan_member_event("error", ms->fs, ms->e, m);
-		char msg[600];
-
-		snprintf(msg, sizeof(msg), "YARA did not scan the member: %s",
-			 ferr.code != DT_OK ? ferr.msg : yarascan_status_name(status));
-		json_object_set_new(ev, "message", json_string(msg));
-		sc->st->errors++;
-		rc = sc->emit(sc->ectx, ev, NULL, err);
-	}
+	if (status != YARASCAN_TOO_LARGE)
+		rc = scan_member_error(ms, m, "YARA did not scan the member",
+				       ferr.code != DT_OK ? ferr.msg : yarascan_status_name(status),
+				       err);
 out:
 	buf_release(&path);
 	return rc;

@@ -289,15 +289,8 @@ scan_extract_member(struct scan_member *ms, const struct decomp_member *m, struc
 	goto report;
 too_long:
 	dt_fail(&ferr, DT_EUSAGE, "its name is too long");
-report : {
-	json_t *ev = scan_member_event("error", ms->fs, ms->e, m);
-	char msg[600];
-
-	snprintf(msg, sizeof(msg), "cannot extract the member: %s", ferr.msg);
-	json_object_set_new(ev, "message", json_string(msg));
-	sc->st->errors++;
-	rc = sc->emit(sc->ectx, ev, NULL, err);
-}
+report:
+	rc = scan_member_error(ms, m, "cannot extract the member", ferr.msg, err);
 out:
 	buf_release(&rel);
 	return rc;

@@ -102,6 +102,9 @@ struct scan_member {
 /* New: the keys a member's `member`, `yara` and `error` events share. */
 json_t *scan_member_event(const char *kind, const char *fs, const struct htree_entry *e,
 			  const struct decomp_member *m);
+/* An `error` event for member m: "what: why"; counted. The emit's result. */
+int scan_member_error(struct scan_member *ms, const struct decomp_member *m, const char *what,
+		      const char *why, struct dt_err *err);
 /* Decompose e (sc->c->decomp): member, yara and error events; change is its class. */
 int scan_decomp_change(struct scanner *sc, const char *fs, const char *change,
 		       const struct htree_entry *e, struct dt_err *err);
