@@ -160,16 +160,23 @@ int
 buf_add_varint(struct buf *b, uint64_t v, struct dt_err *err)
 {
 	unsigned char p[10];
+
+	return buf_add(b, p, buf_varint(p, v), err);
+}
+
+size_t
+buf_varint(unsigned char out[10], uint64_t v)
+{
 	size_t n = 0;
 
 	do {
-		p[n] = (unsigned char)(v & 0x7f);
+		out[n] = (unsigned char)(v & 0x7f);
 		v >>= 7;
 		if (v)
-			p[n] |= 0x80;
+			out[n] |= 0x80;
 		n++;
 	} while (v);
-	return buf_add(b, p, n, err);
+	return n;
 }
 
 unsigned char *

@@ -31,6 +31,8 @@ int buf_printf(struct buf *b, struct dt_err *err, const char *fmt, ...) DT_PRINT
 int buf_add_u32le(struct buf *b, uint32_t v, struct dt_err *err) DT_MUST_USE;
 int buf_add_u64le(struct buf *b, uint64_t v, struct dt_err *err) DT_MUST_USE;
 int buf_add_varint(struct buf *b, uint64_t v, struct dt_err *err) DT_MUST_USE;
+/* v as LEB128 into out; returns its length (1 to 10). */
+size_t buf_varint(unsigned char out[10], uint64_t v);
 /*
  * Growable arrays (git's ALLOC_GROW with errors): make room for need elements of elem bytes
  * in the array whose address is arrp (a T **), which has room for *cap. Grows by doubling,

@@ -21,6 +21,7 @@ struct clist {
 	size_t n, cap;
 	/* The gold's regular files by (filesystem, inode, crtime), built on first use. */
 	const struct htree *gold;
+	const struct htree *cur;           /* for its entries' prefix hashes */
 	const struct htree_entry **inodes; /* owned */
 	size_t ninodes;
 	int indexed;
@@ -389,8 +390,10 @@ compare(struct clist *l, const char *fs, unsigned order, const struct htree_entr
 		if (unlike_hashes(g, e))
 			return meta ? change(l, DIFF_METADATA, fs, order, g, e, err) : 0;
 		if (!same_content(g, e)) {
-			int app = (e->flags & HTREE_F_PREFIX) && e->prefix_len == g->size &&
-				  e->size > g->size && memcmp(e->prefix, g->sha256, 32) == 0;
+			uint64_t plen = 0;
+			const unsigned char *pfx = htree_prefix(l->cur, e, &plen);
+			int app = pfx && plen == g->size && e->size > g->size &&
+				  memcmp(pfx, g->sha256, 32) == 0;
 			return change(l, app ? DIFF_APPENDED : DIFF_MODIFIED, fs, order, g, e, err);
 		}
 	}
@@ -673,6 +676,7 @@ diff_trees(const struct htree *gold, const struct htree *cur,
 
 	memset(&st, 0, sizeof(st));
 	l.gold = gold;
+	l.cur = cur;
 	gold_seen = calloc(htree_nfs(gold) + 1, 1);
 	if (gold_seen == NULL)
 		return dt_fail(err, DT_ENOMEM, "out of memory");

@@ -44,7 +44,7 @@ enum htree_flags {
 	HTREE_F_DELETED = 1 << 0, /* a name found in unallocated space */
 	HTREE_F_HASHED = 1 << 1,  /* sha256 holds the content hash */
 	HTREE_F_READERR = 1 << 2, /* content could not be read; sha256 is not valid */
-	HTREE_F_PREFIX = 1 << 3,  /* prefix holds the hash of the first prefix_len bytes */
+	HTREE_F_PREFIX = 1 << 3,  /* htree_prefix(): the hash of the first bytes (not stored) */
 	/* with HASHED: sha256 is the sparse-sha256 of the content, not its SHA-256 */
 	HTREE_F_SPARSE = 1 << 4,
 	/* runs holds the digest of where the content lies in the image (htree_runs_digest()) */
@@ -68,11 +68,10 @@ struct htree_entry {
 	uint64_t size, inode;
 	int64_t mtime, atime, ctime, crtime; /* ns since the epoch, or HTREE_NO_TIME */
 	unsigned char sha256[32]; /* content (regular files) or node hash (directories) */
-	unsigned char prefix[32]; /* see HTREE_F_PREFIX: not stored in the .dtree */
 	unsigned char runs[32];   /* see HTREE_F_RUNS */
-	uint64_t prefix_len;
-	uint32_t end;   /* sealed: index one past the last entry of this entry's subtree */
-	uint32_t depth; /* sealed: path components (the root is 0) */
+	uint32_t end;       /* sealed: index one past the last entry of this entry's subtree */
+	uint32_t depth;     /* sealed: path components (the root is 0) */
+	uint32_t prefix_id; /* the tree's own: with HTREE_F_PREFIX, see htree_prefix() */
 };
 
 struct htree_fs {
@@ -119,6 +118,16 @@ void htree_set_fs_identity(struct htree *t, size_t i, const char *uuid, const ch
 int64_t htree_add(struct htree *t, const struct htree_entry *e, struct dt_err *err) DT_MUST_USE;
 /* Borrowed: the allocated entry at index i, valid until the tree is freed or sealed. */
 struct htree_entry *htree_at(struct htree *t, size_t i);
+/*
+ * The prefix hash of the allocated entry at index i (unsealed): the SHA-256 of its first
+ * len bytes (walk.h: a file whose gold version is shorter). Sets HTREE_F_PREFIX. Kept
+ * beside the entries, not in them: few files have one, and it is never saved.
+ */
+int htree_set_prefix(struct htree *t, size_t i, const unsigned char sha[32], uint64_t len,
+		     struct dt_err *err) DT_MUST_USE;
+/* Borrowed, until t is freed: e's prefix hash and its length, or NULL when it has none. */
+const unsigned char *htree_prefix(const struct htree *t, const struct htree_entry *e,
+				  uint64_t *len);
 /*
  * Sort and compute node hashes. An entry whose parent directory is not in the tree is an
  * error (DT_EFORMAT); of two allocated entries with the same path the first added is kept

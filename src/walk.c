@@ -39,8 +39,9 @@
 
 _Static_assert(SOURCE_MAX_FS <= HTREE_MAX_FS, "every filesystem of a source fits in one tree");
 
+/* A second name of a hard-linked file: it takes the hash of the entry named first. */
 struct alias {
-	size_t entry, job;
+	size_t entry, primary;
 };
 
 /* ---- small containers ---- */
@@ -216,16 +217,16 @@ gold_prefix(struct walker *w, struct job *j, const char *path, size_t len, uint6
 	return g ? GOLD_OTHER : GOLD_NONE;
 }
 
-static int add_alias(struct walker *w, size_t entry, size_t job) DT_MUST_USE;
+static int add_alias(struct walker *w, size_t entry, size_t primary) DT_MUST_USE;
 static int hold_job(struct walker *w, const struct job *j) DT_MUST_USE;
 
 static int
-add_alias(struct walker *w, size_t entry, size_t job)
+add_alias(struct walker *w, size_t entry, size_t primary)
 {
 	if (BUF_GROW(w->aliases, w->naliases + 1, w->capaliases, NULL) < 0)
 		return walk_oom(w);
 	w->aliases[w->naliases].entry = entry;
-	w->aliases[w->naliases].job = job;
+	w->aliases[w->naliases].primary = primary;
 	w->naliases++;
 	return 0;
 }
@@ -326,6 +327,8 @@ walk_queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK
 		return;
 	/* Hard links: one job per inode, every name gets its hash. */
 	if (e->nlink > 1 && (seen = map_find(&w->links, e->inode)) != NULL) {
+		size_t primary = *seen;
+
 		/* A held job has not started: this name may know the gold better. */
 		if (*seen & HELD_JOB) {
 			struct job *h = &w->held[*seen & ~HELD_JOB], t = *h;
@@ -334,8 +337,9 @@ walk_queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK
 			t.gold = gold_prefix(w, &t, e->path, e->path_len, h->alloc);
 			if (t.gold > h->gold)
 				*h = t;
+			primary = h->entry;
 		}
-		if (add_alias(w, entry, *seen) < 0)
+		if (add_alias(w, entry, primary) < 0)
 			w->failed = 1;
 		return;
 	}
@@ -423,8 +427,8 @@ walk_queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK
 		}
 		return;
 	}
-	size_t idx = walk_queue_job(w, &j);
-	if (idx != NO_JOB && e->nlink > 1 && walk_map_put(&w->links, e->inode, idx) < 0)
+	if (walk_queue_job(w, &j) != NO_JOB && e->nlink > 1 &&
+	    walk_map_put(&w->links, e->inode, entry) < 0)
 		walk_oom(w);
 }
 
@@ -562,7 +566,9 @@ walk_add_entry(struct walker *w, struct htree_entry *e, int64_t *idx)
 	e->path = (const char *)w->path.data;
 	e->path_len = (uint32_t)w->path.len;
 	e->fs = w->fsi;
+	pthread_mutex_lock(&w->tlock); /* the hashing threads write into entries (put_result) */
 	*idx = htree_add(w->t, e, w->err);
+	pthread_mutex_unlock(&w->tlock);
 	if (*idx < 0) {
 		w->failed = 1;
 		return -1;
@@ -580,54 +586,34 @@ walk_add_entry(struct walker *w, struct htree_entry *e, int64_t *idx)
 }
 /* ---- the whole walk ---- */
 
+/* Every second name of a hard-linked file takes the result of its first (after hashing). */
 static void
-finish_jobs(struct walker *w)
+finish_aliases(struct walker *w)
 {
-	/* Results into the tree; hard-link aliases copy their inode's result. */
-	for (size_t i = 0; i < w->njobs; i++) {
-		struct job *j = walk_job_at(w, i);
-		struct htree_entry *e = htree_at(w->t, j->entry);
-
-		if (j->ok) {
-			memcpy(e->sha256, j->sha, 32);
-			e->flags |= HTREE_F_HASHED | (j->sparse ? HTREE_F_SPARSE : 0);
-			e->magic = j->magic;
-			w->st.bytes_hashed += j->cost;
-			if (j->has_prefix) {
-				memcpy(e->prefix, j->prefix, 32);
-				e->prefix_len = j->prefix_len;
-				e->flags |= HTREE_F_PREFIX;
-			}
-		} else {
-			e->flags |= HTREE_F_READERR;
-		}
-	}
 	for (size_t i = 0; i < w->naliases; i++) {
-		size_t ji = w->aliases[i].job;
 		struct htree_entry *e = htree_at(w->t, w->aliases[i].entry);
-		struct job *j;
+		const struct htree_entry *p = htree_at(w->t, w->aliases[i].primary);
+		const unsigned char *pfx;
+		uint64_t plen;
 
-		if (ji == NO_JOB || ji >= w->njobs)
+		if (!(p->flags & HTREE_F_HASHED)) {
+			e->flags |= HTREE_F_READERR;
 			continue;
-		j = walk_job_at(w, ji);
-		if (j->ok) {
-			memcpy(e->sha256, j->sha, 32);
-			e->flags |= HTREE_F_HASHED | (j->sparse ? HTREE_F_SPARSE : 0);
-			e->magic = j->magic;
-			if (j->has_prefix && e->size == j->size) {
-				const struct htree_entry *g =
-					w->gold_fs >= 0
-						? htree_find(w->o->gold, (uint32_t)w->gold_fs,
+		}
+		memcpy(e->sha256, p->sha256, 32);
+		e->flags |= p->flags & (HTREE_F_HASHED | HTREE_F_SPARSE);
+		e->magic = p->magic;
+		if ((pfx = htree_prefix(w->t, p, &plen)) != NULL && e->size == p->size) {
+			const struct htree_entry *g =
+				w->gold_fs >= 0 ? htree_find(w->o->gold, (uint32_t)w->gold_fs,
 							     e->path, e->path_len)
 						: NULL;
-				if (g && g->size == j->prefix_len) {
-					memcpy(e->prefix, j->prefix, 32);
-					e->prefix_len = j->prefix_len;
-					e->flags |= HTREE_F_PREFIX;
-				}
-			}
-		} else {
-			e->flags |= HTREE_F_READERR;
+			unsigned char copy[32];
+
+			memcpy(copy, pfx, 32); /* htree_set_prefix() may move the hashes */
+			if (g && g->size == plen)
+				(void)!htree_set_prefix(w->t, w->aliases[i].entry, copy, plen,
+							NULL);
 		}
 	}
 }
@@ -640,7 +626,6 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 	pthread_t tids[MAX_THREADS];
 	int nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	int started = 0, rc = -1;
-	size_t held_base;
 
 	*out = NULL;
 	if (nthreads < 1)
@@ -658,6 +643,8 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 	pthread_mutex_init(&w.qlock, NULL);
 	pthread_cond_init(&w.qcond, NULL);
 	pthread_cond_init(&w.dcond, NULL);
+	pthread_cond_init(&w.scond, NULL);
+	pthread_mutex_init(&w.tlock, NULL);
 	pthread_mutex_init(&w.elock, NULL);
 	buf_init(&w.path, HTREE_MAX_PATH);
 	w.start = mono_now();
@@ -698,14 +685,9 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 		else if (walk_host(&w) < 0)
 			w.failed = 1;
 		w.root_fd = -1; /* it is root_fds[i], closed when the hashing is over */
-		/* Content that needs libtsk: now that nothing else uses it. Hard-link aliases
-		 * of held jobs learn their final index here. */
-		held_base = w.njobs;
+		/* Content that needs libtsk: now that nothing else uses it. */
 		for (size_t k = 0; k < w.nheld; k++)
 			walk_queue_job(&w, &w.held[k]);
-		for (size_t k = 0; k < w.naliases; k++)
-			if (w.aliases[k].job != NO_JOB && (w.aliases[k].job & HELD_JOB))
-				w.aliases[k].job = held_base + (w.aliases[k].job & ~HELD_JOB);
 		w.nheld = 0;
 		/* The next filesystem's libtsk walk must wait for this one's held jobs. */
 		if (i + 1 < source_nfs(s))
@@ -724,7 +706,8 @@ walk_source(struct source *s, const struct walk_opts *o, struct htree **out,
 	walk_progress(&w, 1);
 	if (w.failed)
 		goto out;
-	finish_jobs(&w);
+	finish_aliases(&w);
+	w.st.bytes_hashed = atomic_load(&w.bytes_hashed);
 	if (htree_seal(w.t, err) < 0)
 		goto out;
 	if (htree_dropped(w.t))
@@ -748,11 +731,15 @@ out:
 		for (int i = 0; i < started; i++)
 			pthread_join(tids[i], NULL);
 	}
-	for (size_t i = 0; i < w.njobs; i++)
-		free(walk_job_at(&w, i)->runs);
-	for (size_t i = 0; i < w.nblocks; i++)
-		free(w.blocks[i]);
+	/* Blocks whose every job is over were freed as they finished; in the others, the
+	 * jobs never taken (a failed walk abandons them) still own their runs. */
+	for (size_t b = 0; b < w.nblocks; b++) {
+		for (size_t i = 0; w.blocks[b] && i < JOB_BLOCK && b * JOB_BLOCK + i < w.njobs; i++)
+			free(w.blocks[b][i].runs);
+		free(w.blocks[b]);
+	}
 	free(w.blocks);
+	free(w.bdone);
 	for (size_t i = 0; i < w.nheld; i++)
 		free(w.held[i].runs);
 	free(w.held);
@@ -768,6 +755,8 @@ out:
 	pthread_mutex_destroy(&w.qlock);
 	pthread_cond_destroy(&w.qcond);
 	pthread_cond_destroy(&w.dcond);
+	pthread_cond_destroy(&w.scond);
+	pthread_mutex_destroy(&w.tlock);
 	pthread_mutex_destroy(&w.elock);
 	return rc;
 }

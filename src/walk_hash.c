@@ -22,7 +22,7 @@
 
 #include "banned.h"
 
-#define JOB_BLOCK  4096
+#define MAX_QUEUED (16 * JOB_BLOCK) /* jobs queued and not over: the walk waits beyond */
 #define READ_CHUNK (1u << 20)
 
 /* ---- the job queue ---- */
@@ -40,10 +40,14 @@ walk_queue_job(struct walker *w, const struct job *j)
 	size_t idx;
 
 	pthread_mutex_lock(&w->qlock);
+	/* Bounded: the walk waits while the hashing threads are far behind. */
+	while (w->njobs - w->ndone >= MAX_QUEUED)
+		pthread_cond_wait(&w->scond, &w->qlock);
 	if (w->njobs == w->nblocks * JOB_BLOCK) {
 		struct job *blk = NULL;
 
-		if (BUF_GROW(w->blocks, w->nblocks + 1, w->capblocks, NULL) == 0)
+		if (BUF_GROW(w->blocks, w->nblocks + 1, w->capblocks, NULL) == 0 &&
+		    BUF_GROW(w->bdone, w->nblocks + 1, w->capbdone, NULL) == 0)
 			blk = malloc(JOB_BLOCK * sizeof(*blk));
 		if (blk == NULL) {
 			pthread_mutex_unlock(&w->qlock);
@@ -51,6 +55,7 @@ walk_queue_job(struct walker *w, const struct job *j)
 			walk_oom(w);
 			return NO_JOB;
 		}
+		w->bdone[w->nblocks] = 0;
 		w->blocks[w->nblocks++] = blk;
 	}
 	idx = w->njobs;
@@ -62,14 +67,26 @@ walk_queue_job(struct walker *w, const struct job *j)
 	return idx;
 }
 
-/* A job is over (hashed or failed): count it, and wake whoever waits for all of them. */
+/*
+ * Job i is over (hashed or failed): count it, free its block once every job in it is over,
+ * and wake whoever waits for room or for all of them.
+ */
 static void
-job_done(struct walker *w)
+job_done(struct walker *w, size_t i)
 {
+	struct job *blk = NULL;
+
 	pthread_mutex_lock(&w->qlock);
+	if (++w->bdone[i / JOB_BLOCK] == JOB_BLOCK) {
+		blk = w->blocks[i / JOB_BLOCK];
+		w->blocks[i / JOB_BLOCK] = NULL;
+	}
 	if (++w->ndone == w->njobs)
 		pthread_cond_broadcast(&w->dcond);
+	if (w->njobs - w->ndone == MAX_QUEUED / 2)
+		pthread_cond_signal(&w->scond);
 	pthread_mutex_unlock(&w->qlock);
+	free(blk);
 }
 
 /*
@@ -102,15 +119,17 @@ walk_wait_jobs(struct walker *w, int with_progress)
 }
 
 static struct job *
-take_job(struct walker *w)
+take_job(struct walker *w, size_t *idx)
 {
 	struct job *j = NULL;
 
 	pthread_mutex_lock(&w->qlock);
 	while (w->next >= w->njobs && !w->closed)
 		pthread_cond_wait(&w->qcond, &w->qlock);
-	if (w->next < w->njobs)
+	if (w->next < w->njobs) {
+		*idx = w->next;
 		j = walk_job_at(w, w->next++);
+	}
 	pthread_mutex_unlock(&w->qlock);
 	return j;
 }
@@ -356,11 +375,39 @@ hash_host(struct walker *w, struct hasher *h, unsigned char *buf, struct dt_err 
 	return 0;
 }
 
+/*
+ * The result of job j into its tree entry: under tlock, because the walking thread may be
+ * growing the tree (and moving its entries) meanwhile.
+ */
+static void
+put_result(struct walker *w, struct job *j, const unsigned char sha[32], uint8_t magic, int ok)
+{
+	struct htree_entry *e;
+
+	pthread_mutex_lock(&w->tlock);
+	e = htree_at(w->t, j->entry);
+	if (ok) {
+		memcpy(e->sha256, sha, 32);
+		e->flags |= HTREE_F_HASHED | (j->sparse ? HTREE_F_SPARSE : 0);
+		e->magic = magic;
+		/* Out of memory for a prefix hash: the diff says modified, not appended. */
+		if (j->has_prefix)
+			(void)!htree_set_prefix(w->t, j->entry, j->prefix, j->prefix_len, NULL);
+	} else {
+		e->flags |= HTREE_F_READERR;
+	}
+	pthread_mutex_unlock(&w->tlock);
+	if (ok)
+		atomic_fetch_add(&w->bytes_hashed, j->cost);
+}
+
 static void
 run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 {
 	struct job *j = h->j;
 	struct dt_err err = { 0 };
+	unsigned char sha[32];
+	uint8_t magic = HTREE_MAGIC_NONE;
 	unsigned int len;
 	int rc;
 
@@ -386,21 +433,20 @@ run_job(struct walker *w, struct hasher *h, unsigned char *buf)
 		u64le(sz, j->size);
 		EVP_DigestUpdate(h->md, sz, 8);
 	}
-	EVP_DigestFinal_ex(h->md, j->sha, &len);
+	EVP_DigestFinal_ex(h->md, sha, &len);
 	if (rc == 0) {
-		j->ok = 1;
 		if (memcmp(h->head,
 			   "\x7f"
 			   "ELF",
 			   4) == 0)
-			j->magic = HTREE_MAGIC_ELF;
+			magic = HTREE_MAGIC_ELF;
 		else if (h->head[0] == '#' && h->head[1] == '!')
-			j->magic = HTREE_MAGIC_SCRIPT;
+			magic = HTREE_MAGIC_SCRIPT;
 	} else {
 		j->has_prefix = 0;
 		walk_report_job(w, j, "cannot read file content: %s", err.msg);
 	}
-	job_done(w);
+	put_result(w, j, sha, magic, rc == 0);
 }
 
 void *
@@ -410,17 +456,21 @@ walk_hash_thread(void *arg)
 	struct hasher h = { 0 };
 	unsigned char *buf = malloc(READ_CHUNK);
 	struct job *j;
+	size_t idx;
 
 	h.md = EVP_MD_CTX_new();
 	h.tmp = EVP_MD_CTX_new();
-	while ((j = take_job(w)) != NULL) {
+	while ((j = take_job(w, &idx)) != NULL) {
 		h.j = j;
 		if (buf == NULL || h.md == NULL || h.tmp == NULL) {
 			walk_report_job(w, j, "cannot read file content: out of memory");
-			job_done(w);
-			continue;
+			put_result(w, j, NULL, 0, 0);
+		} else {
+			run_job(w, &h, buf);
 		}
-		run_job(w, &h, buf);
+		free(j->runs);
+		j->runs = NULL;
+		job_done(w, idx);
 	}
 	EVP_MD_CTX_free(h.md);
 	EVP_MD_CTX_free(h.tmp);

@@ -24,7 +24,8 @@
 struct alias;
 struct xfs_inode;
 
-#define NO_JOB SIZE_MAX /* walk_queue_job() failed; an alias of no job */
+#define NO_JOB    SIZE_MAX /* walk_queue_job() failed; an alias of no job */
+#define JOB_BLOCK 4096     /* jobs per block of the queue (struct walker's blocks) */
 
 /* One file to hash: JOB_RUNS reads block runs of the image, JOB_TSK reads through libtsk
  * (held until the filesystem's walk is over), JOB_HOST reads a dir: source's file. */
@@ -43,11 +44,11 @@ struct job {
 	int sparse;              /* hash kind: sparse-sha256 (HTREE_F_SPARSE) rather than sha256 */
 	int gold;                /* what gold_prefix() found: GOLD_SAME makes the choice final */
 	uint64_t alloc;          /* allocated bytes, as queue_file() was told (for a held job) */
-	struct source_run *runs; /* owned */
+	struct source_run *runs; /* owned; freed when the job is over */
 	size_t nruns;
-	/* results */
-	unsigned char sha[32], prefix[32];
-	uint8_t ok, has_prefix, magic;
+	/* while hashing; the results go into the tree entry (put_result()) */
+	unsigned char prefix[32];
+	uint8_t has_prefix;
 };
 
 /* Open addressing map from a 64-bit key to a size_t value. */
@@ -101,9 +102,11 @@ struct walker {
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
 	pthread_cond_t dcond; /* signalled when ndone reaches njobs */
+	pthread_cond_t scond; /* signalled when the queue has room again (MAX_QUEUED) */
 	size_t ndone;         /* jobs finished (under qlock) */
-	struct job **blocks;
-	size_t nblocks, capblocks, njobs, next;
+	struct job **blocks;  /* owned; NULL once every job in the block is over */
+	size_t *bdone;        /* owned: jobs over, per block */
+	size_t nblocks, capblocks, capbdone, njobs, next;
 	int closed;
 	struct job *held; /* libtsk jobs held back until the walk is over */
 	size_t nheld, capheld;
@@ -111,8 +114,10 @@ struct walker {
 	size_t naliases, capaliases;
 
 	pthread_mutex_t elock; /* serialises on_error */
+	pthread_mutex_t tlock; /* the tree: htree_add() by the walk, results by the hashers */
 	_Atomic uint64_t bytes_done;
 	_Atomic uint64_t errors;
+	_Atomic uint64_t bytes_hashed;
 	uint64_t bytes_total;
 	double start, last_progress; /* mono_now() */
 };

@@ -40,6 +40,7 @@ htree_free(struct htree *t)
 	arena_release(&t->arena);
 	free(t->ents.v);
 	free(t->dels.v);
+	free(t->pfx);
 	free(t->fs);
 	free(t->info.image);
 	free(t->info.format);
@@ -133,6 +134,8 @@ htree_add(struct htree *t, const struct htree_entry *e, struct dt_err *err)
 	}
 	n->end = 0;
 	n->depth = 0;
+	n->prefix_id = 0;
+	n->flags &= (uint8_t)~HTREE_F_PREFIX; /* htree_set_prefix() is the one way */
 	return (int64_t)l->n++;
 }
 
@@ -140,6 +143,34 @@ struct htree_entry *
 htree_at(struct htree *t, size_t i)
 {
 	return i < t->ents.n ? &t->ents.v[i] : NULL;
+}
+
+int
+htree_set_prefix(struct htree *t, size_t i, const unsigned char sha[32], uint64_t len,
+		 struct dt_err *err)
+{
+	struct htree_entry *e = htree_at(t, i);
+
+	if (e == NULL || t->sealed)
+		DT_BUG("htree_set_prefix: no such entry, or a sealed tree");
+	if (!(e->flags & HTREE_F_PREFIX)) {
+		if (t->npfx >= UINT32_MAX - 1 || BUF_GROW(t->pfx, t->npfx + 1, t->cappfx, err) < 0)
+			return -1;
+		e->prefix_id = (uint32_t)++t->npfx;
+		e->flags |= HTREE_F_PREFIX;
+	}
+	memcpy(t->pfx[e->prefix_id - 1].sha, sha, 32);
+	t->pfx[e->prefix_id - 1].len = len;
+	return 0;
+}
+
+const unsigned char *
+htree_prefix(const struct htree *t, const struct htree_entry *e, uint64_t *len)
+{
+	if (!(e->flags & HTREE_F_PREFIX) || e->prefix_id == 0 || e->prefix_id > t->npfx)
+		return NULL;
+	*len = t->pfx[e->prefix_id - 1].len;
+	return t->pfx[e->prefix_id - 1].sha;
 }
 
 int
@@ -175,6 +206,16 @@ entry_cmp(const void *pa, const void *pb)
 	return a < b ? -1 : a > b;
 }
 
+/* 1 when l is in entry_cmp() order (ties too: by address, as added). */
+static int
+sorted(const struct elist *l)
+{
+	for (size_t i = 1; i < l->n; i++)
+		if (entry_cmp(&l->v[i - 1], &l->v[i]) > 0)
+			return 0;
+	return 1;
+}
+
 static uint32_t
 path_depth(const char *p, size_t n)
 {
@@ -198,49 +239,70 @@ base_name(const struct htree_entry *e, size_t *len)
 	return b;
 }
 
+/*
+ * A directory's children records go through this buffer: one EVP_DigestUpdate() per few
+ * kilobytes, not four per child (the calls, not SHA-256 itself, were a third of sealing).
+ */
+struct hbuf {
+	EVP_MD_CTX *md;
+	size_t n;
+	unsigned char b[8192];
+};
+
 static void
-hash_child(EVP_MD_CTX *md, const struct htree_entry *c)
+hb_add(struct hbuf *h, const void *p, size_t n)
 {
-	unsigned char rec[64];
+	if (n > sizeof(h->b) - h->n) {
+		EVP_DigestUpdate(h->md, h->b, h->n);
+		h->n = 0;
+	}
+	if (n >= sizeof(h->b)) {
+		EVP_DigestUpdate(h->md, p, n);
+		return;
+	}
+	memcpy(h->b + h->n, p, n);
+	h->n += n;
+}
+
+static void
+hb_varint(struct hbuf *h, uint64_t x)
+{
+	unsigned char rec[10];
+
+	hb_add(h, rec, buf_varint(rec, x));
+}
+
+static void
+hash_child(struct hbuf *h, const struct htree_entry *c)
+{
+	unsigned char rec[16];
 	size_t nlen, k = 0;
 	const char *name = base_name(c, &nlen);
 	uint32_t v[3] = { c->mode, c->uid, c->gid };
 	static const unsigned char zero[32];
 
 	/* name length, name, type, mode, uid, gid, then what the type has. */
-	for (uint64_t x = nlen;; x >>= 7) {
-		rec[k++] = (unsigned char)((x & 0x7f) | (x > 0x7f ? 0x80 : 0));
-		if (x <= 0x7f)
-			break;
-	}
-	EVP_DigestUpdate(md, rec, k);
-	EVP_DigestUpdate(md, name, nlen);
-	k = 0;
+	hb_varint(h, nlen);
+	hb_add(h, name, nlen);
 	rec[k++] = c->type;
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 4; j++)
 			rec[k++] = (unsigned char)(v[i] >> (8 * j));
-	EVP_DigestUpdate(md, rec, k);
+	hb_add(h, rec, k);
 	switch (c->type) {
 	case HTREE_REG:
 		/* An unreadable file hashes as zeros: it differs from any readable version. */
-		EVP_DigestUpdate(md, (c->flags & HTREE_F_HASHED) ? c->sha256 : zero, 32);
+		hb_add(h, (c->flags & HTREE_F_HASHED) ? c->sha256 : zero, 32);
 		/* A sparse-sha256 never stands for the sha256 of the same 32 bytes. */
 		if ((c->flags & (HTREE_F_HASHED | HTREE_F_SPARSE)) ==
 		    (HTREE_F_HASHED | HTREE_F_SPARSE))
-			EVP_DigestUpdate(md, "s", 1);
+			hb_add(h, "s", 1);
 		break;
-	case HTREE_DIR: EVP_DigestUpdate(md, c->sha256, 32); break;
+	case HTREE_DIR: hb_add(h, c->sha256, 32); break;
 	case HTREE_LNK:
-		k = 0;
-		for (uint64_t x = c->link_len;; x >>= 7) {
-			rec[k++] = (unsigned char)((x & 0x7f) | (x > 0x7f ? 0x80 : 0));
-			if (x <= 0x7f)
-				break;
-		}
-		EVP_DigestUpdate(md, rec, k);
+		hb_varint(h, c->link_len);
 		if (c->link_len)
-			EVP_DigestUpdate(md, c->link, c->link_len);
+			hb_add(h, c->link, c->link_len);
 		break;
 	default: break;
 	}
@@ -292,10 +354,12 @@ link_range(struct htree *t, size_t first, size_t count, struct dt_err *err)
 static int
 compute_node_hashes(struct htree *t, struct dt_err *err)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct hbuf *h = malloc(sizeof(*h));
 
-	if (md == NULL)
+	if (h == NULL || (h->md = EVP_MD_CTX_new()) == NULL) {
+		free(h);
 		return dt_fail(err, DT_ENOMEM, "out of memory");
+	}
 	/* Children follow their parent, so walking backwards finishes them first. */
 	for (size_t i = t->ents.n; i-- > 0;) {
 		struct htree_entry *d = &t->ents.v[i];
@@ -303,12 +367,15 @@ compute_node_hashes(struct htree *t, struct dt_err *err)
 
 		if (d->type != HTREE_DIR)
 			continue;
-		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
+		h->n = 0;
 		for (size_t j = i + 1; j < d->end; j = t->ents.v[j].end)
-			hash_child(md, &t->ents.v[j]);
-		EVP_DigestFinal_ex(md, d->sha256, &len);
+			hash_child(h, &t->ents.v[j]);
+		EVP_DigestUpdate(h->md, h->b, h->n);
+		EVP_DigestFinal_ex(h->md, d->sha256, &len);
 	}
-	EVP_MD_CTX_free(md);
+	EVP_MD_CTX_free(h->md);
+	free(h);
 	return 0;
 }
 
@@ -319,9 +386,10 @@ htree_seal(struct htree *t, struct dt_err *err)
 
 	if (t->sealed)
 		return 0;
-	if (t->ents.n)
+	/* A loaded tree is in order already: one pass instead of a sort. */
+	if (!sorted(&t->ents))
 		qsort(t->ents.v, t->ents.n, sizeof(*t->ents.v), entry_cmp);
-	if (t->dels.n)
+	if (!sorted(&t->dels))
 		qsort(t->dels.v, t->dels.n, sizeof(*t->dels.v), entry_cmp);
 	/* Drop later duplicates of a path (a hostile directory may list a name twice). */
 	for (size_t i = 0; i < t->ents.n; i++) {

@@ -36,8 +36,16 @@ struct elist {
 	size_t n, cap;
 };
 
+/* A prefix hash (htree_set_prefix()). */
+struct prefix {
+	unsigned char sha[32];
+	uint64_t len;
+};
+
 struct htree {
-	struct elist ents; /* allocated entries */
+	struct elist ents;  /* allocated entries */
+	struct prefix *pfx; /* owned: an entry's prefix_id - 1 indexes it */
+	size_t npfx, cappfx;
 	struct elist dels; /* unallocated names */
 	struct htree_fs *fs;
 	size_t nfs, fscap;

@@ -472,10 +472,12 @@ TEST(t_diff_reports_each_class_once)
 	    t0);                                    /* renamed */
 	add(c, "/tmp", HTREE_DIR, 01777, NULL, t0); /* added */
 	/* The walk computes the prefix hash of /etc/passwd for the gold's length. */
-	e = htree_at(c, 2);
-	sha("root\n", e->prefix);
-	e->prefix_len = 5;
-	e->flags |= HTREE_F_PREFIX;
+	{
+		unsigned char p[32];
+
+		sha("root\n", p);
+		REQUIRE(htree_set_prefix(c, 2, p, 5, NULL) == 0);
+	}
 	e = htree_at(c, 7);
 	sha("line1\n", e->sha256); /* same length, other bytes */
 	sha("xxxxx\n", e->sha256);
