@@ -1,0 +1,266 @@
+/* t_htree.c - htree.h: sealing, node hashes, .dtree save and load, versions, damage. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "htree.h"
+#include "t.h"
+#include "t_trees.h"
+
+TEST(t_htree_seal_orders_subtrees)
+{
+	struct htree *t = t_sample(1700000000000000000LL, "root:x:0:0::/root:/bin/sh\n");
+
+	REQUIRE(htree_seal(t, NULL) == 0);
+	REQUIRE(htree_count(t) == 13);
+	CHECK(strcmp(htree_get(t, 0)->path, "/") == 0);
+	CHECK(strcmp(htree_get(t, 1)->path, "/etc") == 0);
+	CHECK(strcmp(htree_get(t, 2)->path, "/etc/hosts") == 0);
+	CHECK(strcmp(htree_get(t, 3)->path, "/etc/passwd") == 0);
+	CHECK(strcmp(htree_get(t, 4)->path, "/etc.d") == 0); /* after /etc's subtree */
+	CHECK(htree_get(t, 1)->end == 4);
+	CHECK(htree_get(t, 0)->end == 13);
+	CHECK(htree_find(t, 0, "/usr/bin/sh", 11) != NULL);
+	CHECK(htree_find(t, 0, "/usr/bin/s", 10) == NULL);
+	htree_free(t);
+}
+
+TEST(t_htree_node_hash_ignores_times_and_inodes)
+{
+	struct htree *a = t_sample(1700000000000000000LL, "root\n");
+	struct htree *b = t_sample(1600000000123456789LL, "root\n");
+	struct htree *c = t_sample(1700000000000000000LL, "root\nevil\n");
+
+	REQUIRE(htree_seal(a, NULL) == 0 && htree_seal(b, NULL) == 0 && htree_seal(c, NULL) == 0);
+	CHECK(memcmp(htree_get(a, 0)->sha256, htree_get(b, 0)->sha256, 32) == 0);
+	CHECK(memcmp(htree_get(a, 0)->sha256, htree_get(c, 0)->sha256, 32) != 0);
+	/* /usr is untouched by the passwd change. */
+	CHECK(memcmp(htree_find(a, 0, "/usr", 4)->sha256, htree_find(c, 0, "/usr", 4)->sha256,
+		     32) == 0);
+	htree_free(a);
+	htree_free(b);
+	htree_free(c);
+}
+
+TEST(t_htree_rejects_orphan_entry)
+{
+	struct htree *t = htree_new();
+	struct dt_err err = { 0 };
+
+	CHECK(htree_add_fs(t, "p1", "ext4", 0, 0, NULL) == 0);
+	t_tree_add(t, "/", HTREE_DIR, 0755, NULL, 1);
+	t_tree_add(t, "/a/b", HTREE_REG, 0644, "x", 1);
+	CHECK(htree_seal(t, &err) == -1 && err.code == DT_EFORMAT);
+	htree_free(t);
+}
+
+TEST(t_htree_save_load_roundtrip)
+{
+	struct htree *t = t_sample(1700000000123456789LL, "root\n"), *u = NULL;
+	struct dt_err err = { 0 };
+
+	REQUIRE(htree_seal(t, NULL) == 0);
+	REQUIRE(htree_save(t, "t.dtree", NULL, &err) == 0);
+	REQUIRE(htree_load("t.dtree", &u, &err) == 0);
+	REQUIRE(htree_count(u) == htree_count(t));
+	for (size_t i = 0; i < htree_count(t); i++) {
+		const struct htree_entry *a = htree_get(t, i), *b = htree_get(u, i);
+		CHECK(a->path_len == b->path_len && memcmp(a->path, b->path, a->path_len) == 0);
+		CHECK(a->type == b->type && a->mode == b->mode && a->uid == b->uid);
+		CHECK(a->size == b->size && a->inode == b->inode);
+		CHECK(a->mtime == b->mtime && a->atime == b->atime && a->ctime == b->ctime);
+		CHECK(a->crtime == b->crtime);
+		CHECK(memcmp(a->sha256, b->sha256, 32) == 0);
+		CHECK((a->link == NULL) == (b->link == NULL));
+	}
+	CHECK(memcmp(htree_info(t)->digest, htree_info(u)->digest, 32) == 0);
+	htree_free(t);
+	htree_free(u);
+}
+
+static size_t
+save_sample(unsigned char **data)
+{
+	struct htree *t = t_sample(1700000000000000000LL, "root\n");
+	size_t len = 0;
+
+	CHECK(htree_seal(t, NULL) == 0);
+	CHECK(htree_save(t, "t.dtree", NULL, NULL) == 0);
+	htree_free(t);
+	*data = (unsigned char *)t_slurp("t.dtree", &len);
+	return len;
+}
+
+TEST(t_htree_rejects_flipped_byte)
+{
+	unsigned char *d;
+	size_t len = save_sample(&d);
+
+	REQUIRE(d && len > 100);
+	/* Every byte: a flipped bit anywhere is caught before anything is trusted. */
+	for (size_t i = 0; i < len; i++) {
+		struct htree *t = (struct htree *)1;
+		struct dt_err err = { 0 };
+
+		d[i] ^= 0x10;
+		CHECK(htree_load_mem(d, len, &t, &err) == -1 && err.code == DT_EFORMAT &&
+		      t == NULL);
+		d[i] ^= 0x10;
+	}
+	free(d);
+}
+
+TEST(t_htree_rejects_truncation)
+{
+	unsigned char *d;
+	size_t len = save_sample(&d);
+
+	for (size_t n = 0; n < len; n += 7) {
+		struct htree *t;
+		struct dt_err err = { 0 };
+		CHECK(htree_load_mem(d, n, &t, &err) == -1 && err.code == DT_EFORMAT);
+	}
+	free(d);
+}
+
+TEST(t_htree_rejects_newer_major_version)
+{
+	unsigned char *d, digest[32];
+	unsigned int n;
+	size_t len = save_sample(&d);
+	struct htree *t;
+	struct dt_err err = { 0 };
+
+	d[8] = HTREE_VERSION_MAJOR + 1; /* major version, then a valid trailer for it */
+	EVP_Digest(d, len - 32, digest, &n, EVP_sha256(), NULL);
+	memcpy(d + len - 32, digest, 32);
+	CHECK(htree_load_mem(d, len, &t, &err) == -1 && err.code == DT_EVERSION);
+	free(d);
+}
+
+/* Save t (sealed here) as version major (its trailer made good again) and load it back. */
+static struct htree *
+resave_as(struct htree *t, int major)
+{
+	unsigned char *d, digest[32];
+	unsigned int n;
+	size_t len = 0;
+	struct htree *u = NULL;
+
+	CHECK(htree_seal(t, NULL) == 0);
+	CHECK(htree_save(t, "t.dtree", NULL, NULL) == 0);
+	d = (unsigned char *)t_slurp("t.dtree", &len);
+	if (d == NULL || len < 100) {
+		free(d);
+		return NULL;
+	}
+	d[8] = (unsigned char)major;
+	EVP_Digest(d, len - 32, digest, &n, EVP_sha256(), NULL);
+	memcpy(d + len - 32, digest, 32);
+	if (htree_load_mem(d, len, &u, NULL) < 0)
+		u = NULL;
+	free(d);
+	return u;
+}
+
+TEST(t_htree_reads_major_1_trees)
+{
+	struct htree *t = t_sample(1700000000000000000LL, "root\n");
+	struct htree *u = resave_as(t, 1);
+
+	REQUIRE(u != NULL);
+	CHECK(htree_count(u) == 13 && htree_info(u)->major == 1);
+	CHECK(memcmp(htree_get(u, 0)->sha256, htree_get(t, 0)->sha256, 32) == 0);
+	htree_free(t);
+	htree_free(u);
+}
+
+TEST(t_htree_keeps_block_run_digests)
+{
+	struct htree *t = t_sample(1700000000000000000LL, "root\n");
+	struct htree *u;
+	const struct htree_entry *e;
+	size_t with = 0;
+
+	memset(htree_at(t, 0)->runs, 0xab, 32); /* /etc/passwd, the first added */
+	htree_at(t, 0)->flags |= HTREE_F_RUNS;
+	u = resave_as(t, HTREE_VERSION_MAJOR);
+	REQUIRE(u != NULL);
+	CHECK(htree_info(u)->major == 2 && htree_info(u)->minor == 1);
+	e = htree_find(u, 0, "/etc/passwd", 11);
+	REQUIRE(e != NULL);
+	CHECK((e->flags & HTREE_F_RUNS) && e->runs[0] == 0xab && e->runs[31] == 0xab);
+	for (size_t i = 0; i < htree_count(u); i++)
+		with += (htree_get(u, i)->flags & HTREE_F_RUNS) != 0;
+	CHECK(with == 1);
+	/* Not part of any hash: a tree with the digest hashes as one without. */
+	CHECK(memcmp(htree_get(u, 0)->sha256, htree_get(t, 0)->sha256, 32) == 0);
+	htree_free(t);
+	htree_free(u);
+}
+
+TEST(t_htree_2_0_trees_have_no_run_digests)
+{
+	struct htree *t = t_sample(1700000000000000000LL, "root\n");
+	struct htree *u = NULL;
+	unsigned char *d, digest[32];
+	unsigned int n;
+	size_t len = 0;
+
+	htree_at(t, 0)->flags |= HTREE_F_RUNS;
+	REQUIRE(htree_seal(t, NULL) == 0 && htree_save(t, "t.dtree", NULL, NULL) == 0);
+	d = (unsigned char *)t_slurp("t.dtree", &len);
+	REQUIRE(d && len > 100);
+	d[10] = 0; /* minor 0: a tag-4 section is a later minor's, skipped */
+	EVP_Digest(d, len - 32, digest, &n, EVP_sha256(), NULL);
+	memcpy(d + len - 32, digest, 32);
+	REQUIRE(htree_load_mem(d, len, &u, NULL) == 0);
+	CHECK(htree_info(u)->minor == 0);
+	for (size_t i = 0; i < htree_count(u); i++)
+		CHECK(!(htree_get(u, i)->flags & HTREE_F_RUNS));
+	free(d);
+	htree_free(t);
+	htree_free(u);
+}
+
+TEST(t_htree_sparse_kind_is_kept_and_hashed_apart)
+{
+	struct htree *t = t_sample(1700000000000000000LL, "root\n");
+	struct htree *s = t_sample(1700000000000000000LL, "root\n");
+	struct htree *u, *v;
+	const struct htree_entry *e;
+
+	htree_at(s, 0)->flags |= HTREE_F_SPARSE; /* /etc/passwd, the first added */
+	REQUIRE(htree_seal(t, NULL) == 0);
+	u = resave_as(s, HTREE_VERSION_MAJOR);
+	REQUIRE(u != NULL);
+	e = htree_find(u, 0, "/etc/passwd", 11);
+	REQUIRE(e != NULL);
+	CHECK((e->flags & (HTREE_F_HASHED | HTREE_F_SPARSE)) == (HTREE_F_HASHED | HTREE_F_SPARSE));
+	CHECK(memcmp(e->sha256, htree_find(t, 0, "/etc/passwd", 11)->sha256, 32) == 0);
+	/* The same 32 bytes as a sparse-sha256 and as a sha256: the root hashes differ. */
+	CHECK(memcmp(htree_get(u, 0)->sha256, htree_get(t, 0)->sha256, 32) != 0);
+	/* A 1.x tree has no sparse kind: the bit is not trusted there. */
+	v = resave_as(u, 1);
+	REQUIRE(v != NULL);
+	e = htree_find(v, 0, "/etc/passwd", 11);
+	CHECK(e && !(e->flags & HTREE_F_SPARSE));
+	CHECK(memcmp(htree_get(v, 0)->sha256, htree_get(t, 0)->sha256, 32) == 0);
+	htree_free(t);
+	htree_free(s);
+	htree_free(u);
+	htree_free(v);
+}
+
+TEST(t_htree_rejects_foreign_file)
+{
+	struct htree *t;
+	struct dt_err err = { 0 };
+
+	REQUIRE(t_write("x", "PK\3\4 not a tree at all", 22) == 0);
+	CHECK(htree_load("x", &t, &err) == -1 && err.code == DT_EFORMAT);
+	REQUIRE(t_write("empty", "", 0) == 0);
+	dt_clear(&err);
+	CHECK(htree_load("empty", &t, &err) == -1 && err.code == DT_EFORMAT);
+}
