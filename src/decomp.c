@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "outfile.h"
 
 #include "banned.h"
 
@@ -229,16 +230,8 @@ tmp_open(struct dt_err *err)
 static int
 write_all(int fd, const unsigned char *p, size_t n, struct dt_err *err)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return dt_fail_errno(err, DT_EIO, "cannot write a member's temporary file");
-		p += w;
-		n -= (size_t)w;
-	}
+	if (outfile_write_all(fd, p, n) < 0)
+		return dt_fail_errno(err, DT_EIO, "cannot write a member's temporary file");
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -410,4 +411,92 @@ outfile_release(struct outfile *of)
 	free(of->path);
 	memset(of, 0, sizeof(*of));
 	of->slot = -1;
+}
+
+/* ---- files of deltair's own in folders of its own ---- */
+
+int
+outfile_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+outfile_tmp_open(struct outfile_tmp *t, int dirfd, const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	int dirlen = slash ? (int)(slash - name + 1) : 0;
+
+	t->fd = -1;
+	t->dirfd = dirfd;
+	t->slot = -1;
+	for (int tries = 0; tries < 16; tries++) {
+		unsigned char r[8];
+
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			return -1;
+		if (snprintf(t->name, sizeof(t->name),
+			     "%.*s" OUTFILE_TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", dirlen,
+			     name, r[0], r[1], r[2], r[3], r[4], r[5], r[6],
+			     r[7]) >= (int)sizeof(t->name)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		t->fd = openat(dirfd, t->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			       0600);
+		if (t->fd >= 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
+	}
+	if (t->fd < 0)
+		return -1;
+	t->slot = outfile_track(dirfd, t->name);
+	if (fchmod(t->fd, 0600) < 0) { /* O_CREAT's mode is masked by the umask */
+		int e = errno;
+
+		close(t->fd);
+		(void)unlinkat(dirfd, t->name, 0);
+		outfile_untrack(t->slot);
+		t->fd = t->slot = -1;
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int
+outfile_tmp_commit(struct outfile_tmp *t, const char *name, int ok, int sync)
+{
+	int e = 0;
+
+	if (ok && sync && fsync(t->fd) < 0)
+		ok = 0, e = errno;
+	if (close(t->fd) < 0 && ok)
+		ok = 0, e = errno;
+	t->fd = -1;
+	if (ok && renameat(t->dirfd, t->name, t->dirfd, name) < 0)
+		ok = 0, e = errno;
+	if (!ok)
+		(void)unlinkat(t->dirfd, t->name, 0);
+	outfile_untrack(t->slot);
+	t->slot = -1;
+	if (!ok && e)
+		errno = e;
+	return ok ? 0 : -1;
 }

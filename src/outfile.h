@@ -21,6 +21,7 @@
 #ifndef DELTAIR_OUTFILE_H
 #define DELTAIR_OUTFILE_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -74,6 +75,28 @@ int outfile_open(struct outfile *of, const char *path, const struct outfile_opts
 int outfile_commit(struct outfile *of, struct dt_err *err) DT_MUST_USE;
 /* Close and unlink the temporary file unless committed; safe on a zeroed struct. */
 void outfile_release(struct outfile *of);
+
+/* Write all n bytes of p to fd (EINTR retried): 0, or -1 with errno set. */
+int outfile_write_all(int fd, const void *p, size_t n) DT_MUST_USE;
+
+/*
+ * A file of deltair's own in a folder of its own (a spool's, a store's, the gold cache's),
+ * where none of the rules above applies and the file at the final name is simply replaced:
+ * outfile_tmp_open() makes "OUTFILE_TMP_PREFIX<random>" (0600, O_EXCL, no link followed)
+ * beside name, both relative to dirfd (AT_FDCWD: to the working folder), and tracks it, so
+ * that a signal removes it; write to t->fd; outfile_tmp_commit() closes it (fsync first with
+ * sync) and, when ok, renames it over name, else (or when that fails) unlinks it. Readers of
+ * such folders skip names that start with OUTFILE_TMP_PREFIX. 0, or -1 with errno set.
+ */
+#define OUTFILE_TMP_PREFIX ".deltair-tmp-"
+struct outfile_tmp {
+	int fd;              /* write here */
+	int dirfd;           /* borrowed */
+	int slot;            /* outfile_track() slot, or -1 */
+	char name[PATH_MAX]; /* the temporary name, relative to dirfd */
+};
+int outfile_tmp_open(struct outfile_tmp *t, int dirfd, const char *name) DT_MUST_USE;
+int outfile_tmp_commit(struct outfile_tmp *t, const char *name, int ok, int sync) DT_MUST_USE;
 
 /*
  * Remember a temporary file (name relative to dirfd, or AT_FDCWD) until outfile_untrack():

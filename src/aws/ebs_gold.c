@@ -78,8 +78,8 @@ cache_scan(const char *root, struct cache_file **out, size_t *n, uint64_t *total
 			struct stat st;
 			struct cache_file *c;
 
-			if (fe->d_name[0] == '.' && fe->d_name[1] != 't')
-				continue; /* ".", ".." */
+			if (strcmp(fe->d_name, ".") == 0 || strcmp(fe->d_name, "..") == 0)
+				continue;
 			if (fstatat(dirfd(sd), fe->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    !S_ISREG(st.st_mode))
 				continue;
@@ -221,28 +221,21 @@ refuse:
 static void
 cache_put(struct ebs *e, const char *path, const unsigned char *data)
 {
-	char tmp[600];
 	unsigned char sum[SHA256_DIGEST_LENGTH];
-	int fd, ok, slot;
+	struct outfile_tmp t;
+	int ok;
 
 	pthread_mutex_lock(&cache_lock);
 	cache_count(e);
 	pthread_mutex_unlock(&cache_lock);
-	snprintf(tmp, sizeof(tmp), "%s/.tXXXXXX", e->cache_dir);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return;                      /* a full disk costs fetches, never a wrong read */
-	slot = outfile_track(AT_FDCWD, tmp); /* a signal (SIGINT of a diff) removes it */
+	/* Beside path, tracked: a signal (SIGINT of a diff) removes it. */
+	if (outfile_tmp_open(&t, AT_FDCWD, path) < 0)
+		return; /* a full disk costs fetches, never a wrong read */
 	SHA256(data, EBS_BLOCK_SIZE, sum);
-	ok = fchmod(fd, 0600) == 0 && pwrite(fd, data, EBS_BLOCK_SIZE, 0) == EBS_BLOCK_SIZE &&
-	     pwrite(fd, sum, sizeof(sum), EBS_BLOCK_SIZE) == (ssize_t)sizeof(sum);
-	ok = close(fd) == 0 && ok;
-	if (!ok || rename(tmp, path) < 0) {
-		(void)unlink(tmp);
-		outfile_untrack(slot);
+	ok = outfile_write_all(t.fd, data, EBS_BLOCK_SIZE) == 0 &&
+	     outfile_write_all(t.fd, sum, sizeof(sum)) == 0;
+	if (outfile_tmp_commit(&t, path, ok, 0) < 0)
 		return;
-	}
-	outfile_untrack(slot);
 	pthread_mutex_lock(&cache_lock);
 	e->cache_used += CACHE_FILE_SIZE;
 	if (e->cache_used > e->cache_max)

@@ -143,35 +143,26 @@ static int
 write_reason(struct queue *q, const char *id, const char *reason, unsigned count,
 	     struct dt_err *err)
 {
-	char tmp[SPOOL_ID_MAX + 32], final[SPOOL_ID_MAX + 16];
-	int fd;
-	FILE *fp;
-	int ok, slot;
+	char final[SPOOL_ID_MAX + 16], *line = NULL;
+	struct outfile_tmp t;
+	int n, ok;
 
-	snprintf(tmp, sizeof(tmp), ".%s.reason.tmp", id);
 	snprintf(final, sizeof(final), "%s.reason", id);
-	fd = openat(q->fd[SP_FAILED], tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	/* One line: a reason with a newline in it would read as two. */
+	n = asprintf(&line, "%s (after %u claim%s)\n", reason, count, count == 1 ? "" : "s");
+	if (n < 0)
+		return dt_fail(err, DT_ENOMEM, "spool: out of memory");
+	for (char *p = line; p < line + n - 1; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	ok = outfile_tmp_open(&t, q->fd[SP_FAILED], final) == 0;
+	if (ok)
+		ok = outfile_tmp_commit(&t, final, outfile_write_all(t.fd, line, (size_t)n) == 0,
+					1) == 0;
+	free(line);
+	if (!ok)
 		return dt_fail_errno(err, DT_EIO, "spool '%s': cannot write failed/%s", q->path,
 				     final);
-	}
-	slot = outfile_track(q->fd[SP_FAILED], tmp);
-	/* One line: a reason with a newline in it would read as two. */
-	for (const char *p = reason; *p; p++)
-		fputc(*p == '\n' || *p == '\r' ? ' ' : *p, fp);
-	fprintf(fp, " (after %u claim%s)\n", count, count == 1 ? "" : "s");
-	ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-	ok = (fclose(fp) == 0) && ok;
-	if (!ok || renameat(q->fd[SP_FAILED], tmp, q->fd[SP_FAILED], final) < 0) {
-		dt_fail_errno(err, DT_EIO, "spool '%s': cannot write failed/%s", q->path, final);
-		unlinkat(q->fd[SP_FAILED], tmp, 0);
-		outfile_untrack(slot);
-		return -1;
-	}
-	outfile_untrack(slot);
 	return 0;
 }
 
@@ -437,12 +428,12 @@ spool_msg_free(struct queue_msg *m)
 static int
 spool_send(struct queue *q, const char *body, char **id_out, struct dt_err *err)
 {
-	char id[64], tmp[80];
+	char id[64];
+	struct outfile_tmp t;
 	unsigned char rnd[6];
 	struct timespec ts;
 	struct tm tm;
-	size_t len = strlen(body), off = 0;
-	int fd, ok, slot;
+	size_t len = strlen(body);
 
 	*id_out = NULL;
 	if (len > SPOOL_MAX_BODY)
@@ -455,28 +446,10 @@ spool_send(struct queue *q, const char *body, char **id_out, struct dt_err *err)
 	snprintf(id, sizeof(id), "%04d%02d%02dT%02d%02d%02d.%06ldZ-%02x%02x%02x%02x%02x%02x",
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 ts.tv_nsec / 1000, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", id);
-	fd = openat(q->fd[SP_IN], tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return dt_fail_errno(err, DT_EIO, "spool '%s': cannot write incoming/", q->path);
-	slot = outfile_track(q->fd[SP_IN], tmp); /* `submit` on a signal leaves no temporary */
-	while (off < len) {
-		ssize_t w = write(fd, body + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	ok = off == len && fsync(fd) == 0;
-	ok = close(fd) == 0 && ok;
-	if (!ok || renameat(q->fd[SP_IN], tmp, q->fd[SP_IN], id) < 0) {
-		dt_fail_errno(err, DT_EIO, "spool '%s': cannot write incoming/%s", q->path, id);
-		unlinkat(q->fd[SP_IN], tmp, 0);
-		outfile_untrack(slot);
-		return -1;
-	}
-	outfile_untrack(slot);
+	if (outfile_tmp_open(&t, q->fd[SP_IN], id) < 0 ||
+	    outfile_tmp_commit(&t, id, outfile_write_all(t.fd, body, len) == 0, 1) < 0)
+		return dt_fail_errno(err, DT_EIO, "spool '%s': cannot write incoming/%s", q->path,
+				     id);
 	fsync(q->fd[SP_IN]);
 	*id_out = strdup(id);
 	return *id_out ? 0 : dt_fail(err, DT_ENOMEM, "spool: out of memory");

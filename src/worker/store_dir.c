@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,7 +27,6 @@
 
 #include "banned.h"
 
-#define TMP_PREFIX     ".deltair-tmp-"
 #define COPY_CHUNK     (256u * 1024)
 #define MAX_LIST_DEPTH 64
 
@@ -87,23 +85,6 @@ open_parent(struct store *s, const char *key, int create, const char **leaf, str
 	return fd;
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Copy what remains of src to dst. */
 static int
 copy_fd(int src, int dst)
@@ -119,29 +100,10 @@ copy_fd(int src, int dst)
 			ret = r < 0 ? -1 : 0;
 			break;
 		}
-		ret = write_all(dst, chunk, (size_t)r);
+		ret = outfile_write_all(dst, chunk, (size_t)r);
 	}
 	free(chunk);
 	return ret;
-}
-
-/* A new temporary file in dirfd: its fd, name in tmp (NAME_MAX). */
-static int
-open_tmp(int dirfd, char *tmp, size_t n)
-{
-	for (int tries = 0; tries < 16; tries++) {
-		unsigned char r[8];
-		int fd;
-
-		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			return -1;
-		snprintf(tmp, n, TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
-			 r[3], r[4], r[5], r[6], r[7]);
-		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd;
-	}
-	return -1;
 }
 
 /*
@@ -151,9 +113,9 @@ open_tmp(int dirfd, char *tmp, size_t n)
 static int
 put(struct store *s, const char *key, int src, const void *data, size_t len, struct dt_err *err)
 {
-	char tmp[64];
 	const char *leaf;
-	int dirfd, fd, ok = 0, commit, slot;
+	struct outfile_tmp t;
+	int dirfd, ok, commit;
 
 	dirfd = open_parent(s, key, 1, &leaf, err);
 	if (dirfd < 0)
@@ -164,28 +126,17 @@ put(struct store *s, const char *key, int src, const void *data, size_t len, str
 		close(dirfd);
 		return -1;
 	}
-	fd = open_tmp(dirfd, tmp, sizeof(tmp));
-	if (fd < 0) {
+	if (outfile_tmp_open(&t, dirfd, leaf) < 0) {
 		dt_fail_errno(err, DT_EIO, "store '%s': cannot write '%s'", s->root, key);
 		close(dirfd);
 		return -1;
 	}
-	slot = outfile_track(dirfd, tmp); /* `store put` on a signal leaves no temporary */
-	/* O_CREAT's mode is masked by the umask; the store's files are 0600 regardless. */
-	ok = fchmod(fd, 0600) == 0;
-	if (ok)
-		ok = (src < 0 ? write_all(fd, data, len) : copy_fd(src, fd)) == 0;
-	ok = ok && (!commit || fsync(fd) == 0);
-	ok = close(fd) == 0 && ok;
-	ok = ok && renameat(dirfd, tmp, dirfd, leaf) == 0;
-	if (!ok) {
+	ok = (src < 0 ? outfile_write_all(t.fd, data, len) : copy_fd(src, t.fd)) == 0;
+	if (outfile_tmp_commit(&t, leaf, ok, commit) < 0) {
 		dt_fail_errno(err, DT_EIO, "store '%s': cannot write '%s'", s->root, key);
-		unlinkat(dirfd, tmp, 0);
-		outfile_untrack(slot);
 		close(dirfd);
 		return -1;
 	}
-	outfile_untrack(slot);
 	if (commit && fsync(dirfd) < 0) {
 		dt_fail_errno(err, DT_EIO, "store '%s': cannot sync '%s'", s->root, key);
 		close(dirfd);
@@ -431,7 +382,7 @@ collect(int fd, const char *base, const char *start, int depth, struct keylist *
 		char *key;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 ||
+		    strncmp(de->d_name, OUTFILE_TMP_PREFIX, strlen(OUTFILE_TMP_PREFIX)) == 0 ||
 		    (start && strncmp(de->d_name, start, strlen(start)) != 0))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)

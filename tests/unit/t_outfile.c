@@ -85,3 +85,42 @@ TEST(t_outfile_tracked_files_are_unlinked)
 	outfile_release(&of);
 	CHECK(of.slot == -1);
 }
+
+/* outfile_tmp_*: a private temporary file beside the name, tracked; renamed on success, gone
+ * on failure or a signal; the umask does not widen it. */
+TEST(t_outfile_tmp_beside_its_name)
+{
+	struct outfile_tmp t;
+	struct stat st;
+	mode_t old = umask(0);
+	char tmp[sizeof(t.name)];
+	int dfd;
+
+	REQUIRE(mkdir("d", 0700) == 0 && t_write("d/key", "old", 3) == 0);
+	dfd = open("d", O_RDONLY | O_DIRECTORY);
+	REQUIRE(dfd >= 0);
+	/* Committed: the new bytes carry the name, 0600, and no temporary is left. */
+	REQUIRE(outfile_tmp_open(&t, dfd, "key") == 0);
+	CHECK(strncmp(t.name, OUTFILE_TMP_PREFIX, strlen(OUTFILE_TMP_PREFIX)) == 0 && t.slot >= 0);
+	CHECK(fstat(t.fd, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(outfile_write_all(t.fd, "new!", 4) == 0);
+	CHECK(outfile_tmp_commit(&t, "key", 1, 1) == 0);
+	CHECK(stat("d/key", &st) == 0 && st.st_size == 4 && (st.st_mode & 0777) == 0600);
+	CHECK(faccessat(dfd, t.name, F_OK, 0) != 0);
+	/* Not ok: the name keeps what it had, the temporary is gone. */
+	REQUIRE(outfile_tmp_open(&t, dfd, "key") == 0);
+	snprintf(tmp, sizeof(tmp), "%s", t.name);
+	CHECK(outfile_tmp_commit(&t, "key", 0, 0) == -1);
+	CHECK(stat("d/key", &st) == 0 && st.st_size == 4 && faccessat(dfd, tmp, F_OK, 0) != 0);
+	/* A name with folders, relative to AT_FDCWD: the temporary is made in the name's folder,
+	 * and a signal handler's outfile_unlink_tracked() removes it. */
+	REQUIRE(outfile_tmp_open(&t, AT_FDCWD, "d/other") == 0);
+	CHECK(strncmp(t.name, "d/" OUTFILE_TMP_PREFIX, 2 + strlen(OUTFILE_TMP_PREFIX)) == 0);
+	CHECK(access(t.name, F_OK) == 0);
+	outfile_unlink_tracked();
+	CHECK(access(t.name, F_OK) != 0);
+	close(t.fd);
+	outfile_untrack(t.slot);
+	close(dfd);
+	umask(old);
+}
