@@ -58,6 +58,12 @@ int buf_deflate(const void *data, size_t len, int level, unsigned char **z, size
 int buf_inflate(const void *z, size_t zlen, size_t rawlen, const char *what, unsigned char **raw,
 		struct dt_err *err) DT_MUST_USE;
 
+/*
+ * 2n hex digits at s (either case) into n bytes at out; -1 at the first pair that is not
+ * two digits (the bytes before it are written, the rest are not).
+ */
+int buf_unhex(const char *s, size_t n, unsigned char *out) DT_MUST_USE;
+
 /* Hand the data over: *out is new (free()), the buffer is left empty. */
 unsigned char *buf_detach(struct buf *b, size_t *len);
 void buf_reset(struct buf *b);

@@ -459,13 +459,9 @@ add_hashdeep_text(struct kg *k, const char *s, size_t len, const char *name, str
 			if (col != ncols - 1 || sha == NULL || c >= ce)
 				return dt_fail(err, DT_EFORMAT, "'%s' line %d: not a hashdeep line",
 					       name, lineno);
-			for (int i = 0; i < 32; i++) {
-				unsigned hi, lo;
-				if (sscanf(sha + 2 * i, "%1x%1x", &hi, &lo) != 2)
-					return dt_fail(err, DT_EFORMAT, "'%s' line %d: bad sha256",
-						       name, lineno);
-				d[i] = (unsigned char)(hi << 4 | lo);
-			}
+			if (buf_unhex(sha, 32, d) < 0)
+				return dt_fail(err, DT_EFORMAT, "'%s' line %d: bad sha256", name,
+					       lineno);
 			if (add_entry(k, c, (size_t)(ce - c), KG_REG, KG_FROM_HASHDEEP, d, -1,
 				      err) < 0)
 				return -1;

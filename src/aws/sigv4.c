@@ -53,18 +53,6 @@ sigv4_uri_encode(struct buf *b, const char *s, size_t n, int keep_slash, struct 
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode then re-encode n bytes: "%e1%88%b4", "\xe1\x88\xb4" and "%E1%88%B4" agree. */
 static char *
 recode(const char *s, size_t n, struct dt_err *err)
@@ -75,14 +63,10 @@ recode(const char *s, size_t n, struct dt_err *err)
 	buf_init(&raw, SIGV4_MAX_CANONICAL);
 	buf_init(&enc, SIGV4_MAX_CANONICAL);
 	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
 		unsigned char c = (unsigned char)s[i];
-		/* A '%' not followed by two hex digits is a literal '%'. */
-		if (c == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
-			c = (unsigned char)(hi << 4 | lo);
+		/* A '%' not followed by two hex digits is a literal '%' (c is left as it is). */
+		if (c == '%' && i + 2 < n && buf_unhex(s + i + 1, 1, &c) == 0)
 			i += 2;
-		}
 		if (buf_addc(&raw, c, err) < 0)
 			goto out;
 	}

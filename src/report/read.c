@@ -49,14 +49,8 @@ flags_of(const json_t *arr)
 static int
 sha_of(const char *s, unsigned char out[32])
 {
-	static const char digits[] = "0123456789abcdef";
-
-	if (s == NULL || strlen(s) != 64 || strspn(s, digits) != 64)
-		return 0;
-	for (int i = 0; i < 32; i++)
-		out[i] = (unsigned char)((strchr(digits, s[2 * i]) - digits) << 4 |
-					 (strchr(digits, s[2 * i + 1]) - digits));
-	return 1;
+	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64 &&
+	       buf_unhex(s, 32, out) == 0;
 }
 
 /* Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil). */

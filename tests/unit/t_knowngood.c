@@ -137,6 +137,13 @@ TEST(t_kg_imports_hashdeep_lists)
 		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855,/x/a,b\n";
 	static const char nosha[] = "%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n"
 				    "5,0b26e313ed4a7ca6904b0e9369e5b957,/x/a\n";
+	/* 64 characters, but not 64 hex digits: a space and an 'x' in the digest. */
+	static const char badsha[] =
+		"%%%% HASHDEEP-1.0\n%%%% size,sha256,filename\n"
+		"5, e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85,/x/a\n";
+	static const char xsha[] =
+		"%%%% HASHDEEP-1.0\n%%%% size,sha256,filename\n"
+		"5,e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8x5,/x/a\n";
 	struct kg *k = NULL;
 	struct dt_err err = { 0 };
 	const struct kg_entry *e;
@@ -153,4 +160,12 @@ TEST(t_kg_imports_hashdeep_lists)
 	memset(&err, 0, sizeof(err));
 	CHECK(kg_load("nosha.txt", &k, &err) == -1 && err.code == DT_EFORMAT &&
 	      strstr(err.msg, "sha256"));
+	REQUIRE(t_write("badsha.txt", badsha, sizeof(badsha) - 1) == 0);
+	memset(&err, 0, sizeof(err));
+	CHECK(kg_load("badsha.txt", &k, &err) == -1 && err.code == DT_EFORMAT &&
+	      strstr(err.msg, "bad sha256"));
+	REQUIRE(t_write("xsha.txt", xsha, sizeof(xsha) - 1) == 0);
+	memset(&err, 0, sizeof(err));
+	CHECK(kg_load("xsha.txt", &k, &err) == -1 && err.code == DT_EFORMAT &&
+	      strstr(err.msg, "bad sha256"));
 }
