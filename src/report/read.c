@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "events.h"
+#include "provenance.h"
 #include "report/report_int.h"
 
 #include "banned.h"
@@ -379,8 +380,7 @@ on_file(struct state *s, struct rhost *h, const json_t *ev, struct dt_err *err)
 	o->change = (uint8_t)cls;
 	o->flags = (uint16_t)flags_of(json_object_get(ev, "flags"));
 	o->has_sha = (uint8_t)sha_of(json_string_value(json_object_get(ev, "sha256")), o->sha);
-	o->explained = (uint8_t)json_is_true(
-		json_object_get(json_object_get(ev, "provenance"), "explained"));
+	o->explained = (uint8_t)prov_event_explained(ev);
 	/* When the change was made: the inode change time (harder to set back than mtime);
 	 * mtime where the filesystem has no ctime (FAT). A deleted file's times are the gold's. */
 	if (cls != DIFF_DELETED &&
