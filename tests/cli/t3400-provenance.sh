@@ -180,4 +180,33 @@ printf '\377' | dd of=bad.kg bs=1 seek=60 conv=notrunc status=none
 dt scan --no-progress --no-rules --no-artifacts --known-good bad.kg -b gold.dtree incident.img
 expect_rc 3 "a damaged known-good set"
 grep -q "checksum mismatch" err || fail "damaged set: $(cat err)"
+
+# A hashdeep known-file list (made by hashdeep itself) vouches by content alone: the implant's
+# bytes under another name make it known_good; built into a set from a folder, the same.
+mkdir -p lists
+printf '#!/bin/sh\necho hi\n' > tool
+(cd lists && hashdeep -c md5,sha256 ../tool > known.txt) || die "hashdeep failed"
+for kg in lists/known.txt lists.kg; do
+	[ "$kg" = lists.kg ] && dt_ok known-good build -o lists.kg lists
+	dt scan --no-progress --no-rules --no-artifacts -b gold.dtree --known-good "$kg" \
+		incident.img
+	expect_rc 1 "scan with $kg"
+	got=$(jq -c 'select(.path == "/usr/local/bin/implant") | .provenance |
+		[.reason, .trust, .known_good.set, .known_good.package]' out)
+	[ "$got" = "[\"known_good\",\"corroborated\",\"$kg\",null]" ] ||
+		fail "implant with $kg: $got"
+done
+
+# known-good build -o replaces only a known-good set, and never an input, even with --force.
+printf 'notes\n' > notes.txt
+before=$(sha256sum notes.txt debs/diffstat_new.deb)
+dt known-good build -o notes.txt lists
+expect_rc 2 "known-good build over a file that is not a set"
+dt known-good build --force -o debs/diffstat_new.deb debs/diffstat_new.deb
+expect_rc 2 "known-good build over its own input"
+[ "$(sha256sum notes.txt debs/diffstat_new.deb)" = "$before" ] || fail "a refused -o was written"
+dt_ok known-good build -o lists.kg debs
+dt_ok known-good build --force -o notes.txt lists
+dt_ok known-good info notes.txt
+[ "$(jq -r .entries out)" = 1 ] || fail "--force: notes.txt holds $(cat out)"
 t_done
