@@ -699,37 +699,70 @@ kg_vouch(const struct kg *k, const char *path, size_t len, uint8_t type,
 
 /* ---- the .kg file ---- */
 
+/* A pair's package string (interned: its address names the pair) and its index + 1. */
+struct pair_ref {
+	uintptr_t package;
+	size_t pair;
+};
+
+static int
+pair_ref_cmp(const void *pa, const void *pb)
+{
+	const struct pair_ref *a = pa, *b = pb;
+
+	return (a->package > b->package) - (a->package < b->package);
+}
+
+/* The index + 1 of e's pair in refs (sorted by address), 0 for none. */
+static size_t
+pair_of(const struct pair_ref *refs, size_t n, const struct kg_entry *e)
+{
+	struct pair_ref key = { (uintptr_t)e->package, 0 };
+	const struct pair_ref *r =
+		e->package[0] ? bsearch(&key, refs, n, sizeof(*refs), pair_ref_cmp) : NULL;
+
+	return r ? r->pair : 0;
+}
+
 static int
 encode(const struct kg *k, struct buf *raw, struct dt_err *err)
 {
-	if (buf_add_varint(raw, k->npairs, err) < 0)
+	struct pair_ref *refs = NULL;
+	size_t cap = 0;
+	int rc = -1;
+
+	if (k->npairs && BUF_GROW(refs, k->npairs, cap, err) < 0)
 		return -1;
+	/* Every pair has its own package string (kg_add and decode both copy it). */
+	for (size_t i = 0; i < k->npairs; i++)
+		refs[i] = (struct pair_ref){ (uintptr_t)k->pairs[i].package, i + 1 };
+	if (k->npairs)
+		qsort(refs, k->npairs, sizeof(*refs), pair_ref_cmp);
+	if (buf_add_varint(raw, k->npairs, err) < 0)
+		goto out;
 	for (size_t i = 0; i < k->npairs; i++) {
 		size_t pl = strlen(k->pairs[i].package), vl = strlen(k->pairs[i].version);
 		if (buf_add_varint(raw, pl, err) < 0 ||
 		    buf_add(raw, k->pairs[i].package, pl, err) < 0 ||
 		    buf_add_varint(raw, vl, err) < 0 ||
 		    buf_add(raw, k->pairs[i].version, vl, err) < 0)
-			return -1;
+			goto out;
 	}
 	for (size_t i = 0; i < k->n; i++) {
 		const struct kg_entry *e = &k->v[i];
-		size_t pair = 0, pl = strlen(e->path);
+		size_t pl = strlen(e->path);
 
 		/* The pair by its address: entries point at the interned strings. */
-		if (e->package[0])
-			for (size_t j = 0; j < k->npairs; j++)
-				if (k->pairs[j].package == e->package &&
-				    k->pairs[j].version == e->version) {
-					pair = j + 1;
-					break;
-				}
 		if (buf_addc(raw, e->type, err) < 0 || buf_addc(raw, e->origin, err) < 0 ||
-		    buf_add_varint(raw, pair, err) < 0 || buf_add_varint(raw, pl, err) < 0 ||
-		    buf_add(raw, e->path, pl, err) < 0 || buf_add(raw, e->sha256, 32, err) < 0)
-			return -1;
+		    buf_add_varint(raw, pair_of(refs, k->npairs, e), err) < 0 ||
+		    buf_add_varint(raw, pl, err) < 0 || buf_add(raw, e->path, pl, err) < 0 ||
+		    buf_add(raw, e->sha256, 32, err) < 0)
+			goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(refs);
+	return rc;
 }
 
 int
