@@ -674,9 +674,12 @@ digest_file(FILE *fp, const char *path, uint64_t len, unsigned char digest[32],
 			goto out;
 		}
 		/* The last 40 bytes may straddle two reads. */
-		for (size_t i = 0; i < n; i++)
-			if (done + i >= len - 40)
-				tail[done + i - (len - 40)] = buf[i];
+		if (done + n > len - 40) {
+			uint64_t from = done > len - 40 ? done : len - 40;
+
+			memcpy(tail + (from - (len - 40)), buf + (from - done),
+			       (size_t)(done + n - from));
+		}
 		if (done < len - 32)
 			EVP_DigestUpdate(md, buf,
 					 len - 32 - done < n ? (size_t)(len - 32 - done) : n);

@@ -111,6 +111,51 @@ TEST(t_htree_rejects_flipped_byte)
 	free(d);
 }
 
+/* The tree saved to t.dtree with an image name of pad bytes (it lengthens the header); its size. */
+static size_t
+save_padded(size_t pad)
+{
+	struct htree *t = t_sample(1700000000000000000LL, "root\n");
+	char *spec = malloc(pad + 1);
+	size_t len = 0;
+
+	memset(spec, 'a', pad);
+	spec[pad] = '\0';
+	CHECK(htree_set_image(t, spec, "raw", "none", 1, NULL) == 0);
+	CHECK(htree_seal(t, NULL) == 0);
+	CHECK(htree_save(t, "t.dtree", NULL, NULL) == 0);
+	htree_free(t);
+	free(spec);
+	free(t_slurp("t.dtree", &len));
+	return len;
+}
+
+/* htree_load() reads the file in 64 KiB pieces: a trailer (40 bytes) split across two of
+ * them, or just past the first, is found all the same. */
+TEST(t_htree_loads_trailer_across_reads)
+{
+	static const size_t ends[] = { 65536 + 1, 65536 + 20, 65536 + 39, 65536 + 40, 65536 + 41 };
+	size_t base = save_padded(1);
+
+	for (size_t k = 0; k < sizeof(ends) / sizeof(ends[0]); k++) {
+		struct htree *u = NULL;
+		struct dt_err err = { 0 };
+		unsigned char want[32], *d;
+		size_t len = save_padded(1 + ends[k] - base);
+
+		REQUIRE(len == ends[k]);
+		d = (unsigned char *)t_slurp("t.dtree", &len);
+		REQUIRE(d != NULL);
+		/* Oracle: the SHA-256 of all but the last 32 bytes is what those bytes say. */
+		REQUIRE(EVP_Digest(d, len - 32, want, NULL, EVP_sha256(), NULL) == 1);
+		CHECK(memcmp(want, d + len - 32, 32) == 0);
+		free(d);
+		CHECK(htree_load("t.dtree", &u, &err) == 0);
+		CHECK(u && memcmp(htree_info(u)->digest, want, 32) == 0);
+		htree_free(u);
+	}
+}
+
 TEST(t_htree_rejects_truncation)
 {
 	unsigned char *d;
