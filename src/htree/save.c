@@ -329,7 +329,7 @@ write_tree(struct htree *t, FILE *fp, struct dt_err *err)
 	unsigned char digest[32], lens[16];
 	unsigned int dlen;
 	off_t base;
-	int rc = -1;
+	int rc = -1, fl;
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -353,10 +353,12 @@ write_tree(struct htree *t, FILE *fp, struct dt_err *err)
 	    buf_add(&head, hs, strlen(hs), err) < 0)
 		goto out;
 	memset(lens, 0, sizeof(lens));
-	/* Straight into fp when it is a file we may seek in and read back (outfile.h's
-	 * temporary files are); else (a pipe, stdout, a device) through a scratch file. */
+	/* Straight into fp when it is a file we may seek in, patch and read back (outfile.h's
+	 * temporary files are); else (a pipe, stdout, a device, a file open for appending,
+	 * where every write goes to the end) through a scratch file. */
 	base = ftello(fp);
-	if (base >= 0 && (fcntl(fileno(fp), F_GETFL) & O_ACCMODE) == O_RDWR) {
+	fl = fcntl(fileno(fp), F_GETFL);
+	if (base >= 0 && fl >= 0 && (fl & O_ACCMODE) == O_RDWR && !(fl & O_APPEND)) {
 		if (fwrite(head.data, 1, head.len, fp) != head.len || fwrite(lens, 1, 16, fp) != 16)
 			goto werr;
 		body = fp;

@@ -1,9 +1,9 @@
 #!/bin/bash
 # t1190: a .dtree is written and read as a stream (issue 7, scale): a tree whose body is many
 # times the 1 MiB decoding window (20,000 files, hard links, symlinks) saved to a file, to a
-# pipe and to a redirected stdout loads the same from each, and its export lists exactly the
-# files of the image with the hashes sha256sum gives; a tree cut short or with a flipped byte
-# deep in the body is refused (exit 3).
+# pipe, to a redirected stdout and to a stdout open for appending loads the same from each, and
+# its export lists exactly the files of the image with the hashes sha256sum gives; a tree cut
+# short or with a flipped byte deep in the body is refused (exit 3).
 # Oracle: sha256sum and find over the image mounted read-only.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs python3 sha256sum
@@ -31,7 +31,15 @@ dt_ok baseline --no-progress --no-rows -o file.dtree ext4.img
 	fail "baseline -o - into a pipe failed"
 "$DELTAIR" baseline --no-progress --no-rows -o - ext4.img > stdout.dtree 2> /dev/null ||
 	fail "baseline -o - onto a redirected stdout failed"
-for t in file pipe stdout; do
+# A stdout open for reading and appending (Python's "a+b"): the lengths cannot be patched in
+# place there (every write goes to the end), so it too must go through the scratch file.
+python3 -c '
+import subprocess, sys
+with open("append.dtree", "a+b") as f:
+    sys.exit(subprocess.run(sys.argv[1:], stdout=f, stderr=subprocess.DEVNULL).returncode)' \
+	"$DELTAIR" baseline --no-progress --no-rows -o - ext4.img ||
+	fail "baseline -o - onto a stdout open for appending failed"
+for t in file pipe stdout append; do
 	dt_ok tree export --format jsonl "$t.dtree"
 	python3 -c '
 import json, sys
