@@ -9,7 +9,8 @@
  * walk is over, because libtsk's filesystem state is not ours to share with a walk in
  * progress; those jobs then run one at a time under the source's lock.
  * Jobs live in fixed blocks that never move, so a worker may hold a job while the walking
- * thread queues more; results go into the job and are copied into the tree at the end.
+ * thread queues more; a block is freed once its jobs are over, and the queue is bounded.
+ * Results go straight into the tree entry, under the tree's lock (htree_add() may move it).
  * The queue and the hashing threads are in walk_hash.c; here: the walker's helpers, the
  * choice of what to hash (walk_queue_file) and the whole walk.
  */

@@ -184,7 +184,8 @@ int walk_subdirs_enter(struct walker *w, const struct subdirs *s, size_t i, size
 
 /* walk_hash.c */
 
-/* Borrowed: the i-th queued job (valid until the walk ends: blocks never move). */
+/* Borrowed: the i-th queued job, under qlock; valid until the job is over (its block never
+ * moves, and is freed once every job in it is over). */
 struct job *walk_job_at(struct walker *w, size_t i);
 /* Queue a copy of j; the queue owns j's runs from now on. The job's index, or NO_JOB (out of
  * memory: the walk fails). */
