@@ -361,13 +361,28 @@ dfork_size(const struct xfs *x, const struct xfs_inode *ip)
 	return forkoff ? (size_t)forkoff * 8 : x->isize - DINODE_CORE_SIZE;
 }
 
+/*
+ * The byte offset of inode ino into *off; -1 when ino is not inside the filesystem (an AG
+ * that exists, a block of it below the end).
+ */
+static int
+ino_offset(const struct xfs *x, uint64_t ino, uint64_t *off)
+{
+	unsigned shift = x->inopblog + x->agblklog;
+	uint64_t agno = ino >> shift, agino = ino & (((uint64_t)1 << shift) - 1);
+	uint64_t fsb;
+
+	if (fsb_offset(x, agno << x->agblklog | agino >> x->inopblog, 1, &fsb) < 0)
+		return -1;
+	*off = fsb + (agino & (((uint64_t)1 << x->inopblog) - 1)) * x->isize;
+	return 0;
+}
+
 /* 1: free inode (when free_ok), 0: in use, -1: damaged (err filled). */
 static int
 inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *ip, int free_ok, struct dt_err *err)
 {
-	unsigned shift = x->inopblog + x->agblklog;
-	uint64_t agno = ino >> shift, agino = ino & (((uint64_t)1 << shift) - 1);
-	uint64_t agbno = agino >> x->inopblog, fsb, off;
+	uint64_t off;
 	const unsigned char *r = ip->raw;
 	uint64_t flags2;
 	int bigtime;
@@ -375,10 +390,9 @@ inode_read(struct xfs *x, uint64_t ino, struct xfs_inode *ip, int free_ok, struc
 
 	memset(ip, 0, offsetof(struct xfs_inode, raw));
 	ip->ino = ino;
-	if (agno >= x->agcount || fsb_offset(x, agno << x->agblklog | agbno, 1, &fsb) < 0)
+	if (ino_offset(x, ino, &off) < 0)
 		return dt_fail(err, DT_EFORMAT, "inode number %llu is outside the filesystem",
 			       (unsigned long long)ino);
-	off = fsb + ((agino & (((uint64_t)1 << x->inopblog) - 1)) * x->isize);
 	if (read_at(x, off, ip->raw, x->isize, err) < 0)
 		return -1;
 	if (be16(r) != INODE_MAGIC || r[4] != 3)
@@ -796,14 +810,13 @@ dir_short(struct xfs *x, const struct xfs_inode *d, xfs_dir_fn cb, void *ctx, st
 	return 0;
 }
 
-/* 1 when ino can be an inode of x: inside an AG that exists, in a block inside it. */
+/* 1 when ino can be an inode of x: the rule xfs_inode_read() applies. */
 static int
 ino_valid(const struct xfs *x, uint64_t ino)
 {
-	unsigned shift = x->inopblog + x->agblklog;
+	uint64_t off;
 
-	return ino != 0 && (ino >> shift) < x->agcount &&
-	       ((ino & (((uint64_t)1 << shift) - 1)) >> x->inopblog) < x->agblocks;
+	return ino != 0 && ino_offset(x, ino, &off) == 0;
 }
 
 /*

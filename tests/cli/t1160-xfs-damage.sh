@@ -5,7 +5,9 @@
 # wrong data (the rest of the tree is read, and equals the undamaged baseline); a damaged
 # superblock, a v4 filesystem and one that needs repair are refused with their reason;
 # many random flips across inodes and directory blocks never crash the walk; a directory
-# entry that loops back to the root is reported and not walked again.
+# entry that loops back to the root is reported and not walked again; a name in the free
+# space of a directory block whose inode number lies past the end of the filesystem is no
+# deleted name.
 # Oracle: xfs_db says where each structure lies; the undamaged image's baseline.
 . "$TOP/tests/cli/lib.sh"
 need mkfs.xfs xfs_db python3 jq
@@ -201,6 +203,52 @@ grep -q -F "p0:/a/child: directory inode $root already walked (loop); not walked
 dt_ok tree export --format jsonl loop.dtree
 jq -r .path out | sort | tr '\n' ' ' | grep -q -x -F '/ /a /a/child /a/f ' ||
 	fail "a directory loop: entries $(jq -r .path out | tr '\n' ' ')"
+
+# Names crafted into the free space of a directory block (a hostile image; the block's CRC
+# made right again): one whose inode number is inside the filesystem is a deleted name; one
+# whose inode number lies in the last, shorter AG past the end of the filesystem is none.
+truncate -s 320M ghost.img
+mkfs.xfs -q -f -d agsize=96m ghost.img > /dev/null 2>&1 || die "mkfs.xfs -d agsize=96m failed"
+t_mount ghost.img fill loop
+mkdir fill/d && for i in $(seq 40); do : > "fill/d/f-$i"; done || die "filling ghost.img failed"
+inside=$(stat -c %i fill/d/f-7)
+umount fill || die "umount failed"
+sbf()
+{
+	xfs_db -r -c sb -c "print $1" ghost.img | sed 's/.* = //'
+}
+agcount=$(sbf agcount) agblocks=$(sbf agblocks) dblocks=$(sbf dblocks) bsize=$(sbf blocksize)
+[ "$dblocks" -lt $((agcount * agblocks)) ] || die "ghost.img: the last AG is not shorter"
+# An inode number of the last AG, 100 blocks past the end of the filesystem but inside
+# agblocks; xfs_db puts it past the end too.
+outside=$(((agcount - 1) << ($(sbf agblklog) + $(sbf inopblog)) |
+	(dblocks - (agcount - 1) * agblocks + 100) << $(sbf inopblog)))
+daddr=$(xfs_db -r -c "convert ino $outside daddr" ghost.img | sed 's/.*(\([0-9]*\))/\1/')
+[ "$((daddr * 512))" -ge "$((dblocks * bsize))" ] || die "inode $outside is inside ghost.img"
+dblk=$(xfs_db -r -c 'path /d' -c 'dblock 0' -c stack ghost.img |
+	sed -n 's/.*byte offset \([0-9]*\),.*/\1/p')
+free=$(xfs_db -r -c 'path /d' -c 'dblock 0' -c 'print bhdr.bestfree[0].offset' ghost.img |
+	sed 's/.* = //')
+python3 - ghost.img "$dblk" "$((free))" "$outside" "$inside" << 'EOF' || die "crafting failed"
+import struct, sys
+img, blk, off, outside, inside = sys.argv[1], *map(int, sys.argv[2:])
+def ent(ino, name):  # a removed entry: its tag says the free region's start
+    elen = (8 + 1 + len(name) + 1 + 2 + 7) & ~7
+    e = struct.pack(">QB", ino, len(name)) + name + b"\x01"
+    return e + b"\0" * (elen - 2 - len(e)) + struct.pack(">H", off)
+with open(img, "r+b") as f:
+    f.seek(blk + off + 8)
+    f.write(ent(outside, b"ghost-outside"))
+    f.seek(blk + off + 64)
+    f.write(ent(inside, b"ghost-inside"))
+EOF
+xfs_db -x -c 'path /d' -c 'dblock 0' -c 'crc -r' ghost.img > /dev/null 2>&1 || die "crc -r failed"
+dt_ok baseline --no-progress -o ghost.dtree ghost.img
+dt_ok tree export --format jsonl ghost.dtree
+jq -s -e --argjson i "$inside" \
+	'any(.[]; .path == "/d/ghost-inside" and .deleted_entry == true and .inode == $i)' \
+	out > /dev/null || fail "the crafted removed name is not a deleted name: $(grep ghost out)"
+! grep -q ghost-outside out || fail "a name with an inode past the end: $(grep ghost-outside out)"
 
 # A v4 filesystem and one that needs repair: refused, saying why.
 truncate -s 320M v4.img
