@@ -29,7 +29,9 @@ else
 	what="this host's /usr/share and /usr/lib/x86_64-linux-gnu, on ext4 (mke2fs -d) and on XFS (cp -a through a loop mount)"
 	if [ ! -f "$dir/ready" ]; then
 		echo "bench xfs: no corpus at $CORPUS: building one in $dir" >&2
-		rm -rf "$dir" && mkdir -p "$dir/tree/usr/lib" "$dir/m"
+		# Only what this script makes: XFS_CORPUS may name a folder that holds other things.
+		rm -rf "$dir/tree" "$dir/out" && rm -f "$ext4" "$xfs"
+		mkdir -p "$dir/tree/usr/lib" "$dir/m"
 		cp -a /usr/share "$dir/tree/usr/"
 		cp -a /usr/lib/x86_64-linux-gnu "$dir/tree/usr/lib/"
 		mke2fs -q -F -t ext4 -d "$dir/tree" "$ext4" 3G
