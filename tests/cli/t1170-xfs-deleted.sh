@@ -11,9 +11,11 @@
 # - with --include-meta, the open file, and only it, is /$OrphanFiles/OrphanFile-INODE with
 #   the inode, size and SHA-256 the kernel showed before the rm;
 # - a diff against the gold taken before: the removed files are deleted, a file created and
-#   removed since is an added deleted_entry.
+#   removed since is an added deleted_entry;
+# - an inode B+tree root that points back at itself or twice at one child: an error naming
+#   the AG and what was wrong, the walk finished, the named entries unchanged.
 # Oracle: the kernel: stat, find -printf and sha256sum over the mount before and after rm;
-# xfs_db for the btree's height.
+# xfs_db for the btree's height and to rewrite its root.
 . "$TOP/tests/cli/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (loop mounts)"
 need mkfs.xfs xfs_db xfs_freeze python3 sha256sum jq
@@ -185,5 +187,33 @@ grep -q -x "deleted /d-leaf/running.bin" changes.txt || fail "diff: running.bin 
 grep -q -x "added /d-block/zz-dropper.sh deleted_entry" changes.txt ||
 	fail "diff: the dropper is not an added deleted_entry: $(cat changes.txt)"
 [ "$(wc -l < changes.txt)" = 14 ] || fail "diff: want 14 changes, got: $(cat changes.txt)"
+
+# 5. Hostile inode B+trees (copies of the snapshot; xfs_db redoes the root block's CRC): a
+# root whose second child is the root itself, or its first child again, ends that AG's
+# inode listing with an error that says why; the walk finishes, the named entries as before.
+ag=0
+while [ "$(xfs_db -r -c "agi $ag" -c 'print level' snap.img | sed 's/.* = //')" -lt 2 ]; do
+	ag=$((ag + 1))
+done
+ibt_root=$(xfs_db -r -c "agi $ag" -c 'print root' snap.img | sed 's/.* = //')
+ibt_first=$(xfs_db -r -c "agi $ag" -c 'addr root' -c 'print ptrs[1]' snap.img | sed 's/.* = //')
+[ "$(xfs_db -r -c "agi $ag" -c 'addr root' -c 'print numrecs' snap.img | sed 's/.* = //')" -ge 2 ] ||
+	die "AG $ag: the inode btree root has one child"
+dt_ok tree export --format jsonl meta.dtree
+jq -c 'select(.path | startswith("/$OrphanFiles") | not)' out > named.jsonl
+for d in "itself:$ibt_root:inode btree block $ibt_root: bad level or record count" \
+	"its first child again:$ibt_first:bad inode btree record"; do
+	IFS=: read -r what ptr msg <<< "$d"
+	cp --sparse=always snap.img ibt.img
+	xfs_db -x -c "agi $ag" -c 'addr root' -c "write ptrs[2] $ptr" ibt.img > /dev/null ||
+		die "xfs_db could not rewrite the root's second pointer"
+	dt baseline --no-progress --include-meta -o ibt.dtree ibt.img
+	[ "$rc" -eq 8 ] || fail "root pointing at $what: exited $rc, not 8: $(head -c 1000 err)"
+	grep -q -F "cannot list every allocated inode: AG $ag: $msg" err ||
+		fail "root pointing at $what: no '$msg' in: $(head -c 1000 err)"
+	dt_ok tree export --format jsonl ibt.dtree
+	jq -c 'select(.path | startswith("/$OrphanFiles") | not)' out | cmp -s named.jsonl - ||
+		fail "root pointing at $what: the named entries differ"
+done
 
 t_done
