@@ -570,6 +570,32 @@ job_failed(struct worker *w, struct slot *s, int permanent, const char *reason)
 	slot_clear(w, s);
 }
 
+/*
+ * When the job's COMPLETE is in its output already (a finished run of it: a redelivery, or a
+ * duplicate delivery that finished first), its results stand: acknowledge the message, count
+ * the job skipped, clear the slot; 1. 0: not complete. -1: cannot tell (err).
+ */
+static int
+ack_if_complete(struct worker *w, struct slot *s, const char *why, struct dt_err *err)
+{
+	struct dt_err e = { 0 };
+	char *complete = NULL;
+	int r;
+
+	if (asprintf(&complete, "%s/COMPLETE", s->prefix) < 0)
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	r = store_exists(s->out, complete, err);
+	free(complete);
+	if (r != 1)
+		return r;
+	wlog(w, "info", s, "done", "%s", why);
+	if (queue_done(w->q, s->msg, &e) < 0)
+		wlog(w, "error", s, "done", "%s", e.msg);
+	w->st->skipped++;
+	slot_clear(w, s);
+	return 1;
+}
+
 /* A baseline fetched into the worker's own cache: a .dtree, private. */
 static const struct outfile_opts baseline_out = { .kind = OUTFILE_DTREE, .mode = 0600 };
 
@@ -630,7 +656,7 @@ start_job(struct worker *w, struct slot *s)
 {
 	struct dt_err err = { 0 };
 	struct store_options so = { 0 };
-	char *complete = NULL, *sub = NULL, *spec = NULL;
+	char *sub = NULL, *spec = NULL;
 	int r;
 
 	s->busy = 1;
@@ -659,22 +685,14 @@ start_job(struct worker *w, struct slot *s)
 		job_failed(w, s, 0, err.code ? err.msg : "worker: out of memory");
 		return;
 	}
-	if (asprintf(&complete, "%s/COMPLETE", s->prefix) < 0 ||
-	    asprintf(&sub, "%s/", s->prefix) < 0) {
-		free(complete);
+	if (asprintf(&sub, "%s/", s->prefix) < 0) {
 		job_failed(w, s, 0, "worker: out of memory");
 		return;
 	}
-	r = store_exists(s->out, complete, &err);
-	if (r == 1) {
-		/* A redelivery of a finished job: its results stand, acknowledge it. */
-		wlog(w, "info", s, "done", "results already complete: nothing to do");
-		if (queue_done(w->q, s->msg, &err) < 0)
-			wlog(w, "error", s, "done", "%s", err.msg);
-		w->st->skipped++;
-		slot_clear(w, s);
+	/* A redelivery of a finished job: nothing to do. */
+	r = ack_if_complete(w, s, "results already complete: nothing to do", &err);
+	if (r == 1)
 		goto out;
-	}
 	/* Anything under the prefix without COMPLETE is a killed run's: never mix with it. */
 	if (r < 0 || store_delete_prefix(s->out, sub, &err) < 0 || get_baseline(w, s, &err) < 0 ||
 	    asprintf(&s->dir, "%s/job-%u-%s", w->work, (unsigned)(s - w->slots), s->msg->id) < 0) {
@@ -695,7 +713,6 @@ start_job(struct worker *w, struct slot *s)
 	wlog(w, "info", s, "scan", "scanning %s against %s", spec, s->baseline);
 out:
 	free(spec);
-	free(complete);
 	free(sub);
 }
 
@@ -725,30 +742,6 @@ log_tail(const struct slot *s, char *out, size_t n)
 	snprintf(out, n, "%s", last ? last + 1 : buf);
 }
 
-/*
- * A duplicate delivery of the job (SQS may deliver a message twice) finished first: its
- * results stand and ours are dropped, acknowledged. Narrows, but does not close, the window
- * in which two runs of one job store at once (docs/worker.md).
- */
-static int
-completed_meanwhile(struct worker *w, struct slot *s)
-{
-	struct dt_err err = { 0 };
-	char *complete = NULL;
-	int r;
-
-	if (asprintf(&complete, "%s/COMPLETE", s->prefix) < 0)
-		return 0;
-	r = store_exists(s->out, complete, &err);
-	free(complete);
-	if (r != 1)
-		return 0;
-	wlog(w, "info", s, "done", "results completed meanwhile by another run: ours dropped");
-	if (queue_done(w->q, s->msg, &err) < 0)
-		wlog(w, "error", s, "done", "%s", err.msg);
-	return 1;
-}
-
 /* s's child ended with status. */
 static void
 finish_job(struct worker *w, struct slot *s, int status)
@@ -770,11 +763,16 @@ finish_job(struct worker *w, struct slot *s, int status)
 		code = WEXITSTATUS(status);
 		if (code == SCAN_NO_DELTA || code == SCAN_DELTA || code == SCAN_INCOMPLETE) {
 			wlog(w, "info", s, "scan", "scan exited %d", code);
-			if (completed_meanwhile(w, s)) {
-				w->st->skipped++;
-				slot_clear(w, s);
+			/* A duplicate delivery (SQS may deliver a message twice) finished
+			 * first: ours are dropped. Narrows, but does not close, the window in
+			 * which two runs of one job store at once (docs/worker.md). Cannot
+			 * tell: publish. */
+			if (ack_if_complete(w, s,
+					    "results completed meanwhile by another run: ours "
+					    "dropped",
+					    &err) == 1)
 				return;
-			}
+			dt_clear(&err);
 			if (publish(w, s, code, &err) < 0) {
 				job_failed(w, s, 0, err.msg);
 				return;

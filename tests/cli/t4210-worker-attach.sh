@@ -55,6 +55,8 @@ cat > hook.sh << 'EOF'
 #!/bin/bash
 set -e
 [ ! -f attach.delay ] || sleep "$(cat attach.delay)" # a slow attach
+# Another run of the job finishes while this one is attached: its COMPLETE appears.
+[ ! -f plant.complete ] || { mkdir -p "$(cat plant.complete)" && echo other > "$(cat plant.complete)/COMPLETE"; }
 snap=$(/usr/bin/python3 -c 'import sys, urllib.request as u
 print(u.urlopen(sys.argv[1]).read().decode())' "$AWS_PEER_URL/_peer/ec2" |
 	jq -r --arg v "$1" '.volumes[] | select(.VolumeId == $v) | .SnapshotId')
@@ -146,6 +148,22 @@ bg_worker() {
 	done
 	die "no scan started on an attached volume: $(tail -3 bg.err)"
 }
+
+# 3b. A duplicate delivery finished first (its COMPLETE appears during our scan): its results
+# stand, ours are dropped, the message is acknowledged, no volume.
+submit IR-3b ebs://$S_OK
+R=res/IR-3b/$S_OK
+echo "$R" > plant.complete
+wrun "${W[@]}" --once
+rm plant.complete
+expect_rc 0 "worker --once (completed meanwhile)"
+[ -f "sp/done/$id" ] || fail "completed meanwhile: the job is not in done/: $(find sp -type f)"
+grep -q '"msg":"results completed meanwhile by another run: ours dropped"' err ||
+	fail "completed meanwhile: no log: $(tail -3 err)"
+grep -q 'done 0, already complete 1, failed 0' err || fail "completed meanwhile: counts: $(tail -1 err)"
+[ "$(cat "$R/COMPLETE")" = other ] && [ ! -e "$R/events.jsonl.gz" ] ||
+	fail "completed meanwhile: the other run's results were touched: $(ls "$R")"
+no_volume "completed meanwhile"
 
 # 4. The scan hangs (stopped) past its wall-clock limit: killed, the job fails, no volume.
 # The attach takes longer (4 s) than the limit (3 s): the limit is the scan's, counted from
