@@ -442,7 +442,7 @@ put_tree(struct slot *s, json_t *objects, json_t *manifest, const char *dir, con
 static int
 publish(struct worker *w, struct slot *s, int scan_status, struct dt_err *err)
 {
-	json_t *objects = json_object(), *manifest = NULL, *summary, *complete;
+	json_t *objects = json_object(), *manifest = NULL, *summary, *complete, *fetched;
 	char *events = NULL, *gz = NULL, *extract = NULL, finished[64];
 	uint64_t ev_bytes = 0, gz_bytes = 0, ex_bytes = 0;
 	size_t ex_count = 0;
@@ -469,15 +469,11 @@ publish(struct worker *w, struct slot *s, int scan_status, struct dt_err *err)
 	summary = read_summary(events);
 	if (summary == NULL)
 		summary = json_object();
-	else if (json_is_integer(json_object_get(
-			 json_object_get(json_object_get(summary, "evidence"), "snapshot"),
-			 "bytes_fetched")))
-		wlog_bytes(
-			w, s, "fetched",
-			(uint64_t)json_integer_value(json_object_get(
-				json_object_get(json_object_get(summary, "evidence"), "snapshot"),
-				"bytes_fetched")),
-			"snapshot blocks fetched");
+	fetched = json_object_get(json_object_get(json_object_get(summary, "evidence"), "snapshot"),
+				  "bytes_fetched");
+	if (json_is_integer(fetched))
+		wlog_bytes(w, s, "fetched", (uint64_t)json_integer_value(fetched),
+			   "snapshot blocks fetched");
 	json_object_set_new(
 		summary, "worker",
 		json_pack("{s:s, s:s, s:I, s:s, s:s, s:f, s:i, s:b, s:{s:I, s:I, s:I, s:I}}", "job",
