@@ -65,6 +65,14 @@ grep -q "line 2: not 'key = value'" err || fail "no-'=' message: $(cat err)"
 printf '{"queue": "spool:x"}\n' > bad.conf
 dt worker --config bad.conf --check
 expect_rc 2 "worker --config with JSON"
+printf 'queue = spool:x\ncase = a\033b\n' > bad.conf
+dt worker --config bad.conf --check
+expect_rc 2 "worker --config with a control character"
+grep -q "line 2: a control character in the value of 'case'" err || fail "control character: $(cat err)"
+{ printf 'queue = spool:x\n# '; head -c 5000 /dev/zero | tr '\0' x; printf '\n'; } > bad.conf
+dt worker --config bad.conf --check
+expect_rc 2 "worker --config with a line of 5000 bytes"
+grep -q "line 2: longer than 4095 bytes" err || fail "long line: $(cat err)"
 dt worker --config nonexistent.conf --once
 expect_rc 2 "worker --config missing"
 dt_ok worker --config cfg.conf --check
