@@ -90,8 +90,9 @@ whereami(const struct attach_options *o, char id[EC2_ID_MAX], char az[EC2_ID_MAX
 	return ret;
 }
 
-static int
-ec2_of(const struct attach_options *o, const char *region, struct ec2 **e, struct dt_err *err)
+int
+attach_ec2_new(const struct attach_options *o, const char *region, struct ec2 **e,
+	       struct dt_err *err)
 {
 	struct ec2_options eo = { 0 };
 
@@ -326,7 +327,8 @@ open_steps(struct attach *a, const struct attach_options *o, const struct job *j
 	if (!valid_id(snapshot_id, "snap-"))
 		return dt_fail(err, DT_EUSAGE, "attach mode needs a snapshot, not '%.80s'",
 			       j->evidence ? j->evidence : "");
-	if (whereami(o, a->instance_id, az, err) < 0 || ec2_of(o, j->region, &a->ec2, err) < 0)
+	if (whereami(o, a->instance_id, az, err) < 0 ||
+	    attach_ec2_new(o, j->region, &a->ec2, err) < 0)
 		return -1;
 	iso_now(created);
 	set_tag(&tags[0], ATTACH_TAG_JOB, "");
@@ -436,7 +438,7 @@ attach_sweep(const struct attach_options *o, unsigned flags, struct attach_sweep
 			return dt_fail(err, ie.code, "%s", ie.msg);
 		self[0] = '\0';
 	}
-	if (ec2_of(o, NULL, &e, err) < 0)
+	if (attach_ec2_new(o, NULL, &e, err) < 0)
 		return -1;
 	ec2_set_cancel(e, NULL);
 	if (ec2_describe_volumes(e, NULL, 0, &f, 1, &v, &n, NULL, err) < 0) {

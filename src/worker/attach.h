@@ -76,6 +76,12 @@ int attach_open(const struct job *j, const struct attach_options *o, struct atta
 /* Detach and delete the volume, then free a. NULL is a no-op. Failures go to err (may be
  * NULL); the volume's tags let `deltair worker --sweep` finish what failed. */
 void attach_close(struct attach *a, struct dt_err *err);
+/*
+ * An EC2 client of o (its env, credentials, pool, poll interval and cancel flag) in o's
+ * region, else region (NULL: the default): what every call here uses. *e: ec2_free() it.
+ */
+int attach_ec2_new(const struct attach_options *o, const char *region, struct ec2 **e,
+		   struct dt_err *err) DT_MUST_USE;
 /* "vol-...". Borrowed until attach_close(). */
 const char *attach_volume_id(const struct attach *a);
 /* The device, opened read-only (O_CLOEXEC); valid until attach_close(). */

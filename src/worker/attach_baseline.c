@@ -14,7 +14,6 @@ int
 worker_find_baseline(const struct job *j, const struct attach_options *o, struct store *output,
 		     const char *cache_dir, char **path, struct dt_err *err)
 {
-	struct ec2_options eo = { 0 };
 	struct ec2 *e = NULL;
 	char ami[ATTACH_AMI_MAX], how[256], key[ATTACH_AMI_MAX + 32];
 	int rc;
@@ -24,11 +23,7 @@ worker_find_baseline(const struct job *j, const struct attach_options *o, struct
 		return dt_fail(err, DT_EUSAGE,
 			       "no baseline for '%.200s': only a snapshot's baseline can be found",
 			       j->evidence ? j->evidence : "");
-	eo.env = o->env;
-	eo.region = o->region ? o->region : j->region;
-	eo.creds = o->creds;
-	eo.pool = o->pool;
-	if (ec2_new(&eo, &e, err) < 0)
+	if (attach_ec2_new(o, j->region, &e, err) < 0)
 		return -1;
 	rc = attach_baseline_ami(e, j->snapshot, ami, how, sizeof(how), err);
 	ec2_free(e);
