@@ -85,13 +85,46 @@ open_dirs(int dirfd, const char *rel, size_t n)
 typedef ssize_t (*copy_read_fn)(void *rctx, uint64_t off, void *buf, size_t len,
 				struct dt_err *err);
 
+#define SAME_NAME_MAX 1000 /* copies that may share one name (NAME, NAME%~2, ...) */
+
 /*
- * Copy size bytes from rd into DIR/rel (rel: "files/..." or "members/..."), under a
- * temporary name, verified against expect (NULL: not checked), then renamed into place;
- * digest gets the copy's SHA-256. -1 with ferr filled when the copy failed (nothing left).
+ * Rename tmp to rel's last component in dfd, never over an existing file: an archive may
+ * hold one name twice (tar -r appends an update), and each copy is evidence. A taken name
+ * gets "%~N" (N = 2, 3...), which safe_component() never makes; rel is changed to match.
  */
 static int
-copy_out(struct scanner *sc, const struct buf *rel, copy_read_fn rd, void *rctx, uint64_t size,
+rename_new(int dfd, const char *tmp, struct buf *rel, size_t name_off, struct dt_err *ferr)
+{
+	size_t len = rel->len;
+
+	for (unsigned k = 2;; k++) {
+		const char *name = (const char *)rel->data + name_off;
+		int r = renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE);
+
+		/* A filesystem without RENAME_NOREPLACE (NFS): a hard link never replaces. */
+		if (r != 0 && errno == EINVAL) {
+			r = linkat(dfd, tmp, dfd, name, 0);
+			if (r == 0)
+				unlinkat(dfd, tmp, 0);
+		}
+		if (r == 0)
+			return 0;
+		if (errno != EEXIST || k > SAME_NAME_MAX)
+			return dt_fail_errno(ferr, DT_EIO, "cannot rename the copy into place");
+		rel->len = len;
+		if (buf_printf(rel, NULL, "%%~%u", k) < 0)
+			return dt_fail(ferr, DT_EIO, "its name is too long");
+	}
+}
+
+/*
+ * Copy size bytes from rd into DIR/rel (rel: "files/..." or "members/..."), under a
+ * temporary name, verified against expect (NULL: not checked), then renamed into place
+ * (rel gains "%~N" when the name is taken: see rename_new()); digest gets the copy's
+ * SHA-256. -1 with ferr filled when the copy failed (nothing left).
+ */
+static int
+copy_out(struct scanner *sc, struct buf *rel, copy_read_fn rd, void *rctx, uint64_t size,
 	 const unsigned char *expect, unsigned char digest[32], struct dt_err *ferr)
 {
 	const char *slash = memrchr(rel->data, '/', rel->len);
@@ -150,10 +183,8 @@ copy_out(struct scanner *sc, const struct buf *rel, copy_read_fn rd, void *rctx,
 		goto out;
 	}
 	fd = -1;
-	if (renameat(dfd, tmp, dfd, slash + 1) != 0) {
-		dt_fail_errno(ferr, DT_EIO, "cannot rename the copy into place");
+	if (rename_new(dfd, tmp, rel, dirlen + 1, ferr) < 0)
 		goto out;
-	}
 	rc = 0;
 out:
 	if (fd >= 0)

@@ -14,6 +14,7 @@
 #     as encrypted and not read; a truncated tar.gz is an error event for that file only;
 #   - --extract-members: every member's copy (0600, in 0700 folders) has the SHA-256 of its
 #     member event and of the manifest; a member named ../../x (zip slip) stays inside;
+#     a tar holding one name twice (tar -r) keeps both copies, each with its own SHA-256;
 #   - --no-decompose: no member events, no decomp summary.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs tar zip unzip gzip bzip2 xz zstd cpio ar yara jq sha256sum
@@ -80,12 +81,15 @@ with tarfile.open("slip.tar", "w") as t:
     i.size = 4
     t.addfile(i, io.BytesIO(b"out\n"))
 '
+	# One name twice: an update appended with tar -r; tar -x keeps only the last.
+	mkdir dup && printf 'first\n' > dup/note.txt && tar -C dup -cf dup.tar note.txt
+	printf 'second\n' > dup/note.txt && tar -C dup -rf dup.tar note.txt
 ) || die "cannot build the archives"
 
 cp st/upload.zip mnt/var/www/upload.zip
 cp st/.x.tar mnt/tmp/.x.tar
 cp st/mix.tar.xz st/mix.tar.zst st/mix.tar.bz2 st/initrd.cpio.gz st/pkg.deb st/shell.php.bz2 \
-	st/two.tar.zst st/d4.tar st/locked.zip st/broken.tar.gz st/slip.tar mnt/srv/
+	st/two.tar.zst st/d4.tar st/locked.zip st/broken.tar.gz st/slip.tar st/dup.tar mnt/srv/
 OUTERS="/var/www/upload.zip /tmp/.x.tar /srv/mix.tar.xz /srv/mix.tar.zst /srv/mix.tar.bz2
 	/srv/initrd.cpio.gz /srv/pkg.deb /srv/shell.php.bz2 /srv/two.tar.zst /srv/d4.tar"
 t_incident_done
@@ -140,7 +144,7 @@ yara -r rules.yar oracle |
 dt scan --no-artifacts --no-rows -r rules.yar -r ext.yar --decomp-depth 4 -b gold.dtree incident.img
 expect_rc 1 "scan with archives"
 cp out deep.jsonl
-jq -r 'select(.event == "member" and .type == "file" and .sha256 != null and .path != "/srv/slip.tar") |
+jq -r 'select(.event == "member" and .type == "file" and .sha256 != null and .path != "/srv/slip.tar" and .path != "/srv/dup.tar") |
 	"\(.path) \(.member) \(.sha256)"' deep.jsonl | sort > got.members
 diff expected.members got.members > members.diff || fail "members differ from the archivers' (< archivers, > deltair): $(head -20 members.diff)"
 jq -r 'select(.event == "yara" and .member != null and .namespace == "rules") | "\(.path) \(.member) \(.rule)"' \
@@ -201,6 +205,9 @@ done < man.txt
 grep -q '"member":"../../../slipped.txt".*"file":"members/p0/srv/slip.tar/%2E./%2E./%2E./slipped.txt"' \
 	ex/manifest.jsonl || fail "the zip-slip member is not escaped: $(grep slipped ex/manifest.jsonl)"
 [ -z "$(find . -name slipped.txt ! -path './ex/members/*')" ] || fail "a member escaped the folder"
+[ "$(awk '$1 == "/srv/dup.tar" && $2 == "note.txt" { print $4 }' man.txt | sort | tr '\n' ' ')" = \
+	'members/p0/srv/dup.tar/note.txt members/p0/srv/dup.tar/note.txt%~2 ' ] ||
+	fail "the two note.txt of dup.tar are not two copies: $(grep dup.tar man.txt)"
 has 'select(.event == "file" and .path == "/tmp/.x.tar")' out || fail "no file event"
 grep -q '"file":"files/p0/tmp/.x.tar"' ex/manifest.jsonl || fail "the outer file is not extracted as before"
 dt scan --no-artifacts --no-rows --no-rules --extract-members -b gold.dtree incident.img
