@@ -15,6 +15,7 @@
 #   - --extract-members: every member's copy (0600, in 0700 folders) has the SHA-256 of its
 #     member event and of the manifest; a member named ../../x (zip slip) stays inside;
 #     a tar holding one name twice (tar -r) keeps both copies, each with its own SHA-256;
+#     --force replaces such an extraction whole, members/ included;
 #   - --no-decompose: no member events, no decomp summary.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs tar zip unzip gzip bzip2 xz zstd cpio ar yara jq sha256sum
@@ -210,6 +211,13 @@ grep -q '"member":"../../../slipped.txt".*"file":"members/p0/srv/slip.tar/%2E./%
 	fail "the two note.txt of dup.tar are not two copies: $(grep dup.tar man.txt)"
 has 'select(.event == "file" and .path == "/tmp/.x.tar")' out || fail "no file event"
 grep -q '"file":"files/p0/tmp/.x.tar"' ex/manifest.jsonl || fail "the outer file is not extracted as before"
+# --force replaces the extraction whole: no member copy of the last run stays beside the new
+# manifest, which lists none.
+dt scan --no-artifacts --no-rows --no-rules -x ex --force -b gold.dtree incident.img
+expect_rc 1 "scan -x --force over an extraction with members/"
+[ ! -e ex/members ] || fail "--force left the last run's members/: $(find ex/members | head -3)"
+grep -q '"member"' ex/manifest.jsonl && fail "the new manifest lists members"
+[ -e ex/COMPLETE ] || fail "no COMPLETE after --force"
 dt scan --no-artifacts --no-rows --no-rules --extract-members -b gold.dtree incident.img
 expect_rc 2 "--extract-members without --extract"
 
