@@ -70,9 +70,9 @@ static const char usage_text[] =
 	"  -o, --output FILE     write to FILE (atomically) instead of stdout; an existing\n"
 	"                        FILE is replaced only if it is of the same format (or empty)\n"
 	"      --force           replace FILE whatever it holds (never an input), and replace\n"
-	"                        an earlier extraction in DIR whole (files/, manifest.jsonl,\n"
-	"                        COMPLETE; a folder holding anything else, or this run's\n"
-	"                        IMAGE or baseline, is refused)\n"
+	"                        an earlier extraction in DIR whole (files/, members/,\n"
+	"                        manifest.jsonl, COMPLETE; a folder holding anything\n"
+	"                        else, or this run's IMAGE or baseline, is refused)\n"
 	"Outputs and DIR are checked before anything is read.\n" CLI_PROV_HELP CLI_SOURCE_HELP
 		CLI_DELTA_HELP
 	"  -h, --help            this help\n"
