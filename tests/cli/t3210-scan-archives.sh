@@ -16,6 +16,8 @@
 #     member event and of the manifest; a member named ../../x (zip slip) stays inside;
 #     a tar holding one name twice (tar -r) keeps both copies, each with its own SHA-256;
 #     --force replaces such an extraction whole, members/ included;
+#   - a member over 16 MiB (spooled to a temporary file) is handed over whole, as the others;
+#     with no temporary space for it, an error event names the file and the run goes on;
 #   - --no-decompose: no member events, no decomp summary.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs tar zip unzip gzip bzip2 xz zstd cpio ar yara jq sha256sum
@@ -85,14 +87,18 @@ with tarfile.open("slip.tar", "w") as t:
 	# One name twice: an update appended with tar -r; tar -x keeps only the last.
 	mkdir dup && printf 'first\n' > dup/note.txt && tar -C dup -cf dup.tar note.txt
 	printf 'second\n' > dup/note.txt && tar -C dup -rf dup.tar note.txt
+	# A member over the 16 MiB kept in memory: spooled to an unnamed temporary file.
+	mkdir big && seq 1 2500000 > big/big.txt && tar -C big -czf big.tar.gz big.txt
 ) || die "cannot build the archives"
 
 cp st/upload.zip mnt/var/www/upload.zip
 cp st/.x.tar mnt/tmp/.x.tar
 cp st/mix.tar.xz st/mix.tar.zst st/mix.tar.bz2 st/initrd.cpio.gz st/pkg.deb st/shell.php.bz2 \
-	st/two.tar.zst st/d4.tar st/locked.zip st/broken.tar.gz st/slip.tar st/dup.tar mnt/srv/
+	st/two.tar.zst st/d4.tar st/locked.zip st/broken.tar.gz st/slip.tar st/dup.tar \
+	st/big.tar.gz mnt/srv/
 OUTERS="/var/www/upload.zip /tmp/.x.tar /srv/mix.tar.xz /srv/mix.tar.zst /srv/mix.tar.bz2
-	/srv/initrd.cpio.gz /srv/pkg.deb /srv/shell.php.bz2 /srv/two.tar.zst /srv/d4.tar"
+	/srv/initrd.cpio.gz /srv/pkg.deb /srv/shell.php.bz2 /srv/two.tar.zst /srv/d4.tar
+	/srv/big.tar.gz"
 t_incident_done
 
 # The oracle: extract FILE into DIR with the archivers, then every archive found inside into
@@ -220,6 +226,20 @@ grep -q '"member"' ex/manifest.jsonl && fail "the new manifest lists members"
 [ -e ex/COMPLETE ] || fail "no COMPLETE after --force"
 dt scan --no-artifacts --no-rows --no-rules --extract-members -b gold.dtree incident.img
 expect_rc 2 "--extract-members without --extract"
+
+# No temporary space for a member over 16 MiB (a 1 MiB tmpfs as TMPDIR): an error event for
+# that file, which is not counted as read whole; the other archives are read as before.
+t_mount none tiny size=1m tmpfs
+TMPDIR=$PWD/tiny dt scan --no-artifacts --no-rows --no-rules -b gold.dtree incident.img
+expect_rc 1 "scan with no temporary space"
+has 'select(.event == "error" and .path == "/srv/big.tar.gz") |
+	select(.message | test("^cannot write a member.s temporary file: No space left"))' out ||
+	fail "no error event for the member that did not fit: $(jq -c 'select(.event == "error")' out)"
+has 'select(.event == "member" and .path == "/srv/big.tar.gz")' out &&
+	fail "a member cut short by the full temporary space was listed"
+has 'select(.event == "member" and .member == "inner.tar.gz!bin/xmrig")' out ||
+	fail "the other archives were not read"
+[ -z "$(ls -A tiny)" ] || fail "a temporary file was left: $(ls -A tiny)"
 
 # --no-decompose: as before issue 14.
 dt scan --no-artifacts --no-rows -r rules.yar --no-decompose -b gold.dtree incident.img
