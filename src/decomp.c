@@ -649,10 +649,6 @@ compressions(struct archive *a)
 }
 
 /*
- * Open in as an archive whose members are at depth; the nested path so far is
- * j->name.data[0..prefix). Returns -1 only when j->fatal.
- */
-/*
  * Read the archive in (with raw_only, as one compressed stream) whose members are at depth;
  * the nested path so far is j->name.data[0..prefix). *empty: it was compressed and held no
  * entry at all. Returns -1 only when j->fatal.
@@ -758,6 +754,10 @@ out:
 	return j->fatal ? -1 : ret;
 }
 
+/*
+ * Open in as an archive whose members are at depth (read_archive()), or, when it read as an
+ * empty compressed tar, as one compressed stream. Returns -1 only when j->fatal.
+ */
 static int
 open_level(struct job *j, struct stream *in, size_t prefix, unsigned depth)
 {
