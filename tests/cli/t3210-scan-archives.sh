@@ -16,6 +16,8 @@
 #     member event and of the manifest; a member named ../../x (zip slip) stays inside;
 #     a tar holding one name twice (tar -r) keeps both copies, each with its own SHA-256;
 #     --force replaces such an extraction whole, members/ included;
+#   - a gzip'd file that starts with zero blocks (an empty tar to a tar reader) is read as
+#     one compressed stream: the webshell behind the zeros is a member and a YARA match;
 #   - a member over 16 MiB (spooled to a temporary file) is handed over whole, as the others;
 #     with no temporary space for it, an error event names the file and the run goes on;
 #   - --no-decompose: no member events, no decomp summary.
@@ -89,16 +91,19 @@ with tarfile.open("slip.tar", "w") as t:
 	printf 'second\n' > dup/note.txt && tar -C dup -rf dup.tar note.txt
 	# A member over the 16 MiB kept in memory: spooled to an unnamed temporary file.
 	mkdir big && seq 1 2500000 > big/big.txt && tar -C big -czf big.tar.gz big.txt
+	# A webshell behind 1024 zero bytes, gzip'd: it reads as an empty tar (a zero block ends
+	# a tar); it must be read as the one member of a compressed stream.
+	(head -c 1024 /dev/zero && cat shell/shell.php) | gzip > pad.log.gz
 ) || die "cannot build the archives"
 
 cp st/upload.zip mnt/var/www/upload.zip
 cp st/.x.tar mnt/tmp/.x.tar
 cp st/mix.tar.xz st/mix.tar.zst st/mix.tar.bz2 st/initrd.cpio.gz st/pkg.deb st/shell.php.bz2 \
 	st/two.tar.zst st/d4.tar st/locked.zip st/broken.tar.gz st/slip.tar st/dup.tar \
-	st/big.tar.gz mnt/srv/
+	st/big.tar.gz st/pad.log.gz mnt/srv/
 OUTERS="/var/www/upload.zip /tmp/.x.tar /srv/mix.tar.xz /srv/mix.tar.zst /srv/mix.tar.bz2
 	/srv/initrd.cpio.gz /srv/pkg.deb /srv/shell.php.bz2 /srv/two.tar.zst /srv/d4.tar
-	/srv/big.tar.gz"
+	/srv/big.tar.gz /srv/pad.log.gz"
 t_incident_done
 
 # The oracle: extract FILE into DIR with the archivers, then every archive found inside into
@@ -161,6 +166,7 @@ diff expected.yara got.yara > yara.diff || fail "YARA on members differs from ya
 # The done-when cases, by name.
 grep -qx '/var/www/upload.zip shell.php webshell_eval' got.yara || fail "the webshell in the zip is not named"
 grep -qx '/tmp/.x.tar inner.tar.gz!bin/xmrig elf_file' got.yara || fail "the ELF in the tar.gz in the tar is not named"
+grep -qx '/srv/pad.log.gz pad.log webshell_eval' got.yara || fail "the webshell behind zeros is not named"
 grep -qx '/srv/d4.tar l3.zip!l2.tar.gz!l1.cpio!shell.php webshell_eval' got.yara ||
 	fail "the webshell four deep is not named with --decomp-depth 4"
 # Externals per member: the member's own file name and extension, OUTER!member as filepath.
