@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -24,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "mono.h"
 #include "outfile.h"
 
 #include "banned.h"
@@ -301,8 +301,8 @@ struct job {
 	void *ctx;
 	struct decomp_result *res;
 	struct dt_err *err;
-	uint64_t outer_size; /* bytes of the outer file */
-	struct timespec start;
+	uint64_t outer_size;    /* bytes of the outer file */
+	double start;           /* mono_now() */
 	int stop;               /* a bound that ends the file, or a failure */
 	int fatal;              /* fn or memory: decomp_file() returns -1 */
 	struct buf name;        /* the nested path of the member at hand */
@@ -343,7 +343,6 @@ static int
 account(struct job *j, size_t n)
 {
 	struct decomp *d = j->d;
-	struct timespec now;
 	uint64_t out = j->res->bytes + n;
 
 	j->res->bytes = out;
@@ -371,9 +370,7 @@ account(struct job *j, size_t n)
 		    (unsigned long long)d->lim.max_ratio);
 		return -1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if ((double)(now.tv_sec - j->start.tv_sec) + (now.tv_nsec - j->start.tv_nsec) / 1e9 >
-	    (double)d->lim.timeout) {
+	if (mono_now() - j->start > (double)d->lim.timeout) {
 		hit(j, DECOMP_BOUND_TIME,
 		    "stopped at bound 'time': more than %d seconds on the file", d->lim.timeout);
 		return -1;
@@ -809,7 +806,7 @@ decomp_file(struct decomp *d, const struct decomp_input *in, decomp_member_fn fn
 	j.ctx = ctx;
 	j.res = res;
 	j.err = err;
-	clock_gettime(CLOCK_MONOTONIC, &j.start);
+	j.start = mono_now();
 	buf_init(&j.name, DECOMP_MAX_NAME);
 	memset(&s, 0, sizeof(s));
 	s.size = in->size;
