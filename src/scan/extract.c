@@ -101,8 +101,9 @@ rename_new(int dfd, const char *tmp, struct buf *rel, size_t name_off, struct dt
 		const char *name = (const char *)rel->data + name_off;
 		int r = renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE);
 
-		/* A filesystem without RENAME_NOREPLACE (NFS): a hard link never replaces. */
-		if (r != 0 && errno == EINVAL) {
+		/* A filesystem without RENAME_NOREPLACE (NFS), or a kernel or sandbox without
+		 * renameat2: a hard link never replaces either. */
+		if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
 			r = linkat(dfd, tmp, dfd, name, 0);
 			if (r == 0)
 				unlinkat(dfd, tmp, 0);
