@@ -63,6 +63,13 @@ for want in 'ReadWritePaths=/var/spool/deltair /var/lib/deltair /var/cache/delta
 	MemoryMax= User=deltair; do
 	grep -q "^$want" root/lib/systemd/system/deltair-worker.service || fail "the worker unit lacks $want"
 done
+# A failed deltair-firstboot (refused user data) keeps the worker from starting on the
+# configuration it did not apply (docs/operator-guide.md, section 3): systemd starts a unit
+# whose Wants= dependency failed, not one whose Requires= (with After=) did.
+unit_deps() { sed -n '/^\[Unit\]/,/^\[/s/^'"$1"'=//p' root/lib/systemd/system/deltair-worker.service | tr ' ' '\n'; }
+unit_deps Requires | grep -q -x deltair-firstboot.service &&
+	unit_deps After | grep -q -x deltair-firstboot.service ||
+	fail "the worker unit would start after a failed deltair-firstboot (want Requires= and After=)"
 
 # 3. Every key documented once (a comment block, then "#key = default"); firstboot knows the same.
 conf=root/etc/deltair/deltair.conf
