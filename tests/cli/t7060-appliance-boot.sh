@@ -50,9 +50,9 @@ for _ in $(seq 600); do
 done
 timeout 300 systemctl is-system-running --wait > "$out/state" 2>&1
 systemctl --failed --plain --no-legend > "$out/failed" 2>&1
-systemctl show -p User,ActiveState,NRestarts deltair-worker.service > "$out/worker.show"
+systemctl show -p User,ActiveState,NRestarts,Requires,After deltair-worker.service > "$out/worker.show"
 systemctl show -p ActiveState,Result deltair-firstboot.service > "$out/firstboot.show"
-cp /etc/deltair/deltair.conf /run/deltair/worker.json /var/lib/deltair/firstboot.done "$out/" 2>&1
+cp /etc/deltair/deltair.conf /var/lib/deltair/firstboot.done "$out/" 2>&1
 journalctl -b -o short-monotonic --no-pager > "$out/journal.txt" 2>&1
 say "state $(cat "$out/state"); failed units: $(wc -l < "$out/failed"); powering off"
 sync
@@ -128,9 +128,15 @@ grep -q -x running "$O/state" || fail "the system is not running: $(cat "$O/stat
 grep -q -x 'User=deltair' "$O/worker.show" || fail "the worker unit: $(cat "$O/worker.show")"
 grep -q -x 'ActiveState=active' "$O/worker.show" || fail "the worker unit: $(cat "$O/worker.show")"
 grep -q -x 'Result=success' "$O/firstboot.show" || fail "deltair-firstboot: $(cat "$O/firstboot.show")"
-grep -q "^queue = spool:$SEED/spool\$" "$O/deltair.conf" || fail "user data not applied: $(tail -8 "$O/deltair.conf")"
-jq -e --arg s "$SEED" '.queue == "spool:\($s)/spool" and .host == "appliance-vm"' "$O/worker.json" > /dev/null ||
-	fail "the worker's config: $(cat "$O/worker.json")"
+# The worker reads deltair.conf itself (no JSON config any more): the user data's keys there;
+# its host is in COMPLETE below, its queue is the spool it served.
+grep -q "^queue = spool:$SEED/spool\$" "$O/deltair.conf" && grep -q '^host = appliance-vm$' "$O/deltair.conf" ||
+	fail "user data not applied: $(tail -8 "$O/deltair.conf")"
+# As systemd read the unit: a failed deltair-firstboot keeps the worker down.
+for dep in Requires After; do
+	grep -q "^$dep=.*\bdeltair-firstboot\.service\b" "$O/worker.show" ||
+		fail "the worker unit's $dep= lacks deltair-firstboot: $(cat "$O/worker.show")"
+done
 
 R=back/results/IR-VM/incident.img
 for f in COMPLETE events.jsonl.gz summary.json extracted/manifest.jsonl; do
