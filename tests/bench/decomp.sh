@@ -71,9 +71,9 @@ run() { # run NAME IMAGE RULES...: hyperfine, decomposition on and off
 [ -n "${ONLY:-}" ] || run tgz tgz -r "$top/rules"
 run tgz-norules tgz --no-rules
 
-/usr/bin/python3 - "$WORK" "$top/docs/benchmarks.md" "$RUNS" << 'EOF'
+/usr/bin/python3 - "$WORK" "$RUNS" << 'EOF' | tee "$WORK/table.md"
 import datetime, json, os, sys
-work, doc, runs = sys.argv[1:]
+work, runs = sys.argv[1:]
 def res(name):
     r = {x["command"]: x for x in json.load(open(os.path.join(work, name + ".json")))["results"]}
     return {k: (v["median"], v["user"] + v["system"])
@@ -108,12 +108,6 @@ lines.append("Wall times are from a machine shared by several builds (load 20+ o
              "columns. YARA over the members (rules/) is most of the cost on: see the `--no-rules` row.")
 table = "\n".join(lines)
 print(table)
-begin, end = "<!-- BENCH:decomp:begin -->", "<!-- BENCH:decomp:end -->"
-text = open(doc).read()
-if begin in text and end in text:
-    text = text[:text.index(begin) + len(begin)] + "\n" + table + "\n" + text[text.index(end):]
-else:
-    text += "\n## Archives in the delta (issue 14)\n\n" + begin + "\n" + table + "\n" + end + "\n"
-open(doc + ".tmp", "w").write(text)
-os.replace(doc + ".tmp", doc)
 EOF
+"$top/tests/bench/put-section.py" "$top/docs/benchmarks.md" decomp "## Archives in the delta (issue 14)" \
+	"$WORK/table.md"

@@ -122,9 +122,9 @@ done
 jq -r 'select(.event == "file") | .change' full-raw.out | sort | uniq -c |
 	awk '{printf "%s%d %s", sep, $1, $2; sep = ", "}' > changes
 
-"$py" - "$top/docs/benchmarks.md" "$G" "$I" "$CORPUS" "$RUNS" "$(uptime | sed 's/.*load average: //')" << 'EOF'
+"$py" - "$G" "$I" "$CORPUS" "$RUNS" "$(uptime | sed 's/.*load average: //')" << 'EOF' | tee table.md
 import datetime, json, os, platform, statistics, subprocess, sys
-doc, G, I, corpus, runs, load = sys.argv[1:]
+G, I, corpus, runs, load = sys.argv[1:]
 def times(n):
     """Medians over the runs: wall, deltair's CPU, the peer's CPU (seconds)."""
     rows = [list(map(float, l.split())) for l in open(n + ".t")]
@@ -201,12 +201,6 @@ L.append("| results equal the full diff | %s | %s |" % (
     "all" if fr == fe == fc == fw == fb else "NOT all", ok(fr == fe == fc == fw == fb)))
 table = "\n".join(L)
 print(table)
-begin, end = "<!-- BENCH:ebs:begin -->", "<!-- BENCH:ebs:end -->"
-text = open(doc).read()
-if begin in text and end in text:
-    text = text[:text.index(begin) + len(begin)] + "\n" + table + "\n" + text[text.index(end):]
-else:
-    text += "\n## Reads proportional to the delta (ebs://)\n\n" + begin + "\n" + table + "\n" + end + "\n"
-open(doc + ".tmp", "w").write(text)
-os.replace(doc + ".tmp", doc)
 EOF
+"$py" "$top/tests/bench/put-section.py" "$top/docs/benchmarks.md" ebs \
+	"## Reads proportional to the delta (ebs://)" table.md

@@ -60,9 +60,9 @@ measure treediff "$deltair" diff --no-progress "$dir/gold.dtree" "$dir/incident.
 measure imagediff "$deltair" diff --no-progress -b "$dir/gold.dtree" "$dir/incident.img"
 changes=$("$deltair" diff --no-progress "$dir/gold.dtree" "$dir/incident.dtree" | grep -c '"event":"file"' || true)
 
-/usr/bin/python3 - "$dir" "$RUNS" "$changes" "$top/docs/benchmarks.md" <<'PY'
+/usr/bin/python3 - "$dir" "$RUNS" "$changes" <<'PY' | tee "$dir/table.md"
 import datetime, os, platform, statistics, sys
-d, runs, changes, doc = sys.argv[1:]
+d, runs, changes = sys.argv[1:]
 def load(n):
     rows = [list(map(float, l.split())) for l in open(os.path.join(d, n + ".times")) if l.strip()]
     return [statistics.median(c) for c in zip(*rows)]
@@ -83,12 +83,5 @@ for name, label, tgt_s in (("baseline", "baseline of the gold image", None),
     lines.append("| %s | %.2f | %.2f | %.2f | %.0f MB | %s |" % (label, w, u, s, mb, t))
 table = "\n".join(lines)
 print(table)
-begin, end = "<!-- BENCH:scale:begin -->", "<!-- BENCH:scale:end -->"
-text = open(doc).read()
-if begin in text and end in text:
-    text = text[:text.index(begin) + len(begin)] + "\n" + table + "\n" + text[text.index(end):]
-else:
-    text += "\n" + begin + "\n" + table + "\n" + end + "\n"
-open(doc + ".tmp", "w").write(text)
-os.replace(doc + ".tmp", doc)
 PY
+/usr/bin/python3 "$top/tests/bench/put-section.py" "$top/docs/benchmarks.md" scale "" "$dir/table.md"

@@ -96,16 +96,5 @@ print("| `deltair worker --concurrency 1 --once` | %.2f | %.1f | overhead %+.1f%
 print("| `deltair worker --concurrency 2 --once` | %.2f | %.1f | |" % (c2, 8 * 60 / c2))
 PY
 )
-echo "$table"
-python3 - "$doc" "$table" << 'PY'
-import os, sys
-doc, table = sys.argv[1:]
-begin, end = "<!-- BENCH:worker:begin -->", "<!-- BENCH:worker:end -->"
-text = open(doc).read() if os.path.exists(doc) else ""
-if begin in text and end in text:
-    text = text[:text.index(begin) + len(begin)] + "\n" + table + "\n" + text[text.index(end):]
-else:
-    text += "\n## Worker: 8 spool jobs\n\n" + begin + "\n" + table + "\n" + end + "\n"
-open(doc + ".tmp", "w").write(text)
-os.replace(doc + ".tmp", doc)
-PY
+echo "$table" | tee "$work/table.md"
+python3 "$top/tests/bench/put-section.py" "$doc" worker "## Worker: 8 spool jobs" "$work/table.md"
