@@ -124,27 +124,48 @@ next_token(json_t *page, char **next_out, struct dt_err *err)
 	return 0;
 }
 
+/* One listing page: its URL (built by the caller), the answer, and the answer's JSON. */
+struct page {
+	struct buf url;
+	struct http_response rs;
+	json_t *j;
+};
+
+static void
+page_init(struct page *p)
+{
+	memset(p, 0, sizeof(*p));
+	buf_init(&p->url, 64 * 1024);
+}
+
+static void
+page_release(struct page *p)
+{
+	json_decref(p->j);
+	http_response_release(&p->rs);
+	buf_release(&p->url);
+}
+
 /*
- * GET url, a listing op, with &pageToken=next when next is set, into *out (new: json_decref()),
- * a JSON object; what names the listing in errors. rs is filled in either case: release it.
+ * GET p->url, a listing op, with &pageToken=next when next is set, into p->j, a JSON object;
+ * what names the listing in errors. p->rs is filled in either case.
  */
 static int
-get_page(struct ebs *e, const char *op, const char *what, struct buf *url, const char *next,
-	 struct http_response *rs, json_t **out, struct dt_err *err)
+get_page(struct ebs *e, const char *op, const char *what, struct page *p, const char *next,
+	 struct dt_err *err)
 {
 	json_error_t je;
 
-	*out = NULL;
-	if (next && (buf_adds(url, "&pageToken=", err) < 0 ||
-		     sigv4_uri_encode(url, next, strlen(next), 0, err) < 0))
+	if (next && (buf_adds(&p->url, "&pageToken=", err) < 0 ||
+		     sigv4_uri_encode(&p->url, next, strlen(next), 0, err) < 0))
 		return -1;
-	if (ebs_get(e, op, (const char *)url->data, NULL, rs, err) < 0)
+	if (ebs_get(e, op, (const char *)p->url.data, NULL, &p->rs, err) < 0)
 		return -1;
-	*out = json_loadb((const char *)rs->body.data, rs->body.len, 0, &je);
-	if (json_is_object(*out))
+	p->j = json_loadb((const char *)p->rs.body.data, p->rs.body.len, 0, &je);
+	if (json_is_object(p->j))
 		return 0;
-	json_decref(*out);
-	*out = NULL;
+	json_decref(p->j);
+	p->j = NULL;
 	return dt_fail(err, DT_ENET, "%s: answer is not JSON (%s)", what, je.text);
 }
 
@@ -156,22 +177,22 @@ static int
 list_page(struct ebs *e, uint64_t start, const char *next, int max, char **next_out,
 	  size_t *nentries, struct dt_err *err)
 {
-	struct http_response rs;
-	struct buf url;
-	json_t *j = NULL, *blocks;
+	struct page p;
+	struct buf *url = &p.url;
+	json_t *j, *blocks;
 	char what[96];
 	int ret = -1;
 
 	*next_out = NULL;
 	*nentries = 0;
-	memset(&rs, 0, sizeof(rs));
-	buf_init(&url, 64 * 1024);
+	page_init(&p);
 	snprintf(what, sizeof(what), "ListSnapshotBlocks of '%s'", e->id);
-	if (buf_printf(&url, err, "%s/snapshots/%s/blocks?maxResults=%d", e->url, e->id, max) < 0 ||
+	if (buf_printf(url, err, "%s/snapshots/%s/blocks?maxResults=%d", e->url, e->id, max) < 0 ||
 	    (!next && start > 0 &&
-	     buf_printf(&url, err, "&startingBlockIndex=%" PRIu64, start) < 0) ||
-	    get_page(e, "ListSnapshotBlocks", what, &url, next, &rs, &j, err) < 0)
+	     buf_printf(url, err, "&startingBlockIndex=%" PRIu64, start) < 0) ||
+	    get_page(e, "ListSnapshotBlocks", what, &p, next, err) < 0)
 		goto out;
+	j = p.j;
 	if (e->tokens == NULL) {
 		json_int_t gib = json_integer_value(json_object_get(j, "VolumeSize"));
 		json_int_t bs = json_integer_value(json_object_get(j, "BlockSize"));
@@ -224,9 +245,7 @@ list_page(struct ebs *e, uint64_t start, const char *next, int max, char **next_
 	*nentries = json_array_size(blocks);
 	ret = next_token(j, next_out, err);
 out:
-	json_decref(j);
-	http_response_release(&rs);
-	buf_release(&url);
+	page_release(&p);
 	return ret;
 }
 
@@ -304,27 +323,27 @@ changed_page(struct ebs *e, void *arg, const char *next, char **next_out, int *s
 {
 	struct changed_args *a = arg;
 	const char *gold = a->gold;
-	struct http_response rs;
-	struct buf url;
-	json_t *j = NULL, *blocks;
+	struct page p;
+	struct buf *url = &p.url;
+	json_t *j, *blocks;
 	char what[160];
 	int ret = -1;
 
 	*next_out = NULL;
-	memset(&rs, 0, sizeof(rs));
-	buf_init(&url, 64 * 1024);
+	page_init(&p);
 	snprintf(what, sizeof(what), "ListChangedBlocks of '%s' and '%s'", gold, e->id);
-	if (buf_printf(&url, err, "%s/snapshots/%s/changedblocks?firstSnapshotId=%s&maxResults=%d",
+	if (buf_printf(url, err, "%s/snapshots/%s/changedblocks?firstSnapshotId=%s&maxResults=%d",
 		       e->url, e->id, gold, LIST_PAGE) < 0)
 		goto out;
-	if (get_page(e, "ListChangedBlocks", what, &url, next, &rs, &j, err) < 0) {
-		if (has_reason(&rs, "UNRELATED_SNAPSHOTS")) {
+	if (get_page(e, "ListChangedBlocks", what, &p, next, err) < 0) {
+		if (has_reason(&p.rs, "UNRELATED_SNAPSHOTS")) {
 			dt_clear(err);
 			a->unrelated = *stop = 1;
 			ret = 0;
 		}
 		goto out;
 	}
+	j = p.j;
 	if (json_integer_value(json_object_get(j, "BlockSize")) != (json_int_t)EBS_BLOCK_SIZE) {
 		dt_fail(err, DT_ENET, "ListChangedBlocks of '%s' and '%s': block size is not %u",
 			gold, e->id, EBS_BLOCK_SIZE);
@@ -351,9 +370,7 @@ changed_page(struct ebs *e, void *arg, const char *next, char **next_out, int *s
 	}
 	ret = next_token(j, next_out, err);
 out:
-	json_decref(j);
-	http_response_release(&rs);
-	buf_release(&url);
+	page_release(&p);
 	return ret;
 }
 
