@@ -149,6 +149,27 @@ got=$(jq -r '.paths[] | [.explained, .path] | @tsv' case/report.json | awk '{pri
 got=$(jq -r '.paths[] | select(.explained == false) | .path' case/report.json | sort | tr '\n' ' ')
 [ "$got" = "/usr/local/bin/implant /usr/sbin/mkfs.fat /var/lib/dpkg/info/dmidecode.md5sums " ] ||
 	fail "report.json: unexplained paths $got"
+# A second host whose event says the diffstat upgrade is not explained: a path is explained only
+# when every host's event explains it (oracle: jq over both hosts' events), per host in 'on',
+# and marked so in report.html.
+mkdir -p case/host-b
+jq -c 'if .path == "/usr/bin/diffstat" then .provenance.explained = false else . end' \
+	scan.jsonl | gzip > case/host-b/events.jsonl.gz
+tail -n 1 scan.jsonl > case/host-b/summary.json
+: > case/host-b/COMPLETE
+dt_ok report case
+want=$(zcat case/host-*/events.jsonl.gz | jq -s -r '[.[] | select(.event == "file")] |
+	group_by([.fs, .path]) | .[] | select(all(.[]; .provenance.explained == true)) | .[0].path' |
+	sort)
+got=$(jq -r '.paths[] | select(.explained) | .path' case/report.json | sort)
+[ -n "$want" ] && [ "$got" = "$want" ] || fail "report.json, two hosts: explained $got, want $want"
+got=$(jq -r '.paths[] | .explained' case/report.json | uniq | tr '\n' ' ')
+[ "$got" = "false true " ] || fail "report.json, two hosts: explained order is $got"
+got=$(jq -c '.paths[] | select(.path == "/usr/bin/diffstat") | [.explained, [.on[] | [.host, .explained]]]' \
+	case/report.json)
+[ "$got" = '[false,[["host-a",true],["host-b",false]]]' ] || fail "report.json: diffstat is $got"
+got=$(grep -o '<span class="flag">explained</span>' case/report.html | wc -l)
+[ "$got" = "$(echo "$want" | wc -l)" ] || fail "report.html marks $got paths explained, want $(echo "$want" | wc -l)"
 
 # Without the set, the upgrade rests on the incident's word alone.
 dt scan --no-progress --no-rules --no-artifacts -b gold.dtree incident.img
