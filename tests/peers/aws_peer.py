@@ -404,9 +404,6 @@ class FileSlice:
     def __len__(self):
         return self.length
 
-    def read(self):
-        return os.pread(self.file.fileno(), self.length, self.off)
-
 
 class Snapshot:
     def __init__(self, sid, spec, base):
