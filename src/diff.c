@@ -81,6 +81,20 @@ diff_field_name(unsigned f)
 	return "unknown";
 }
 
+/* Time ka of a against time kb of b, as htree_time_cmp(). */
+static int
+time_cmp(const struct htree_entry *a, enum htree_time_kind ka, const struct htree_entry *b,
+	 enum htree_time_kind kb)
+{
+	return htree_time_cmp(htree_time_of(a, ka), htree_time_of(b, kb));
+}
+
+static int
+has_time(const struct htree_entry *e, enum htree_time_kind k)
+{
+	return e->time_s[k] != HTREE_NO_TIME;
+}
+
 static int
 same_content(const struct htree_entry *a, const struct htree_entry *b)
 {
@@ -137,13 +151,13 @@ fields_of(const struct htree_entry *g, const struct htree_entry *c)
 		f |= DIFF_FIELD_LINK;
 	if (g->inode != c->inode)
 		f |= DIFF_FIELD_INODE;
-	if (g->mtime != c->mtime)
+	if (time_cmp(g, HTREE_MTIME, c, HTREE_MTIME))
 		f |= DIFF_FIELD_MTIME;
-	if (g->atime != c->atime)
+	if (time_cmp(g, HTREE_ATIME, c, HTREE_ATIME))
 		f |= DIFF_FIELD_ATIME;
-	if (g->ctime != c->ctime)
+	if (time_cmp(g, HTREE_CTIME, c, HTREE_CTIME))
 		f |= DIFF_FIELD_CTIME;
-	if (g->crtime != c->crtime)
+	if (time_cmp(g, HTREE_CRTIME, c, HTREE_CRTIME))
 		f |= DIFF_FIELD_CRTIME;
 	return f;
 }
@@ -266,13 +280,13 @@ flags_of(const struct diff_change *c)
 		f |= DIFF_F_EXECUTABLE;
 	if (is_hidden(e))
 		f |= DIFF_F_HIDDEN;
-	if ((c->cls == DIFF_MODIFIED || c->cls == DIFF_APPENDED) && e->mtime != HTREE_NO_TIME &&
-	    g->mtime != HTREE_NO_TIME && e->mtime <= g->mtime)
+	if ((c->cls == DIFF_MODIFIED || c->cls == DIFF_APPENDED) && has_time(e, HTREE_MTIME) &&
+	    has_time(g, HTREE_MTIME) && time_cmp(e, HTREE_MTIME, g, HTREE_MTIME) <= 0)
 		f |= DIFF_F_TIMESTOMP;
 	/* A new file cannot have been written before it was created (a new link can). */
-	if (c->cls == DIFF_ADDED && e->type == HTREE_REG && e->mtime != HTREE_NO_TIME &&
-	    e->crtime != HTREE_NO_TIME && e->mtime < e->crtime && !(e->flags & HTREE_F_DELETED) &&
-	    !c->old_inode)
+	if (c->cls == DIFF_ADDED && e->type == HTREE_REG && has_time(e, HTREE_MTIME) &&
+	    has_time(e, HTREE_CRTIME) && time_cmp(e, HTREE_MTIME, e, HTREE_CRTIME) < 0 &&
+	    !(e->flags & HTREE_F_DELETED) && !c->old_inode)
 		f |= DIFF_F_TIMESTOMP;
 	if (c->cls == DIFF_MODIFIED && is_log(e)) {
 		/* Shrunk, or the same size with other bytes, or the gold is not a prefix. */
@@ -319,7 +333,7 @@ inode_key_cmp(const struct htree_entry *a, const struct htree_entry *b)
 		return a->fs < b->fs ? -1 : 1;
 	if (a->inode != b->inode)
 		return a->inode < b->inode ? -1 : 1;
-	return a->crtime < b->crtime ? -1 : a->crtime > b->crtime;
+	return time_cmp(a, HTREE_CRTIME, b, HTREE_CRTIME);
 }
 
 static int
@@ -340,7 +354,7 @@ gold_had_inode(struct clist *l, int gi, const struct htree_entry *e, struct dt_e
 	struct htree_entry key;
 	size_t lo = 0, hi;
 
-	if (gi < 0 || e->crtime == HTREE_NO_TIME)
+	if (gi < 0 || !has_time(e, HTREE_CRTIME))
 		return 0;
 	if (!l->indexed) {
 		size_t n = htree_count(l->gold);
@@ -357,7 +371,7 @@ gold_had_inode(struct clist *l, int gi, const struct htree_entry *e, struct dt_e
 	memset(&key, 0, sizeof(key));
 	key.fs = (uint32_t)gi;
 	key.inode = e->inode;
-	key.crtime = e->crtime;
+	htree_set_time(&key, HTREE_CRTIME, htree_time_of(e, HTREE_CRTIME));
 	hi = l->ninodes;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -430,8 +444,9 @@ merge_fs(struct clist *l, const struct htree *gold, int gi, const struct htree *
 		if (c > 0) {
 			int old = 0;
 			/* Only what the timestomp rule for added files needs to know. */
-			if (e->type == HTREE_REG && e->mtime != HTREE_NO_TIME &&
-			    e->mtime < e->crtime && (old = gold_had_inode(l, gi, e, err)) < 0)
+			if (e->type == HTREE_REG && has_time(e, HTREE_MTIME) &&
+			    time_cmp(e, HTREE_MTIME, e, HTREE_CRTIME) < 0 &&
+			    (old = gold_had_inode(l, gi, e, err)) < 0)
 				return -1;
 			if (change(l, DIFF_ADDED, fs, order, NULL, e, err) < 0)
 				return -1;

@@ -89,15 +89,15 @@ events_set_path(json_t *obj, const char *key, const char *s, size_t len)
 }
 
 static void
-set_time(json_t *o, const char *key, int64_t ns)
+set_time(json_t *o, const char *key, struct htree_time t)
 {
 	char buf[40];
 
-	if (ns == HTREE_NO_TIME) {
+	if (t.s == HTREE_NO_TIME) {
 		json_object_set_new(o, key, json_null());
 		return;
 	}
-	htree_format_time(ns, buf);
+	htree_format_time(t, buf);
 	json_object_set_new(o, key, json_string(buf));
 }
 
@@ -115,10 +115,10 @@ entry_body(json_t *o, const struct htree_entry *e)
 	json_object_set_new(o, "gid", json_integer(e->gid));
 	json_object_set_new(o, "inode", json_integer((json_int_t)e->inode));
 	json_object_set_new(o, "nlink", json_integer(e->nlink));
-	set_time(o, "mtime", e->mtime);
-	set_time(o, "atime", e->atime);
-	set_time(o, "ctime", e->ctime);
-	set_time(o, "crtime", e->crtime);
+	set_time(o, "mtime", htree_time_of(e, HTREE_MTIME));
+	set_time(o, "atime", htree_time_of(e, HTREE_ATIME));
+	set_time(o, "ctime", htree_time_of(e, HTREE_CTIME));
+	set_time(o, "crtime", htree_time_of(e, HTREE_CRTIME));
 	if (e->type == HTREE_REG) {
 		if ((e->flags & HTREE_F_HASHED) && (e->flags & HTREE_F_SPARSE)) {
 			/* Not sha256sum's value: never under that name (docs/events.md). */
@@ -223,12 +223,11 @@ sink_emit(struct sink *s, json_t *obj, struct dt_err *err)
 	return rc;
 }
 
+/* Whole seconds of time k of e as mactime reads them: 0 when absent. */
 static long long
-secs(int64_t ns)
+secs(const struct htree_entry *e, enum htree_time_kind k)
 {
-	if (ns == HTREE_NO_TIME)
-		return 0;
-	return ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
+	return e->time_s[k] == HTREE_NO_TIME ? 0 : (long long)e->time_s[k];
 }
 
 /* The 10-character ls-style mode after TSK's type letters ("r/rrw-r--r--"). */
@@ -302,17 +301,18 @@ events_body_line(FILE *fp, const char *prefix, const char *fs, const struct htre
 		fputc(')', fp);
 	}
 	fprintf(fp, "|%llu|%s|%u|%u|%llu|%lld|%lld|%lld|%lld\n", (unsigned long long)e->inode, mode,
-		e->uid, e->gid, (unsigned long long)e->size, secs(e->atime), secs(e->mtime),
-		secs(e->ctime), secs(e->crtime));
+		e->uid, e->gid, (unsigned long long)e->size, secs(e, HTREE_ATIME),
+		secs(e, HTREE_MTIME), secs(e, HTREE_CTIME), secs(e, HTREE_CRTIME));
 }
 
 static void
-ts_time(json_t *o, int64_t ns, const char *desc)
+ts_time(json_t *o, struct htree_time t, const char *desc)
 {
 	char buf[64], full[80];
-	int64_t us = ns >= 0 ? ns / 1000 : (ns - 999) / 1000;
+	/* µs fit in int64 for every time the tree holds (HTREE_TIME_MAX is 2.5e17 µs). */
+	int64_t us = t.s * 1000000 + t.ns / 1000;
 
-	htree_format_time(ns, buf); /* ...T03:17:00.123456789Z */
+	htree_format_time(t, buf); /* ...T03:17:00.123456789Z */
 	if (strlen(buf) >= 27)
 		snprintf(full, sizeof(full), "%.26s+00:00", buf);
 	else
@@ -356,7 +356,7 @@ join_strings(const json_t *arr, char *out, size_t n, const char *sep)
 }
 
 json_t *
-events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mtime_ns)
+events_timesketch(const json_t *ev, const struct htree_entry *e, struct htree_time file_mtime)
 {
 	static const char *const reserved[] = { "message",   "datetime",
 						"timestamp", "timestamp_desc",
@@ -377,7 +377,8 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 						     "Last Access Time",
 						     "Metadata Modification Time",
 						     "Creation Time" };
-		int64_t times[4] = { e->mtime, e->atime, e->ctime, e->crtime };
+		static const enum htree_time_kind kinds[] = { HTREE_MTIME, HTREE_ATIME, HTREE_CTIME,
+							      HTREE_CRTIME };
 		char et[64];
 
 		join_strings(json_object_get(ev, "flags"), list, sizeof(list), ",");
@@ -390,10 +391,11 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 		snprintf(et, sizeof(et), "file_%s", change ? change : "changed");
 		for (int k = 0; k < 4; k++) {
 			json_t *o, *tags;
-			if (times[k] == HTREE_NO_TIME)
+			struct htree_time t = htree_time_of(e, kinds[k]);
+			if (t.s == HTREE_NO_TIME)
 				continue;
 			o = ts_base(ev, "fs:stat", et, msg);
-			ts_time(o, times[k], descs[k]);
+			ts_time(o, t, descs[k]);
 			json_object_set(o, "change", json_object_get(ev, "change"));
 			json_object_set(o, "flags", json_object_get(ev, "flags"));
 			for (const char *const *f =
@@ -421,7 +423,7 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 		}
 		return out;
 	}
-	if (file_mtime_ns == HTREE_NO_TIME)
+	if (file_mtime.s == HTREE_NO_TIME)
 		return out;
 	if (strcmp(kind, "yara") == 0) {
 		const char *rule = json_string_value(json_object_get(ev, "rule"));
@@ -432,7 +434,7 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 		snprintf(msg, sizeof(msg), "YARA match %s%s%s%s in %s", rule ? rule : "",
 			 list[0] ? " [" : "", list, list[0] ? "]" : "", path);
 		o = ts_base(ev, "yara:match", "yara_match", msg);
-		ts_time(o, file_mtime_ns, "Content Modification Time");
+		ts_time(o, file_mtime, "Content Modification Time");
 		json_object_set(o, "rule", json_object_get(ev, "rule"));
 		json_object_set(o, "namespace", json_object_get(ev, "namespace"));
 		json_object_set(o, "rule_tags", json_object_get(ev, "tags"));
@@ -476,7 +478,7 @@ events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mt
 			    action && strcmp(action, "removed") == 0 ? "config_entry_removed"
 								     : "config_entry_added",
 			    msg);
-		ts_time(o, file_mtime_ns, "Content Modification Time");
+		ts_time(o, file_mtime, "Content Modification Time");
 		json_object_set(o, "osquery_table", json_object_get(ev, "table"));
 		json_object_set(o, "action", json_object_get(ev, "action"));
 		json_object_foreach(cols, k, v)

@@ -41,9 +41,11 @@ void events_body_line(FILE *fp, const char *prefix, const char *fs, const struct
  * Timesketch lines for one event (message, datetime with offset, timestamp in µs,
  * timestamp_desc in plaso's words): a new array, one object per time the event carries
  * (a `file` event gives one per known timestamp of its entry; `yara` and `row` events are
- * dated by the file's modification time, given as file_mtime_ns). Other events: empty.
+ * dated by the file's modification time, given as file_mtime; none when it is absent). Other
+ * events: empty.
  */
-json_t *events_timesketch(const json_t *ev, const struct htree_entry *e, int64_t file_mtime_ns);
+json_t *events_timesketch(const json_t *ev, const struct htree_entry *e,
+			  struct htree_time file_mtime);
 
 /* New: where a tree came from ("path", "digest", "image", "format", "layout", "size",
  * "created"), as summaries name the baseline and the evidence. path may be NULL. */

@@ -24,9 +24,11 @@
 #define HTREE_MAX_ENTRIES   50000000u    /* entries in one tree */
 #define HTREE_MAX_FS        256          /* filesystems in one tree */
 #define HTREE_MAX_FILE      (8ull << 30) /* bytes of a .dtree file we agree to read */
-#define HTREE_NO_TIME       INT64_MIN    /* a time the filesystem does not have */
-#define HTREE_VERSION_MAJOR 2            /* reads 1.x too: 2.0 added HTREE_F_SPARSE */
-#define HTREE_VERSION_MINOR 1            /* 2.1 added block-run digests (HTREE_F_RUNS) */
+#define HTREE_NO_TIME       INT64_MIN    /* the seconds of a time the filesystem does not have */
+#define HTREE_TIME_MIN      (-62167219200LL) /* 0000-01-01T00:00:00Z: see struct htree_time */
+#define HTREE_TIME_MAX      253402300799LL   /* 9999-12-31T23:59:59Z */
+#define HTREE_VERSION_MAJOR 2                /* reads 1.x too: 2.0 added HTREE_F_SPARSE */
+#define HTREE_VERSION_MINOR 2 /* 2.1: block-run digests (HTREE_F_RUNS); 2.2: times to 9999 */
 #define HTREE_MAGIC         "\211DTREE\r\n" /* the first 8 bytes of a .dtree file */
 
 enum htree_type {
@@ -51,6 +53,20 @@ enum htree_flags {
 	HTREE_F_RUNS = 1 << 5,
 };
 
+/* The four times of an entry, indexes of htree_entry.time_s and .time_ns. */
+enum htree_time_kind { HTREE_MTIME, HTREE_ATIME, HTREE_CTIME, HTREE_CRTIME, HTREE_NTIMES };
+
+/*
+ * One time: s seconds since the epoch (HTREE_NO_TIME: absent) + ns (0 ... 999999999).
+ * Seconds are kept within HTREE_TIME_MIN ... HTREE_TIME_MAX, what RFC 3339 can write: every
+ * filesystem's real range is inside (ext4 1901-2446, XFS bigtime 1901-2486, NTFS from 1601),
+ * and the walk clamps a hostile value to it.
+ */
+struct htree_time {
+	int64_t s;
+	uint32_t ns; /* 0 when absent */
+};
+
 /* What the first bytes of a regular file say it is (kept in the .dtree). */
 enum htree_magic { HTREE_MAGIC_NONE, HTREE_MAGIC_ELF, HTREE_MAGIC_SCRIPT };
 
@@ -66,7 +82,11 @@ struct htree_entry {
 	uint32_t mode; /* permission bits with setuid, setgid, sticky (07777) */
 	uint32_t uid, gid, nlink;
 	uint64_t size, inode;
-	int64_t mtime, atime, ctime, crtime; /* ns since the epoch, or HTREE_NO_TIME */
+	/* By enum htree_time_kind: seconds since the epoch within HTREE_TIME_MIN ...
+	 * HTREE_TIME_MAX, or HTREE_NO_TIME; and their nanoseconds, 0 when absent. Seconds and
+	 * nanoseconds are kept apart so the entry stays small (4 x 12 bytes, not 4 x 16). */
+	int64_t time_s[HTREE_NTIMES];
+	uint32_t time_ns[HTREE_NTIMES];
 	unsigned char sha256[32]; /* content (regular files) or node hash (directories) */
 	unsigned char runs[32];   /* see HTREE_F_RUNS */
 	uint32_t end;       /* sealed: index one past the last entry of this entry's subtree */
@@ -201,8 +221,17 @@ uint64_t htree_file_size(const struct htree *t);
 const char *htree_type_name(enum htree_type type); /* "file", "dir", "symlink", ... */
 /* The S_IFMT bits of a type (S_IFREG, S_IFDIR...); 0 for HTREE_OTHER. */
 unsigned htree_type_mode(enum htree_type type);
-/* Format a time in ns as RFC 3339 UTC with nanoseconds; "" for HTREE_NO_TIME. */
-void htree_format_time(int64_t ns, char out[40]);
+/* Time k of e, and setting it (t.s HTREE_NO_TIME: absent, ns set to 0). */
+struct htree_time htree_time_of(const struct htree_entry *e, enum htree_time_kind k);
+void htree_set_time(struct htree_entry *e, enum htree_time_kind k, struct htree_time t);
+/* Mark all four times of e absent. */
+void htree_clear_times(struct htree_entry *e);
+/* <0, 0, >0 as a is earlier, equal, later than b; an absent time is earlier than any. */
+int htree_time_cmp(struct htree_time a, struct htree_time b);
+/* s seconds + ns as a time, clamped to HTREE_TIME_MIN ... HTREE_TIME_MAX (ns >= 10^9: 0). */
+struct htree_time htree_time_make(int64_t s, int64_t ns);
+/* Format t as RFC 3339 UTC with nanoseconds ("2446-05-10T22:38:55.999999999Z"); "" if absent. */
+void htree_format_time(struct htree_time t, char out[40]);
 void htree_hex(const unsigned char *d, size_t n, char *out); /* out: 2n+1 bytes */
 
 #endif

@@ -299,7 +299,9 @@ reuse_gold(struct walker *w, struct htree_entry *e, const struct job *j)
 	if (w->o->changed != NULL) {
 		if (runs_changed(w->o->changed, j->runs, j->nruns))
 			return 0;
-	} else if (g->inode != e->inode || g->mtime != e->mtime || g->ctime != e->ctime) {
+	} else if (g->inode != e->inode ||
+		   htree_time_cmp(htree_time_of(g, HTREE_MTIME), htree_time_of(e, HTREE_MTIME)) ||
+		   htree_time_cmp(htree_time_of(g, HTREE_CTIME), htree_time_of(e, HTREE_CTIME))) {
 		return 0;
 	}
 	memcpy(e->sha256, g->sha256, 32);
@@ -431,23 +433,6 @@ walk_queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK
 	if (walk_queue_job(w, &j) != NO_JOB && e->nlink > 1 &&
 	    walk_map_put(&w->links, e->inode, entry) < 0)
 		walk_oom(w);
-}
-
-/*
- * Seconds and nanoseconds as the tree's int64 nanoseconds. Seconds beyond what that holds
- * (2262-04-11; a .dtree reader refuses more) are clamped to its edge: ext4 can say 2446,
- * hostile NTFS times anything.
- */
-int64_t
-walk_clamp_ns(int64_t s, int64_t ns)
-{
-	const int64_t lim = INT64_MAX / 1000000000 - 1;
-
-	if (s > lim)
-		return lim * 1000000000;
-	if (s < -lim)
-		return -lim * 1000000000;
-	return s * 1000000000 + ns;
 }
 
 int

@@ -31,10 +31,10 @@ walk_host_type(mode_t m)
 	}
 }
 
-static int64_t
+static struct htree_time
 stx_time(const struct statx_timestamp *t)
 {
-	return walk_clamp_ns(t->tv_sec, t->tv_nsec < 1000000000 ? (int64_t)t->tv_nsec : 0);
+	return htree_time_make(t->tv_sec, t->tv_nsec);
 }
 
 static void
@@ -48,10 +48,13 @@ host_entry(struct walker *w, int dfd, const char *name, struct htree_entry *e, c
 	e->nlink = sx->stx_nlink;
 	e->size = e->type == HTREE_DIR ? sx->stx_size : sx->stx_size;
 	e->inode = sx->stx_ino;
-	e->mtime = stx_time(&sx->stx_mtime);
-	e->atime = stx_time(&sx->stx_atime);
-	e->ctime = stx_time(&sx->stx_ctime);
-	e->crtime = (sx->stx_mask & STATX_BTIME) ? stx_time(&sx->stx_btime) : HTREE_NO_TIME;
+	htree_set_time(e, HTREE_MTIME, stx_time(&sx->stx_mtime));
+	htree_set_time(e, HTREE_ATIME, stx_time(&sx->stx_atime));
+	htree_set_time(e, HTREE_CTIME, stx_time(&sx->stx_ctime));
+	if (sx->stx_mask & STATX_BTIME)
+		htree_set_time(e, HTREE_CRTIME, stx_time(&sx->stx_btime));
+	else
+		htree_set_time(e, HTREE_CRTIME, (struct htree_time){ HTREE_NO_TIME, 0 });
 	if (e->type == HTREE_LNK) {
 		ssize_t n = readlinkat(dfd, name, lbuf, HTREE_MAX_LINK);
 		if (n >= 0) {

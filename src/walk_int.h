@@ -165,8 +165,6 @@ int walk_add_entry(struct walker *w, struct htree_entry *e, int64_t *idx);
  */
 void walk_queue_file(struct walker *w, size_t entry, const struct htree_entry *e, TSK_FS_FILE *f,
 		     const struct xfs_inode *xip, uint64_t alloc);
-/* s seconds + ns as ns since the epoch, saturated at what an int64 of ns holds (2262). */
-int64_t walk_clamp_ns(int64_t s, int64_t ns);
 /* 1 when a directory at depth is past the cap: reported, and not walked. */
 int walk_too_deep(struct walker *w, int depth);
 /* 1 when the directory inode at the current path is met for the first time; else a loop

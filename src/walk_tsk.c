@@ -15,12 +15,12 @@
 
 #include "banned.h"
 
-static int64_t
+static struct htree_time
 ns_time(time_t s, uint32_t ns)
 {
 	if (s == 0 && ns == 0)
-		return HTREE_NO_TIME;
-	return walk_clamp_ns((int64_t)s, ns < 1000000000 ? (int64_t)ns : 0);
+		return (struct htree_time){ HTREE_NO_TIME, 0 };
+	return htree_time_make((int64_t)s, (int64_t)ns);
 }
 
 static uint8_t
@@ -104,18 +104,18 @@ ext_open(struct walker *w)
 }
 
 /* seconds: the signed 32-bit field; extra: its _extra word (epoch bits, nanoseconds). */
-static int64_t
+static struct htree_time
 ext_time(const unsigned char *p, const unsigned char *extra)
 {
 	int64_t s = (int32_t)buf_le32(p);
 	uint32_t x;
 
 	if (extra == NULL)
-		return s * 1000000000;
+		return htree_time_make(s, 0);
 	x = buf_le32(extra);
 	/* As the kernel's ext4_decode_extra_time(): the low two bits extend the seconds. */
 	s += (int64_t)(x & 3) << 32;
-	return walk_clamp_ns(s, (int64_t)((x >> 2) % 1000000000));
+	return htree_time_make(s, (int64_t)((x >> 2) % 1000000000));
 }
 
 /* Replace libtsk's times of e by the inode's own; leaves them as they are on any doubt. */
@@ -166,10 +166,13 @@ ext_times(struct walker *w, struct htree_entry *e)
 	extra = x->isz > 128 ? buf_le16(in + 0x80) : 0;
 	if (128 + extra > x->isz)
 		extra = 0;
-	e->atime = ext_time(in + 0x08, extra >= 16 ? in + 0x8c : NULL);
-	e->ctime = ext_time(in + 0x0c, extra >= 8 ? in + 0x84 : NULL);
-	e->mtime = ext_time(in + 0x10, extra >= 12 ? in + 0x88 : NULL);
-	e->crtime = extra >= 24 ? ext_time(in + 0x90, in + 0x94) : HTREE_NO_TIME;
+	htree_set_time(e, HTREE_ATIME, ext_time(in + 0x08, extra >= 16 ? in + 0x8c : NULL));
+	htree_set_time(e, HTREE_CTIME, ext_time(in + 0x0c, extra >= 8 ? in + 0x84 : NULL));
+	htree_set_time(e, HTREE_MTIME, ext_time(in + 0x10, extra >= 12 ? in + 0x88 : NULL));
+	if (extra >= 24)
+		htree_set_time(e, HTREE_CRTIME, ext_time(in + 0x90, in + 0x94));
+	else
+		htree_set_time(e, HTREE_CRTIME, (struct htree_time){ HTREE_NO_TIME, 0 });
 }
 
 static void
@@ -181,10 +184,10 @@ meta_fields(struct walker *w, struct htree_entry *e, const TSK_FS_META *m)
 	e->nlink = (uint32_t)m->nlink;
 	e->size = m->size > 0 ? (uint64_t)m->size : 0;
 	e->inode = (uint64_t)m->addr;
-	e->mtime = ns_time(m->mtime, m->mtime_nano);
-	e->atime = ns_time(m->atime, m->atime_nano);
-	e->ctime = ns_time(m->ctime, m->ctime_nano);
-	e->crtime = ns_time(m->crtime, m->crtime_nano);
+	htree_set_time(e, HTREE_MTIME, ns_time(m->mtime, m->mtime_nano));
+	htree_set_time(e, HTREE_ATIME, ns_time(m->atime, m->atime_nano));
+	htree_set_time(e, HTREE_CTIME, ns_time(m->ctime, m->ctime_nano));
+	htree_set_time(e, HTREE_CRTIME, ns_time(m->crtime, m->crtime_nano));
 	if (w->ext.ok)
 		ext_times(w, e);
 }
@@ -244,7 +247,7 @@ tsk_entry(struct walker *w, TSK_FS_FILE *f, int depth, struct subdirs *subs)
 		e.flags = HTREE_F_DELETED;
 		e.type = name_type(nm->type);
 		e.inode = (uint64_t)nm->meta_addr;
-		e.mtime = e.atime = e.ctime = e.crtime = HTREE_NO_TIME;
+		htree_clear_times(&e);
 		if (m && m->addr == nm->meta_addr && !(m->flags & TSK_FS_META_FLAG_ALLOC)) {
 			meta_fields(w, &e, m);
 			e.type = tsk_type(m->type, 1);

@@ -54,6 +54,16 @@ ftype_type(uint8_t ft)
 	return ft < sizeof(t) ? t[ft] : HTREE_OTHER;
 }
 
+/* The inode's four times, clamped to what the tree holds (HTREE_TIME_MIN ... _MAX). */
+static void
+xfs_times(struct htree_entry *e, const struct xfs_inode *ip)
+{
+	htree_set_time(e, HTREE_MTIME, htree_time_make(ip->mtime.s, ip->mtime.ns));
+	htree_set_time(e, HTREE_ATIME, htree_time_make(ip->atime.s, ip->atime.ns));
+	htree_set_time(e, HTREE_CTIME, htree_time_make(ip->ctime.s, ip->ctime.ns));
+	htree_set_time(e, HTREE_CRTIME, htree_time_make(ip->crtime.s, ip->crtime.ns));
+}
+
 /*
  * A name found in a directory block's free space: kept, never hashed or descended. Its
  * inode's owner and times where that inode is free and not reused since (XFS frees an
@@ -71,14 +81,11 @@ xfs_deleted_name(struct xfs_walkdir *c, uint64_t ino, uint8_t ftype)
 	e.flags = HTREE_F_DELETED;
 	e.type = ftype_type(ftype);
 	e.inode = ino;
-	e.mtime = e.atime = e.ctime = e.crtime = HTREE_NO_TIME;
+	htree_clear_times(&e);
 	if (ino != 0 && xfs_inode_read_free(w->sfs->xfs, ino, c->ip, &err) == 1) {
 		e.uid = c->ip->uid;
 		e.gid = c->ip->gid;
-		e.mtime = c->ip->mtime;
-		e.atime = c->ip->atime;
-		e.ctime = c->ip->ctime;
-		e.crtime = c->ip->crtime;
+		xfs_times(&e, c->ip);
 	}
 	walk_add_entry(w, &e, &idx);
 }
@@ -93,10 +100,7 @@ xfs_fields(struct htree_entry *e, const struct xfs_inode *ip)
 	e->nlink = ip->nlink;
 	e->size = ip->size;
 	e->inode = ip->ino;
-	e->mtime = ip->mtime;
-	e->atime = ip->atime;
-	e->ctime = ip->ctime;
-	e->crtime = ip->crtime;
+	xfs_times(e, ip);
 }
 
 /* The entry of the inode in c->ip at the current path; subs: where a directory goes, if any. */
@@ -250,7 +254,7 @@ walk_xfs_orphans(struct walker *w, struct xfs_seen *seen, char *lbuf)
 	/* The folder is not on disk: no mode, owner or times of its own, as libtsk's. */
 	memset(&e, 0, sizeof(e));
 	e.type = HTREE_DIR;
-	e.mtime = e.atime = e.ctime = e.crtime = HTREE_NO_TIME;
+	htree_clear_times(&e);
 	if (walk_add_entry(w, &e, &idx) < 0)
 		goto out;
 	for (size_t i = 0; i < o.found.n && !w->failed; i++) {

@@ -339,18 +339,21 @@ out:
 
 /* ---- inodes ---- */
 
-/* ns since the epoch; past what an int64 of ns holds (year 2262), saturated. */
-static int64_t
+/* bigtime: u64 ns since 1901-12-13T20:45:52Z (to 2486-07-02); else s32 seconds, u32 ns. */
+static struct xfs_time
 decode_time(const unsigned char *p, int bigtime)
 {
+	struct xfs_time t;
+
 	if (bigtime) {
-		uint64_t v = be64(p), bias = (uint64_t)BIGTIME_BIAS * 1000000000u;
-		if (v >= bias)
-			return v - bias > (uint64_t)INT64_MAX - 1 ? INT64_MAX - 1
-								  : (int64_t)(v - bias);
-		return -(int64_t)(bias - v);
+		uint64_t v = be64(p);
+		t.s = (int64_t)(v / 1000000000u) - BIGTIME_BIAS;
+		t.ns = (uint32_t)(v % 1000000000u);
+		return t;
 	}
-	return (int64_t)(int32_t)be32(p) * 1000000000 + (int64_t)be32(p + 4);
+	t.s = (int32_t)be32(p);
+	t.ns = be32(p + 4);
+	return t;
 }
 
 static size_t

@@ -28,16 +28,21 @@ typedef ssize_t (*xfs_read_fn)(void *ctx, uint64_t off, void *buf, size_t len, s
 
 #define XFS_MAX_INODE_SIZE 2048 /* the largest inode mkfs.xfs makes */
 #define XFS_MAX_LINK       1024 /* XFS_SYMLINK_MAXLEN */
-#define XFS_NO_TIME        INT64_MIN
 #define XFS_SPARSE         UINT64_MAX
 
-/* One inode, decoded. Times are ns since the epoch (bigtime or not). */
+/* A time as the inode says it (bigtime or not): seconds since the epoch + ns (hostile: any). */
+struct xfs_time {
+	int64_t s;
+	uint32_t ns;
+};
+
+/* One inode, decoded. */
 struct xfs_inode {
 	uint64_t ino;
 	uint32_t mode; /* with the S_IFMT type bits */
 	uint32_t uid, gid, nlink, projid, gen;
 	uint64_t size, nblocks;
-	int64_t atime, mtime, ctime, crtime;
+	struct xfs_time atime, mtime, ctime, crtime;
 	uint32_t rdev;  /* devices: XFS's encoding (major << 18 | minor) */
 	uint8_t format; /* data fork format: 0 dev, 1 local, 2 extents, 3 btree */
 	uint64_t nextents;

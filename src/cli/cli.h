@@ -128,7 +128,7 @@ enum {
 	"      --changed-since snap-GOLD\n"                                                        \
 	"                        ebs://: ask EBS which blocks changed since the gold snapshot\n"   \
 	"                        (ListChangedBlocks); files in none of them take the baseline's\n" \
-	"                        hash unread (baseline made by deltair 0.1.0 with format 2.1)\n"   \
+	"                        hash unread (baseline made by deltair 0.1.0 with format 2.1+)\n"  \
 	"      --changed-blocks FILE\n"                                                            \
 	"                        the same list from FILE (ListChangedBlocks' JSON answer), for\n"  \
 	"                        any image\n"                                                      \

@@ -74,8 +74,7 @@ static const char usage_text[] =
 	"                        manifest.jsonl, COMPLETE; a folder holding anything\n"
 	"                        else, or this run's IMAGE or baseline, is refused)\n"
 	"Outputs and DIR are checked before anything is read.\n" CLI_PROV_HELP CLI_SOURCE_HELP
-		CLI_DELTA_HELP
-	"  -h, --help            this help\n"
+		CLI_DELTA_HELP "  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 no delta, 1 delta found, 8 incomplete (evidence that could not be\n"
 	"read: the delta may miss changes), others errors (see 'deltair help').\n";
@@ -86,7 +85,7 @@ struct run {
 	struct sink sink;
 	enum fmt fmt;
 	const struct htree *cur;
-	int64_t last_mtime;
+	struct htree_time last_mtime;
 	const char *last_path;
 	unsigned long errors;
 	unsigned long yara_hits;
@@ -114,7 +113,7 @@ emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
 		return 0;
 	}
 	if (e) {
-		r->last_mtime = e->mtime;
+		r->last_mtime = htree_time_of(e, HTREE_MTIME);
 		r->last_path = e->path;
 	}
 	switch (r->fmt) {
@@ -146,7 +145,7 @@ emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
 		json_decref(ev);
 		return 0;
 	case FMT_TIMESKETCH: {
-		int64_t mt = r->last_mtime;
+		struct htree_time mt = r->last_mtime;
 		if (e == NULL && kind && strcmp(kind, "file") != 0) {
 			/* Date a yara or row event by its file's modification time. An error
 			 * of the walk comes before there is a tree (r->cur is still NULL). */
@@ -157,7 +156,7 @@ emit(void *ctx, json_t *ev, const struct htree_entry *e, struct dt_err *err)
 				(fi >= 0 && p) ? htree_find(r->cur, (uint32_t)fi, p, strlen(p))
 					       : NULL;
 			if (f)
-				mt = f->mtime;
+				mt = htree_time_of(f, HTREE_MTIME);
 		}
 		lines = events_timesketch(ev, e, mt);
 		json_array_foreach(lines, i, l)

@@ -12,7 +12,7 @@
 
 #include "banned.h"
 
-#define PAIRING_SLACK_NS (3600ull * 1000000000ull) /* see cli_check_pairing() */
+#define PAIRING_SLACK_S 3600 /* seconds; see cli_check_pairing() */
 
 void
 cli_source_opts_init(struct cli_source_opts *o)
@@ -338,16 +338,17 @@ cli_walk(const char *cmd, const char *spec, struct cli_source_opts *so, const st
 }
 
 /* The newest change in t: ctime where the filesystem keeps one, else mtime. */
-static int64_t
+static struct htree_time
 newest_change(const struct htree *t)
 {
-	int64_t newest = HTREE_NO_TIME;
+	struct htree_time newest = { HTREE_NO_TIME, 0 };
 
 	for (size_t i = 0; i < htree_count(t); i++) {
 		const struct htree_entry *e = htree_get(t, i);
-		int64_t c = e->ctime != HTREE_NO_TIME ? e->ctime : e->mtime;
+		struct htree_time c = htree_time_of(
+			e, e->time_s[HTREE_CTIME] != HTREE_NO_TIME ? HTREE_CTIME : HTREE_MTIME);
 
-		if (c > newest)
+		if (htree_time_cmp(c, newest) > 0)
 			newest = c;
 	}
 	return newest;
@@ -368,7 +369,7 @@ cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree 
 		  walk_error_fn *on_error, void *ctx)
 {
 	int single = htree_nfs(gold) == 1 && htree_nfs(cur) == 1;
-	int64_t gn = newest_change(gold), cn = newest_change(cur);
+	struct htree_time gn = newest_change(gold), cn = newest_change(cur);
 	char msg[600], gt[40], ct[40];
 
 	for (size_t ci = 0; ci < htree_nfs(cur); ci++) {
@@ -401,8 +402,8 @@ cli_check_pairing(const char *cmd, const struct htree *gold, const struct htree 
 	}
 	/* An incident only adds changes to its gold's, so its newest change is the later one.
 	 * The hour of slack keeps images made minutes apart, in either order, quiet. */
-	if (gn != HTREE_NO_TIME && cn != HTREE_NO_TIME && gn > cn &&
-	    (uint64_t)gn - (uint64_t)cn > PAIRING_SLACK_NS) {
+	if (gn.s != HTREE_NO_TIME && cn.s != HTREE_NO_TIME &&
+	    (gn.s - cn.s > PAIRING_SLACK_S || (gn.s - cn.s == PAIRING_SLACK_S && gn.ns > cn.ns))) {
 		htree_format_time(gn, gt);
 		htree_format_time(cn, ct);
 		snprintf(msg, sizeof(msg),

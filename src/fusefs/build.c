@@ -170,17 +170,19 @@ fs_facts(struct fusefs *f, struct dt_err *err)
 		const char *type = htree_fs(f->t, k)->type;
 
 		f->no_modes[k] = strncmp(type, "fat", 3) == 0 || strcmp(type, "exfat") == 0;
-		f->root_times[k] = HTREE_NO_TIME;
+		f->root_times[k].s = HTREE_NO_TIME;
 	}
 	for (size_t i = 0; i < htree_count(f->t); i++) {
 		const struct htree_entry *e = htree_get(f->t, i);
 
-		if (e->depth == 1 && e->mtime != HTREE_NO_TIME && e->mtime > f->root_times[e->fs])
-			f->root_times[e->fs] = e->mtime;
+		/* An absent time compares earliest: it never replaces one. */
+		if (e->depth == 1 &&
+		    htree_time_cmp(htree_time_of(e, HTREE_MTIME), f->root_times[e->fs]) > 0)
+			f->root_times[e->fs] = htree_time_of(e, HTREE_MTIME);
 	}
 	for (size_t k = 0; k < nfs; k++)
-		if (f->root_times[k] == HTREE_NO_TIME)
-			f->root_times[k] = (int64_t)f->born.tv_sec * 1000000000 + f->born.tv_nsec;
+		if (f->root_times[k].s == HTREE_NO_TIME)
+			f->root_times[k] = htree_time_make(f->born.tv_sec, f->born.tv_nsec);
 	return 0;
 }
 

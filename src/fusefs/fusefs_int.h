@@ -72,8 +72,8 @@ struct fusefs {
 	int mounted, foreground;
 	/* Per filesystem of t: no Unix modes on disk (FAT, exFAT), and the time of a root
 	 * that has none. */
-	uint8_t *no_modes;   /* owned */
-	int64_t *root_times; /* owned */
+	uint8_t *no_modes;             /* owned */
+	struct htree_time *root_times; /* owned */
 };
 
 enum node_kind { N_ROOT, N_ENTRY, N_DELTAIR, N_EVENTS };

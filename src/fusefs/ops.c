@@ -121,19 +121,16 @@ node_of(struct fusefs *f, const char *path, const struct fuse_file_info *fi, str
 	return 0;
 }
 
+/* An absent time shows as the epoch. */
 static struct timespec
-ns_to_ts(int64_t ns)
+to_ts(struct htree_time t)
 {
 	struct timespec ts = { 0, 0 };
 
-	if (ns == HTREE_NO_TIME)
+	if (t.s == HTREE_NO_TIME)
 		return ts;
-	ts.tv_sec = (time_t)(ns / 1000000000);
-	ts.tv_nsec = (long)(ns % 1000000000);
-	if (ts.tv_nsec < 0) {
-		ts.tv_nsec += 1000000000;
-		ts.tv_sec--;
-	}
+	ts.tv_sec = (time_t)t.s;
+	ts.tv_nsec = (long)t.ns;
 	return ts;
 }
 
@@ -194,11 +191,11 @@ node_stat(struct fusefs *f, const struct node *n, struct stat *st)
 		st->st_size = (off_t)e->size;
 	/* What the image allocated is not in the tree: the size rounded up stands for it. */
 	st->st_blocks = (blkcnt_t)(((uint64_t)st->st_size + 511) / 512);
-	st->st_atim = ns_to_ts(e->atime);
-	st->st_mtim = ns_to_ts(e->mtime);
-	st->st_ctim = ns_to_ts(e->ctime);
-	if (e->depth == 0 && e->mtime == HTREE_NO_TIME)
-		st->st_atim = st->st_mtim = st->st_ctim = ns_to_ts(f->root_times[e->fs]);
+	st->st_atim = to_ts(htree_time_of(e, HTREE_ATIME));
+	st->st_mtim = to_ts(htree_time_of(e, HTREE_MTIME));
+	st->st_ctim = to_ts(htree_time_of(e, HTREE_CTIME));
+	if (e->depth == 0 && e->time_s[HTREE_MTIME] == HTREE_NO_TIME)
+		st->st_atim = st->st_mtim = st->st_ctim = to_ts(f->root_times[e->fs]);
 }
 
 static struct fusefs *

@@ -572,35 +572,67 @@ htree_type_mode(enum htree_type type)
 	return 0;
 }
 
+struct htree_time
+htree_time_of(const struct htree_entry *e, enum htree_time_kind k)
+{
+	struct htree_time t = { e->time_s[k], e->time_ns[k] };
+	return t;
+}
+
 void
-htree_format_time(int64_t ns, char out[40])
+htree_set_time(struct htree_entry *e, enum htree_time_kind k, struct htree_time t)
+{
+	e->time_s[k] = t.s;
+	e->time_ns[k] = t.s == HTREE_NO_TIME ? 0 : t.ns;
+}
+
+void
+htree_clear_times(struct htree_entry *e)
+{
+	for (int k = 0; k < HTREE_NTIMES; k++) {
+		e->time_s[k] = HTREE_NO_TIME;
+		e->time_ns[k] = 0;
+	}
+}
+
+int
+htree_time_cmp(struct htree_time a, struct htree_time b)
+{
+	if (a.s != b.s)
+		return a.s < b.s ? -1 : 1;
+	return a.ns < b.ns ? -1 : a.ns > b.ns;
+}
+
+struct htree_time
+htree_time_make(int64_t s, int64_t ns)
+{
+	struct htree_time t = { s, ns >= 0 && ns < 1000000000 ? (uint32_t)ns : 0 };
+
+	/* Hostile NTFS or ext4 fields can say anything; keep what RFC 3339 can write. */
+	if (s < HTREE_TIME_MIN) {
+		t.s = HTREE_TIME_MIN;
+		t.ns = 0;
+	} else if (s > HTREE_TIME_MAX) {
+		t.s = HTREE_TIME_MAX;
+		t.ns = 999999999;
+	}
+	return t;
+}
+
+void
+htree_format_time(struct htree_time t, char out[40])
 {
 	struct tm tm;
-	time_t s;
-	long frac;
+	time_t s = (time_t)t.s;
 
-	if (ns == HTREE_NO_TIME) {
-		out[0] = '\0';
+	out[0] = '\0';
+	/* The range check keeps snprintf's %04d at four digits: no year past 9999 or before 0. */
+	if (t.s == HTREE_NO_TIME || t.s < HTREE_TIME_MIN || t.s > HTREE_TIME_MAX ||
+	    t.ns >= 1000000000 || gmtime_r(&s, &tm) == NULL)
 		return;
-	}
-	s = (time_t)(ns / 1000000000);
-	frac = (long)(ns % 1000000000);
-	if (frac < 0) {
-		frac += 1000000000;
-		s--;
-	}
-	if (gmtime_r(&s, &tm) == NULL) {
-		out[0] = '\0';
-		return;
-	}
-	/* Years past 9999 cannot come from a sane filesystem; clamp rather than overflow. */
-	if (tm.tm_year > 9999 - 1900 || tm.tm_year < -1900) {
-		out[0] = '\0';
-		return;
-	}
-	snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", (tm.tm_year + 1900) % 10000,
+	snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ", (tm.tm_year + 1900) % 10000,
 		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-		 tm.tm_sec % 100, frac % 1000000000);
+		 tm.tm_sec % 100, (unsigned)t.ns);
 }
 
 void

@@ -181,6 +181,10 @@ decode_section(struct htree *t, struct sec *sc, int deleted, uint64_t *fs_out, s
 	struct buf path;
 	struct prev p;
 	int rc = -1;
+	/* Before 2.2 a writer kept times in int64 ns: seconds within about 1677 ... 2262. */
+	int wide = t->info.major > 2 || (t->info.major == 2 && t->info.minor >= 2);
+	int64_t tmin = wide ? HTREE_TIME_MIN : INT64_MIN / 1000000000 + 1;
+	int64_t tmax = wide ? HTREE_TIME_MAX : INT64_MAX / 1000000000 - 1;
 
 	memset(&p, 0, sizeof(p));
 	buf_init(&path, HTREE_MAX_PATH);
@@ -246,25 +250,26 @@ decode_section(struct htree *t, struct sec *sc, int deleted, uint64_t *fs_out, s
 		e.size = v[4];
 		e.inode = p.inode + (uint64_t)unzigzag(v[5]);
 		p.inode = e.inode;
-		int64_t *tv[4] = { &e.mtime, &e.atime, &e.ctime, &e.crtime };
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < HTREE_NTIMES; k++) {
 			uint64_t ds, ns;
 
-			*tv[k] = HTREE_NO_TIME;
+			e.time_s[k] = HTREE_NO_TIME;
+			e.time_ns[k] = 0;
 			if (!((mt >> 4) & (1u << k)))
 				continue;
 			if (cur_varint(c, &ds) < 0 || cur_varint(c, &ns) < 0 || ns >= 1000000000) {
 				bad(err, "bad time");
 				goto out;
 			}
-			p.t[k] += unzigzag(ds);
-			/* Keep the product inside int64: about 292 years either side of 1970. */
-			if (p.t[k] > INT64_MAX / 1000000000 - 1 ||
-			    p.t[k] < INT64_MIN / 1000000000 + 1) {
+			/* Unsigned: a hostile delta wraps instead of overflowing; the bound catches
+			 * it. */
+			p.t[k] = (int64_t)((uint64_t)p.t[k] + unzigzag(ds));
+			if (p.t[k] < tmin || p.t[k] > tmax) {
 				bad(err, "time out of range");
 				goto out;
 			}
-			*tv[k] = p.t[k] * 1000000000 + (int64_t)ns;
+			e.time_s[k] = p.t[k];
+			e.time_ns[k] = (uint32_t)ns;
 		}
 		if (type == HTREE_REG && (flags & HTREE_F_HASHED)) {
 			if (cur_bytes(c, 32, &s) < 0) {

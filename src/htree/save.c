@@ -31,7 +31,7 @@ static int
 encode_entry(struct buf *b, const struct htree_entry *e, struct prev *p, struct dt_err *err)
 {
 	size_t shared = 0, n = p->path_len < e->path_len ? p->path_len : e->path_len;
-	int64_t tv[4] = { e->mtime, e->atime, e->ctime, e->crtime };
+	const int64_t *tv = e->time_s;
 	unsigned tmask = 0;
 	int rc = 0;
 
@@ -59,14 +59,9 @@ encode_entry(struct buf *b, const struct htree_entry *e, struct prev *p, struct 
 		if (!(tmask & (1u << i)))
 			continue;
 		/* Times of neighbours are close: store seconds as a delta, nanoseconds apart. */
-		int64_t s = tv[i] / 1000000000, ns = tv[i] % 1000000000;
-		if (ns < 0) {
-			ns += 1000000000;
-			s--;
-		}
-		rc |= buf_add_varint(b, zigzag(s - p->t[i]), err);
-		rc |= buf_add_varint(b, (uint64_t)ns, err);
-		p->t[i] = s;
+		rc |= buf_add_varint(b, zigzag(tv[i] - p->t[i]), err);
+		rc |= buf_add_varint(b, e->time_ns[i], err);
+		p->t[i] = tv[i];
 	}
 	if (e->type == HTREE_REG && (e->flags & HTREE_F_HASHED))
 		rc |= buf_add(b, e->sha256, 32, err);

@@ -273,7 +273,7 @@ TEST(t_diff_hard_links_share_flags)
 		e->nlink = 3;
 		e->size = 4; /* shrunk */
 		t_sha("one\n", e->sha256);
-		e->mtime += 1000;
+		e->time_s[HTREE_MTIME] += 1;
 	}
 	REQUIRE(htree_seal(g, NULL) == 0 && htree_seal(c, NULL) == 0);
 	REQUIRE(diff_trees(g, c, collect, &s, NULL, NULL) == 0);

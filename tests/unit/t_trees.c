@@ -14,6 +14,19 @@ t_sha(const char *s, unsigned char out[32])
 	EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL);
 }
 
+/* ns since the epoch as a time. */
+static struct htree_time
+ns_time(int64_t ns)
+{
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+
+	if (r < 0) {
+		r += 1000000000;
+		s--;
+	}
+	return htree_time_make(s, r);
+}
+
 void
 t_tree_add(struct htree *t, const char *path, int type, unsigned mode, const char *content,
 	   int64_t mtime)
@@ -29,10 +42,10 @@ t_tree_add(struct htree *t, const char *path, int type, unsigned mode, const cha
 	e.gid = 1000;
 	e.nlink = 1;
 	e.inode = (uint64_t)(strlen(path) * 7 + (size_t)mtime);
-	e.mtime = mtime;
-	e.atime = mtime + 5;
-	e.ctime = mtime + 7;
-	e.crtime = HTREE_NO_TIME;
+	htree_set_time(&e, HTREE_MTIME, ns_time(mtime));
+	htree_set_time(&e, HTREE_ATIME, ns_time(mtime + 5));
+	htree_set_time(&e, HTREE_CTIME, ns_time(mtime + 7));
+	htree_set_time(&e, HTREE_CRTIME, (struct htree_time){ HTREE_NO_TIME, 0 });
 	if (type == HTREE_REG && content) {
 		e.size = strlen(content);
 		t_sha(content, e.sha256);
