@@ -9,7 +9,7 @@
 #   make deb          build/deltair_VERSION_ARCH.deb: the appliance's package (image/mkdeb.sh),
 #                     its binary built with PREFIX=/usr in build/deb
 #   make appliance-test  the appliance as a local VM image (image/vm/mkimage.sh: a cached
-#                     debootstrap'd Debian 12 base, provision.sh, the .deb) booted under QEMU:
+#                     mmdebstrap'd Debian 12 base, provision.sh, the .deb) booted under QEMU:
 #                     its worker serves a spool job from boot (tests/cli/t7060)
 #   make format       clang-format every source file
 
@@ -100,7 +100,7 @@ deb:
 	image/mkdeb.sh build/deb/deltair $(VERSION) build
 
 # The base root is cached in $(DELTAIR_BASE_CACHE) (default /var/cache/deltair-vm): a cold run
-# debootstraps it, a warm one unpacks it. TCG boot: up to 40 minutes before the runner stops it.
+# mmdebstraps it, a warm one unpacks it. TCG boot: up to 40 minutes before the runner stops it.
 appliance-test: $(BIN) deb
 	DELTAIR_APPLIANCE_TEST=1 DELTAIR_TEST_TIMEOUT=2400 \
 	DELTAIR_DEB=$(CURDIR)/build/deltair_$(VERSION)_$(shell dpkg --print-architecture).deb \

@@ -16,7 +16,7 @@ TEST=(e2fsprogs dosfstools mtools ntfs-3g xfsprogs exfatprogs gdisk util-linux d
 	sleuthkit yara hashdeep jq python3 python3-yaml python3-botocore clang libclang-rt-14-dev valgrind time
 	openssl kmod qemu-utils ewf-tools fdisk bsdextrautils awscli btrfs-progs chromium packer lintian systemd
 	shellcheck ceph-mon ceph-osd radosgw ceph-common qemu-system-x86 zstd zip unzip xz-utils bzip2
-	cpio binutils)
+	cpio binutils mmdebstrap)
 BENCH=(aide hyperfine debootstrap)
 
 # The SQS peer of the tests (tests/peers/sqs_peer.sh) is fauxqs, from npm, which needs Node

@@ -73,7 +73,7 @@ variable "deb" {
 variable "qemu_base_image" {
   type        = string
   default     = "build/appliance/base.raw"
-  description = "qemu source: the debootstrap'd Debian 12 base disk (raw), with openssh-server and the build key authorised for root."
+  description = "qemu source: the mmdebstrap'd Debian 12 base disk (raw), with openssh-server and the build key authorised for root."
 }
 
 variable "qemu_ssh_private_key_file" {
