@@ -212,8 +212,9 @@ void cli_signals_release(void);
 struct cli_job_opts {
 	const char *case_id, *baseline, *output, *region, *read_mode, *changed_since;
 	const char *rules[CLI_JOB_MAX_PATHS], *artifacts[CLI_JOB_MAX_PATHS];
-	size_t nrules, nartifacts;
-	int no_rules, no_artifacts;
+	const char *known_good[CLI_JOB_MAX_PATHS];
+	size_t nrules, nartifacts, nknown_good;
+	int no_rules, no_artifacts, no_known_good;
 	long long memory_mb, cpu_seconds, wall_seconds, open_files;
 };
 enum {
@@ -223,6 +224,8 @@ enum {
 	CLI_OPT_CPU_SECONDS,
 	CLI_OPT_WALL_SECONDS,
 	CLI_OPT_OPEN_FILES,
+	CLI_OPT_JOB_KNOWN_GOOD,
+	CLI_OPT_JOB_NO_KNOWN_GOOD,
 };
 #define CLI_JOB_OPTIONS                                                                         \
 	{ "case", required_argument, NULL, 'c' }, { "baseline", required_argument, NULL, 'b' }, \
@@ -233,6 +236,8 @@ enum {
 		{ "artifacts", required_argument, NULL, 'a' },                                  \
 		{ "no-rules", no_argument, NULL, 'R' },                                         \
 		{ "no-artifacts", no_argument, NULL, 'A' },                                     \
+		{ "known-good", required_argument, NULL, CLI_OPT_JOB_KNOWN_GOOD },              \
+		{ "no-known-good", no_argument, NULL, CLI_OPT_JOB_NO_KNOWN_GOOD },                  \
 		{ "memory-mb", required_argument, NULL, CLI_OPT_MEMORY_MB },                    \
 		{ "cpu-seconds", required_argument, NULL, CLI_OPT_CPU_SECONDS },                \
 		{ "wall-seconds", required_argument, NULL, CLI_OPT_WALL_SECONDS },              \
@@ -247,6 +252,8 @@ enum {
 	"      --read-mode MODE  direct (EBS direct APIs) or attach (a volume), for ebs://\n" \
 	"  -r, --rules PATH      YARA rules (repeatable); --no-rules for none\n"              \
 	"  -a, --artifacts PATH  ForensicArtifacts YAML (repeatable); --no-artifacts\n"       \
+	"      --known-good SET  a known-good set for provenance: a path or s3://BUCKET/KEY\n" \
+	"                        (repeatable); --no-known-good for none\n"                     \
 	"      --memory-mb N     the scan's address-space limit (RLIMIT_AS)\n"                \
 	"      --cpu-seconds N   the scan's CPU-time limit (RLIMIT_CPU)\n"                    \
 	"      --wall-seconds N  the scan is killed after N seconds\n"                        \

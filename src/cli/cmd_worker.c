@@ -79,8 +79,9 @@ static const char usage_text[] =
 	"                        appliance; docs/worker.md): the command line wins\n"
 	"      --config-keys     the keys --config knows, one a line\n"
 	"      --allow-local-evidence  shared queues too may name local paths: evidence (a\n"
-	"                        device, an image), baseline, rules, artifacts (default:\n"
-	"                        ebs:// evidence, an s3:// or the worker's baseline, its rules)\n"
+	"                        device, an image), baseline, rules, artifacts, known-good\n"
+	"                        sets (default: ebs:// evidence, s3:// or the worker's\n"
+	"                        baseline and sets, its rules)\n"
 	"      --check           check the options and the config, then exit 0 (or 2)\n"
 	"  -h, --help            this help\n"
 	"\n"
@@ -141,6 +142,7 @@ static const struct cfg_key {
 	{ "read_mode", CLI_OPT_READ_MODE, 0, CFG_STRING },
 	{ "rules", 'r', 'R', CFG_LIST },
 	{ "artifacts", 'a', 'A', CFG_LIST },
+	{ "known_good", CLI_OPT_JOB_KNOWN_GOOD, CLI_OPT_JOB_NO_KNOWN_GOOD, CFG_LIST },
 	{ "memory_mb", CLI_OPT_MEMORY_MB, 0, CFG_NUMBER },
 	{ "cpu_seconds", CLI_OPT_CPU_SECONDS, 0, CFG_NUMBER },
 	{ "wall_seconds", CLI_OPT_WALL_SECONDS, 0, CFG_NUMBER },

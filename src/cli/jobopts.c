@@ -53,6 +53,14 @@ cli_job_opt(const char *cmd, struct cli_job_opts *o, int c, const char *arg)
 		v[(*n)++] = arg;
 		return 1;
 	}
+	case CLI_OPT_JOB_KNOWN_GOOD:
+		if (o->nknown_good == CLI_JOB_MAX_PATHS) {
+			cli_usage(cmd, "too many --known-good");
+			return -1;
+		}
+		o->known_good[o->nknown_good++] = arg;
+		return 1;
+	case CLI_OPT_JOB_NO_KNOWN_GOOD: o->no_known_good = 1; return 1;
 	case 'R': o->no_rules = 1; return 1;
 	case 'A': o->no_artifacts = 1; return 1;
 	case CLI_OPT_MEMORY_MB: return limit(cmd, "memory-mb", arg, 1024 * 1024, &o->memory_mb);
@@ -120,6 +128,9 @@ cli_job_parse(const char *cmd, const struct cli_job_opts *o, const char *evidenc
 	if (o->nartifacts || o->no_artifacts)
 		json_object_set_new(j, "artifacts",
 				    list_value(o->artifacts, o->nartifacts, o->no_artifacts));
+	if (o->nknown_good || o->no_known_good)
+		json_object_set_new(j, "known_good",
+				    list_value(o->known_good, o->nknown_good, o->no_known_good));
 	if (o->memory_mb)
 		json_object_set_new(l, "memory_mb", json_integer(o->memory_mb));
 	if (o->cpu_seconds)

@@ -19,13 +19,15 @@
 #define JOB_MAX_CASE    128
 #define JOB_MAX_NAME    128              /* the result name made from a local path */
 #define JOB_MAX_LIST    256              /* rule or artifact paths */
+#define JOB_MAX_KG      32               /* known-good sets: scan's CLI_MAX_KNOWN_GOOD */
 #define JOB_MAX_MEMORY  (1024ull * 1024) /* memory_mb: a TiB */
 #define JOB_MAX_SECONDS (30u * 24 * 3600)
 #define JOB_MAX_FILES   (1u << 20)
 
 static const char *const job_keys[] = { "version",       "case",     "evidence",  "snapshot",
 					"region",        "baseline", "output",    "read_mode",
-					"changed_since", "rules",    "artifacts", "limits" };
+					"changed_since", "rules",    "artifacts", "limits",
+					"known_good" };
 
 static int
 is_safe_char(int c)
@@ -241,8 +243,10 @@ copy_defaults(struct job *out, const struct job *d, struct dt_err *err)
 	    dup_into(&out->baseline, d->baseline, err) < 0 ||
 	    dup_into(&out->output, d->output, err) < 0 ||
 	    dup_list(&out->rules, &out->nrules, d->rules, d->nrules, err) < 0 ||
-	    dup_list(&out->artifacts, &out->nartifacts, d->artifacts, d->nartifacts, err) < 0)
+	    dup_list(&out->artifacts, &out->nartifacts, d->artifacts, d->nartifacts, err) < 0 ||
+	    dup_list(&out->known_good, &out->nknown_good, d->known_good, d->nknown_good, err) < 0)
 		return -1;
+	out->known_good_own = d->known_good != NULL;
 	/* d->read_mode is applied by check_job(), to snapshot jobs only. */
 	out->limits = d->limits;
 	return 0;
@@ -306,7 +310,7 @@ parse_event(json_t *root, struct job *out, struct dt_err *err)
 static int
 parse_v1(json_t *root, struct job *out, struct dt_err *err)
 {
-	json_t *ver = json_object_get(root, "version"), *rm;
+	json_t *ver = json_object_get(root, "version"), *rm, *kg;
 	const char *key, *s;
 	json_t *val;
 	size_t i;
@@ -410,6 +414,22 @@ parse_v1(json_t *root, struct job *out, struct dt_err *err)
 	    get_list(root, "artifacts", &out->artifacts, &out->nartifacts, err) < 0 ||
 	    get_limits(root, &out->limits, err) < 0)
 		return -1;
+	/* The job's own list, even [], replaces the worker's: then it is the job's to admit. */
+	kg = json_object_get(root, "known_good");
+	if (get_list(root, "known_good", &out->known_good, &out->nknown_good, err) < 0)
+		return -1;
+	if (kg != NULL && !json_is_null(kg))
+		out->known_good_own = 0;
+	if (out->nknown_good > JOB_MAX_KG)
+		return dt_fail(err, DT_EFORMAT, "job: 'known_good' has more than %d entries",
+			       JOB_MAX_KG);
+	/* A set is fetched from S3 or read from a path: no other scheme means anything. */
+	for (i = 0; i < out->nknown_good; i++)
+		if (strstr(out->known_good[i], "://") != NULL &&
+		    strncmp(out->known_good[i], "s3://", 5) != 0)
+			return dt_fail(err, DT_EFORMAT,
+				       "job: 'known_good' '%.80s': only s3:// or a local path",
+				       out->known_good[i]);
 	return 0;
 }
 
@@ -528,6 +548,9 @@ job_to_json(const struct job *j)
 	if (j->artifacts)
 		bad |= json_object_set_new(o, "artifacts", list_json(j->artifacts, j->nartifacts)) <
 		       0;
+	if (j->known_good)
+		bad |= json_object_set_new(o, "known_good",
+					   list_json(j->known_good, j->nknown_good)) < 0;
 	if (j->limits.memory_bytes)
 		bad |= json_object_set_new(l, "memory_mb",
 					   json_integer((json_int_t)(j->limits.memory_bytes /
@@ -643,6 +666,13 @@ job_admit(const struct job *j, const char *root, int shared, int allow_local, st
 			       "job: %s from a shared queue name local files: the worker scans "
 			       "with its own (--allow-local-evidence)",
 			       j->nrules > 0 ? "rules" : "artifacts");
+	for (size_t i = 0; !j->known_good_own && i < j->nknown_good; i++)
+		if (strncmp(j->known_good[i], "s3://", 5) != 0)
+			return dt_fail(err, DT_EUSAGE,
+				       "job: known_good '%.200s' is a local path, from a shared "
+				       "queue: the worker takes only s3:// from it, or its own "
+				       "(--allow-local-evidence)",
+				       j->known_good[i]);
 	return 0;
 }
 
@@ -660,5 +690,6 @@ job_free(struct job *j)
 	free(j->changed_since);
 	buf_free_strings(j->rules, j->nrules);
 	buf_free_strings(j->artifacts, j->nartifacts);
+	buf_free_strings(j->known_good, j->nknown_good);
 	memset(j, 0, sizeof(*j));
 }

@@ -5,6 +5,7 @@
  *    "region": "us-east-1", "baseline": "s3://bucket/baselines/ami-0abc.dtree",
  *    "output": "s3://bucket/results", "read_mode": "direct",
  *    "changed_since": "snap-...", "rules": ["..."], "artifacts": ["..."],
+ *    "known_good": ["s3://bucket/sets/debian.kg"],
  *    "limits": {"memory_mb": 4096, "cpu_seconds": 3600, "wall_seconds": 7200,
  *               "open_files": 1024}}
  * "evidence" is ebs://snap-ID or a local image or device path; "snapshot" may stand for
@@ -50,6 +51,9 @@ struct job {
 	size_t nrules;
 	char **artifacts; /* owned; NULL: the worker's */
 	size_t nartifacts;
+	char **known_good; /* owned: known-good sets, s3:// or paths; NULL: the worker's */
+	size_t nknown_good;
+	int known_good_own; /* known_good is the defaults' (the worker's own), not the job's */
 	struct job_limits limits;
 };
 
@@ -67,7 +71,8 @@ char *job_result_name(const struct job *j);
  * take names). shared: j came from a queue others may write (queue_shared()): then an output
  * needs a root to confine it, and local-path evidence (a device, an image) needs allow_local
  * (the operator's --allow-local-evidence), and so do a local baseline (s3:// is taken) and
- * any rules or artifacts (the worker's own are used); ebs:// evidence, direct or attach, is
+ * any rules or artifacts (the worker's own are used), and a known-good set the job names
+ * itself (s3:// is taken, and so are the worker's own); ebs:// evidence, direct or attach, is
  * always allowed. Checked before anything of the job is read or written; a refusal is DT_EUSAGE
  * with the reason (a permanent failure of the job).
  */

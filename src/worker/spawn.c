@@ -114,6 +114,10 @@ worker_spawn(struct worker *w, struct slot *s, const char *evidence, struct dt_e
 		bad |= add_arg(argv, &n, "--artifacts");
 		bad |= add_arg(argv, &n, s->job.artifacts[i]);
 	}
+	for (size_t i = 0; i < s->nknown_good; i++) {
+		bad |= add_arg(argv, &n, "--known-good");
+		bad |= add_arg(argv, &n, s->known_good[i]);
+	}
 	/* Reads proportional to the delta (job.c allows it for ebs:// evidence only). */
 	if (s->job.changed_since) {
 		bad |= add_arg(argv, &n, "--changed-since");
@@ -130,7 +134,7 @@ worker_spawn(struct worker *w, struct slot *s, const char *evidence, struct dt_e
 		free(argv);
 		free(events);
 		free(extract);
-		return dt_fail(err, DT_EUSAGE, "job: too many rules or artifacts");
+		return dt_fail(err, DT_EUSAGE, "job: too many rules, artifacts or known-good sets");
 	}
 	fflush(NULL);
 	pid = fork();

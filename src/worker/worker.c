@@ -548,6 +548,7 @@ slot_clear(struct worker *w, struct slot *s)
 	store_close(s->out);
 	free(s->prefix);
 	free(s->baseline);
+	buf_free_strings(s->known_good, s->nknown_good);
 	queue_msg_free(s->msg);
 	memset(s, 0, sizeof(*s));
 }
@@ -592,57 +593,97 @@ ack_if_complete(struct worker *w, struct slot *s, const char *why, struct dt_err
 	return 1;
 }
 
-/* A baseline fetched into the worker's own cache: a .dtree, private. */
+/* A baseline or a known-good set fetched into the worker's own cache: private. */
 static const struct outfile_opts baseline_out = { .kind = OUTFILE_DTREE, .mode = 0600 };
+static const struct outfile_opts knowngood_out = { .kind = OUTFILE_KNOWNGOOD, .mode = 0600 };
 
-/* The baseline as a local file: a path as it is, s3:// fetched once into the cache. */
+/*
+ * url (s3://BUCKET/KEY) as a local file in the cache, named by its URL's digest and ext,
+ * fetched once: *out new. what names it in messages ("baseline", "known_good").
+ */
 static int
-get_baseline(struct worker *w, struct slot *s, struct dt_err *err)
+fetch_s3(struct worker *w, struct slot *s, const char *what, const char *url, const char *ext,
+	 const struct outfile_opts *oo, char **out, struct dt_err *err)
 {
-	const char *b = s->job.baseline;
 	char hex[65], *path = NULL;
 	struct store *st = NULL;
 	const char *slash;
 	struct stat sb;
 	int r;
 
-	if (b == NULL) {
-		if (worker_find_baseline(&s->job, &w->o->attach, s->out, w->cache, &s->baseline,
-					 err) < 0)
-			return -1;
-		return 0;
-	}
-	if (strncmp(b, "s3://", 5) != 0) {
-		if (stat(b, &sb) < 0)
-			return dt_fail_errno(err, DT_EUSAGE, "baseline '%s'", b);
-		s->baseline = strdup(b);
-		return s->baseline ? 0 : dt_fail(err, DT_ENOMEM, "worker: out of memory");
-	}
-	slash = strchr(b + 5, '/');
+	slash = strchr(url + 5, '/');
 	if (slash == NULL || slash[1] == '\0')
-		return dt_fail(err, DT_EUSAGE, "baseline '%s': no key after the bucket", b);
-	sha256_mem(b, strlen(b), hex);
-	if (asprintf(&path, "%s/%s.dtree", w->cache, hex) < 0)
+		return dt_fail(err, DT_EUSAGE, "%s '%s': no key after the bucket", what, url);
+	sha256_mem(url, strlen(url), hex);
+	if (asprintf(&path, "%s/%s.%s", w->cache, hex, ext) < 0)
 		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
 	if (stat(path, &sb) == 0) {
-		s->baseline = path;
+		*out = path;
 		return 0;
 	}
-	char *bucket = strndup(b, (size_t)(slash - b));
+	char *bucket = strndup(url, (size_t)(slash - url));
 	struct store_options so = { 0 };
 	so.creds = w->creds;
 	so.pool = w->pool;
 	r = bucket ? store_open(bucket, &so, &st, err) : dt_fail(err, DT_ENOMEM, "out of memory");
 	if (r == 0)
-		r = store_get_file(st, slash + 1, path, &baseline_out, err);
+		r = store_get_file(st, slash + 1, path, oo, err);
 	store_close(st);
 	free(bucket);
 	if (r < 0) {
 		free(path);
 		return -1;
 	}
-	wlog(w, "info", s, "baseline", "fetched %s", b);
-	s->baseline = path;
+	wlog(w, "info", s, what, "fetched %s", url);
+	*out = path;
+	return 0;
+}
+
+/* A local file the job names, as it is (it must be there). */
+static int
+local_file(const char *what, const char *path, char **out, struct dt_err *err)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) < 0)
+		return dt_fail_errno(err, DT_EUSAGE, "%s '%s'", what, path);
+	*out = strdup(path);
+	return *out ? 0 : dt_fail(err, DT_ENOMEM, "worker: out of memory");
+}
+
+/* The baseline as a local file: a path as it is, s3:// fetched once into the cache. */
+static int
+get_baseline(struct worker *w, struct slot *s, struct dt_err *err)
+{
+	const char *b = s->job.baseline;
+
+	if (b == NULL)
+		return worker_find_baseline(&s->job, &w->o->attach, s->out, w->cache, &s->baseline,
+					    err);
+	if (strncmp(b, "s3://", 5) != 0)
+		return local_file("baseline", b, &s->baseline, err);
+	return fetch_s3(w, s, "baseline", b, "dtree", &baseline_out, &s->baseline, err);
+}
+
+/* The job's known-good sets as local files, the same way (each checked when scan loads it). */
+static int
+get_known_good(struct worker *w, struct slot *s, struct dt_err *err)
+{
+	const struct job *j = &s->job;
+
+	if (j->nknown_good == 0)
+		return 0;
+	s->known_good = calloc(j->nknown_good, sizeof(*s->known_good));
+	if (s->known_good == NULL)
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	for (; s->nknown_good < j->nknown_good; s->nknown_good++) {
+		const char *k = j->known_good[s->nknown_good];
+		char **out = &s->known_good[s->nknown_good];
+		if ((strncmp(k, "s3://", 5) == 0
+			     ? fetch_s3(w, s, "known_good", k, "kg", &knowngood_out, out, err)
+			     : local_file("known_good", k, out, err)) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -691,6 +732,7 @@ start_job(struct worker *w, struct slot *s)
 		goto out;
 	/* Anything under the prefix without COMPLETE is a killed run's: never mix with it. */
 	if (r < 0 || store_delete_prefix(s->out, sub, &err) < 0 || get_baseline(w, s, &err) < 0 ||
+	    get_known_good(w, s, &err) < 0 ||
 	    asprintf(&s->dir, "%s/job-%u-%s", w->work, (unsigned)(s - w->slots), s->msg->id) < 0) {
 		job_failed(w, s, 0, err.code ? err.msg : "worker: out of memory");
 		goto out;

@@ -27,6 +27,8 @@ struct slot {
 	char *prefix;       /* owned: "<case>/<name>" */
 	char *dir;          /* owned: this job's scratch folder */
 	char *baseline;     /* owned: the local .dtree */
+	char **known_good;  /* owned: the local known-good sets, nknown_good of them */
+	size_t nknown_good;
 	struct attach *att; /* owned: attach mode's volume, closed after the child */
 	char started[64];   /* RFC 3339 */
 	double t0;          /* monotonic: the claim */

