@@ -237,26 +237,26 @@ enum {
 		{ "no-rules", no_argument, NULL, 'R' },                                         \
 		{ "no-artifacts", no_argument, NULL, 'A' },                                     \
 		{ "known-good", required_argument, NULL, CLI_OPT_JOB_KNOWN_GOOD },              \
-		{ "no-known-good", no_argument, NULL, CLI_OPT_JOB_NO_KNOWN_GOOD },                  \
+		{ "no-known-good", no_argument, NULL, CLI_OPT_JOB_NO_KNOWN_GOOD },              \
 		{ "memory-mb", required_argument, NULL, CLI_OPT_MEMORY_MB },                    \
 		{ "cpu-seconds", required_argument, NULL, CLI_OPT_CPU_SECONDS },                \
 		{ "wall-seconds", required_argument, NULL, CLI_OPT_WALL_SECONDS },              \
 	{                                                                                       \
 		"open-files", required_argument, NULL, CLI_OPT_OPEN_FILES                       \
 	}
-#define CLI_JOB_HELP                                                                          \
-	"  -c, --case ID         the case the results go under (A-Z a-z 0-9 . _ -)\n"         \
-	"  -b, --baseline GOLD   the gold .dtree: a local path or s3://BUCKET/KEY\n"          \
-	"  -o, --output DEST     results: a folder or s3://BUCKET[/PREFIX]\n"                 \
-	"      --region REGION   the snapshot's region (ebs://)\n"                            \
-	"      --read-mode MODE  direct (EBS direct APIs) or attach (a volume), for ebs://\n" \
-	"  -r, --rules PATH      YARA rules (repeatable); --no-rules for none\n"              \
-	"  -a, --artifacts PATH  ForensicArtifacts YAML (repeatable); --no-artifacts\n"       \
+#define CLI_JOB_HELP                                                                           \
+	"  -c, --case ID         the case the results go under (A-Z a-z 0-9 . _ -)\n"          \
+	"  -b, --baseline GOLD   the gold .dtree: a local path or s3://BUCKET/KEY\n"           \
+	"  -o, --output DEST     results: a folder or s3://BUCKET[/PREFIX]\n"                  \
+	"      --region REGION   the snapshot's region (ebs://)\n"                             \
+	"      --read-mode MODE  direct (EBS direct APIs) or attach (a volume), for ebs://\n"  \
+	"  -r, --rules PATH      YARA rules (repeatable); --no-rules for none\n"               \
+	"  -a, --artifacts PATH  ForensicArtifacts YAML (repeatable); --no-artifacts\n"        \
 	"      --known-good SET  a known-good set for provenance: a path or s3://BUCKET/KEY\n" \
 	"                        (repeatable); --no-known-good for none\n"                     \
-	"      --memory-mb N     the scan's address-space limit (RLIMIT_AS)\n"                \
-	"      --cpu-seconds N   the scan's CPU-time limit (RLIMIT_CPU)\n"                    \
-	"      --wall-seconds N  the scan is killed after N seconds\n"                        \
+	"      --memory-mb N     the scan's address-space limit (RLIMIT_AS)\n"                 \
+	"      --cpu-seconds N   the scan's CPU-time limit (RLIMIT_CPU)\n"                     \
+	"      --wall-seconds N  the scan is killed after N seconds\n"                         \
 	"      --open-files N    the scan's open-file limit (RLIMIT_NOFILE)\n"
 void cli_job_opts_init(struct cli_job_opts *o);
 /* Handle one of CLI_JOB_OPTIONS; 1 if c was one of them, -1 on a bad value, 0 if not. */

@@ -327,8 +327,9 @@ admit_kg(const char *json, const struct job *d, const char *word)
 
 TEST(t_job_admit_takes_known_good_from_s3_or_the_worker)
 {
-#define KG_JOB(kg) \
-	"{\"version\":1,\"evidence\":\"ebs://snap-0123456789abcdef0\",\"output\":\"s3://res/c\"" kg "}"
+#define KG_JOB(kg)                                                                            \
+	"{\"version\":1,\"evidence\":\"ebs://snap-0123456789abcdef0\",\"output\":\"s3://res/" \
+	"c\"" kg "}"
 	char *own[] = { "/srv/debian.kg" };
 	struct job d = { 0 };
 	struct dt_err err = { 0 };
