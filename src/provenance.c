@@ -5,6 +5,8 @@
  *   /var/lib/dpkg/status          RFC 822 stanzas (read through the deb_packages parser)
  *   /var/lib/dpkg/info/P.list     every path package P installed, absolute, one a line
  *   /var/lib/dpkg/info/P.md5sums  "MD5  path" with the path relative to / (conffiles absent)
+ *   status's Conffiles field      " /etc/path MD5[ obsolete]" a line: the conffile's digest
+ *                                 as the package shipped it (dpkg keeps a local edit)
  * P is "name" or "name:arch" (Multi-Arch: same). On a merged-/usr system a package may
  * list /bin/ls while the walk finds the file at /usr/bin/ls (/bin is a link): both names
  * are tried.
@@ -37,6 +39,7 @@ static const char *const reason_names[PROV_NREASONS] = {
 	[PROV_KNOWN_GOOD] = "known_good",
 	[PROV_PACKAGE_MISMATCH] = "package_mismatch",
 	[PROV_DATABASE_EDITED] = "package_database_edited",
+	[PROV_CONFFILE_MODIFIED] = "conffile_modified",
 	[PROV_NOT_VERIFIABLE] = "not_verifiable",
 	[PROV_NOT_PACKAGED] = "not_packaged",
 };
@@ -77,6 +80,7 @@ struct prov {
 	json_t *owner;     /* { path: pkg index } */
 	json_t *versions;  /* { name or name:arch: version } of the incident */
 	json_t *gold_vers; /* the same, of the gold (NULL: no rows) */
+	json_t *conff;     /* { "/etc/x": "MD5" or "" (none recorded) }: status's Conffiles */
 	size_t nchanged;   /* packages whose version changed */
 	const struct kg *const *sets;
 	const char *const *names;
@@ -115,6 +119,66 @@ add_version(json_t *map, const json_t *cols)
 		json_object_set_new(map, key, json_string(v));
 }
 
+/* Bytes of [s, end) before the first space (or end). */
+static size_t
+token(const char *s, const char *end)
+{
+	const char *sp = memchr(s, ' ', (size_t)(end - s));
+
+	return (size_t)((sp ? sp : end) - s);
+}
+
+/* One " /etc/path MD5[ obsolete]" line of Conffiles, [s, le) past its leading space. */
+static int
+add_conffile(struct prov *p, const char *s, const char *le, struct dt_err *err)
+{
+	size_t pl = token(s, le), ml;
+	const char *md5 = s + pl + (s + pl < le), *rest;
+	int obsolete, digest;
+
+	ml = token(md5, le);
+	rest = md5 + ml;
+	obsolete = (size_t)(le - rest) >= 9 && memcmp(rest, " obsolete", 9) == 0;
+	/* "newconffile" (not yet installed) and the like: a conffile, no digest. */
+	digest = ml == 32;
+	for (size_t i = 0; digest && i < 32; i++)
+		digest = (md5[i] >= '0' && md5[i] <= '9') || (md5[i] >= 'a' && md5[i] <= 'f');
+	if (pl < 2 || memchr(s, '\0', (size_t)(le - s)) ||
+	    (obsolete && json_object_getn(p->conff, s, pl) != NULL))
+		return 0;
+	if (json_object_setn_new_nocheck(p->conff, s, pl, json_stringn(md5, digest ? 32 : 0)) < 0)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * The Conffiles fields of status (data, len) into p->conff. A path listed twice keeps the
+ * entry that is not "obsolete" (the package that ships it now).
+ */
+static int
+read_conffiles(struct prov *p, const char *s, size_t len, struct dt_err *err)
+{
+	const char *end = s + len;
+	int in = 0;
+
+	p->conff = json_object();
+	if (p->conff == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end;
+		size_t n = (size_t)(le - s);
+
+		if (n >= 10 && memcmp(s, "Conffiles:", 10) == 0)
+			in = 1;
+		else if (n == 0 || s[0] != ' ')
+			in = 0;
+		else if (in && n > 2 && s[1] == '/' && add_conffile(p, s + 1, le, err) < 0)
+			return -1;
+		s = le + 1;
+	}
+	return 0;
+}
+
 static int
 read_versions(struct prov *p, struct dt_err *err)
 {
@@ -142,6 +206,11 @@ read_versions(struct prov *p, struct dt_err *err)
 		in.len = len;
 		in.ctx = &ctx;
 		(void)dp->fn(&in, rows, &perr);
+	}
+	if (read_conffiles(p, (const char *)data, data ? len : 0, err) < 0) {
+		json_decref(rows);
+		free(data);
+		return -1;
 	}
 	json_array_foreach(rows, i, r) add_version(p->versions, r);
 	json_decref(rows);
@@ -362,6 +431,7 @@ prov_free(struct prov *p)
 	json_decref(p->owner);
 	json_decref(p->versions);
 	json_decref(p->gold_vers);
+	json_decref(p->conff);
 	free(p->buf);
 	free(p);
 }
@@ -389,6 +459,7 @@ struct finding {
 	const struct kg_entry *kg;
 	size_t kg_set;
 	int by_gold, by_kg;
+	int conffile;     /* status's Conffiles lists it */
 	const char *note; /* why nothing could be checked */
 };
 
@@ -530,6 +601,56 @@ database_file(struct prov *p, const char *path, size_t len, struct pkg **k)
 	return 0;
 }
 
+/* c's content MD5 in hex; -1 when it cannot be read, f then not_verifiable and says why. */
+static int
+content_md5(struct prov *p, const struct diff_change *c, char hex[33], struct finding *f)
+{
+	if ((c->flags & DIFF_F_CONTENT_UNREAD) || (c->e->flags & HTREE_F_READERR) ||
+	    md5_of(p, c->e, hex, &f->note) < 0) {
+		f->reason = PROV_NOT_VERIFIABLE;
+		if (f->note == NULL)
+			f->note = "the content could not be read";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A packaged regular file that its md5sums does not list: a conffile, whose digest as the
+ * package shipped it is in status's Conffiles. dpkg keeps an administrator's edit of a
+ * conffile across upgrades, so a conffile that differs from it is no package's doing.
+ */
+static void
+explain_conffile(struct prov *p, const struct diff_change *c, struct finding *f)
+{
+	json_t *conf = p->conff ? json_object_getn(p->conff, f->listed, f->listed_len) : NULL;
+	const char *want = json_string_value(conf);
+	char hex[33];
+
+	f->conffile = conf != NULL;
+	if (f->by_kg) {
+		f->reason = PROV_PACKAGE_VERIFIED;
+		f->trust = PROV_CORROBORATED;
+		return;
+	}
+	f->reason = PROV_NOT_VERIFIABLE;
+	if (conf == NULL || want == NULL || *want == '\0') {
+		f->note = conf ? "a conffile whose shipped digest dpkg does not record"
+			       : "the package records no digest for it";
+		return;
+	}
+	if (content_md5(p, c, hex, f) < 0)
+		return;
+	if (strcmp(hex, want) != 0) {
+		f->reason = PROV_CONFFILE_MODIFIED;
+		f->note = "a conffile that is not the version its package shipped (status "
+			  "Conffiles): edited on the host, and dpkg keeps such edits";
+		return;
+	}
+	f->reason = PROV_PACKAGE_VERIFIED;
+	f->trust = PROV_SELF_REPORTED;
+}
+
 static void
 explain_packaged(struct prov *p, const struct diff_change *c, struct finding *f)
 {
@@ -567,22 +688,11 @@ explain_packaged(struct prov *p, const struct diff_change *c, struct finding *f)
 	char hex[33];
 
 	if (want == NULL) {
-		if (f->by_kg) {
-			f->reason = PROV_PACKAGE_VERIFIED;
-			f->trust = PROV_CORROBORATED;
-			return;
-		}
-		f->reason = PROV_NOT_VERIFIABLE;
-		f->note = "the package records no digest for it (a conffile?)";
+		explain_conffile(p, c, f);
 		return;
 	}
-	if ((c->flags & DIFF_F_CONTENT_UNREAD) || (e->flags & HTREE_F_READERR) ||
-	    md5_of(p, e, hex, &f->note) < 0) {
-		f->reason = PROV_NOT_VERIFIABLE;
-		if (f->note == NULL)
-			f->note = "the content could not be read";
+	if (content_md5(p, c, hex, f) < 0)
 		return;
-	}
 	if (strcmp(hex, json_string_value(want)) != 0) {
 		f->reason = PROV_PACKAGE_MISMATCH;
 		return;
@@ -707,6 +817,8 @@ prov_explain(struct prov *p, const struct diff_change *c, json_t *ev, struct dt_
 		}
 		json_object_set_new(o, "known_good", k);
 	}
+	if (f.conffile)
+		json_object_set_new(o, "conffile", json_true());
 	if (f.note)
 		json_object_set_new(o, "note", json_string(f.note));
 	if (f.reason == PROV_PACKAGE_VERIFIED)

@@ -4,7 +4,8 @@
  * A host drifts from its gold for innocent reasons, package upgrades above all. For each
  * change, provenance looks for an explanation:
  *   package_verified  a file of a package (the incident's own dpkg database: info/PKG.list),
- *                     whose content matches the digest that package records (PKG.md5sums)
+ *                     whose content matches the digest that package records (PKG.md5sums;
+ *                     for a conffile, status's Conffiles: the version the package shipped)
  *   package_listed    a folder or symbolic link that a package lists (no digest to check)
  *   package_database  dpkg's and apt's own records (status, info/PKG.*, dpkg.log) when
  *                     some package changed version between the gold and the incident
@@ -14,6 +15,8 @@
  * and when there is none, says why:
  *   package_mismatch  a packaged file that does not match its package's digest, or is missing
  *   package_database_edited  a package's info file edited while its version did not change
+ *   conffile_modified a conffile that is not the version its package shipped: edited on the
+ *                     host (dpkg keeps such edits across upgrades), so no package explains it
  *   not_verifiable    a packaged file whose change nothing can check (metadata, no digest)
  *   not_packaged      nothing knows the file
  * Trust: the incident's database can be rewritten by whoever had root, so what rests on it
@@ -47,6 +50,7 @@ enum prov_reason {
 	PROV_KNOWN_GOOD,
 	PROV_PACKAGE_MISMATCH, /* the first unexplained reason */
 	PROV_DATABASE_EDITED,
+	PROV_CONFFILE_MODIFIED,
 	PROV_NOT_VERIFIABLE,
 	PROV_NOT_PACKAGED,
 	PROV_NREASONS
