@@ -276,24 +276,33 @@ struct prov;
 #define CLI_MAX_KNOWN_GOOD 32
 struct cli_prov_opts {
 	const char *paths[CLI_MAX_KNOWN_GOOD]; /* borrowed from argv */
+	const char *names[CLI_MAX_KNOWN_GOOD]; /* borrowed: the sets' names in events */
 	size_t n;
 	int off;         /* --no-provenance */
 	int unexplained; /* --unexplained: file events that provenance explains are left out */
 	struct kg *sets[CLI_MAX_KNOWN_GOOD]; /* owned: loaded by cli_prov_load() */
 };
-enum { CLI_OPT_KNOWN_GOOD = 0x280, CLI_OPT_NO_PROVENANCE, CLI_OPT_UNEXPLAINED };
-#define CLI_PROV_OPTIONS                                                          \
-	{ "known-good", required_argument, NULL, CLI_OPT_KNOWN_GOOD },            \
-		{ "no-provenance", no_argument, NULL, CLI_OPT_NO_PROVENANCE },    \
-	{                                                                         \
-		"unexplained", no_argument, NULL, CLI_OPT_UNEXPLAINED             \
+enum {
+	CLI_OPT_KNOWN_GOOD = 0x280,
+	CLI_OPT_NO_PROVENANCE,
+	CLI_OPT_UNEXPLAINED,
+	CLI_OPT_KNOWN_GOOD_NAME,
+};
+#define CLI_PROV_OPTIONS                                                                 \
+	{ "known-good", required_argument, NULL, CLI_OPT_KNOWN_GOOD },                   \
+		{ "no-provenance", no_argument, NULL, CLI_OPT_NO_PROVENANCE },           \
+		{ "known-good-name", required_argument, NULL, CLI_OPT_KNOWN_GOOD_NAME }, \
+	{                                                                                \
+		"unexplained", no_argument, NULL, CLI_OPT_UNEXPLAINED                    \
 	}
 #define CLI_PROV_HELP                                                                           \
-	"      --known-good FILE a known-good set ('deltair known-good build') or a hashdeep\n"  \
-	"                        list (repeatable): files found there are known_good, and\n"     \
-	"                        corroborate what the image's own package database says\n"       \
-	"      --no-provenance   do not explain changes (no dpkg lookups, no MD5 reads)\n"       \
-	"      --unexplained     leave out the file events that provenance explains (the\n"      \
+	"      --known-good FILE a known-good set ('deltair known-good build') or a hashdeep\n" \
+	"                        list (repeatable): files found there are known_good, and\n"    \
+	"                        corroborate what the image's own package database says\n"      \
+	"      --known-good-name NAME  the name events give the set of the --known-good just\n" \
+	"                        before (default its path; the worker gives s3:// URLs)\n"      \
+	"      --no-provenance   do not explain changes (no dpkg lookups, no MD5 reads)\n"      \
+	"      --unexplained     leave out the file events that provenance explains (the\n"     \
 	"                        summary still counts them)\n"
 /* Handle one of CLI_PROV_OPTIONS; 1 if c was one of them, -1 on a bad value, 0 if not. */
 int cli_prov_opt(const char *cmd, struct cli_prov_opts *o, int c, const char *arg);

@@ -160,7 +160,15 @@ cli_prov_opt(const char *cmd, struct cli_prov_opts *o, int c, const char *arg)
 			cli_usage(cmd, "too many --known-good (at most %d)", CLI_MAX_KNOWN_GOOD);
 			return -1;
 		}
+		o->names[o->n] = arg;
 		o->paths[o->n++] = arg;
+		return 1;
+	case CLI_OPT_KNOWN_GOOD_NAME:
+		if (o->n == 0 || o->names[o->n - 1] != o->paths[o->n - 1]) {
+			cli_usage(cmd, "--known-good-name names the --known-good just before it");
+			return -1;
+		}
+		o->names[o->n - 1] = arg;
 		return 1;
 	case CLI_OPT_NO_PROVENANCE: o->off = 1; return 1;
 	case CLI_OPT_UNEXPLAINED: o->unexplained = 1; return 1;
@@ -191,7 +199,7 @@ cli_prov_open(const char *cmd, const struct cli_prov_opts *o, struct source *s,
 	*out = NULL;
 	if (o->off)
 		return 0;
-	if (prov_open(s, gold, cur, (const struct kg *const *)o->sets, o->paths, o->n, out, &err) <
+	if (prov_open(s, gold, cur, (const struct kg *const *)o->sets, o->names, o->n, out, &err) <
 	    0)
 		return cli_fail(cmd, &err);
 	/* No package database and no set: nothing to explain with, so no provenance at all

@@ -8,13 +8,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "banned.h"
 
-#define WORKER_MAX_ARGS (16 + 4 * 256)
+#define WORKER_MAX_ARGS (16 + 4 * 256 + 4 * 32) /* rules, artifacts; known-good sets */
 
 static void
 set_limit(int resource, rlim_t v)
@@ -117,6 +118,11 @@ worker_spawn(struct worker *w, struct slot *s, const char *evidence, struct dt_e
 	for (size_t i = 0; i < s->nknown_good; i++) {
 		bad |= add_arg(argv, &n, "--known-good");
 		bad |= add_arg(argv, &n, s->known_good[i]);
+		/* Events name a fetched set by its URL, not the cache's file. */
+		if (strcmp(s->known_good[i], s->job.known_good[i]) != 0) {
+			bad |= add_arg(argv, &n, "--known-good-name");
+			bad |= add_arg(argv, &n, s->job.known_good[i]);
+		}
 	}
 	/* Reads proportional to the delta (job.c allows it for ebs:// evidence only). */
 	if (s->job.changed_since) {

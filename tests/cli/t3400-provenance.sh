@@ -217,6 +217,19 @@ expect_rc 0 "worker on a shared spool"
 grep -q "job: known_good '$PWD/debian.kg' is a local path, from a shared queue" "shared/failed/$j.reason" ||
 	fail "a local set from a shared queue: $(cat "shared/failed/$j.reason" 2>&1; find shared -type f)"
 
+# --known-good-name: what events and the summary call the set given just before.
+dt scan --no-progress --no-rules --no-artifacts -b gold.dtree --known-good debian.kg \
+	--known-good-name s3://sets/debian.kg incident.img
+expect_rc 1 "scan --known-good-name"
+got=$(jq -c 'select(.path == "/usr/bin/diffstat") | .provenance.known_good.set' out)
+[ "$got" = '"s3://sets/debian.kg"' ] || fail "--known-good-name: diffstat's set is $got"
+got=$(jq -c 'select(.event == "summary") | [.provenance.known_good[].path]' out)
+[ "$got" = '["s3://sets/debian.kg"]' ] || fail "--known-good-name: the summary says $got"
+dt scan --no-progress -b gold.dtree --known-good-name x incident.img
+expect_rc 2 "--known-good-name without --known-good"
+grep -q -- "--known-good-name names the --known-good just before it" err ||
+	fail "--known-good-name alone: $(cat err)"
+
 # --no-provenance: no provenance anywhere, and it does not go with --known-good.
 dt scan --no-progress --no-rules --no-artifacts --no-provenance -b gold.dtree incident.img
 [ "$(grep -c provenance out)" = 0 ] || fail "--no-provenance still explains"

@@ -286,8 +286,11 @@ grep -q '"stage":"known_good","msg":"fetched s3://results/sets/tools.kg"' err ||
 echo 'import sys
 sys.stdout.buffer.write(c.get_object(Bucket=B, Key="enc/IR-11/incident.img/events.jsonl.gz")["Body"].read())' |
 	boto > ir11.jsonl.gz || die "botocore cannot fetch IR-11's events"
-got=$(zcat ir11.jsonl.gz | jq -c 'select(.event == "file" and .path == "/bin/implant") | .provenance | [.reason, .trust]')
-[ "$got" = '["known_good","corroborated"]' ] || fail "IR-11 with an s3:// set: the implant is $got"
+got=$(zcat ir11.jsonl.gz | jq -c 'select(.event == "file" and .path == "/bin/implant") | .provenance | [.reason, .trust, .known_good.set]')
+[ "$got" = '["known_good","corroborated","s3://results/sets/tools.kg"]' ] ||
+	fail "IR-11 with an s3:// set: the implant is $got"
+got=$(zcat ir11.jsonl.gz | jq -c 'select(.event == "summary") | [.provenance.known_good[].path]')
+[ "$got" = '["s3://results/sets/tools.kg"]' ] || fail "IR-11's summary names the sets $got"
 got=$(echo '
 keys = [o["Key"] for o in c.list_objects_v2(Bucket=B, Prefix="enc/IR-11/")["Contents"]]
 print(len(keys), set((h.get("ServerSideEncryption"), h.get("SSEKMSKeyId"))
