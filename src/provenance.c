@@ -661,9 +661,12 @@ explain_packaged(struct prov *p, const struct diff_change *c, struct finding *f)
 	size_t set = 0;
 
 	if (c->cls == DIFF_DELETED) {
-		/* dpkg --verify says "missing": the package says it is there. */
-		f->reason = PROV_PACKAGE_MISMATCH;
-		f->note = "the package lists it, but it is gone";
+		/* dpkg --verify says "missing": the package says it is there. A conffile is the
+		 * administrator's to delete (dpkg keeps it deleted), so not a mismatch. */
+		f->conffile = p->conff && json_object_getn(p->conff, f->listed, f->listed_len);
+		f->reason = f->conffile ? PROV_CONFFILE_MODIFIED : PROV_PACKAGE_MISMATCH;
+		f->note = f->conffile ? "a conffile deleted on the host, and dpkg keeps it deleted"
+				      : "the package lists it, but it is gone";
 		return;
 	}
 	if (c->cls == DIFF_METADATA || e == NULL) {

