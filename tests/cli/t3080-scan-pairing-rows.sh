@@ -1,8 +1,10 @@
 #!/bin/bash
 # t3080: scan pairs filesystems by the one rule every stage asks (htree_fs_pair): a GPT gold
 # (its filesystem is p1) against the same ext4 read raw (p0), and through dir:, with one user
-# appended to /etc/passwd, gives one 'appended' file event and exactly one 'users' row added
-# (the new user), none removed. Oracle: the passwd lines the test wrote.
+# appended to /etc/passwd, gives one 'appended' file event, exactly one 'users' row added
+# (the new user), none removed, and exactly one 'user_groups' row added (its primary group: the
+# unchanged /etc/group re-parsed because /etc/passwd changed, which pairs p1 with p0 too).
+# Oracle: the passwd lines the test wrote.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs sgdisk jq
 
@@ -19,7 +21,7 @@ grep -q 'p1' out || die "the GPT baseline has no filesystem p1: $(cat out)"
 cp p1.img incident.img
 t_loop incident.img
 t_mount "$LOOP" m
-printf 'intruder:x:0:0::/root:/bin/bash\n' >> m/etc/passwd
+printf 'intruder:x:1001:0::/root:/bin/bash\n' >> m/etc/passwd
 
 check_scan()
 {
@@ -30,6 +32,10 @@ check_scan()
 	n=$(jq -c 'select(.event == "row" and .table == "users") | [.action, .columns.username]' out)
 	[ "$n" = '["added","intruder"]' ] ||
 		fail "$what: users rows are $(printf '%s' "$n" | tr '\n' ' '), want one added row for intruder"
+	n=$(jq -c 'select(.event == "row" and .table == "user_groups") |
+		[.action, .columns.uid, .columns.gid]' out)
+	[ "$n" = '["added","1001","0"]' ] ||
+		fail "$what: user_groups rows are $(printf '%s' "$n" | tr '\n' ' '), want one added row (1001, 0)"
 }
 
 dt scan --no-progress --no-rules --no-artifacts -b gold.dtree "dir:$PWD/m"
