@@ -526,6 +526,22 @@ parsers_nss_release(struct parsers_nss *it)
 	memset(it, 0, sizeof(*it));
 }
 
+int
+parsers_nss_each(const unsigned char *data, size_t len, parsers_nss_fn fn, void *arg,
+		 struct dt_err *err)
+{
+	struct parsers_nss it;
+	char *line;
+	int ret = 0;
+
+	if (parsers_nss_init(&it, data, len, err) < 0)
+		return -1;
+	while (ret == 0 && (line = parsers_nss_next(&it, 0)) != NULL)
+		ret = fn(line, arg, err) < 0 ? -1 : 0;
+	parsers_nss_release(&it);
+	return ret;
+}
+
 uint32_t
 parsers_strtou32(const char *s, char **endp)
 {
@@ -793,77 +809,60 @@ parser_ctx_release(struct parser_ctx *ctx)
 	memset(ctx, 0, sizeof(*ctx));
 }
 
+/* parser_ctx_init's growing array: the context and the capacity of the array being filled. */
+struct ctx_fill {
+	struct parser_ctx *ctx;
+	size_t cap;
+};
+
 static int
-ctx_users(struct parser_ctx *ctx, const unsigned char *data, size_t len, struct dt_err *err)
+ctx_user(char *line, void *arg, struct dt_err *err)
 {
-	struct parsers_nss it;
+	struct ctx_fill *f = arg;
+	struct parser_ctx *ctx = f->ctx;
 	struct parsers_pw pw;
-	size_t cap = 0;
-	char *line;
-	int ret = -1;
+	struct parser_user *u;
 
-	if (parsers_nss_init(&it, data, len, err) < 0)
+	if (!parsers_pw_parse(line, &pw))
+		return 0;
+	if (BUF_GROW(ctx->users, ctx->nusers + 1, f->cap, err) < 0)
 		return -1;
-	while ((line = parsers_nss_next(&it, 0)) != NULL) {
-		struct parser_user *u;
-
-		if (!parsers_pw_parse(line, &pw))
-			continue;
-		if (BUF_GROW(ctx->users, ctx->nusers + 1, cap, err) < 0)
-			goto out;
-		u = &ctx->users[ctx->nusers];
-		u->name = strdup(pw.name);
-		u->home = strdup(pw.dir ? pw.dir : "");
-		u->uid = pw.uid;
-		u->gid = pw.gid;
-		ctx->nusers++;
-		if (u->name == NULL || u->home == NULL) {
-			dt_fail(err, DT_ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	parsers_nss_release(&it);
-	return ret;
+	u = &ctx->users[ctx->nusers++];
+	u->name = strdup(pw.name);
+	u->home = strdup(pw.dir ? pw.dir : "");
+	u->uid = pw.uid;
+	u->gid = pw.gid;
+	if (u->name == NULL || u->home == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	return 0;
 }
 
 static int
-ctx_groups(struct parser_ctx *ctx, const unsigned char *data, size_t len, struct dt_err *err)
+ctx_group(char *line, void *arg, struct dt_err *err)
 {
-	struct parsers_nss it;
+	struct ctx_fill *f = arg;
+	struct parser_ctx *ctx = f->ctx;
 	struct parsers_gr gr;
-	size_t cap = 0;
-	char *line;
-	int ret = -1;
 
-	if (parsers_nss_init(&it, data, len, err) < 0)
+	if (!parsers_gr_parse(line, &gr))
+		return 0;
+	if (BUF_GROW(ctx->groups, ctx->ngroups + 1, f->cap, err) < 0)
 		return -1;
-	while ((line = parsers_nss_next(&it, 0)) != NULL) {
-		if (!parsers_gr_parse(line, &gr))
-			continue;
-		if (BUF_GROW(ctx->groups, ctx->ngroups + 1, cap, err) < 0)
-			goto out;
-		ctx->groups[ctx->ngroups].name = strdup(gr.name);
-		ctx->groups[ctx->ngroups].gid = gr.gid;
-		if (ctx->groups[ctx->ngroups++].name == NULL) {
-			dt_fail(err, DT_ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	parsers_nss_release(&it);
-	return ret;
+	ctx->groups[ctx->ngroups].gid = gr.gid;
+	if ((ctx->groups[ctx->ngroups++].name = strdup(gr.name)) == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	return 0;
 }
 
 int
 parser_ctx_init(struct parser_ctx *ctx, const unsigned char *passwd, size_t passwd_len,
 		const unsigned char *group, size_t group_len, struct dt_err *err)
 {
+	struct ctx_fill users = { ctx, 0 }, groups = { ctx, 0 };
+
 	memset(ctx, 0, sizeof(*ctx));
-	if ((passwd != NULL && ctx_users(ctx, passwd, passwd_len, err) < 0) ||
-	    (group != NULL && ctx_groups(ctx, group, group_len, err) < 0)) {
+	if ((passwd != NULL && parsers_nss_each(passwd, passwd_len, ctx_user, &users, err) < 0) ||
+	    (group != NULL && parsers_nss_each(group, group_len, ctx_group, &groups, err) < 0)) {
 		parser_ctx_release(ctx);
 		return -1;
 	}

@@ -47,6 +47,16 @@ in_path(const struct parser_input *in)
 	return in->path ? in->path : "";
 }
 
+/*
+ * Where a passwd, group or shadow parser appends: the rows, where this file's rows start,
+ * and the ids seen (groups: the first entry of each gid only).
+ */
+struct table {
+	json_t *rows;
+	size_t base;
+	struct parsers_idset seen;
+};
+
 /* Append row (stolen) after fill succeeded; on a failed fill the row is dropped. */
 static int
 emit(json_t *rows, size_t base, json_t *row, int filled, struct dt_err *err)
@@ -56,6 +66,20 @@ emit(json_t *rows, size_t base, json_t *row, int filled, struct dt_err *err)
 		return -1;
 	}
 	return parsers_rows_add(rows, base, row, err);
+}
+
+/* The rows of fn's table from each line of in (passwd, group or shadow). */
+static int
+nss_table(const struct parser_input *in, json_t *rows, parsers_nss_fn fn, struct dt_err *err)
+{
+	struct table t = { rows, json_array_size(rows), { 0 } };
+	int ret;
+
+	if (parsers_input_check(in, err) < 0)
+		return -1;
+	ret = parsers_nss_each(in->data, in->len, fn, &t, err);
+	parsers_idset_release(&t.seen);
+	return ret;
 }
 
 /* users (osquery/tables/system/linux/users.cpp: genUser) */
@@ -78,30 +102,24 @@ user_row(json_t *row, const struct parsers_pw *pw, struct dt_err *err)
 	return 0;
 }
 
+static int
+users_line(char *line, void *arg, struct dt_err *err)
+{
+	struct table *t = arg;
+	struct parsers_pw pw;
+	json_t *row;
+
+	if (!parsers_pw_parse(line, &pw))
+		return 0;
+	if ((row = parsers_row_new(c_users, err)) == NULL)
+		return -1;
+	return emit(t->rows, t->base, row, user_row(row, &pw, err), err);
+}
+
 int
 parse_users(const struct parser_input *in, json_t *rows, struct dt_err *err)
 {
-	size_t base = json_array_size(rows);
-	struct parsers_nss it;
-	struct parsers_pw pw;
-	char *line;
-	int ret = -1;
-
-	if (parsers_input_check(in, err) < 0 || parsers_nss_init(&it, in->data, in->len, err) < 0)
-		return -1;
-	while ((line = parsers_nss_next(&it, 0)) != NULL) {
-		json_t *row;
-
-		if (!parsers_pw_parse(line, &pw))
-			continue;
-		if ((row = parsers_row_new(c_users, err)) == NULL ||
-		    emit(rows, base, row, user_row(row, &pw, err), err) < 0)
-			goto out;
-	}
-	ret = 0;
-out:
-	parsers_nss_release(&it);
-	return ret;
+	return nss_table(in, rows, users_line, err);
 }
 
 /* groups (linux/groups.cpp): the first entry of each gid only. */
@@ -116,36 +134,27 @@ group_row(json_t *row, const struct parsers_gr *gr, struct dt_err *err)
 	return 0;
 }
 
+static int
+groups_line(char *line, void *arg, struct dt_err *err)
+{
+	struct table *t = arg;
+	struct parsers_gr gr;
+	json_t *row;
+	int fresh;
+
+	if (!parsers_gr_parse(line, &gr))
+		return 0;
+	if ((fresh = parsers_idset_add(&t->seen, gr.gid, err)) <= 0)
+		return fresh;
+	if ((row = parsers_row_new(c_groups, err)) == NULL)
+		return -1;
+	return emit(t->rows, t->base, row, group_row(row, &gr, err), err);
+}
+
 int
 parse_groups(const struct parser_input *in, json_t *rows, struct dt_err *err)
 {
-	size_t base = json_array_size(rows);
-	struct parsers_idset seen = { 0 };
-	struct parsers_nss it;
-	struct parsers_gr gr;
-	char *line;
-	int ret = -1, fresh;
-
-	if (parsers_input_check(in, err) < 0 || parsers_nss_init(&it, in->data, in->len, err) < 0)
-		return -1;
-	while ((line = parsers_nss_next(&it, 0)) != NULL) {
-		json_t *row;
-
-		if (!parsers_gr_parse(line, &gr))
-			continue;
-		if ((fresh = parsers_idset_add(&seen, gr.gid, err)) < 0)
-			goto out;
-		if (!fresh)
-			continue;
-		if ((row = parsers_row_new(c_groups, err)) == NULL ||
-		    emit(rows, base, row, group_row(row, &gr, err), err) < 0)
-			goto out;
-	}
-	ret = 0;
-out:
-	parsers_idset_release(&seen);
-	parsers_nss_release(&it);
-	return ret;
+	return nss_table(in, rows, groups_line, err);
 }
 
 /*
@@ -307,30 +316,24 @@ shadow_row(json_t *row, const struct parsers_sp *sp, struct dt_err *err)
 	return 0;
 }
 
+static int
+shadow_line(char *line, void *arg, struct dt_err *err)
+{
+	struct table *t = arg;
+	struct parsers_sp sp;
+	json_t *row;
+
+	if (!parsers_sp_parse(line, &sp))
+		return 0;
+	if ((row = parsers_row_new(c_shadow, err)) == NULL)
+		return -1;
+	return emit(t->rows, t->base, row, shadow_row(row, &sp, err), err);
+}
+
 int
 parse_shadow(const struct parser_input *in, json_t *rows, struct dt_err *err)
 {
-	size_t base = json_array_size(rows);
-	struct parsers_nss it;
-	struct parsers_sp sp;
-	char *line;
-	int ret = -1;
-
-	if (parsers_input_check(in, err) < 0 || parsers_nss_init(&it, in->data, in->len, err) < 0)
-		return -1;
-	while ((line = parsers_nss_next(&it, 0)) != NULL) {
-		json_t *row;
-
-		if (!parsers_sp_parse(line, &sp))
-			continue;
-		if ((row = parsers_row_new(c_shadow, err)) == NULL ||
-		    emit(rows, base, row, shadow_row(row, &sp, err), err) < 0)
-			goto out;
-	}
-	ret = 0;
-out:
-	parsers_nss_release(&it);
-	return ret;
+	return nss_table(in, rows, shadow_line, err);
 }
 
 /*

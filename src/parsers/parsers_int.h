@@ -117,6 +117,14 @@ int parsers_nss_init(struct parsers_nss *it, const unsigned char *data, size_t l
  */
 char *parsers_nss_next(struct parsers_nss *it, int raw);
 void parsers_nss_release(struct parsers_nss *it);
+/*
+ * fn(line, arg, err) for each line of data as parsers_nss_next(raw = 0) gives it (the line
+ * is in a copy fn may cut up, gone when parsers_nss_each returns). Stops at the first fn < 0:
+ * -1 then, else 0.
+ */
+typedef int (*parsers_nss_fn)(char *line, void *arg, struct dt_err *err);
+int parsers_nss_each(const unsigned char *data, size_t len, parsers_nss_fn fn, void *arg,
+		     struct dt_err *err);
 
 /* One passwd entry as glibc's fgetpwent_r parses it; NULL where glibc leaves NULL. */
 struct parsers_pw {
