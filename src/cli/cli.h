@@ -306,6 +306,9 @@ enum {
 	"                        summary still counts them)\n"
 /* Handle one of CLI_PROV_OPTIONS; 1 if c was one of them, -1 on a bad value, 0 if not. */
 int cli_prov_opt(const char *cmd, struct cli_prov_opts *o, int c, const char *arg);
+/* diff's and scan's shared options: cli_source_opt's, then cli_prov_opt's (same returns). */
+int cli_delta_opt(const char *cmd, struct cli_source_opts *so, struct cli_prov_opts *po, int c,
+		  const char *arg);
 /* Load the --known-good sets: 0, or an exit status after saying why. */
 int cli_prov_load(const char *cmd, struct cli_prov_opts *o);
 /*

@@ -81,6 +81,18 @@ on_change(void *ctx, const struct diff_change *c, struct dt_err *err)
 	return sink_emit(&r->sink, ev, err);
 }
 
+/* What could not be read when the evidence's tree was made is still unknown now. */
+static void
+tree_read_errors(struct run *r, const struct htree *cur)
+{
+	for (size_t i = 0; i < htree_count(cur); i++) {
+		const struct htree_entry *e = htree_get(cur, i);
+		if (e->type == HTREE_REG && (e->flags & HTREE_F_READERR))
+			on_error(r, htree_fs(cur, e->fs)->name, e->path, e->path_len,
+				 "content was unreadable when the tree was made; content unknown");
+	}
+}
+
 int
 cmd_diff(int argc, char **argv)
 {
@@ -115,9 +127,7 @@ cmd_diff(int argc, char **argv)
 	cli_source_opts_init(&so);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":b:o:h", opts, NULL)) != -1) {
-		int x = cli_source_opt("diff", &so, c, optarg);
-		if (x == 0)
-			x = cli_prov_opt("diff", &po, c, optarg);
+		int x = cli_delta_opt("diff", &so, &po, c, optarg);
 		if (x < 0)
 			return EXIT_USAGE;
 		if (x > 0)
@@ -169,14 +179,7 @@ cmd_diff(int argc, char **argv)
 			rc = cli_fail("diff", &r.err);
 			goto out;
 		}
-		/* What could not be read when that tree was made is still unknown now. */
-		for (size_t i = 0; i < htree_count(cur); i++) {
-			const struct htree_entry *e = htree_get(cur, i);
-			if (e->type == HTREE_REG && (e->flags & HTREE_F_READERR))
-				on_error(&r, htree_fs(cur, e->fs)->name, e->path, e->path_len,
-					 "content was unreadable when the tree was made; content "
-					 "unknown");
-		}
+		tree_read_errors(&r, cur);
 	} else {
 		r.trusted = so.trust_metadata;
 		rc = cli_walk("diff", cur_path, &so, gold, on_error, &r, &cur, &ws, &src);

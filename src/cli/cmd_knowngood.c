@@ -177,6 +177,15 @@ cli_prov_opt(const char *cmd, struct cli_prov_opts *o, int c, const char *arg)
 }
 
 int
+cli_delta_opt(const char *cmd, struct cli_source_opts *so, struct cli_prov_opts *po, int c,
+	      const char *arg)
+{
+	int x = cli_source_opt(cmd, so, c, arg);
+
+	return x == 0 ? cli_prov_opt(cmd, po, c, arg) : x;
+}
+
+int
 cli_prov_load(const char *cmd, struct cli_prov_opts *o)
 {
 	struct dt_err err = { 0 };

@@ -253,43 +253,219 @@ summary(const struct diff_stats *ds, const struct scan_stats *st, const struct w
 	return s;
 }
 
+static const struct option opts[] = { { "baseline", required_argument, NULL, 'b' },
+				      { "rules", required_argument, NULL, 'r' },
+				      { "artifacts", required_argument, NULL, 'a' },
+				      { "no-rules", no_argument, NULL, 'R' },
+				      { "no-artifacts", no_argument, NULL, 'A' },
+				      { "no-rows", no_argument, NULL, 'W' },
+				      { "extract", required_argument, NULL, 'x' },
+				      { "max-size", required_argument, NULL, 's' },
+				      { "timeout", required_argument, NULL, 't' },
+				      { "format", required_argument, NULL, 'f' },
+				      { "output", required_argument, NULL, 'o' },
+				      { "force", no_argument, NULL, 'F' },
+				      { "no-decompose", no_argument, NULL, 'D' },
+				      { "extract-members", no_argument, NULL, 1007 },
+				      { "decomp-depth", required_argument, NULL, 1001 },
+				      { "decomp-members", required_argument, NULL, 1002 },
+				      { "decomp-max-bytes", required_argument, NULL, 1003 },
+				      { "decomp-run-bytes", required_argument, NULL, 1004 },
+				      { "decomp-ratio", required_argument, NULL, 1005 },
+				      { "decomp-timeout", required_argument, NULL, 1006 },
+				      { "help", no_argument, NULL, 'h' },
+				      CLI_SOURCE_OPTIONS,
+				      CLI_DELTA_OPTIONS,
+				      CLI_PROV_OPTIONS,
+				      { NULL, 0, NULL, 0 } };
+
+/* --decomp-depth and the other limits of decomposition (options 1001 to 1006). */
+static int
+decomp_opt(int c, const char *arg, struct decomp_limits *dl)
+{
+	long long v = cli_number(arg);
+
+	if (v < 1 || (c == 1001 && v > 64) || (c == 1006 && v > 86400))
+		return cli_usage("scan", "--%s needs a %s, not '%s'",
+				 c == 1001   ? "decomp-depth (1-64)"
+				 : c == 1002 ? "decomp-members"
+				 : c == 1003 ? "decomp-max-bytes"
+				 : c == 1004 ? "decomp-run-bytes"
+				 : c == 1005 ? "decomp-ratio"
+					     : "decomp-timeout (1-86400)",
+				 c == 1003 || c == 1004 ? "byte count"
+				 : c == 1006            ? "number of seconds"
+							: "number",
+				 arg);
+	if (c == 1001)
+		dl->max_depth = (unsigned)v;
+	else if (c == 1002)
+		dl->max_members = (uint64_t)v;
+	else if (c == 1003)
+		dl->max_file_bytes = (uint64_t)v;
+	else if (c == 1004)
+		dl->max_run_bytes = (uint64_t)v;
+	else if (c == 1005)
+		dl->max_ratio = (uint64_t)v;
+	else
+		dl->timeout = (int)v;
+	return 0;
+}
+
+/* One more --rules or --artifacts PATH (at most MAX_PATHS). */
+static int
+add_path(const char **paths, size_t *n, const char *opt, const char *arg)
+{
+	if (*n == MAX_PATHS)
+		return cli_usage("scan", "too many --%s", opt);
+	paths[(*n)++] = arg;
+	return 0;
+}
+
+/* --max-size (s) and --timeout (t) of the YARA scans. */
+static int
+yara_opt(int c, const char *arg, struct yarascan_opts *o)
+{
+	long long v = cli_number(arg);
+
+	if (c == 's') {
+		if (v < 1)
+			return cli_usage("scan", "--max-size needs a byte count, not '%s'", arg);
+		o->max_size = (uint64_t)v;
+	} else {
+		if (v < 1 || v > 86400)
+			return cli_usage("scan", "--timeout needs seconds (1-86400), not '%s'",
+					 arg);
+		o->timeout = (int)v;
+	}
+	return 0;
+}
+
+/* --format: jsonl, timesketch or bodyfile. */
+static int
+format_opt(const char *arg, enum fmt *fmt)
+{
+	if (strcmp(arg, "jsonl") == 0)
+		*fmt = FMT_JSONL;
+	else if (strcmp(arg, "timesketch") == 0)
+		*fmt = FMT_TIMESKETCH;
+	else if (strcmp(arg, "bodyfile") == 0)
+		*fmt = FMT_BODYFILE;
+	else
+		return cli_usage("scan", "unknown format '%s'", arg);
+	return 0;
+}
+
+/* The summary (stolen): the last event, or for a timeline, which has no place for it, stderr. */
+static int
+put_summary(struct run *r, json_t *s, struct dt_err *err)
+{
+	char *txt;
+
+	if (r->fmt == FMT_JSONL)
+		return sink_emit(&r->sink, s, err);
+	txt = json_dumps(s, JSON_COMPACT);
+	if (txt)
+		fprintf(stderr, "%s\n", txt);
+	free(txt);
+	json_decref(s);
+	return 0;
+}
+
+/* What cmd_scan's options set; so, po, dl, cfg, fmt and force are the caller's. */
+struct scan_args {
+	const char *base, *out, *rules[MAX_PATHS], *arts[MAX_PATHS];
+	size_t nrules_paths, narts;
+	int no_rules, no_arts, no_rows, no_decomp;
+	char def_rules[4096];
+	struct cli_source_opts *so;
+	struct cli_prov_opts *po;
+	struct decomp_limits *dl;
+	struct scan_config *cfg;
+	enum fmt *fmt;
+	int *force;
+};
+
+/* Read and check scan's options: -1 to go on, else the exit status (usage, or 0 after --help). */
+static int
+parse_args(int argc, char **argv, struct scan_args *a)
+{
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":b:r:a:x:f:o:h", opts, NULL)) != -1) {
+		int x = cli_delta_opt("scan", a->so, a->po, c, optarg);
+		if (x < 0)
+			return EXIT_USAGE;
+		if (x > 0)
+			continue;
+		switch (c) {
+		case 'b': a->base = optarg; break;
+		case 'r':
+			if (add_path(a->rules, &a->nrules_paths, "rules", optarg) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'a':
+			if (add_path(a->arts, &a->narts, "artifacts", optarg) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'R': a->no_rules = 1; break;
+		case 'A': a->no_arts = 1; break;
+		case 'W': a->no_rows = 1; break;
+		case 'D': a->no_decomp = 1; break;
+		case 1007: a->cfg->extract_members = 1; break;
+		case 1001:
+		case 1002:
+		case 1003:
+		case 1004:
+		case 1005:
+		case 1006:
+			if (decomp_opt(c, optarg, a->dl) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'x': a->cfg->extract_dir = optarg; break;
+		case 's':
+		case 't':
+			if (yara_opt(c, optarg, &a->cfg->yara) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'f':
+			if (format_opt(optarg, a->fmt) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'o': a->out = optarg; break;
+		case 'F': *a->force = 1; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: return cli_bad_option("scan", argv, c);
+		}
+	}
+	if (a->base == NULL)
+		return cli_usage("scan", "--baseline GOLD.dtree is required");
+	if (a->cfg->extract_members && (a->cfg->extract_dir == NULL || a->no_decomp))
+		return cli_usage("scan", "--extract-members needs --extract DIR, without "
+					 "--no-decompose");
+	if (argc - optind != 1)
+		return cli_usage("scan", "expected one IMAGE");
+	if (!a->no_rules && a->nrules_paths == 0) {
+		if (cli_data_path("rules", a->def_rules, sizeof(a->def_rules)) < 0)
+			return cli_usage("scan",
+					 "no installed rules/ found; give --rules or --no-rules");
+		a->rules[a->nrules_paths++] = a->def_rules;
+	}
+	return -1;
+}
+
 int
 cmd_scan(int argc, char **argv)
 {
-	static const struct option opts[] = { { "baseline", required_argument, NULL, 'b' },
-					      { "rules", required_argument, NULL, 'r' },
-					      { "artifacts", required_argument, NULL, 'a' },
-					      { "no-rules", no_argument, NULL, 'R' },
-					      { "no-artifacts", no_argument, NULL, 'A' },
-					      { "no-rows", no_argument, NULL, 'W' },
-					      { "extract", required_argument, NULL, 'x' },
-					      { "max-size", required_argument, NULL, 's' },
-					      { "timeout", required_argument, NULL, 't' },
-					      { "format", required_argument, NULL, 'f' },
-					      { "output", required_argument, NULL, 'o' },
-					      { "force", no_argument, NULL, 'F' },
-					      { "no-decompose", no_argument, NULL, 'D' },
-					      { "extract-members", no_argument, NULL, 1007 },
-					      { "decomp-depth", required_argument, NULL, 1001 },
-					      { "decomp-members", required_argument, NULL, 1002 },
-					      { "decomp-max-bytes", required_argument, NULL, 1003 },
-					      { "decomp-run-bytes", required_argument, NULL, 1004 },
-					      { "decomp-ratio", required_argument, NULL, 1005 },
-					      { "decomp-timeout", required_argument, NULL, 1006 },
-					      { "help", no_argument, NULL, 'h' },
-					      CLI_SOURCE_OPTIONS,
-					      CLI_DELTA_OPTIONS,
-					      CLI_PROV_OPTIONS,
-					      { NULL, 0, NULL, 0 } };
 	struct cli_source_opts so;
 	struct cli_prov_opts po;
 	struct prov *prov = NULL;
-	const char *base = NULL, *out = "-", *rules[MAX_PATHS], *arts[MAX_PATHS];
-	size_t nrules_paths = 0, narts = 0, nrules = 0;
-	int no_rules = 0, no_arts = 0, no_rows = 0, no_decomp = 0, c, rc = EXIT_BUG;
+	struct scan_args args = { .out = "-" };
+	size_t nrules = 0;
+	int c, rc = EXIT_BUG;
 	struct decomp_limits dl;
 	struct decomp *dc = NULL;
-	char def_rules[4096];
 	struct scan_config cfg;
 	struct yarascan *y = NULL;
 	struct artifacts *a = NULL;
@@ -304,7 +480,6 @@ cmd_scan(int argc, char **argv)
 	struct run r;
 	struct dt_err err = { 0 };
 	double t0 = mono_now();
-	long long v;
 	uint64_t read_errors;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -316,144 +491,51 @@ cmd_scan(int argc, char **argv)
 	memset(&st, 0, sizeof(st));
 	memset(&po, 0, sizeof(po));
 	cli_source_opts_init(&so);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":b:r:a:x:f:o:h", opts, NULL)) != -1) {
-		int x = cli_source_opt("scan", &so, c, optarg);
-		if (x == 0)
-			x = cli_prov_opt("scan", &po, c, optarg);
-		if (x < 0)
-			return EXIT_USAGE;
-		if (x > 0)
-			continue;
-		switch (c) {
-		case 'b': base = optarg; break;
-		case 'r':
-			if (nrules_paths == MAX_PATHS)
-				return cli_usage("scan", "too many --rules");
-			rules[nrules_paths++] = optarg;
-			break;
-		case 'a':
-			if (narts == MAX_PATHS)
-				return cli_usage("scan", "too many --artifacts");
-			arts[narts++] = optarg;
-			break;
-		case 'R': no_rules = 1; break;
-		case 'A': no_arts = 1; break;
-		case 'W': no_rows = 1; break;
-		case 'D': no_decomp = 1; break;
-		case 1007: cfg.extract_members = 1; break;
-		case 1001:
-		case 1002:
-		case 1003:
-		case 1004:
-		case 1005:
-		case 1006:
-			v = cli_number(optarg);
-			if (v < 1 || (c == 1001 && v > 64) || (c == 1006 && v > 86400))
-				return cli_usage("scan", "--%s needs a %s, not '%s'",
-						 c == 1001   ? "decomp-depth (1-64)"
-						 : c == 1002 ? "decomp-members"
-						 : c == 1003 ? "decomp-max-bytes"
-						 : c == 1004 ? "decomp-run-bytes"
-						 : c == 1005 ? "decomp-ratio"
-							     : "decomp-timeout (1-86400)",
-						 c == 1003 || c == 1004 ? "byte count"
-						 : c == 1006            ? "number of seconds"
-									: "number",
-						 optarg);
-			if (c == 1001)
-				dl.max_depth = (unsigned)v;
-			else if (c == 1002)
-				dl.max_members = (uint64_t)v;
-			else if (c == 1003)
-				dl.max_file_bytes = (uint64_t)v;
-			else if (c == 1004)
-				dl.max_run_bytes = (uint64_t)v;
-			else if (c == 1005)
-				dl.max_ratio = (uint64_t)v;
-			else
-				dl.timeout = (int)v;
-			break;
-		case 'x': cfg.extract_dir = optarg; break;
-		case 's':
-			v = cli_number(optarg);
-			if (v < 1)
-				return cli_usage("scan", "--max-size needs a byte count, not '%s'",
-						 optarg);
-			cfg.yara.max_size = (uint64_t)v;
-			break;
-		case 't':
-			v = cli_number(optarg);
-			if (v < 1 || v > 86400)
-				return cli_usage("scan",
-						 "--timeout needs seconds (1-86400), not '%s'",
-						 optarg);
-			cfg.yara.timeout = (int)v;
-			break;
-		case 'f':
-			if (strcmp(optarg, "jsonl") == 0)
-				r.fmt = FMT_JSONL;
-			else if (strcmp(optarg, "timesketch") == 0)
-				r.fmt = FMT_TIMESKETCH;
-			else if (strcmp(optarg, "bodyfile") == 0)
-				r.fmt = FMT_BODYFILE;
-			else
-				return cli_usage("scan", "unknown format '%s'", optarg);
-			break;
-		case 'o': out = optarg; break;
-		case 'F': oo.force = 1; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		default: return cli_bad_option("scan", argv, c);
-		}
-	}
-	if (base == NULL)
-		return cli_usage("scan", "--baseline GOLD.dtree is required");
-	if (cfg.extract_members && (cfg.extract_dir == NULL || no_decomp))
-		return cli_usage("scan", "--extract-members needs --extract DIR, without "
-					 "--no-decompose");
-	if (argc - optind != 1)
-		return cli_usage("scan", "expected one IMAGE");
-	if (!no_rules && nrules_paths == 0) {
-		if (cli_data_path("rules", def_rules, sizeof(def_rules)) < 0)
-			return cli_usage("scan",
-					 "no installed rules/ found; give --rules or --no-rules");
-		rules[nrules_paths++] = def_rules;
-	}
+	args.so = &so;
+	args.po = &po;
+	args.dl = &dl;
+	args.cfg = &cfg;
+	args.fmt = &r.fmt;
+	args.force = &oo.force;
+	if ((c = parse_args(argc, argv, &args)) >= 0)
+		return c;
 	/* Everything that can be wrong with the outputs and inputs is found before the long
 	 * work. */
 	oo.kind = r.fmt == FMT_BODYFILE ? OUTFILE_BODYFILE : OUTFILE_JSONL;
-	inputs[0] = base;
+	inputs[0] = args.base;
 	inputs[1] = argv[optind];
 	oo.inputs = inputs;
 	oo.ninputs = 2;
 	cfg.extract = &oo;
-	if (outfile_check(out, &oo, &err) < 0)
+	if (outfile_check(args.out, &oo, &err) < 0)
 		return cli_fail("scan", &err);
 	if (cfg.extract_dir && scan_extract_check(cfg.extract_dir, &oo, &err) < 0)
 		return cli_fail("scan", &err);
 	if ((rc = cli_prov_load("scan", &po)) != 0)
 		goto out;
 	rc = EXIT_BUG;
-	if (!no_rules && yarascan_compile(rules, nrules_paths, &y, &nrules, &err) < 0) {
+	if (!args.no_rules &&
+	    yarascan_compile(args.rules, args.nrules_paths, &y, &nrules, &err) < 0) {
 		rc = cli_fail("scan", &err);
 		goto out;
 	}
-	if (!no_arts && (rc = cli_load_artifacts("scan", arts, narts, &a, NULL)) != 0)
+	if (!args.no_arts &&
+	    (rc = cli_load_artifacts("scan", args.arts, args.narts, &a, NULL)) != 0)
 		goto out;
-	if (htree_load(base, &gold, &err) < 0) {
+	if (htree_load(args.base, &gold, &err) < 0) {
 		rc = cli_fail("scan", &err);
 		goto out;
 	}
-	cfg.parse_rows = !no_rows;
+	cfg.parse_rows = !args.no_rows;
 	if (cfg.parse_rows && htree_rows(gold) == NULL) {
 		/* Made with --no-rows: every row of a changed file would look added. */
 		fprintf(stderr,
 			"deltair: scan: note: '%s' has no rows (baseline --no-rows): no row "
 			"events\n",
-			base);
+			args.base);
 		cfg.parse_rows = 0;
 	}
-	if (outfile_open(&of, out, &oo, &err) < 0) {
+	if (outfile_open(&of, args.out, &oo, &err) < 0) {
 		rc = cli_fail("scan", &err);
 		goto out;
 	}
@@ -472,7 +554,7 @@ cmd_scan(int argc, char **argv)
 	cfg.prov = prov;
 	cfg.rules = y;
 	cfg.artifacts = a;
-	if (!no_decomp && (dc = decomp_new(&dl, &err)) == NULL) {
+	if (!args.no_decomp && (dc = decomp_new(&dl, &err)) == NULL) {
 		rc = cli_fail("scan", &err);
 		goto out;
 	}
@@ -484,29 +566,20 @@ cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	{
-		json_t *s = summary(&ds, &st, &ws, gold, base, cur, nrules, y != NULL,
+		json_t *s = summary(&ds, &st, &ws, gold, args.base, cur, nrules, y != NULL,
 				    cfg.parse_rows, cfg.extract_dir != NULL, dc, r.errors,
 				    read_errors + st.yara_unreadable, mono_now() - t0);
 		cli_summary_snapshot(s, src);
 		cli_summary_reads(s, &so, &ws);
 		cli_summary_prov(s, prov);
-		if (r.fmt == FMT_JSONL) {
-			if (sink_emit(&r.sink, s, &err) < 0) {
-				rc = cli_fail("scan", &err);
-				goto out;
-			}
-		} else {
-			/* Timelines have no place for it: the summary goes to stderr. */
-			char *txt = json_dumps(s, JSON_COMPACT);
-			if (txt)
-				fprintf(stderr, "%s\n", txt);
-			free(txt);
-			json_decref(s);
+		if (put_summary(&r, s, &err) < 0) {
+			rc = cli_fail("scan", &err);
+			goto out;
 		}
 	}
 	if (r.sink.failed || outfile_commit(&of, &err) < 0) {
 		if (err.code == DT_OK)
-			dt_fail_errno(&err, DT_EIO, "cannot write '%s'", out);
+			dt_fail_errno(&err, DT_EIO, "cannot write '%s'", args.out);
 		rc = cli_fail("scan", &err);
 		goto out;
 	}
