@@ -331,6 +331,99 @@ detach_str(struct buf *b, struct dt_err *err)
 	return (char *)buf_detach(b, NULL);
 }
 
+/* What signing needs from p (credentials, region, service, lifetime), and out->amz_date. */
+static int
+check_params(const struct sigv4_params *p, int presign, struct sigv4_signed *out,
+	     struct dt_err *err)
+{
+	struct tm tm;
+
+	if (p->creds == NULL || p->creds->access_key_id == NULL || !*p->creds->access_key_id ||
+	    p->creds->secret_access_key == NULL || !*p->creds->secret_access_key)
+		return dt_fail(err, DT_EUSAGE, "cannot sign a request without credentials");
+	if (p->region == NULL || !*p->region || p->service == NULL || !*p->service)
+		return dt_fail(err, DT_EUSAGE, "cannot sign a request without region and service");
+	if (presign && (p->expires < 1 || p->expires > 604800))
+		return dt_fail(err, DT_EUSAGE, "presigned URL lifetime %ld s is not 1 to 604800",
+			       p->expires);
+	if (gmtime_r(&p->when, &tm) == NULL ||
+	    strftime(out->amz_date, sizeof(out->amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16)
+		return dt_fail(err, DT_EUSAGE, "cannot sign at time %lld", (long long)p->when);
+	return 0;
+}
+
+/* The SignedHeaders list of the sorted headers h: each name once, ';' between. */
+static int
+signed_headers(struct buf *sh, const struct canon_header *h, size_t nh, struct dt_err *err)
+{
+	for (size_t i = 0; i < nh; i++) {
+		if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0)
+			continue;
+		if ((sh->len && buf_addc(sh, ';', err) < 0) || buf_adds(sh, h[i].name, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The canonical headers of the sorted headers h: "name:value" lines, the values of a
+ * repeated name joined with ','.
+ */
+static int
+canonical_headers(struct buf *cr, const struct canon_header *h, size_t nh, struct dt_err *err)
+{
+	for (size_t i = 0; i < nh; i++) {
+		if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0) {
+			if (buf_printf(cr, err, ",%s", h[i].value) < 0)
+				return -1;
+			continue;
+		}
+		if ((i > 0 && buf_addc(cr, '\n', err) < 0) ||
+		    buf_printf(cr, err, "%s:%s", h[i].name, h[i].value) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The headers to sign (*hp, *nh; the caller frees them, also after a failure): the
+ * request's, then x-amz-date, the session token and the payload hash unless presigning.
+ */
+static int
+collect_headers(const struct sigv4_request *req, const struct sigv4_params *p, int presign,
+		const char *token, const char *payload, struct sigv4_signed *out,
+		struct canon_header **hp, size_t *nh, struct dt_err *err)
+{
+	struct canon_header *h;
+	int have_host = 0;
+
+	h = *hp = calloc(req->nheaders + 4, sizeof(*h));
+	if (h == NULL)
+		return dt_fail(err, DT_ENOMEM, "cannot allocate headers");
+	for (size_t i = 0; i < req->nheaders; i++) {
+		if (add_header(h, nh, req->headers[i].name, req->headers[i].value, err) < 0)
+			return -1;
+		have_host |= strcmp(h[*nh - 1].name, "host") == 0;
+	}
+	if (!have_host)
+		return dt_fail(err, DT_EUSAGE, "cannot sign a request without a host header");
+	if (!presign) {
+		if (add_header(h, nh, "x-amz-date", out->amz_date, err) < 0)
+			return -1;
+		if (token && !(p->flags & SIGV4_OMIT_TOKEN) &&
+		    add_header(h, nh, "x-amz-security-token", token, err) < 0)
+			return -1;
+		if (p->flags & (SIGV4_S3 | SIGV4_SIGN_BODY)) {
+			if (strlen(payload) >= sizeof(out->content_sha256))
+				return dt_fail(err, DT_EUSAGE, "payload hash too long");
+			memcpy(out->content_sha256, payload, strlen(payload) + 1);
+			if (add_header(h, nh, "x-amz-content-sha256", payload, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 sign(const struct sigv4_request *req, const struct sigv4_params *p, int presign,
      struct sigv4_signed *out, struct dt_err *err)
@@ -343,25 +436,15 @@ sign(const struct sigv4_request *req, const struct sigv4_params *p, int presign,
 	size_t nextra = 0;
 	char scope[256], cred[512], hash[65], expires[24], date8[9];
 	const char *payload, *token;
-	int have_host = 0, ret = -1;
-	struct tm tm;
+	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
 	buf_init(&cr, SIGV4_MAX_CANONICAL);
 	buf_init(&sh, SIGV4_MAX_CANONICAL);
 	buf_init(&sts, SIGV4_MAX_CANONICAL);
 	buf_init(&qs, SIGV4_MAX_CANONICAL);
-	if (p->creds == NULL || p->creds->access_key_id == NULL || !*p->creds->access_key_id ||
-	    p->creds->secret_access_key == NULL || !*p->creds->secret_access_key)
-		return dt_fail(err, DT_EUSAGE, "cannot sign a request without credentials");
-	if (p->region == NULL || !*p->region || p->service == NULL || !*p->service)
-		return dt_fail(err, DT_EUSAGE, "cannot sign a request without region and service");
-	if (presign && (p->expires < 1 || p->expires > 604800))
-		return dt_fail(err, DT_EUSAGE, "presigned URL lifetime %ld s is not 1 to 604800",
-			       p->expires);
-	if (gmtime_r(&p->when, &tm) == NULL ||
-	    strftime(out->amz_date, sizeof(out->amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16)
-		return dt_fail(err, DT_EUSAGE, "cannot sign at time %lld", (long long)p->when);
+	if (check_params(p, presign, out, err) < 0)
+		return -1;
 	token = p->creds->session_token && *p->creds->session_token ? p->creds->session_token
 								    : NULL;
 	if (snprintf(scope, sizeof(scope), "%.8s/%s/%s/aws4_request", out->amz_date, p->region,
@@ -378,43 +461,11 @@ sign(const struct sigv4_request *req, const struct sigv4_params *p, int presign,
 	}
 
 	/* Headers: the caller's, then what signing adds. */
-	h = calloc(req->nheaders + 4, sizeof(*h));
-	if (h == NULL) {
-		dt_fail(err, DT_ENOMEM, "cannot allocate headers");
+	if (collect_headers(req, p, presign, token, payload, out, &h, &nh, err) < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < req->nheaders; i++) {
-		if (add_header(h, &nh, req->headers[i].name, req->headers[i].value, err) < 0)
-			goto out;
-		have_host |= strcmp(h[nh - 1].name, "host") == 0;
-	}
-	if (!have_host) {
-		dt_fail(err, DT_EUSAGE, "cannot sign a request without a host header");
-		goto out;
-	}
-	if (!presign) {
-		if (add_header(h, &nh, "x-amz-date", out->amz_date, err) < 0)
-			goto out;
-		if (token && !(p->flags & SIGV4_OMIT_TOKEN) &&
-		    add_header(h, &nh, "x-amz-security-token", token, err) < 0)
-			goto out;
-		if (p->flags & (SIGV4_S3 | SIGV4_SIGN_BODY)) {
-			if (strlen(payload) >= sizeof(out->content_sha256)) {
-				dt_fail(err, DT_EUSAGE, "payload hash too long");
-				goto out;
-			}
-			memcpy(out->content_sha256, payload, strlen(payload) + 1);
-			if (add_header(h, &nh, "x-amz-content-sha256", payload, err) < 0)
-				goto out;
-		}
-	}
 	qsort(h, nh, sizeof(*h), cmp_header);
-	for (size_t i = 0; i < nh; i++) {
-		if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0)
-			continue;
-		if ((sh.len && buf_addc(&sh, ';', err) < 0) || buf_adds(&sh, h[i].name, err) < 0)
-			goto out;
-	}
+	if (signed_headers(&sh, h, nh, err) < 0)
+		goto out;
 
 	if (presign) {
 		snprintf(expires, sizeof(expires), "%ld", p->expires);
@@ -440,16 +491,8 @@ sign(const struct sigv4_request *req, const struct sigv4_params *p, int presign,
 			goto out;
 	if ((qs.len && buf_add(&cr, qs.data, qs.len, err) < 0) || buf_addc(&cr, '\n', err) < 0)
 		goto out;
-	for (size_t i = 0; i < nh; i++) {
-		if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0) {
-			if (buf_printf(&cr, err, ",%s", h[i].value) < 0)
-				goto out;
-			continue;
-		}
-		if ((i > 0 && buf_addc(&cr, '\n', err) < 0) ||
-		    buf_printf(&cr, err, "%s:%s", h[i].name, h[i].value) < 0)
-			goto out;
-	}
+	if (canonical_headers(&cr, h, nh, err) < 0)
+		goto out;
 	if (buf_printf(&cr, err, "\n\n%s\n%s", (const char *)sh.data, payload) < 0)
 		goto out;
 
