@@ -355,144 +355,155 @@ join_strings(const json_t *arr, char *out, size_t n, const char *sep)
 	}
 }
 
-json_t *
-events_timesketch(const json_t *ev, const struct htree_entry *e, struct htree_time file_mtime)
+/* The Timesketch events of a file event: one for each of its times. */
+static void
+ts_file(json_t *out, const json_t *ev, const struct htree_entry *e, const char *path)
+{
+	char msg[1200], list[400];
+	const char *change = json_string_value(json_object_get(ev, "change"));
+	const char *old = json_string_value(json_object_get(ev, "old_path"));
+	static const char *const descs[] = { "Content Modification Time", "Last Access Time",
+					     "Metadata Modification Time", "Creation Time" };
+	static const enum htree_time_kind kinds[] = { HTREE_MTIME, HTREE_ATIME, HTREE_CTIME,
+						      HTREE_CRTIME };
+	char et[64];
+
+	join_strings(json_object_get(ev, "flags"), list, sizeof(list), ",");
+	snprintf(msg, sizeof(msg), "%s %s %s:%s%s%s%s%s%s", change ? change : "",
+		 htree_type_name(e->type), json_string_value(json_object_get(ev, "fs")), path,
+		 old ? " (was " : "", old ? old : "", old ? ")" : "", list[0] ? " [" : "",
+		 list[0] ? list : "");
+	if (list[0])
+		strncat(msg, "]", sizeof(msg) - strlen(msg) - 1);
+	snprintf(et, sizeof(et), "file_%s", change ? change : "changed");
+	for (int k = 0; k < 4; k++) {
+		json_t *o, *tags;
+		struct htree_time t = htree_time_of(e, kinds[k]);
+		if (t.s == HTREE_NO_TIME)
+			continue;
+		o = ts_base(ev, "fs:stat", et, msg);
+		ts_time(o, t, descs[k]);
+		json_object_set(o, "change", json_object_get(ev, "change"));
+		json_object_set(o, "flags", json_object_get(ev, "flags"));
+		for (const char *const *f =
+			     (const char *const[]){ "old_path", "type", "size", "mode", "uid",
+						    "gid", "inode", "sha256", "sparse_sha256",
+						    "link_target", "artifacts", "provenance",
+						    NULL };
+		     *f; f++)
+			if (json_object_get(ev, *f))
+				json_object_set(o, *f, json_object_get(ev, *f));
+		if (json_object_get(json_object_get(ev, "gold"), "sha256"))
+			json_object_set(o, "baseline_sha256",
+					json_object_get(json_object_get(ev, "gold"), "sha256"));
+		tags = json_pack("[s,s]", "deltair", change ? change : "changed");
+		if (json_object_get(ev, "provenance"))
+			json_array_append_new(
+				tags,
+				json_string(json_is_true(json_object_get(
+						    json_object_get(ev, "provenance"), "explained"))
+						    ? "explained"
+						    : "unexplained"));
+		json_object_set_new(o, "tag", tags);
+		json_array_append_new(out, o);
+	}
+}
+
+/* The Timesketch event of a yara event, at the file's mtime. */
+static void
+ts_yara(json_t *out, const json_t *ev, struct htree_time file_mtime, const char *path)
+{
+	char msg[1200], list[400];
+	const char *rule = json_string_value(json_object_get(ev, "rule"));
+	json_t *o, *strs = json_array(), *s;
+	size_t i;
+
+	join_strings(json_object_get(ev, "tags"), list, sizeof(list), ",");
+	snprintf(msg, sizeof(msg), "YARA match %s%s%s%s in %s", rule ? rule : "",
+		 list[0] ? " [" : "", list, list[0] ? "]" : "", path);
+	o = ts_base(ev, "yara:match", "yara_match", msg);
+	ts_time(o, file_mtime, "Content Modification Time");
+	json_object_set(o, "rule", json_object_get(ev, "rule"));
+	json_object_set(o, "namespace", json_object_get(ev, "namespace"));
+	json_object_set(o, "rule_tags", json_object_get(ev, "tags"));
+	json_object_set(o, "meta", json_object_get(ev, "meta"));
+	if (json_object_get(ev, "sha256"))
+		json_object_set(o, "sha256", json_object_get(ev, "sha256"));
+	json_array_foreach(json_object_get(ev, "strings"), i, s)
+	{
+		char b[160];
+		snprintf(b, sizeof(b), "%s:0x%llx",
+			 json_string_value(json_object_get(s, "id")) ?: "",
+			 (unsigned long long)json_integer_value(json_object_get(s, "offset")));
+		json_array_append_new(strs, json_string(b));
+	}
+	json_object_set_new(o, "strings", strs);
+	json_object_set_new(o, "tag", json_pack("[s]", "yara"));
+	json_array_append_new(out, o);
+}
+
+/* The Timesketch event of a row event, at the file's mtime. */
+static void
+ts_row(json_t *out, const json_t *ev, struct htree_time file_mtime, const char *path)
 {
 	static const char *const reserved[] = { "message",   "datetime",
 						"timestamp", "timestamp_desc",
 						"data_type", "event_type",
 						"path",      "fs",
 						"tag",       NULL };
+	char msg[1200];
+	const char *table = json_string_value(json_object_get(ev, "table"));
+	const char *action = json_string_value(json_object_get(ev, "action"));
+	json_t *cols = json_object_get(ev, "columns"), *o, *v;
+	const char *k;
+	char dt[96];
+	size_t used = 0;
+
+	msg[0] = '\0';
+	used = (size_t)snprintf(msg, sizeof(msg), "%s %s row in %s:", action ? action : "",
+				table ? table : "", path);
+	json_object_foreach(cols, k, v)
+	{
+		const char *sv = json_string_value(v);
+		if (sv && *sv && used < sizeof(msg) - 1)
+			used += (size_t)snprintf(msg + used, sizeof(msg) - used, " %s=%s", k, sv);
+	}
+	snprintf(dt, sizeof(dt), "config:%s", table ? table : "");
+	o = ts_base(ev, dt,
+		    action && strcmp(action, "removed") == 0 ? "config_entry_removed"
+							     : "config_entry_added",
+		    msg);
+	ts_time(o, file_mtime, "Content Modification Time");
+	json_object_set(o, "osquery_table", json_object_get(ev, "table"));
+	json_object_set(o, "action", json_object_get(ev, "action"));
+	json_object_foreach(cols, k, v)
+	{
+		int clash = 0;
+		char key[128];
+		for (const char *const *r = reserved; *r; r++)
+			clash |= strcmp(*r, k) == 0;
+		snprintf(key, sizeof(key), "%s%s", clash ? "column_" : "", k);
+		json_object_set(o, key, v);
+	}
+	json_object_set_new(o, "tag", json_pack("[s,s]", "deltair", "config"));
+	json_array_append_new(out, o);
+}
+
+json_t *
+events_timesketch(const json_t *ev, const struct htree_entry *e, struct htree_time file_mtime)
+{
 	const char *kind = json_string_value(json_object_get(ev, "event"));
 	const char *path = json_string_value(json_object_get(ev, "path"));
 	json_t *out = json_array();
-	char msg[1200], list[400];
 
 	if (kind == NULL || path == NULL)
 		return out;
-	if (strcmp(kind, "file") == 0 && e) {
-		const char *change = json_string_value(json_object_get(ev, "change"));
-		const char *old = json_string_value(json_object_get(ev, "old_path"));
-		static const char *const descs[] = { "Content Modification Time",
-						     "Last Access Time",
-						     "Metadata Modification Time",
-						     "Creation Time" };
-		static const enum htree_time_kind kinds[] = { HTREE_MTIME, HTREE_ATIME, HTREE_CTIME,
-							      HTREE_CRTIME };
-		char et[64];
-
-		join_strings(json_object_get(ev, "flags"), list, sizeof(list), ",");
-		snprintf(msg, sizeof(msg), "%s %s %s:%s%s%s%s%s%s", change ? change : "",
-			 htree_type_name(e->type), json_string_value(json_object_get(ev, "fs")),
-			 path, old ? " (was " : "", old ? old : "", old ? ")" : "",
-			 list[0] ? " [" : "", list[0] ? list : "");
-		if (list[0])
-			strncat(msg, "]", sizeof(msg) - strlen(msg) - 1);
-		snprintf(et, sizeof(et), "file_%s", change ? change : "changed");
-		for (int k = 0; k < 4; k++) {
-			json_t *o, *tags;
-			struct htree_time t = htree_time_of(e, kinds[k]);
-			if (t.s == HTREE_NO_TIME)
-				continue;
-			o = ts_base(ev, "fs:stat", et, msg);
-			ts_time(o, t, descs[k]);
-			json_object_set(o, "change", json_object_get(ev, "change"));
-			json_object_set(o, "flags", json_object_get(ev, "flags"));
-			for (const char *const *f =
-				     (const char *const[]){ "old_path", "type", "size", "mode",
-							    "uid", "gid", "inode", "sha256",
-							    "sparse_sha256", "link_target",
-							    "artifacts", "provenance", NULL };
-			     *f; f++)
-				if (json_object_get(ev, *f))
-					json_object_set(o, *f, json_object_get(ev, *f));
-			if (json_object_get(json_object_get(ev, "gold"), "sha256"))
-				json_object_set(
-					o, "baseline_sha256",
-					json_object_get(json_object_get(ev, "gold"), "sha256"));
-			tags = json_pack("[s,s]", "deltair", change ? change : "changed");
-			if (json_object_get(ev, "provenance"))
-				json_array_append_new(
-					tags, json_string(json_is_true(json_object_get(
-								  json_object_get(ev, "provenance"),
-								  "explained"))
-								  ? "explained"
-								  : "unexplained"));
-			json_object_set_new(o, "tag", tags);
-			json_array_append_new(out, o);
-		}
-		return out;
-	}
-	if (file_mtime.s == HTREE_NO_TIME)
-		return out;
-	if (strcmp(kind, "yara") == 0) {
-		const char *rule = json_string_value(json_object_get(ev, "rule"));
-		json_t *o, *strs = json_array(), *s;
-		size_t i;
-
-		join_strings(json_object_get(ev, "tags"), list, sizeof(list), ",");
-		snprintf(msg, sizeof(msg), "YARA match %s%s%s%s in %s", rule ? rule : "",
-			 list[0] ? " [" : "", list, list[0] ? "]" : "", path);
-		o = ts_base(ev, "yara:match", "yara_match", msg);
-		ts_time(o, file_mtime, "Content Modification Time");
-		json_object_set(o, "rule", json_object_get(ev, "rule"));
-		json_object_set(o, "namespace", json_object_get(ev, "namespace"));
-		json_object_set(o, "rule_tags", json_object_get(ev, "tags"));
-		json_object_set(o, "meta", json_object_get(ev, "meta"));
-		if (json_object_get(ev, "sha256"))
-			json_object_set(o, "sha256", json_object_get(ev, "sha256"));
-		json_array_foreach(json_object_get(ev, "strings"), i, s)
-		{
-			char b[160];
-			snprintf(b, sizeof(b), "%s:0x%llx",
-				 json_string_value(json_object_get(s, "id")) ?: "",
-				 (unsigned long long)json_integer_value(
-					 json_object_get(s, "offset")));
-			json_array_append_new(strs, json_string(b));
-		}
-		json_object_set_new(o, "strings", strs);
-		json_object_set_new(o, "tag", json_pack("[s]", "yara"));
-		json_array_append_new(out, o);
-		return out;
-	}
-	if (strcmp(kind, "row") == 0) {
-		const char *table = json_string_value(json_object_get(ev, "table"));
-		const char *action = json_string_value(json_object_get(ev, "action"));
-		json_t *cols = json_object_get(ev, "columns"), *o, *v;
-		const char *k;
-		char dt[96];
-		size_t used = 0;
-
-		msg[0] = '\0';
-		used = (size_t)snprintf(msg, sizeof(msg), "%s %s row in %s:", action ? action : "",
-					table ? table : "", path);
-		json_object_foreach(cols, k, v)
-		{
-			const char *sv = json_string_value(v);
-			if (sv && *sv && used < sizeof(msg) - 1)
-				used += (size_t)snprintf(msg + used, sizeof(msg) - used, " %s=%s",
-							 k, sv);
-		}
-		snprintf(dt, sizeof(dt), "config:%s", table ? table : "");
-		o = ts_base(ev, dt,
-			    action && strcmp(action, "removed") == 0 ? "config_entry_removed"
-								     : "config_entry_added",
-			    msg);
-		ts_time(o, file_mtime, "Content Modification Time");
-		json_object_set(o, "osquery_table", json_object_get(ev, "table"));
-		json_object_set(o, "action", json_object_get(ev, "action"));
-		json_object_foreach(cols, k, v)
-		{
-			int clash = 0;
-			char key[128];
-			for (const char *const *r = reserved; *r; r++)
-				clash |= strcmp(*r, k) == 0;
-			snprintf(key, sizeof(key), "%s%s", clash ? "column_" : "", k);
-			json_object_set(o, key, v);
-		}
-		json_object_set_new(o, "tag", json_pack("[s,s]", "deltair", "config"));
-		json_array_append_new(out, o);
-	}
+	if (strcmp(kind, "file") == 0 && e)
+		ts_file(out, ev, e, path);
+	else if (file_mtime.s != HTREE_NO_TIME && strcmp(kind, "yara") == 0)
+		ts_yara(out, ev, file_mtime, path);
+	else if (file_mtime.s != HTREE_NO_TIME && strcmp(kind, "row") == 0)
+		ts_row(out, ev, file_mtime, path);
 	return out;
 }
 
