@@ -386,6 +386,26 @@ struct scan_args {
 	int *force;
 };
 
+/* parse_args' checks of the options together, and the default rules: as parse_args returns. */
+static int
+check_args(int argc, struct scan_args *a)
+{
+	if (a->base == NULL)
+		return cli_usage("scan", "--baseline GOLD.dtree is required");
+	if (a->cfg->extract_members && (a->cfg->extract_dir == NULL || a->no_decomp))
+		return cli_usage("scan", "--extract-members needs --extract DIR, without "
+					 "--no-decompose");
+	if (argc - optind != 1)
+		return cli_usage("scan", "expected one IMAGE");
+	if (!a->no_rules && a->nrules_paths == 0) {
+		if (cli_data_path("rules", a->def_rules, sizeof(a->def_rules)) < 0)
+			return cli_usage("scan",
+					 "no installed rules/ found; give --rules or --no-rules");
+		a->rules[a->nrules_paths++] = a->def_rules;
+	}
+	return -1;
+}
+
 /* Read and check scan's options: -1 to go on, else the exit status (usage, or 0 after --help). */
 static int
 parse_args(int argc, char **argv, struct scan_args *a)
@@ -439,20 +459,7 @@ parse_args(int argc, char **argv, struct scan_args *a)
 		default: return cli_bad_option("scan", argv, c);
 		}
 	}
-	if (a->base == NULL)
-		return cli_usage("scan", "--baseline GOLD.dtree is required");
-	if (a->cfg->extract_members && (a->cfg->extract_dir == NULL || a->no_decomp))
-		return cli_usage("scan", "--extract-members needs --extract DIR, without "
-					 "--no-decompose");
-	if (argc - optind != 1)
-		return cli_usage("scan", "expected one IMAGE");
-	if (!a->no_rules && a->nrules_paths == 0) {
-		if (cli_data_path("rules", a->def_rules, sizeof(a->def_rules)) < 0)
-			return cli_usage("scan",
-					 "no installed rules/ found; give --rules or --no-rules");
-		a->rules[a->nrules_paths++] = a->def_rules;
-	}
-	return -1;
+	return check_args(argc, a);
 }
 
 int

@@ -219,6 +219,94 @@ gold_image_identity(const char *cmd, const char *path, const struct htree *gold)
 	return err.code == DT_OK ? 0 : cli_fail(cmd, &err);
 }
 
+/* The source options that cannot go together, or need a baseline: 0, or the usage status. */
+static int
+check_source_opts(const char *cmd, const struct cli_source_opts *so, const struct htree *gold)
+{
+	if (so->changed_blocks && so->changed_since)
+		return cli_usage(cmd, "--changed-blocks and --changed-since are two ways to give "
+				      "one list: give one");
+	if (so->trust_metadata && (so->changed_blocks || so->changed_since))
+		return cli_usage(cmd, "--trust-metadata is for sources without a changed-block "
+				      "list: the list is sound, drop --trust-metadata");
+	if ((so->gold_image || so->gold_cache) && !so->changed_since)
+		return cli_usage(cmd, "%s needs --changed-since snap-GOLD",
+				 so->gold_image ? "--gold-image" : "--gold-cache");
+	if (so->gold_image && so->gold_cache)
+		return cli_usage(cmd, "--gold-image and --gold-cache: give one gold block store");
+	if (gold == NULL && (so->changed_blocks || so->trust_metadata))
+		return cli_usage(cmd, "%s needs a baseline to reuse hashes from",
+				 so->changed_blocks ? "--changed-blocks" : "--trust-metadata");
+	return 0;
+}
+
+/*
+ * so->pruned: whether the walk may reuse the baseline's hashes for blocks the changed-block
+ * list (or --trust-metadata) says did not change; said on stderr when it may not.
+ */
+static void
+decide_pruned(const char *cmd, struct cli_source_opts *so, const struct htree *gold)
+{
+	const struct htree_info *gi = htree_info(gold);
+	char gid[64], greg[64];
+
+	so->pruned = gi->major > 2 || (gi->major == 2 && gi->minor >= 1);
+	/* The list speaks of snap-GOLD's blocks: a baseline read from another snapshot
+	 * may hold other content in the same blocks. */
+	if (so->pruned && so->changed_since && so->changed && gi->image && ebs_is_spec(gi->image) &&
+	    ebs_parse_spec(gi->image, gid, greg, NULL) == 0 &&
+	    strcmp(gid, so->changed_since) != 0) {
+		so->pruned = 0;
+		fprintf(stderr,
+			"deltair: %s: warning: the baseline was made from %s, not from %s: "
+			"every file is read, no hash is reused\n",
+			cmd, gid, so->changed_since);
+	} else if (!so->pruned)
+		fprintf(stderr,
+			"deltair: %s: warning: the baseline's format %d.%d records no block "
+			"runs: every file is read, no hash is reused (make the baseline "
+			"again with this deltair)\n",
+			cmd, gi->major, gi->minor);
+}
+
+/*
+ * The partitions the source skipped: a warning each, and an error event for each that has
+ * a way to be read.
+ */
+static void
+say_skipped(const char *cmd, const struct source *src, walk_error_fn *on_error, void *ctx)
+{
+	for (size_t i = 0; i < source_nskipped(src); i++) {
+		const struct source_skip *k = source_skipped(src, i);
+		fprintf(stderr, "deltair: %s: warning: %s at byte %llu skipped: %s\n", cmd, k->name,
+			(unsigned long long)k->offset, k->reason);
+		/* A filesystem we recognise but cannot read is missing evidence: say so in the
+		 * events too, with the way to read it. */
+		if (k->hint[0] && on_error) {
+			char msg[600];
+			snprintf(msg, sizeof(msg), "partition skipped: %s; %s", k->reason, k->hint);
+			on_error(ctx, k->name, NULL, 0, msg);
+		}
+	}
+}
+
+/* The walk's options from the source options (the progress callback aside). */
+static void
+walk_opts_of(struct walk_opts *wo, const struct cli_source_opts *so, const struct htree *gold,
+	     walk_error_fn *on_error, void *ctx)
+{
+	memset(wo, 0, sizeof(*wo));
+	wo->flags = so->include_meta ? WALK_INCLUDE_META : 0;
+	wo->threads = so->threads;
+	wo->gold = gold;
+	if (so->pruned) {
+		wo->changed = so->changed;
+		wo->trust_metadata = so->trust_metadata;
+	}
+	wo->on_error = on_error;
+	wo->ctx = ctx;
+}
+
 int
 cli_walk(const char *cmd, const char *spec, struct cli_source_opts *so, const struct htree *gold,
 	 walk_error_fn *on_error, void *ctx, struct htree **out, struct walk_stats *st,
@@ -240,20 +328,8 @@ cli_walk(const char *cmd, const char *spec, struct cli_source_opts *so, const st
 	*out = NULL;
 	if (keep)
 		*keep = NULL;
-	if (so->changed_blocks && so->changed_since)
-		return cli_usage(cmd, "--changed-blocks and --changed-since are two ways to give "
-				      "one list: give one");
-	if (so->trust_metadata && (so->changed_blocks || so->changed_since))
-		return cli_usage(cmd, "--trust-metadata is for sources without a changed-block "
-				      "list: the list is sound, drop --trust-metadata");
-	if ((so->gold_image || so->gold_cache) && !so->changed_since)
-		return cli_usage(cmd, "%s needs --changed-since snap-GOLD",
-				 so->gold_image ? "--gold-image" : "--gold-cache");
-	if (so->gold_image && so->gold_cache)
-		return cli_usage(cmd, "--gold-image and --gold-cache: give one gold block store");
-	if (gold == NULL && (so->changed_blocks || so->trust_metadata))
-		return cli_usage(cmd, "%s needs a baseline to reuse hashes from",
-				 so->changed_blocks ? "--changed-blocks" : "--trust-metadata");
+	if ((rc = check_source_opts(cmd, so, gold)) != 0)
+		return rc;
 	if (so->changed_blocks && cblk_load(so->changed_blocks, &so->changed_file, &err) < 0)
 		return cli_fail(cmd, &err);
 	if (so->gold_image && gold && (rc = gold_image_identity(cmd, so->gold_image, gold)) != 0)
@@ -273,52 +349,10 @@ cli_walk(const char *cmd, const char *spec, struct cli_source_opts *so, const st
 		source_free(src);
 		return cli_fail(cmd, &err);
 	}
-	if (gold && (so->changed || so->trust_metadata)) {
-		const struct htree_info *gi = htree_info(gold);
-
-		char gid[64], greg[64];
-
-		so->pruned = gi->major > 2 || (gi->major == 2 && gi->minor >= 1);
-		/* The list speaks of snap-GOLD's blocks: a baseline read from another snapshot
-		 * may hold other content in the same blocks. */
-		if (so->pruned && so->changed_since && so->changed && gi->image &&
-		    ebs_is_spec(gi->image) && ebs_parse_spec(gi->image, gid, greg, NULL) == 0 &&
-		    strcmp(gid, so->changed_since) != 0) {
-			so->pruned = 0;
-			fprintf(stderr,
-				"deltair: %s: warning: the baseline was made from %s, not from %s: "
-				"every file is read, no hash is reused\n",
-				cmd, gid, so->changed_since);
-		} else if (!so->pruned)
-			fprintf(stderr,
-				"deltair: %s: warning: the baseline's format %d.%d records no "
-				"block "
-				"runs: every file is read, no hash is reused (make the baseline "
-				"again with this deltair)\n",
-				cmd, gi->major, gi->minor);
-	}
-	for (size_t i = 0; i < source_nskipped(src); i++) {
-		const struct source_skip *k = source_skipped(src, i);
-		fprintf(stderr, "deltair: %s: warning: %s at byte %llu skipped: %s\n", cmd, k->name,
-			(unsigned long long)k->offset, k->reason);
-		/* A filesystem we recognise but cannot read is missing evidence: say so in the
-		 * events too, with the way to read it. */
-		if (k->hint[0] && on_error) {
-			char msg[600];
-			snprintf(msg, sizeof(msg), "partition skipped: %s; %s", k->reason, k->hint);
-			on_error(ctx, k->name, NULL, 0, msg);
-		}
-	}
-	memset(&wo, 0, sizeof(wo));
-	wo.flags = so->include_meta ? WALK_INCLUDE_META : 0;
-	wo.threads = so->threads;
-	wo.gold = gold;
-	if (so->pruned) {
-		wo.changed = so->changed;
-		wo.trust_metadata = so->trust_metadata;
-	}
-	wo.on_error = on_error;
-	wo.ctx = ctx;
+	if (gold && (so->changed || so->trust_metadata))
+		decide_pruned(cmd, so, gold);
+	say_skipped(cmd, src, on_error, ctx);
+	walk_opts_of(&wo, so, gold, on_error, ctx);
 	cli_progress_init(&prog, cmd, so->progress);
 	if (prog.enabled) {
 		wo.on_progress = cli_progress_cb;
