@@ -82,11 +82,26 @@ nss_table(const struct parser_input *in, json_t *rows, parsers_nss_fn fn, struct
 	return ret;
 }
 
+/* A row of cols filled by fill from entry, appended to t's rows. */
+static int
+table_row(struct table *t, const char *const *cols,
+	  int (*fill)(json_t *row, const void *entry, struct dt_err *err), const void *entry,
+	  struct dt_err *err)
+{
+	json_t *row = parsers_row_new(cols, err);
+
+	if (row == NULL)
+		return -1;
+	return emit(t->rows, t->base, row, fill(row, entry, err), err);
+}
+
 /* users (osquery/tables/system/linux/users.cpp: genUser) */
 
 static int
-user_row(json_t *row, const struct parsers_pw *pw, struct dt_err *err)
+user_row(json_t *row, const void *entry, struct dt_err *err)
 {
+	const struct parsers_pw *pw = entry;
+
 	if (parsers_row_set_i64(row, "uid", pw->uid, err) < 0 ||
 	    parsers_row_set_i64(row, "gid", pw->gid, err) < 0 ||
 	    parsers_row_set_i64(row, "uid_signed", (int32_t)pw->uid, err) < 0 ||
@@ -105,15 +120,9 @@ user_row(json_t *row, const struct parsers_pw *pw, struct dt_err *err)
 static int
 users_line(char *line, void *arg, struct dt_err *err)
 {
-	struct table *t = arg;
 	struct parsers_pw pw;
-	json_t *row;
 
-	if (!parsers_pw_parse(line, &pw))
-		return 0;
-	if ((row = parsers_row_new(c_users, err)) == NULL)
-		return -1;
-	return emit(t->rows, t->base, row, user_row(row, &pw, err), err);
+	return parsers_pw_parse(line, &pw) ? table_row(arg, c_users, user_row, &pw, err) : 0;
 }
 
 int
@@ -125,8 +134,10 @@ parse_users(const struct parser_input *in, json_t *rows, struct dt_err *err)
 /* groups (linux/groups.cpp): the first entry of each gid only. */
 
 static int
-group_row(json_t *row, const struct parsers_gr *gr, struct dt_err *err)
+group_row(json_t *row, const void *entry, struct dt_err *err)
 {
+	const struct parsers_gr *gr = entry;
+
 	if (parsers_row_set_i64(row, "gid", gr->gid, err) < 0 ||
 	    parsers_row_set_i64(row, "gid_signed", (int32_t)gr->gid, err) < 0 ||
 	    parsers_row_set(row, "groupname", gr->name, err) < 0)
@@ -139,16 +150,13 @@ groups_line(char *line, void *arg, struct dt_err *err)
 {
 	struct table *t = arg;
 	struct parsers_gr gr;
-	json_t *row;
 	int fresh;
 
 	if (!parsers_gr_parse(line, &gr))
 		return 0;
 	if ((fresh = parsers_idset_add(&t->seen, gr.gid, err)) <= 0)
 		return fresh;
-	if ((row = parsers_row_new(c_groups, err)) == NULL)
-		return -1;
-	return emit(t->rows, t->base, row, group_row(row, &gr, err), err);
+	return table_row(t, c_groups, group_row, &gr, err);
 }
 
 int
@@ -294,8 +302,10 @@ hash_alg(const char *pw, const char **alg)
 }
 
 static int
-shadow_row(json_t *row, const struct parsers_sp *sp, struct dt_err *err)
+shadow_row(json_t *row, const void *entry, struct dt_err *err)
 {
+	const struct parsers_sp *sp = entry;
+
 	const char *alg = NULL;
 	size_t algn = hash_alg(sp->passwd, &alg);
 
@@ -319,15 +329,9 @@ shadow_row(json_t *row, const struct parsers_sp *sp, struct dt_err *err)
 static int
 shadow_line(char *line, void *arg, struct dt_err *err)
 {
-	struct table *t = arg;
 	struct parsers_sp sp;
-	json_t *row;
 
-	if (!parsers_sp_parse(line, &sp))
-		return 0;
-	if ((row = parsers_row_new(c_shadow, err)) == NULL)
-		return -1;
-	return emit(t->rows, t->base, row, shadow_row(row, &sp, err), err);
+	return parsers_sp_parse(line, &sp) ? table_row(arg, c_shadow, shadow_row, &sp, err) : 0;
 }
 
 int
