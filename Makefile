@@ -3,6 +3,8 @@
 #   make SAN=1        the same with ASan+UBSan in build/san (build/san/deltair)
 #   make test         unit tests only
 #   make check        unit + CLI + peer tests (tests/run); the README's test command
+#   make check APPLIANCE=1  the same, and t7060 too: make deb, the appliance VM booted under
+#                     QEMU (what .ci/run runs; the first run builds the VM's base root)
 #   make bench        whole-process timings on the generated corpus (tests/bench/run)
 #   make fuzz         libFuzzer targets into build/fuzz/
 #   make install PREFIX=/usr/local DESTDIR=
@@ -72,7 +74,10 @@ $(UNIT): $(UNIT_OBJ) $(LIBA)
 test: $(UNIT)
 	tests/run --bin $(BIN) --unit $(UNIT) unit
 
-check: $(BIN) $(UNIT)
+DEB_FILE := build/deltair_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
+
+check: $(BIN) $(UNIT) $(if $(filter 1,$(APPLIANCE)),deb)
+	$(if $(filter 1,$(APPLIANCE)),DELTAIR_APPLIANCE_TEST=1 DELTAIR_DEB=$(CURDIR)/$(DEB_FILE)) \
 	tests/run --bin $(BIN) --unit $(UNIT)
 
 demo: build/deltair
@@ -100,10 +105,9 @@ deb:
 	image/mkdeb.sh build/deb/deltair $(VERSION) build
 
 # The base root is cached in $(DELTAIR_BASE_CACHE) (default /var/cache/deltair-vm): a cold run
-# mmdebstraps it, a warm one unpacks it. TCG boot: up to 40 minutes before the runner stops it.
+# mmdebstraps it, a warm one unpacks it. TCG boot: t7060 asks the runner for up to 25 minutes.
 appliance-test: $(BIN) deb
-	DELTAIR_APPLIANCE_TEST=1 DELTAIR_TEST_TIMEOUT=2400 \
-	DELTAIR_DEB=$(CURDIR)/build/deltair_$(VERSION)_$(shell dpkg --print-architecture).deb \
+	DELTAIR_APPLIANCE_TEST=1 DELTAIR_DEB=$(CURDIR)/$(DEB_FILE) \
 	tests/run --bin $(BIN) t7060-appliance-boot
 
 install: build/deltair
