@@ -5,7 +5,8 @@
  * as libtsk's unallocated names do on ext4. With WALK_INCLUDE_META, the allocated inodes
  * that no name reached (a file deleted while still open, on the AGI's unlinked lists in a
  * snapshot of a running system; a subtree cut off from the root) are added flat under
- * /$OrphanFiles, named OrphanFile-INODE as libtsk names ext4's.
+ * /$OrphanFiles, named OrphanFile-INODE as libtsk names ext4's. Every AG's AGF is verified
+ * first (nothing read depends on it; a damaged one is an error naming the AG).
  */
 #include "walk_int.h"
 
@@ -17,7 +18,8 @@
 
 #include "banned.h"
 
-#define ORPHAN_DIR "$OrphanFiles"
+#define ORPHAN_DIR  "$OrphanFiles"
+#define AGF_REPORTS 16
 
 /* The inodes names reached (with WALK_INCLUDE_META), to find the orphans. */
 struct xfs_seen {
@@ -301,6 +303,17 @@ walk_xfs(struct walker *w)
 		free(root);
 		free(lbuf);
 		return walk_oom(w);
+	}
+	/* The AGFs are not needed for any entry, only checked: a damaged one is an error (the
+	 * first AGF_REPORTS one each, then their count: a hostile superblock may claim many). */
+	for (uint32_t agno = 0, bad = 0; agno < xfs_ag_count(x); agno++) {
+		struct dt_err agf = { 0 };
+
+		if (xfs_agf_check(x, agno, &agf) < 0 && ++bad <= AGF_REPORTS)
+			walk_report(w, NULL, 0, "%s", agf.msg);
+		if (agno + 1 == xfs_ag_count(x) && bad > AGF_REPORTS)
+			walk_report(w, NULL, 0, "%u more damaged AGFs not listed",
+				    bad - AGF_REPORTS);
 	}
 	if (xfs_inode_read(x, xfs_root(x), root, &err) < 0 || (root->mode & S_IFMT) != S_IFDIR) {
 		walk_report(w, NULL, 0, "cannot read the root directory: %s",

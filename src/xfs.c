@@ -26,6 +26,7 @@
 #define DIR_BLOCK   0x58444233u /* XDB3: a single-block directory */
 #define DIR_DATA    0x58444433u /* XDD3: a data block of a bigger directory */
 #define SYMLINK_MAG 0x58534c4du /* XSLM */
+#define AGF_MAGIC   0x58414746u /* XAGF */
 #define AGI_MAGIC   0x58414749u /* XAGI */
 #define IBT_MAGIC   0x49414233u /* IAB3: inode btree block with CRC */
 #define INODE_MAGIC 0x494e      /* IN */
@@ -53,8 +54,11 @@
 #define SBT_HDR          56 /* short-format btree block header with CRC (inode btree) */
 #define IBT_MAX_LEVELS   9  /* XFS_BTREE_MAXLEVELS */
 #define INODES_PER_CHUNK 64
-#define AGI_CRC          312
+#define AGF_UUID         64
+#define AGF_CRC          216
 #define AGI_UUID         296
+#define AGI_CRC          312
+#define AGFL_HDR         36 /* xfs_agfl with CRC: the AGFL's free list follows it */
 #define NMETA_INO        5
 #define MAX_EXTENTS      (1u << 21)
 #define DIR_BAD_BLOCKS   16           /* damaged directory blocks before a directory is given up */
@@ -1027,6 +1031,83 @@ xfs_dir_read(struct xfs *x, const struct xfs_inode *d, xfs_dir_fn cb, void *ctx,
 	return 0;
 }
 
+/* ---- allocation group headers ---- */
+
+/* Blocks of AG agno: agblocks, but for the last AG, which may be shorter. */
+static uint32_t
+ag_length(const struct xfs *x, uint32_t agno)
+{
+	return agno + 1 < x->agcount ? x->agblocks
+				     : (uint32_t)(x->dblocks - (uint64_t)agno * x->agblocks);
+}
+
+/*
+ * Read the header of AG agno at sector sect (1: AGF, 2: AGI) into h (sectsize bytes) and
+ * verify what the two kinds share: magic, version 1, its own AG number, the AG's length in
+ * blocks, the CRC and the filesystem's UUID. what names the kind in the message.
+ */
+static int
+ag_header_read(struct xfs *x, uint32_t agno, unsigned sect, const char *what, uint32_t magic,
+	       size_t uuid_off, size_t crc_off, unsigned char *h, struct dt_err *err)
+{
+	const char *bad = NULL;
+
+	if (read_at(x, ((uint64_t)agno * x->agblocks << x->blocklog) + sect * x->sectsize, h,
+		    x->sectsize, err) < 0)
+		return -1;
+	if (be32(h) != magic || be32(h + 4) != 1)
+		bad = "magic or version";
+	else if (!crc_ok(h, x->sectsize, crc_off))
+		bad = "CRC mismatch";
+	else if (be32(h + 8) != agno || memcmp(h + uuid_off, x->uuid, 16) != 0)
+		bad = "owner";
+	else if (be32(h + 12) != ag_length(x, agno))
+		bad = "length";
+	if (bad != NULL)
+		return dt_fail(err, DT_EFORMAT, "AG %u: damaged %s (%s)", agno, what, bad);
+	return 0;
+}
+
+uint32_t
+xfs_ag_count(const struct xfs *x)
+{
+	return x->agcount;
+}
+
+/*
+ * Nothing this reader gives comes from the AGF (free space, its btrees and free list): it
+ * is only verified, the header and the bounds of its counts (as the kernel's verifier).
+ */
+int
+xfs_agf_check(struct xfs *x, uint32_t agno, struct dt_err *err)
+{
+	unsigned char *agf;
+	uint32_t len = ag_length(x, agno), agfl = (x->sectsize - AGFL_HDR) / 4;
+	int rc = -1;
+
+	if (agno >= x->agcount)
+		return dt_fail(err, DT_EUSAGE, "AG %u: no such allocation group", agno);
+	agf = malloc(x->sectsize);
+	if (agf == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	if (ag_header_read(x, agno, 1, "AGF", AGF_MAGIC, AGF_UUID, AGF_CRC, agf, err) < 0)
+		goto out;
+	/* bno and cnt btree levels; the free list's first, last and count; free blocks
+	 * and the longest free extent. */
+	if (be32(agf + 28) == 0 || be32(agf + 28) > IBT_MAX_LEVELS || be32(agf + 32) == 0 ||
+	    be32(agf + 32) > IBT_MAX_LEVELS || be32(agf + 40) >= agfl || be32(agf + 44) >= agfl ||
+	    be32(agf + 48) > agfl || be32(agf + 52) > len || be32(agf + 56) > be32(agf + 52)) {
+		dt_fail(err, DT_EFORMAT,
+			"AG %u: damaged AGF (btree levels, free list or free blocks out of bounds)",
+			agno);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(agf);
+	return rc;
+}
+
 /* ---- the inode B+trees ---- */
 
 struct ibt_walk {
@@ -1131,25 +1212,17 @@ xfs_inodes(struct xfs *x, xfs_inode_fn cb, void *ctx, struct dt_err *err)
 	}
 	for (uint32_t agno = 0; agno < x->agcount && rc == 0; agno++) {
 		struct dt_err e = { 0 };
-		uint64_t off = ((uint64_t)agno * x->agblocks << x->blocklog) + 2 * x->sectsize;
 		uint32_t root, level;
 
 		iw.agno = agno;
 		iw.next = 0;
 		iw.blocks = 0;
-		if (read_at(x, off, agi, x->sectsize, &e) < 0) {
+		if (ag_header_read(x, agno, 2, "AGI", AGI_MAGIC, AGI_UUID, AGI_CRC, agi, &e) < 0) {
 			dt_fail(&first, e.code, "%s", e.msg);
 			continue;
 		}
 		root = be32(agi + 20);
 		level = be32(agi + 24);
-		if (be32(agi) != AGI_MAGIC || be32(agi + 4) != 1 || be32(agi + 8) != agno ||
-		    !crc_ok(agi, x->sectsize, AGI_CRC) ||
-		    memcmp(agi + AGI_UUID, x->uuid, 16) != 0) {
-			dt_fail(&first, DT_EFORMAT, "AG %u: damaged AGI (magic, CRC or owner)",
-				agno);
-			continue;
-		}
 		if (level == 0 || level > IBT_MAX_LEVELS) {
 			dt_fail(&first, DT_EFORMAT, "AG %u: AGI gives an inode btree of %u levels",
 				agno, level);

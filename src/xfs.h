@@ -110,6 +110,17 @@ int xfs_inode_read_free(struct xfs *x, uint64_t ino, struct xfs_inode *out,
 typedef int (*xfs_inode_fn)(void *ctx, uint64_t ino);
 int xfs_inodes(struct xfs *x, xfs_inode_fn cb, void *ctx, struct dt_err *err) DT_MUST_USE;
 
+/* Allocation groups: numbered 0 to xfs_ag_count() - 1. */
+uint32_t xfs_ag_count(const struct xfs *x);
+
+/*
+ * Read and verify the AGF (free space header) of AG agno: magic, version, CRC, its AG
+ * number, the filesystem's UUID, the AG's length, and its counts within bounds. Nothing
+ * the reader gives depends on the AGF; a damaged one says the filesystem is (0 or -1 with
+ * err filled). The AGI is verified the same way where xfs_inodes() reads it.
+ */
+int xfs_agf_check(struct xfs *x, uint32_t agno, struct dt_err *err) DT_MUST_USE;
+
 /* The target of symlink ln into buf (XFS_MAX_LINK + 1 bytes, NUL-terminated); *len its
  * length. */
 int xfs_readlink(struct xfs *x, const struct xfs_inode *ln, char *buf, size_t *len,

@@ -154,6 +154,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (w == NULL)
 		return 0;
 	if (xfs_open(img_read, &im, IMAGE_SIZE, &w->x, &err) == 0) {
+		for (uint32_t agno = 0; agno < xfs_ag_count(w->x); agno++)
+			(void)xfs_agf_check(w->x, agno, &err);
 		walk_dir(w, xfs_root(w->x));
 		w->visits = 0;
 		(void)xfs_inodes(w->x, inode_cb, w, &err);
