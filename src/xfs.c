@@ -784,12 +784,21 @@ out:
 
 /* ---- directories ---- */
 
+/* 1 when a name can be a directory entry's: no '/' or NUL in it (the kernel's
+ * xfs_dir2_namecheck; it fails a readdir on any other as corruption). */
+static int
+name_ok(const char *name, size_t len)
+{
+	return len > 0 && memchr(name, '/', len) == NULL && memchr(name, '\0', len) == NULL;
+}
+
 static int
 dir_short(struct xfs *x, const struct xfs_inode *d, xfs_dir_fn cb, void *ctx, struct dt_err *err)
 {
 	const unsigned char *p = d->raw + DINODE_CORE_SIZE, *end = p + d->size;
 	unsigned count, i8, isz, ft = (x->incompat & INCOMPAT_FTYPE) ? 1 : 0;
 	unsigned long long ino = (unsigned long long)d->ino;
+	int badname = 0;
 
 	if (d->size < 6)
 		return dt_fail(err, DT_EFORMAT, "directory inode %llu: short form too small", ino);
@@ -809,12 +818,19 @@ dir_short(struct xfs *x, const struct xfs_inode *d, xfs_dir_fn cb, void *ctx, st
 				       "directory inode %llu: short form entry %u out of bounds",
 				       ino, k);
 		child = isz == 8 ? be64(p + 3 + nl + ft) : be32(p + 3 + nl + ft);
-		r = cb(ctx, (const char *)p + 3, nl, child, ft ? p[3 + nl] : 0, 0);
-		if (r != 0)
-			return r;
+		if (!name_ok((const char *)p + 3, nl)) {
+			badname = dt_fail(err, DT_EFORMAT,
+					  "directory inode %llu: short form entry %u has a name "
+					  "with '/' or NUL (not given)",
+					  ino, k);
+		} else {
+			r = cb(ctx, (const char *)p + 3, nl, child, ft ? p[3 + nl] : 0, 0);
+			if (r != 0)
+				return r;
+		}
 		p += 3 + nl + ft + isz;
 	}
-	return 0;
+	return badname;
 }
 
 /* 1 when ino can be an inode of x: the rule xfs_inode_read() applies. */
@@ -858,8 +874,7 @@ dir_free_names(struct xfs *x, const unsigned char *blk, size_t off, size_t len, 
 		if (ok && ft)
 			ftype = blk[p + 9 + nl];
 		ok = ok && (!ft || (ftype >= 1 && ftype <= 7)) &&
-		     (ino == 0 ? hdr && !x->ino32 : ino_valid(x, ino)) &&
-		     memchr(name, '/', nl) == NULL && memchr(name, '\0', nl) == NULL &&
+		     (ino == 0 ? hdr && !x->ino32 : ino_valid(x, ino)) && name_ok(name, nl) &&
 		     !((nl == 1 && name[0] == '.') ||
 		       (nl == 2 && name[0] == '.' && name[1] == '.'));
 		if (ok) {
@@ -885,6 +900,7 @@ dir_entries(struct xfs *x, const struct xfs_inode *d, const unsigned char *blk, 
 {
 	unsigned ft = (x->incompat & INCOMPAT_FTYPE) ? 1 : 0;
 	size_t off = DIR_HDR;
+	int badname = 0;
 
 	while (off + 8 <= end) {
 		size_t len;
@@ -908,8 +924,14 @@ dir_entries(struct xfs *x, const struct xfs_inode *d, const unsigned char *blk, 
 				       "directory inode %llu: bad entry at byte %zu of block %llu",
 				       (unsigned long long)d->ino, off, (unsigned long long)lblk);
 		const char *name = (const char *)blk + off + 9;
-		if (!((nl == 1 && name[0] == '.') ||
-		      (nl == 2 && name[0] == '.' && name[1] == '.'))) {
+		if (!name_ok(name, nl)) {
+			badname =
+				dt_fail(err, DT_EFORMAT,
+					"directory inode %llu: the entry at byte %zu of block %llu "
+					"has a name with '/' or NUL (not given)",
+					(unsigned long long)d->ino, off, (unsigned long long)lblk);
+		} else if (!((nl == 1 && name[0] == '.') ||
+			     (nl == 2 && name[0] == '.' && name[1] == '.'))) {
 			int r = cb(ctx, name, nl, be64(blk + off), ft ? blk[off + 9 + nl] : 0, 0);
 			if (r != 0)
 				return r;
@@ -920,7 +942,7 @@ dir_entries(struct xfs *x, const struct xfs_inode *d, const unsigned char *blk, 
 		return dt_fail(err, DT_EFORMAT,
 			       "directory inode %llu: entries of block %llu do not add up",
 			       (unsigned long long)d->ino, (unsigned long long)lblk);
-	return 0;
+	return badname;
 }
 
 /* Read the directory block at logical fsblock lblk, possibly spread over several extents. */
