@@ -1,7 +1,7 @@
 #!/bin/bash
 # t1160: damaged XFS metadata read raw: a flipped byte in an inode, a directory block (single
 # block and a data block of a bigger directory), a short-form directory, an extent B+tree
-# block, a remote symlink block, the AGI or an inode B+tree block gives an error naming the entry and what was wrong, never
+# block, a remote symlink block, the AGI (the AGFs: t1172) or an inode B+tree block gives an error naming the entry and what was wrong, never
 # wrong data (the rest of the tree is read, and equals the undamaged baseline); a damaged
 # superblock, a v4 filesystem and one that needs repair are refused with their reason;
 # many random flips across inodes and directory blocks never crash the walk; a directory

@@ -3,18 +3,19 @@
 # but verifies every AG's AGF before the walk, with the verifier the AGI shares (magic,
 # version, CRC, its AG number, the filesystem's UUID, the AG's length) and the AGF's counts
 # within bounds. A flipped byte in an AGF (xfs_db finds a CRC error), an AGF rewritten
-# with a valid CRC but a free block count past the AG, a wrong AG number or a wrong length
-# (xfs_repair -n says each is bad): an error naming the AG and what was wrong, in
-# `baseline` (exit 8) and as an `error` event of `diff`; the walk finished, every entry
-# as the undamaged image has it. The AGI's length is checked the same way (with
-# --include-meta, which reads the AGIs).
+# with a valid CRC but a free block count past the AG, a wrong AG number, another
+# filesystem's UUID, a wrong version or a wrong length (xfs_repair -n says each is bad): an
+# error naming the AG and what was wrong, in `baseline` (exit 8) and as an `error` event of
+# `diff`; the walk finished, every entry as the undamaged image has it. The AGI's length is
+# checked the same way (with --include-meta, which reads the AGIs). 18 damaged AGFs of 20:
+# the first 16 named, then their count (a hostile superblock may claim many AGs).
 # Oracle: xfs_db (where the AGF is, its CRC, rewriting fields) and xfs_repair -n.
 . "$TOP/tests/cli/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (loop mounts)"
 need mkfs.xfs xfs_db xfs_repair jq
 
-truncate -s 320M x.img
-mkfs.xfs -q -f -d agcount=4 x.img > /dev/null 2>&1 || die "mkfs.xfs failed"
+truncate -s 1600M x.img
+mkfs.xfs -q -f -d agcount=20 x.img > /dev/null 2>&1 || die "mkfs.xfs failed"
 t_mount x.img fill loop
 mkdir fill/d && printf 'one\n' > fill/d/one && printf 'two\n' > fill/two ||
 	die "filling the image failed"
@@ -77,5 +78,24 @@ rewrite 'agf 0' "length $((len - 8))"
 check "a wrong length" "AG 0: damaged AGF (length)"
 rewrite 'agi 1' "length $((len + 8))"
 check "a wrong AGI length" "AG 1: damaged AGI (length)"
+rewrite 'agf 4' 'uuid 01234567-89ab-cdef-0123-456789abcdef'
+check "another filesystem's UUID" "AG 4: damaged AGF (owner)"
+rewrite 'agf 5' 'versionnum 2'
+check "a wrong version" "AG 5: damaged AGF (magic or version)"
+
+# A flipped byte in AGFs 1 to 18 of 20: AGs 1 to 16 named, the other two counted.
+cp clean.img x.img
+for ag in $(seq 18); do
+	printf '\x55' | dd of=x.img bs=1 seek="$(($(agf_off "$ag") + 53))" conv=notrunc status=none
+done
+dt baseline --no-progress --include-meta -o d.dtree x.img
+[ "$rc" -eq 8 ] || fail "18 AGFs: baseline exited $rc, not 8: $(head -c 1000 err)"
+n=$(grep -c 'damaged AGF (CRC mismatch)' err || true)
+[ "$n" -eq 16 ] || fail "18 AGFs: $n named, not 16: $(grep AGF err | head -20)"
+grep -q 'AG 16: damaged AGF' err && ! grep -q 'AG 17: damaged AGF' err ||
+	fail "18 AGFs: not AGs 1 to 16 named: $(grep AGF err | head -20)"
+grep -q -F '2 more damaged AGFs not listed' err || fail "18 AGFs: no count of the rest: $(head -c 2000 err)"
+dt_ok tree export --format jsonl d.dtree
+cmp -s clean.jsonl out || fail "18 AGFs: the entries differ from the undamaged image's"
 
 t_done
