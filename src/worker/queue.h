@@ -16,6 +16,7 @@
 #ifndef DELTAIR_WORKER_QUEUE_H
 #define DELTAIR_WORKER_QUEUE_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -38,6 +39,10 @@ struct queue_options {
 	 * no redrive policy); msg is one line, borrowed for the call. NULL: not told. */
 	void (*warn)(void *arg, const char *msg);
 	void *warn_arg;
+	/* spool: a wait for a job ends within SPOOL_POLL_MS once *stop is set (a SIGTERM that
+	 * came between two sleeps, not during one, would else wait out the whole poll). NULL:
+	 * only a signal during the sleep ends it. Borrowed. */
+	volatile sig_atomic_t *stop;
 };
 
 struct queue_msg {

@@ -42,6 +42,7 @@ struct queue {
 	int fd[SP_NDIRS];
 	unsigned lease;
 	unsigned max_receives;
+	volatile sig_atomic_t *stop; /* borrowed; NULL: never */
 };
 
 struct spool_handle {
@@ -334,7 +335,7 @@ spool_receive(struct queue *q, unsigned wait_seconds, struct queue_msg **out, st
 
 		if (try_claim(q, out, err) < 0 || *out)
 			return *out ? 0 : -1;
-		if (mono_now() - start >= (double)wait_seconds)
+		if (mono_now() - start >= (double)wait_seconds || (q->stop && *q->stop))
 			return 0;
 		/* A signal (SIGTERM) ends the wait: the caller looks at why. */
 		if (nanosleep(&nap, NULL) < 0)
@@ -511,6 +512,7 @@ spool_open(const char *rest, const struct queue_options *opt, struct queue **out
 		q->fd[k] = -1;
 	q->lease = opt && opt->lease_seconds ? opt->lease_seconds : QUEUE_DEFAULT_LEASE;
 	q->max_receives = opt && opt->max_receives ? opt->max_receives : QUEUE_DEFAULT_MAX_RECEIVES;
+	q->stop = opt ? opt->stop : NULL;
 	if (mkdir(rest, 0700) < 0 && errno != EEXIST) {
 		dt_fail_errno(err, DT_EIO, "spool '%s': cannot make it", rest);
 		spool_close(q);

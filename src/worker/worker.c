@@ -1010,6 +1010,7 @@ setup(struct worker *w, const struct worker_options *o, struct dt_err *err)
 	qo.max_receives = o->max_receives;
 	qo.warn = queue_warning;
 	qo.warn_arg = w;
+	qo.stop = o->stop;
 	return queue_open(o->queue, &qo, &w->q, err);
 }
 

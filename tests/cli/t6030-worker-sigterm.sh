@@ -20,6 +20,23 @@ rc=0
 wait "$wpid" || rc=$?
 [ "$rc" -eq 0 ] || fail "idle worker: SIGTERM gave exit $rc"
 [ $((($(date +%s%N) - t0) / 1000000)) -lt 3000 ] || fail "an idle worker took 3 s or more to stop"
+# A SIGTERM between two of the spool's 200 ms sleeps (while it lists the folders) ended the
+# wait only at the poll's end, 20 s later (1 run in 6 here). 20,000 claims held by others
+# (leases a day ahead) make each listing long enough to be hit: signals at times spread over
+# one sleep's span, each worker must stop within 3 s.
+mkdir -p sp2/processing
+(cd sp2/processing && seq -f 'held%05g~1' 20000 | xargs touch -d '+1 day')
+for i in $(seq 0 14); do
+	"$DELTAIR" worker --queue spool:sp2 --output res 2> idle$i.log &
+	wpid=$!
+	wait_log idle$i.log start || die "the worker did not start: $(cat idle$i.log)"
+	sleep "0.$(printf '%03d' $((i * 15)))"
+	t0=$(date +%s%N)
+	kill -TERM "$wpid"
+	wait "$wpid"
+	[ $((($(date +%s%N) - t0) / 1000000)) -lt 3000 ] ||
+		fail "an idle worker signalled $((i * 15)) ms after its start took 3 s or more to stop"
+done
 
 # Mid-job: the evidence is a FIFO at first, so the scan is surely still running (blocked in
 # open) when the worker is stopped; then the image takes its name.
