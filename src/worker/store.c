@@ -90,6 +90,17 @@ store_move_file(struct store *s, const char *key, const char *path, int *moved, 
 }
 
 int
+store_move_tree(struct store *s, const char *key, const char *path, int *moved, struct dt_err *err)
+{
+	*moved = 0;
+	if (store_check_key(key, err) < 0)
+		return -1;
+	if (base(s)->ops->move_tree == NULL)
+		return 0;
+	return base(s)->ops->move_tree(s, key, path, moved, err);
+}
+
+int
 store_put_mem(struct store *s, const char *key, const void *data, size_t len, struct dt_err *err)
 {
 	if (store_check_key(key, err) < 0)

@@ -47,6 +47,18 @@ int store_put_file(struct store *s, const char *key, const char *path,
  */
 int store_move_file(struct store *s, const char *key, const char *path, int *moved,
 		    struct dt_err *err) DT_MUST_USE;
+/*
+ * Store the local folder path, with all it holds, as the objects under key ("key/a/b" from
+ * "path/a/b"), giving it up: a folder store on path's filesystem where nothing is at key yet
+ * renames the folder into place in one step (path is gone; *moved 1), then makes it hold
+ * what a store folder may: folders 0700, files 0600, nothing else (a link, a FIFO, a device
+ * in it is removed). Anywhere else nothing is done and *moved is 0: store the files one by
+ * one (store_move_file()). A COMPLETE inside is moved like any other file: the commit is a
+ * COMPLETE put (store_put_mem()) after it. The caller checks every key the folder makes
+ * (store_check_key()).
+ */
+int store_move_tree(struct store *s, const char *key, const char *path, int *moved,
+		    struct dt_err *err) DT_MUST_USE;
 /* Store len bytes as key. */
 int store_put_mem(struct store *s, const char *key, const void *data, size_t len,
 		  struct dt_err *err) DT_MUST_USE;
@@ -65,6 +77,13 @@ int store_delete_prefix(struct store *s, const char *prefix, struct dt_err *err)
 /* The keys under prefix, sorted: *keys (caller frees each and the array), *n. */
 int store_list(struct store *s, const char *prefix, char ***keys, size_t *n,
 	       struct dt_err *err) DT_MUST_USE;
+/*
+ * A key is a relative path of '/'-separated parts, none empty, "." or "..", no NUL, at most
+ * STORE_MAX_KEY bytes: what every backend accepts, so that a key made from hostile input
+ * can never climb out of the store. 0 or -1 (DT_EUSAGE).
+ */
+#define STORE_MAX_KEY 1024
+int store_check_key(const char *key, struct dt_err *err);
 /* The URL the store was opened with, for messages and logs. */
 const char *store_url(const struct store *s);
 

@@ -3,7 +3,9 @@
  * Folders are made 0700 and files 0600 whatever the umask. Every object is written as
  * ".deltair-tmp-XXXXXX" in its folder and renamed to its key, so a reader sees it whole or
  * not at all; list() never shows those temporary names. move_file() renames a file of the
- * same filesystem straight to its key (it is whole already). Each part of a key is opened
+ * same filesystem straight to its key (it is whole already), and move_tree() a whole folder
+ * of such files, tidied first (a job's extraction: one rename, not one per file and folder).
+ * Each part of a key is opened
  * relative to its parent with O_NOFOLLOW, so a symbolic link planted in the store cannot
  * send a write elsewhere.
  * Durability: a key whose last part is "COMPLETE" is a commit marker (docs/worker.md). Other
@@ -61,13 +63,18 @@ open_parent(struct store *s, const char *key, int create, const char **leaf, str
 		}
 		memcpy(part, p, len);
 		part[len] = '\0';
-		if (create && mkdirat(fd, part, 0700) < 0 && errno != EEXIST) {
-			dt_fail_errno(err, DT_EIO, "store '%s': cannot make folder for '%s'",
-				      s->root, key);
-			close(fd);
-			return -1;
-		}
+		/* Made only when missing: a job's puts share their folders. */
 		next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, part, 0700) < 0 && errno != EEXIST) {
+				dt_fail_errno(err, DT_EIO,
+					      "store '%s': cannot make folder for '%s'", s->root,
+					      key);
+				close(fd);
+				return -1;
+			}
+			next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
 		if (next < 0) {
 			int e = errno;
 			close(fd);
@@ -281,6 +288,118 @@ remove_tree(int parent, const char *name, int depth)
 }
 
 /*
+ * Make the folder fd (depth levels below the store's top) hold only what a store folder
+ * may: folders 0700, files 0600; anything else is removed. 1 when done, 0 when the tree
+ * goes deeper than MAX_LIST_DEPTH (list() could not reach all of it: not to be moved), -1
+ * (errno) on failure. Takes fd.
+ */
+static int
+tidy_tree(int fd, int depth)
+{
+	struct dirent *de;
+	DIR *d = fdopendir(fd);
+	int ret = 1;
+
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (ret == 1 && (de = readdir(d)) != NULL) {
+		struct stat sb;
+		int sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = -1;
+		} else if (S_ISDIR(sb.st_mode)) {
+			if (depth + 1 >= MAX_LIST_DEPTH) {
+				ret = 0;
+				break;
+			}
+			sub = openat(dirfd(d), de->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0 || ((sb.st_mode & 07777) != 0700 && fchmod(sub, 0700) < 0)) {
+				if (sub >= 0)
+					close(sub);
+				ret = -1;
+			} else {
+				ret = tidy_tree(sub, depth + 1);
+			}
+		} else if (S_ISREG(sb.st_mode)) {
+			if ((sb.st_mode & 07777) != 0600 && fchmodat(dirfd(d), de->d_name, 0600, 0) < 0)
+				ret = -1;
+		} else if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+			ret = -1;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+/*
+ * One rename of the whole folder (see store.h): the folder is tidied first (tidy_tree()),
+ * since once it carries its key a reader may look; RENAME_NOREPLACE so that it never lands
+ * on or in what is at key already. Not moved (*moved 0, nothing else done but the tidying)
+ * when path is on another filesystem, is too deep, or key is taken.
+ */
+static int
+dir_move_tree(struct store *s, const char *key, const char *path, int *moved, struct dt_err *err)
+{
+	struct stat before, after, root;
+	const char *leaf;
+	int src, dirfd, r, depth;
+
+	src = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0 || fstat(src, &before) < 0 || fstat(s->fd, &root) < 0) {
+		if (src >= 0)
+			close(src);
+		return dt_fail_errno(err, DT_EIO, "store: cannot open '%s' as a folder", path);
+	}
+	if (before.st_dev != root.st_dev) {
+		close(src);
+		return 0;
+	}
+	if ((before.st_mode & 07777) != 0700 && fchmod(src, 0700) < 0) {
+		close(src);
+		return dt_fail_errno(err, DT_EIO, "store: cannot make '%s' 0700", path);
+	}
+	depth = 1;
+	for (const char *p = key; (p = strchr(p, '/')) != NULL; p++)
+		depth++;
+	r = tidy_tree(src, depth); /* takes src */
+	if (r < 0)
+		return dt_fail_errno(err, DT_EIO, "store: cannot tidy '%s' to move it", path);
+	if (r == 0)
+		return 0;
+	dirfd = open_parent(s, key, 1, &leaf, err);
+	if (dirfd < 0)
+		return -1;
+	if (renameat2(AT_FDCWD, path, dirfd, leaf, RENAME_NOREPLACE) < 0) {
+		r = errno;
+		close(dirfd);
+		/* Another filesystem under the same device number (a bind mount), a taken key,
+		 * a filesystem without RENAME_NOREPLACE: file by file then. */
+		if (r == EXDEV || r == EEXIST || r == ENOTEMPTY || r == EINVAL || r == ENOSYS)
+			return 0;
+		errno = r;
+		return dt_fail_errno(err, DT_EIO, "store '%s': cannot move '%s' to '%s'", s->root,
+				     path, key);
+	}
+	/* The name renamed must be the folder tidied. */
+	if (fstatat(dirfd, leaf, &after, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    after.st_dev != before.st_dev || after.st_ino != before.st_ino) {
+		remove_tree(dirfd, leaf, 0);
+		close(dirfd);
+		return dt_fail(err, DT_EIO, "store '%s': '%s' changed while moved to '%s'", s->root,
+			       path, key);
+	}
+	close(dirfd);
+	*moved = 1;
+	return 0;
+}
+
+/*
  * prefix as a folder part and a name start: "a/b/" is every name in a/b, "a/b" every name
  * in a starting with "b". The folder part must be a valid key (or empty).
  */
@@ -452,9 +571,12 @@ dir_close(struct store *s)
 static int
 make_folders(const char *path, struct dt_err *err)
 {
-	char *p = strdup(path);
+	char *p;
 
-	if (p == NULL)
+	/* Most often there already, or only its last part missing. */
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if ((p = strdup(path)) == NULL)
 		return dt_fail(err, DT_ENOMEM, "store: out of memory");
 	for (char *q = p + 1; *q; q++) {
 		if (*q != '/')
@@ -504,6 +626,7 @@ const struct store_ops store_dir_ops = {
 	.close = dir_close,
 	.put_file = dir_put_file,
 	.move_file = dir_move_file,
+	.move_tree = dir_move_tree,
 	.put_mem = dir_put_mem,
 	.exists = dir_exists,
 	.get_fd = dir_get_fd,

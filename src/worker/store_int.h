@@ -18,6 +18,9 @@ struct store_ops {
 	/* NULL: store.c copies with put_file. */
 	int (*move_file)(struct store *s, const char *key, const char *path, int *moved,
 			 struct dt_err *err);
+	/* NULL: never moved (*moved 0). */
+	int (*move_tree)(struct store *s, const char *key, const char *path, int *moved,
+			 struct dt_err *err);
 	int (*put_mem)(struct store *s, const char *key, const void *data, size_t len,
 		       struct dt_err *err);
 	int (*exists)(struct store *s, const char *key, struct dt_err *err);
@@ -37,13 +40,5 @@ struct store_base {
 
 extern const struct store_ops store_dir_ops;
 extern const struct store_ops store_s3_ops;
-
-/*
- * A key is a relative path of '/'-separated parts, none empty, "." or "..", no NUL, at most
- * STORE_MAX_KEY bytes: what every backend accepts, so that a key made from hostile input
- * can never climb out of the store. 0 or -1 (DT_EUSAGE).
- */
-#define STORE_MAX_KEY 1024
-int store_check_key(const char *key, struct dt_err *err);
 
 #endif

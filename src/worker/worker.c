@@ -158,13 +158,14 @@ remove_path(const char *path)
 	rmdir(path);
 }
 
-/* SHA-256 of the file path as hex into hex; *size its length. */
+/* SHA-256 of the file name in dirfd (AT_FDCWD: a path; a link is not followed) as hex into
+ * hex; *size its length. */
 static int
-sha256_file(const char *path, char hex[65], uint64_t *size, struct dt_err *err)
+sha256_file(int dirfd, const char *name, char hex[65], uint64_t *size, struct dt_err *err)
 {
 	unsigned char buf[65536], md[32];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	ssize_t r = 0;
 	unsigned mdlen = 0;
 	int ok;
@@ -182,7 +183,7 @@ sha256_file(const char *path, char hex[65], uint64_t *size, struct dt_err *err)
 		close(fd);
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
-		return dt_fail_errno(err, DT_EIO, "cannot hash '%s'", path);
+		return dt_fail_errno(err, DT_EIO, "cannot hash '%s'", name);
 	htree_hex(md, 32, hex);
 	return 0;
 }
@@ -213,7 +214,7 @@ put_object(struct slot *s, json_t *objects, const char *rel, const char *path, c
 	uint64_t size = 0;
 	int r, moved = 0;
 
-	if (known == NULL && sha256_file(path, hex, &size, err) < 0)
+	if (known == NULL && sha256_file(AT_FDCWD, path, hex, &size, err) < 0)
 		return -1;
 	if (known) {
 		if (lstat(path, &sb) < 0)
@@ -226,7 +227,7 @@ put_object(struct slot *s, json_t *objects, const char *rel, const char *path, c
 	r = store_move_file(s->out, key, path, &moved, err);
 	free(key);
 	if (r == 0 && known && !moved)
-		r = sha256_file(path, hex, &size, err);
+		r = sha256_file(AT_FDCWD, path, hex, &size, err);
 	if (r < 0)
 		return -1;
 	*bytes += size;
@@ -372,21 +373,25 @@ manifest_hash(json_t *manifest, const char *rel, uint64_t size)
 }
 
 /*
- * Put every file under dir (rel "extracted/...") into the store; a file the manifest hashed
- * is moved (put_object()).
+ * Every file under the folder fd (path dir; rel "extracted/...") into objects. whole: the
+ * folder is in the store already (store_move_tree()), each file is the very one the scan
+ * wrote: listed with the manifest's SHA-256 (hashed where the manifest has none). Else each
+ * file is put into the store (put_object(): moved, or copied). Takes fd.
  */
 static int
-put_tree(struct slot *s, json_t *objects, json_t *manifest, const char *dir, const char *rel,
-	 int depth, uint64_t *bytes, size_t *count, struct dt_err *err)
+put_tree(struct slot *s, json_t *objects, json_t *manifest, int fd, const char *dir,
+	 const char *rel, int whole, int depth, uint64_t *bytes, size_t *count, struct dt_err *err)
 {
-	DIR *d = opendir(dir);
+	DIR *d = fdopendir(fd);
 	struct dirent *de;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int ret = 0;
 
-	if (d == NULL)
-		return errno == ENOENT ? 0 : dt_fail_errno(err, DT_EIO, "cannot read '%s'", dir);
+	if (d == NULL) {
+		close(fd);
+		return dt_fail_errno(err, DT_EIO, "cannot read '%s'", dir);
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
@@ -397,13 +402,16 @@ put_tree(struct slot *s, json_t *objects, json_t *manifest, const char *dir, con
 		}
 		n++;
 	}
-	closedir(d);
 	/* The scan's own COMPLETE goes last, as in its folder: a reader trusts it last. */
 	for (int pass = 0; pass < 2 && ret == 0; pass++) {
 		for (size_t i = 0; i < n && ret == 0; i++) {
 			int is_complete = depth == 0 && strcmp(names[i], "COMPLETE") == 0;
-			char *path = NULL, *sub = NULL;
+			char *path = NULL, *sub = NULL, *key = NULL;
+			const char *known;
+			char hex[65];
 			struct stat sb;
+			uint64_t size;
+			int subfd;
 
 			if (is_complete != (pass == 1))
 				continue;
@@ -413,26 +421,77 @@ put_tree(struct slot *s, json_t *objects, json_t *manifest, const char *dir, con
 				ret = dt_fail(err, DT_ENOMEM, "worker: out of memory");
 				break;
 			}
-			if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && depth < 256)
-				ret = put_tree(s, objects, manifest, path, sub, depth + 1, bytes,
-					       count, err);
-			else if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-				if (++*count > WORKER_MAX_EXTRACT)
-					ret = dt_fail(err, DT_ENOMEM,
-						      "more than %d extracted files",
-						      WORKER_MAX_EXTRACT);
-				else
-					ret = put_object(
-						s, objects, sub, path,
-						manifest_hash(manifest, sub, (uint64_t)sb.st_size),
-						bytes, err);
+			if (fstatat(dirfd(d), names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+				/* Gone: as if it never was. */
+			} else if (S_ISDIR(sb.st_mode) && depth < 256) {
+				subfd = openat(dirfd(d), names[i],
+					       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				ret = subfd < 0 ? dt_fail_errno(err, DT_EIO, "cannot read '%s'", path)
+						: put_tree(s, objects, manifest, subfd, path, sub,
+							   whole, depth + 1, bytes, count, err);
+			} else if (!S_ISREG(sb.st_mode)) {
+				/* Not a result: left behind (and removed from a moved folder). */
+			} else if (++*count > WORKER_MAX_EXTRACT) {
+				ret = dt_fail(err, DT_ENOMEM, "more than %d extracted files",
+					      WORKER_MAX_EXTRACT);
+			} else if (!whole) {
+				ret = put_object(s, objects, sub, path,
+						 manifest_hash(manifest, sub, (uint64_t)sb.st_size),
+						 bytes, err);
+			} else if (asprintf(&key, "%s/%s", s->prefix, sub) < 0) {
+				ret = dt_fail(err, DT_ENOMEM, "worker: out of memory");
+			} else if (store_check_key(key, err) == 0) {
+				/* What store_move_file() would have refused fails the job as ever. */
+				size = (uint64_t)sb.st_size;
+				known = manifest_hash(manifest, sub, size);
+				if (known)
+					memcpy(hex, known, sizeof(hex));
+				else if (sha256_file(dirfd(d), names[i], hex, &size, err) < 0)
+					ret = -1;
+				if (ret == 0) {
+					*bytes += size;
+					json_object_set_new(objects, sub, json_string(hex));
+				}
+			} else {
+				ret = -1;
 			}
+			free(key);
 			free(path);
 			free(sub);
 		}
 	}
+	closedir(d);
 	buf_free_strings(names, n);
 	return ret;
+}
+
+/*
+ * The scan's extraction (the folder extract) into the store as extracted/: moved whole in
+ * one rename where the store can (a folder store on the scratch folder's filesystem), else
+ * file by file. The folder is opened first, so that it is still at hand once moved.
+ */
+static int
+put_extracted(struct slot *s, json_t *objects, json_t *manifest, const char *extract,
+	      uint64_t *bytes, size_t *count, struct dt_err *err)
+{
+	char *key = NULL;
+	int fd, moved = 0;
+
+	fd = open(extract, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : dt_fail_errno(err, DT_EIO, "cannot read '%s'", extract);
+	if (asprintf(&key, "%s/extracted", s->prefix) < 0) {
+		close(fd);
+		return dt_fail(err, DT_ENOMEM, "worker: out of memory");
+	}
+	if (store_move_tree(s->out, key, extract, &moved, err) < 0) {
+		close(fd);
+		free(key);
+		return -1;
+	}
+	free(key);
+	return put_tree(s, objects, manifest, fd, extract, "extracted", moved, 0, bytes, count,
+			err);
 }
 
 /*
@@ -463,7 +522,7 @@ publish(struct worker *w, struct slot *s, int scan_status, struct dt_err *err)
 	ev_bytes = (uint64_t)sb.st_size;
 	if (gzip_file(events, gz, err) < 0 ||
 	    put_object(s, objects, "events.jsonl.gz", gz, NULL, &gz_bytes, err) < 0 ||
-	    put_tree(s, objects, manifest, extract, "extracted", 0, &ex_bytes, &ex_count, err) < 0)
+	    put_extracted(s, objects, manifest, extract, &ex_bytes, &ex_count, err) < 0)
 		goto out;
 	now_rfc3339(finished, sizeof(finished));
 	summary = read_summary(events);

@@ -25,6 +25,8 @@
 #   t_host_pair            the worker tests' small pair: gold/etc/hostname host-a on 8M,
 #                          incident.img with host-b (t_gold_incident, t_incident_done)
 #   wait_log FILE STAGE    wait (at most 20 s) until a worker's log FILE has "stage":"STAGE"
+#   check_complete R       a worker's results folder R: its COMPLETE lists exactly the files
+#                          stored (and extracted/COMPLETE), each with sha256sum's digest
 #   oracle DIR [FS [HASHES]] JSON Lines of every entry below DIR from find -printf and
 #                          sha256sum (the independent truth), keys as canon_jsonl
 #   canon_jsonl [--fs P]   deltair's file events/exports (stdin) in the same shape
@@ -431,6 +433,19 @@ wait_log()
 		sleep 0.1
 	done
 	return 1
+}
+
+check_complete()
+{
+	local R=$1 k
+	(cd "$R" && find . -type f ! -name COMPLETE -printf '%P\n'; echo extracted/COMPLETE) | sort -u > stored.keys
+	jq -r '.objects | keys[]' "$R/COMPLETE" | sort > complete.keys
+	cmp -s stored.keys complete.keys ||
+		fail "$R: COMPLETE does not list exactly the objects: $(diff stored.keys complete.keys | head -4)"
+	while read -r k; do
+		[ "$(jq -r --arg k "$k" '.objects[$k]' "$R/COMPLETE")" = "$(sha256sum < "$R/$k" | cut -c1-64)" ] ||
+			fail "$R: COMPLETE's sha256 of $k is not sha256sum's"
+	done < complete.keys
 }
 
 # sha256 of a file: sha256sum, or for large (sparse) files Python's hashlib, which is fed

@@ -65,14 +65,7 @@ cmp -s plain.sums worker.sums || fail "extracted files differ: $(diff plain.sums
 # COMPLETE: every other object with its SHA-256, checked with sha256sum.
 jq -e --arg id "$id" '.job == $id and .case == "IR-7" and .host == "test-host"' "$R/COMPLETE" \
 	> /dev/null || fail "COMPLETE: $(cat "$R/COMPLETE")"
-(cd "$R" && find . -type f ! -name COMPLETE -printf '%P\n' ; echo extracted/COMPLETE) | sort -u > stored.keys
-jq -r '.objects | keys[]' "$R/COMPLETE" | sort > complete.keys
-cmp -s stored.keys complete.keys || fail "COMPLETE does not list exactly the objects: $(diff stored.keys complete.keys)"
-while read -r k; do
-	want=$(jq -r --arg k "$k" '.objects[$k]' "$R/COMPLETE")
-	got=$(sha256sum < "$R/$k" | cut -c1-64)
-	[ "$want" = "$got" ] || fail "COMPLETE says $k is $want, sha256sum says $got"
-done < complete.keys
+check_complete "$R"
 
 # summary.json: the scan's summary event plus the worker's record.
 jq -e --arg id "$id" '.event == "summary" and .delta == (.counts | add) and .worker.job == $id

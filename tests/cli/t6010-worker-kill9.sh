@@ -62,13 +62,7 @@ zcat "$R/events.jsonl.gz" | jq -c 'if .event == "summary" then del(.elapsed) els
 	fail "events.jsonl.gz is not gzip"
 cmp -s plain.norm w.norm || fail "events differ from deltair scan's: $(diff plain.norm w.norm | head -4)"
 jq -e '.worker.receive_count == 2' "$R/summary.json" > /dev/null || fail "summary.json receive_count"
-(cd "$R" && find . -type f ! -name COMPLETE -printf '%P\n'; echo extracted/COMPLETE) | sort -u > stored.keys
-jq -r '.objects | keys[]' "$R/COMPLETE" | sort > complete.keys
-cmp -s stored.keys complete.keys || fail "COMPLETE does not list exactly the objects: $(diff stored.keys complete.keys)"
-while read -r k; do
-	[ "$(jq -r --arg k "$k" '.objects[$k]' "$R/COMPLETE")" = "$(sha256sum < "$R/$k" | cut -c1-64)" ] ||
-		fail "COMPLETE's sha256 of $k is not sha256sum's"
-done < complete.keys
+check_complete "$R"
 [ -z "$(ls -A wd | grep -v '^baselines$')" ] || fail "scratch left in the work dir: $(ls -A wd)"
 
 # A scan blocked in open(2) of a FIFO (not stopped): it must die with its worker too.

@@ -708,6 +708,79 @@ TEST(t_store_dir_move_renames_on_the_same_filesystem)
 	store_close(s);
 }
 
+/*
+ * A folder on the store's filesystem is renamed into place whole (the same inodes), tidied:
+ * folders 0700, files 0600, a link and a FIFO in it removed; not onto a key that is taken.
+ */
+TEST(t_store_dir_move_tree_renames_a_folder_whole)
+{
+	struct store *s;
+	struct dt_err err = { 0 };
+	struct stat dir_before, file_before, sb;
+	int moved = -1;
+	char *back;
+
+	REQUIRE(store_open("out", NULL, &s, &err) == 0);
+	REQUIRE(mkdir("ex", 0755) == 0 && mkdir("ex/files", 0755) == 0 &&
+		mkdir("ex/files/deep", 0750) == 0);
+	REQUIRE(t_write("ex/COMPLETE", "scan done", 9) == 0);
+	REQUIRE(t_write("ex/files/deep/a", "hello", 5) == 0 && chmod("ex/files/deep/a", 0644) == 0);
+	REQUIRE(symlink("/etc/passwd", "ex/files/link") == 0 && mkfifo("ex/files/fifo", 0600) == 0);
+	REQUIRE(stat("ex", &dir_before) == 0 && stat("ex/files/deep/a", &file_before) == 0);
+	CHECK(store_move_tree(s, "case/x/extracted", "ex", &moved, &err) == 0 && moved == 1);
+	CHECK(access("ex", F_OK) != 0);
+	CHECK(stat("out/case/x/extracted", &sb) == 0 && sb.st_ino == dir_before.st_ino &&
+	      (sb.st_mode & 0777) == 0700);
+	CHECK(stat("out/case/x/extracted/files/deep", &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	CHECK(stat("out/case/x/extracted/files/deep/a", &sb) == 0 &&
+	      sb.st_ino == file_before.st_ino && (sb.st_mode & 0777) == 0600);
+	back = t_slurp("out/case/x/extracted/files/deep/a", NULL);
+	CHECK(back && strcmp(back, "hello") == 0);
+	free(back);
+	/* A COMPLETE in the folder is moved as any file. */
+	CHECK(store_exists(s, "case/x/extracted/COMPLETE", NULL) == 1);
+	CHECK(lstat("out/case/x/extracted/files/link", &sb) != 0 &&
+	      lstat("out/case/x/extracted/files/fifo", &sb) != 0);
+	/* A key taken: nothing moved, the folder stays. */
+	REQUIRE(mkdir("ex2", 0700) == 0 && t_write("ex2/b", "b", 1) == 0);
+	CHECK(store_move_tree(s, "case/x/extracted", "ex2", &moved, &err) == 0 && moved == 0);
+	CHECK(access("ex2/b", F_OK) == 0 && store_exists(s, "case/x/extracted/b", NULL) == 0);
+	/* Not a folder (a link to one): refused. */
+	REQUIRE(symlink("ex2", "ex3") == 0);
+	CHECK(store_move_tree(s, "case/y", "ex3", &moved, &err) == -1 && moved == 0);
+	CHECK(access("ex2/b", F_OK) == 0 && store_exists(s, "case/y/b", NULL) == 0);
+	store_close(s);
+}
+
+/* A folder deeper than the store lists, or on another filesystem: not moved, left as it was. */
+TEST(t_store_dir_move_tree_leaves_what_it_cannot_move)
+{
+	struct store *s;
+	struct dt_err err = { 0 };
+	struct stat here, shm;
+	char path[4096] = "deep", dir[] = "/dev/shm/t_worker-XXXXXX", file[64];
+	int moved = -1;
+
+	REQUIRE(store_open("out", NULL, &s, &err) == 0);
+	REQUIRE(mkdir(path, 0700) == 0);
+	for (int i = 0; i < 70; i++) {
+		strcat(path, "/d");
+		REQUIRE(mkdir(path, 0700) == 0);
+	}
+	CHECK(store_move_tree(s, "case/deep", "deep", &moved, &err) == 0 && moved == 0);
+	CHECK(access(path, F_OK) == 0 && store_exists(s, "case/deep/d/d", NULL) == 0);
+	if (stat(".", &here) == 0 && stat("/dev/shm", &shm) == 0 && here.st_dev != shm.st_dev &&
+	    mkdtemp(dir) != NULL) {
+		snprintf(file, sizeof(file), "%s/f", dir);
+		REQUIRE(t_write(file, "across", 6) == 0);
+		CHECK(store_move_tree(s, "case/shm", dir, &moved, &err) == 0 && moved == 0);
+		CHECK(access(file, F_OK) == 0 && store_exists(s, "case/shm/f", NULL) == 0);
+		unlink(file);
+		rmdir(dir);
+	}
+	store_close(s);
+}
+
 /* Across filesystems (/dev/shm, a tmpfs, when the test folder is elsewhere) it is a copy. */
 TEST(t_store_dir_move_copies_across_filesystems)
 {
