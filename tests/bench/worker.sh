@@ -2,7 +2,8 @@
 # tests/bench/worker.sh - `deltair worker` on a spool: the corpus incident as 8 jobs against
 # one gold (8 cases, so none is skipped as already complete), served with --concurrency 1 and
 # 2; jobs per minute, and the worker's overhead over 8 plain `deltair scan -x` runs of the
-# same image one after the other (target <= 10%). Each figure is the median of RUNS rounds.
+# same image one after the other (target <= 10%). Each figure is the median of RUNS rounds,
+# interleaved; also the worker's own time per job, from its log.
 # Writes its table into docs/benchmarks.md between the BENCH:worker markers and prints it.
 #   tests/bench/worker.sh                 (the corpus of tests/bench/run: $CORPUS/gold.raw,
 #                                          incident.raw)
@@ -76,17 +77,34 @@ worker_round() { # worker_round CONCURRENCY
 	awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }'
 	[ "$(ls "$work/sp/done" | wc -l)" -eq $JOBS ] || { echo "bench: not every job was done" >&2; exit 1; }
 }
+# The worker's own time in a job (from its log): claim to scan started, scan ended to done.
+own_ms() {
+	jq -rs '[.[] | select(.elapsed != null)] | reduce .[] as $e ({t: 0, last: 0};
+		if $e.stage == "scan" and ($e.msg | startswith("scanning")) then .t += $e.elapsed
+		elif $e.stage == "scan" then .last = $e.elapsed
+		elif $e.stage == "done" then .t += $e.elapsed - .last else . end) | .t * 1000 / 8' \
+		"$work/worker.log"
+}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
-plain=$(for r in $(seq "$RUNS"); do plain_round; done | median)
-c1=$(for r in $(seq "$RUNS"); do worker_round 1; done | median)
-c2=$(for r in $(seq "$RUNS"); do worker_round 2; done | median)
-table=$(python3 - "$plain" "$c1" "$c2" "$what" "$RUNS" << 'PY'
+# Rounds interleaved (plain, then each worker), so that a change of the machine's load
+# falls on all three alike.
+for r in $(seq "$RUNS"); do
+	plain_round >> "$work/plain.t"
+	worker_round 1 >> "$work/c1.t"
+	own_ms >> "$work/own.t"
+	worker_round 2 >> "$work/c2.t"
+done
+plain=$(median < "$work/plain.t") c1=$(median < "$work/c1.t") c2=$(median < "$work/c2.t")
+own=$(median < "$work/own.t")
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+table=$(python3 - "$plain" "$c1" "$c2" "$what" "$RUNS" "$own" "$load" << 'PY'
 import sys, os, datetime
 plain, c1, c2 = map(float, sys.argv[1:4])
-what, runs = sys.argv[4], sys.argv[5]
+what, runs, own, load = sys.argv[4], sys.argv[5], float(sys.argv[6]), sys.argv[7]
 ov = (c1 - plain) / plain * 100
-print("Measured %s, %d cores, %s; median of %s rounds of 8 jobs (`tests/bench/worker.sh`)." % (
-    datetime.date.today().isoformat(), os.cpu_count(), what, runs))
+print("Measured %s, %d cores, %s; median of %s interleaved rounds of 8 jobs, load average "
+      "%s at the end (`tests/bench/worker.sh`)." % (
+    datetime.date.today().isoformat(), os.cpu_count(), what, runs, load))
 print()
 print("| worker, spool, 8 jobs | total s | jobs/min | target |")
 print("|---|---:|---:|---:|")
@@ -94,6 +112,9 @@ print("| 8 plain `deltair scan -x`, one after the other | %.2f | %.1f | |" % (pl
 print("| `deltair worker --concurrency 1 --once` | %.2f | %.1f | overhead %+.1f%% (≤ 10%% %s) |" % (
     c1, 8 * 60 / c1, ov, "met" if ov <= 10 else "MISSED"))
 print("| `deltair worker --concurrency 2 --once` | %.2f | %.1f | |" % (c2, 8 * 60 / c2))
+print()
+print("The worker's own time per job at `--concurrency 1` (its log: claim to scan started, "
+      "scan ended to done): %.0f ms." % own)
 PY
 )
 echo "$table" | tee "$work/table.md"
