@@ -10,10 +10,11 @@
  * Sequential reads start read-ahead fetches on background threads (concurrency in flight);
  * every GetSnapshotBlock request, each retry included, takes a token from a bucket refilled
  * just under rate per second.
- * Every block goes through one routing point (ebs.c: block_source): with a changed-block
- * list (ListChangedBlocks against a gold snapshot), a listed block that did not change is
- * read from a gold store (a gold image, or a block cache of the gold snapshot) instead, so
- * the snapshot costs its changed blocks.
+ * Every block is routed in one place (ebs.c: block_route): with a changed-block list
+ * (ListChangedBlocks against a gold snapshot), a listed block that did not change is read
+ * from a gold store (a gold image, or a block cache of the gold snapshot, verified in 64 KiB
+ * pieces) instead, straight into the reader's buffer, so the snapshot costs its changed
+ * blocks.
  * A struct ebs is thread-safe: ebs_read() may be called from any number of threads.
  */
 #ifndef DELTAIR_AWS_EBS_H
@@ -30,13 +31,17 @@
 #define EBS_MAX_CONCURRENCY     256
 #define EBS_DEFAULT_RATE        1000 /* GetSnapshotBlock per second per snapshot: the quota */
 #define EBS_FETCH_TRIES         3    /* checksum mismatches and expired tokens, each */
+/* The LRU's least capacity (128 MiB, taken as it fills): a walk's order is not the disk's,
+ * and it comes back to a block it read part of; fewer blocks meant more spilled (written to
+ * disk) or fetched again (docs/benchmarks.md). */
+#define EBS_MIN_CACHE_BLOCKS 256
 
 struct ebs;
 
 struct ebs_opts {
 	int concurrency;     /* fetches in flight for read-ahead; 0: EBS_DEFAULT_CONCURRENCY */
 	double rate;         /* GetSnapshotBlock per second; 0: EBS_DEFAULT_RATE */
-	size_t cache_blocks; /* LRU capacity in blocks; 0: 4 * concurrency, at least 64 */
+	size_t cache_blocks; /* LRU capacity in blocks; 0: 4 * concurrency */
 	/*
 	 * "snap-GOLD" or NULL: ask ListChangedBlocks(GOLD, this snapshot), every page. Snapshots
 	 * of unrelated lineage (or a gold that cannot be compared) give no list and a note
@@ -74,6 +79,8 @@ struct ebs_stats {
 	uint64_t gold_fetched;       /* of which fetched from the gold snapshot (cache fills) */
 	uint64_t gold_cache_hits;    /* of which found in the cache */
 	uint64_t gold_cache_refused; /* cache files that failed their checksum (fetched again) */
+	uint64_t gold_pieces;        /* 64 KiB pieces of cache files read and verified */
+	uint64_t gold_cache_converted; /* cache files of format 1 checked and rewritten as 2 */
 };
 
 /* Is spec an ebs:// spec? */

@@ -30,7 +30,23 @@
  * processes sharing the directory only ever see whole files (temporary name, rename). */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define CACHE_FILE_SIZE (EBS_BLOCK_SIZE + SHA256_DIGEST_LENGTH) /* the block, its SHA-256 */
+/*
+ * A cache file, format 2 (docs/aws.md), little-endian: a header of CACHE_HEAD bytes, then the
+ * block, so that a read of part of the block reads and checks only the 64 KiB pieces it covers.
+ *   0  CACHE_MAGIC (8 bytes)          8  version, u32 (2)        12  piece size, u32 (65536)
+ *  16  the block's index, u64        24  the gold snapshot's id, NUL-padded (64 bytes)
+ *  88  the SHA-256 of each piece (CACHE_PIECES x 32)      then zeros up to CACHE_HEAD
+ * The index and id bind a file to its name; every header byte is checked before a piece is
+ * used. Format 1 (the block, then its SHA-256) is read whole, checked and rewritten as 2.
+ */
+#define CACHE_MAGIC     "DTGOLD\n"
+#define CACHE_VERSION   2u
+#define CACHE_PIECE     (64u * 1024)
+#define CACHE_PIECES    (EBS_BLOCK_SIZE / CACHE_PIECE)
+#define CACHE_DIGESTS   88u
+#define CACHE_HEAD      4096u
+#define CACHE_FILE_SIZE (CACHE_HEAD + EBS_BLOCK_SIZE)
+#define CACHE_V1_SIZE   (EBS_BLOCK_SIZE + SHA256_DIGEST_LENGTH) /* the block, its SHA-256 */
 
 struct cache_file {
 	char path[96]; /* "snap-ID/NAME", under the cache's root */
@@ -181,59 +197,57 @@ cache_dir_ok(const char *path, struct dt_err *err)
 	return 0;
 }
 
-/* A verified block idx of the cache into dst: 1, or 0 when absent or damaged (removed). */
-static int
-cache_get(struct ebs *e, const char *path, unsigned char *dst)
+static void
+put_le32(unsigned char *p, uint32_t v)
 {
-	unsigned char sum[SHA256_DIGEST_LENGTH], want[SHA256_DIGEST_LENGTH];
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t got;
-	struct stat st;
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
 
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != CACHE_FILE_SIZE ||
-	    (got = pread(fd, dst, EBS_BLOCK_SIZE, 0)) != (ssize_t)EBS_BLOCK_SIZE ||
-	    pread(fd, want, sizeof(want), EBS_BLOCK_SIZE) != (ssize_t)sizeof(want)) {
-		close(fd);
-		goto refuse;
-	}
-	SHA256(dst, EBS_BLOCK_SIZE, sum);
-	if (CRYPTO_memcmp(sum, want, sizeof(sum)) != 0) {
-		close(fd);
-		goto refuse;
-	}
-	/* Recently used: trimmed last. An hour's precision is enough for that, and spares a
-	 * metadata write on every read. */
-	if (time(NULL) - st.st_mtim.tv_sec > 3600)
-		(void)futimens(fd, NULL);
-	close(fd);
-	return 1;
-refuse:
-	pthread_mutex_lock(&e->lock);
-	e->st.gold_cache_refused++;
-	pthread_mutex_unlock(&e->lock);
-	(void)unlink(path);
-	return 0;
+static void
+put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The header of block idx's file, without its digests (zeros there): the bytes to compare. */
+static void
+cache_head(const struct ebs *e, uint64_t idx, unsigned char head[CACHE_HEAD])
+{
+	memset(head, 0, CACHE_HEAD);
+	memcpy(head, CACHE_MAGIC, 8);
+	put_le32(head + 8, CACHE_VERSION);
+	put_le32(head + 12, CACHE_PIECE);
+	put_le64(head + 16, idx);
+	memcpy(head + 24, e->gold->id, strnlen(e->gold->id, 63));
 }
 
 /* Keep block data (verified) as path: a temporary file of ours, renamed over path. */
 static void
-cache_put(struct ebs *e, const char *path, const unsigned char *data)
+cache_put(struct ebs *e, const char *path, uint64_t idx, const unsigned char *data)
 {
-	unsigned char sum[SHA256_DIGEST_LENGTH];
+	unsigned char *head = malloc(CACHE_HEAD);
 	struct outfile_tmp t;
 	int ok;
 
+	if (head == NULL)
+		return; /* a cache not filled costs fetches, never a wrong read */
+	cache_head(e, idx, head);
+	for (unsigned p = 0; p < CACHE_PIECES; p++)
+		SHA256(data + (size_t)p * CACHE_PIECE, CACHE_PIECE,
+		       head + CACHE_DIGESTS + p * SHA256_DIGEST_LENGTH);
 	pthread_mutex_lock(&cache_lock);
 	cache_count(e);
 	pthread_mutex_unlock(&cache_lock);
 	/* Beside path, tracked: a signal (SIGINT of a diff) removes it. */
-	if (outfile_tmp_open(&t, AT_FDCWD, path) < 0)
+	if (outfile_tmp_open(&t, AT_FDCWD, path) < 0) {
+		free(head);
 		return; /* a full disk costs fetches, never a wrong read */
-	SHA256(data, EBS_BLOCK_SIZE, sum);
-	ok = outfile_write_all(t.fd, data, EBS_BLOCK_SIZE) == 0 &&
-	     outfile_write_all(t.fd, sum, sizeof(sum)) == 0;
+	}
+	ok = outfile_write_all(t.fd, head, CACHE_HEAD) == 0 &&
+	     outfile_write_all(t.fd, data, EBS_BLOCK_SIZE) == 0;
+	free(head);
 	if (outfile_tmp_commit(&t, path, ok, 0) < 0)
 		return;
 	pthread_mutex_lock(&cache_lock);
@@ -243,39 +257,155 @@ cache_put(struct ebs *e, const char *path, const unsigned char *data)
 	pthread_mutex_unlock(&cache_lock);
 }
 
-/*
- * Block idx of a gold image into dst. An image that ends inside the block (a raw image of
- * the filesystem alone) reads as zeros past its end, as the volume does; one that ends
- * before the block is an error.
- */
 static int
-gold_pread(int fd, unsigned char *dst, uint64_t idx, struct dt_err *err)
+pread_all(int fd, void *dst, size_t n, off_t off)
 {
 	size_t got = 0;
 
-	while (got < EBS_BLOCK_SIZE) {
-		ssize_t n = pread(fd, dst + got, EBS_BLOCK_SIZE - got,
-				  (off_t)(idx * EBS_BLOCK_SIZE + got));
-		if (n < 0 && errno == EINTR)
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)dst + got, n - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return dt_fail_errno(err, DT_EIO,
-					     "cannot read block %" PRIu64 " of the gold image",
-					     idx);
-		if (n == 0)
-			break;
-		got += (size_t)n;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
 	}
-	if (got == 0)
-		return dt_fail(err, DT_EIO, "the gold image ends before block %" PRIu64, idx);
-	memset(dst + got, 0, EBS_BLOCK_SIZE - got);
 	return 0;
 }
 
-/* Unchanged block idx from the gold store into dst (EBS_BLOCK_SIZE). */
-int
-ebs_gold_read(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
+/*
+ * A format 1 file (fd, its size checked): the whole block into blk, checked against its
+ * SHA-256, and rewritten as format 2. 1, or 0 when damaged.
+ */
+static int
+cache_get_v1(struct ebs *e, int fd, const char *path, uint64_t idx, unsigned char *blk)
 {
+	unsigned char sum[SHA256_DIGEST_LENGTH], want[SHA256_DIGEST_LENGTH];
+
+	if (pread_all(fd, blk, EBS_BLOCK_SIZE, 0) < 0 ||
+	    pread_all(fd, want, sizeof(want), EBS_BLOCK_SIZE) < 0)
+		return 0;
+	SHA256(blk, EBS_BLOCK_SIZE, sum);
+	if (CRYPTO_memcmp(sum, want, sizeof(sum)) != 0)
+		return 0;
+	cache_put(e, path, idx, blk);
+	return 1;
+}
+
+/*
+ * Bytes [in, in + n) of block idx from its cache file path into dst, each 64 KiB piece they
+ * touch read and checked against the header's digest before a byte of it is used: 1, or 0
+ * when the file is absent or damaged (then removed; dst may hold part of it: unusable).
+ */
+static int
+cache_get(struct ebs *e, const char *path, uint64_t idx, size_t in, unsigned char *dst,
+	  size_t n)
+{
+	unsigned char sum[SHA256_DIGEST_LENGTH], *head = NULL, *want = NULL, *scratch = NULL;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), ok = 0, v1 = 0;
+	uint64_t pieces = 0;
+	struct stat st;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		goto done;
+	if (st.st_size == CACHE_V1_SIZE) {
+		scratch = malloc(EBS_BLOCK_SIZE);
+		ok = v1 = scratch && cache_get_v1(e, fd, path, idx, scratch);
+		if (ok)
+			memcpy(dst, scratch + in, n);
+		goto done;
+	}
+	head = malloc(CACHE_HEAD);
+	want = malloc(CACHE_HEAD);
+	if (head == NULL || want == NULL || st.st_size != CACHE_FILE_SIZE ||
+	    pread_all(fd, head, CACHE_HEAD, 0) < 0)
+		goto done;
+	/* Every byte of the header but the digests is known: compare it whole. */
+	cache_head(e, idx, want);
+	memcpy(want + CACHE_DIGESTS, head + CACHE_DIGESTS, CACHE_PIECES * SHA256_DIGEST_LENGTH);
+	if (memcmp(head, want, CACHE_HEAD) != 0)
+		goto done;
+	for (size_t p = in / CACHE_PIECE; p * CACHE_PIECE < in + n; p++) {
+		size_t from = p * CACHE_PIECE, lo = from > in ? from : in;
+		size_t hi = from + CACHE_PIECE < in + n ? from + CACHE_PIECE : in + n;
+		unsigned char *piece = dst + (from - in);
+
+		/* A piece the read covers whole is read in place, else beside it. */
+		if (lo != from || hi != from + CACHE_PIECE) {
+			if (scratch == NULL && (scratch = malloc(CACHE_PIECE)) == NULL)
+				goto done;
+			piece = scratch;
+		}
+		if (pread_all(fd, piece, CACHE_PIECE, (off_t)(CACHE_HEAD + from)) < 0)
+			goto done;
+		SHA256(piece, CACHE_PIECE, sum);
+		if (CRYPTO_memcmp(sum, head + CACHE_DIGESTS + p * SHA256_DIGEST_LENGTH,
+				  sizeof(sum)) != 0)
+			goto done;
+		if (piece == scratch)
+			memcpy(dst + (lo - in), scratch + (lo - from), hi - lo);
+		pieces++;
+	}
+	ok = 1;
+	/* Recently used: trimmed last. An hour's precision is enough for that, and spares a
+	 * metadata write on every read. */
+	if (time(NULL) - st.st_mtim.tv_sec > 3600)
+		(void)futimens(fd, NULL);
+done:
+	close(fd);
+	free(head);
+	free(want);
+	free(scratch);
+	pthread_mutex_lock(&e->lock);
+	e->st.gold_pieces += pieces;
+	e->st.gold_cache_converted += (uint64_t)v1;
+	if (!ok)
+		e->st.gold_cache_refused++;
+	pthread_mutex_unlock(&e->lock);
+	if (!ok)
+		(void)unlink(path);
+	return ok;
+}
+
+/*
+ * Bytes [in, in + n) of block idx of a gold image into dst. An image that ends inside the
+ * block (a raw image of the filesystem alone) reads as zeros past its end, as the volume
+ * does; one that ends before the block is an error.
+ */
+static int
+gold_pread(int fd, unsigned char *dst, uint64_t idx, size_t in, size_t n, struct dt_err *err)
+{
+	off_t at = (off_t)(idx * EBS_BLOCK_SIZE + in);
+	unsigned char probe;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, dst + got, n - got, at + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return dt_fail_errno(err, DT_EIO,
+					     "cannot read block %" PRIu64 " of the gold image",
+					     idx);
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got == 0 && n > 0 &&
+	    (in == 0 || pread(fd, &probe, 1, (off_t)(idx * EBS_BLOCK_SIZE)) != 1))
+		return dt_fail(err, DT_EIO, "the gold image ends before block %" PRIu64, idx);
+	memset(dst + got, 0, n - got);
+	return 0;
+}
+
+/* Bytes [in, in + n) of unchanged block idx from the gold store into dst. */
+int
+ebs_gold_range(struct ebs *e, uint64_t idx, size_t in, unsigned char *dst, size_t n,
+	       struct dt_err *err)
+{
+	unsigned char *blk;
 	char path[600];
 	int listed;
 
@@ -285,8 +415,8 @@ ebs_gold_read(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *er
 	if (e->gold_fd >= 0) {
 		/* Never written in the gold: zeros, wherever the image ends. */
 		if (!listed)
-			memset(dst, 0, EBS_BLOCK_SIZE);
-		else if (gold_pread(e->gold_fd, dst, idx, err) < 0)
+			memset(dst, 0, n);
+		else if (gold_pread(e->gold_fd, dst, idx, in, n, err) < 0)
 			return -1;
 		pthread_mutex_lock(&e->lock);
 		e->st.gold_blocks++;
@@ -294,23 +424,42 @@ ebs_gold_read(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *er
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/%016" PRIx64, e->cache_dir, idx);
-	if (cache_get(e, path, dst)) {
+	if (cache_get(e, path, idx, in, dst, n)) {
 		pthread_mutex_lock(&e->lock);
 		e->st.gold_blocks++;
 		e->st.gold_cache_hits++;
 		pthread_mutex_unlock(&e->lock);
 		return 0;
 	}
-	if (ebs_read(e->gold, idx * EBS_BLOCK_SIZE, dst, EBS_BLOCK_SIZE, err) !=
-	    (ssize_t)EBS_BLOCK_SIZE)
+	/* Not cached (or refused): the whole block from the gold snapshot, its checksum
+	 * verified there, then kept. Concurrent misses of one block share the gold's fetch. */
+	blk = n == EBS_BLOCK_SIZE ? dst : malloc(EBS_BLOCK_SIZE);
+	if (blk == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	if (ebs_read(e->gold, idx * EBS_BLOCK_SIZE, blk, EBS_BLOCK_SIZE, err) !=
+	    (ssize_t)EBS_BLOCK_SIZE) {
+		if (blk != dst)
+			free(blk);
 		return dt_fail(err, DT_EIO, "cannot read block %" PRIu64 " of the gold snapshot",
 			       idx);
-	cache_put(e, path, dst);
+	}
+	cache_put(e, path, idx, blk);
+	if (blk != dst) {
+		memcpy(dst, blk + in, n);
+		free(blk);
+	}
 	pthread_mutex_lock(&e->lock);
 	e->st.gold_blocks++;
 	e->st.gold_fetched++;
 	pthread_mutex_unlock(&e->lock);
 	return 0;
+}
+
+/* Unchanged block idx from the gold store into dst (EBS_BLOCK_SIZE). */
+int
+ebs_gold_read(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err)
+{
+	return ebs_gold_range(e, idx, 0, dst, EBS_BLOCK_SIZE, err);
 }
 
 /*
@@ -356,7 +505,7 @@ gold_image_check(struct ebs *e, const char *path, struct dt_err *err)
 		if (ebs_read(g, i * EBS_BLOCK_SIZE, a, EBS_BLOCK_SIZE, err) !=
 		    (ssize_t)EBS_BLOCK_SIZE)
 			goto out;
-		if (gold_pread(e->gold_fd, b, i, err) < 0)
+		if (gold_pread(e->gold_fd, b, i, 0, EBS_BLOCK_SIZE, err) < 0)
 			goto out;
 		if (memcmp(a, b, EBS_BLOCK_SIZE) != 0) {
 			dt_fail(err, DT_EFORMAT,
@@ -430,6 +579,12 @@ ebs_spill_open(struct ebs *e)
 		open(e->cache_dir ? e->cache_dir : P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 }
 
+int
+ebs_spilled(const struct ebs *e, uint64_t idx)
+{
+	return e->spill_fd >= 0 && ((e->spilled[idx / 8] >> (idx % 8)) & 1);
+}
+
 /* Block idx from the spill file into dst: 1, or 0 when it is not there. */
 int
 ebs_spill_get(struct ebs *e, uint64_t idx, unsigned char *dst)
@@ -439,10 +594,22 @@ ebs_spill_get(struct ebs *e, uint64_t idx, unsigned char *dst)
 	if (e->spill_fd < 0)
 		return 0;
 	pthread_mutex_lock(&e->lock);
-	have = (e->spilled[idx / 8] >> (idx % 8)) & 1;
+	have = ebs_spilled(e, idx);
 	pthread_mutex_unlock(&e->lock);
 	return have && pread(e->spill_fd, dst, EBS_BLOCK_SIZE, (off_t)(idx * EBS_BLOCK_SIZE)) ==
 			       (ssize_t)EBS_BLOCK_SIZE;
+}
+
+/* Bytes [in, in + n) of block idx from the spill file into dst: 1, or 0 when it is not there. */
+int
+ebs_spill_range(struct ebs *e, uint64_t idx, size_t in, unsigned char *dst, size_t n)
+{
+	int have;
+
+	pthread_mutex_lock(&e->lock);
+	have = ebs_spilled(e, idx);
+	pthread_mutex_unlock(&e->lock);
+	return have && pread_all(e->spill_fd, dst, n, (off_t)(idx * EBS_BLOCK_SIZE + in)) == 0;
 }
 
 /* A fetched block into the spill file, while there is room. A full disk costs fetches, never a

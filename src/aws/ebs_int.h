@@ -27,6 +27,9 @@ struct ent {
 	uint64_t idx;
 	int pins;            /* readers copying out of data */
 	uint64_t used;       /* LRU clock */
+	uint64_t consumed;   /* bytes readers copied out since it was loaded */
+	int spill;           /* while LOADING: data still holds block spill_idx, to keep first */
+	uint64_t spill_idx;
 	unsigned char *data; /* owned; EBS_BLOCK_SIZE */
 };
 
@@ -95,12 +98,20 @@ int ebs_list_changed(struct ebs *e, const char *gold, struct dt_err *err);
 
 /* Block idx (unchanged since the gold) from the gold store into dst. */
 int ebs_gold_read(struct ebs *e, uint64_t idx, unsigned char *dst, struct dt_err *err);
+/* Bytes [in, in + n) of that block into dst: with a cache, only the 64 KiB pieces they touch
+ * are read and verified. Readers call it directly: the gold store's blocks bypass the LRU. */
+int ebs_gold_range(struct ebs *e, uint64_t idx, size_t in, unsigned char *dst, size_t n,
+		   struct dt_err *err);
 /* Open the gold store of snapshot gold: o's gold image, or its block cache. */
 int ebs_gold_open(struct ebs *e, const char *gold, const struct ebs_opts *o, struct dt_err *err);
 /* The spill file; without one, blocks the LRU dropped are fetched again. */
 void ebs_spill_open(struct ebs *e);
+/* Under e->lock: is block idx in the spill file? */
+int ebs_spilled(const struct ebs *e, uint64_t idx);
 /* 1 when block idx was spilled, now in dst; 0 when it must be fetched. */
 int ebs_spill_get(struct ebs *e, uint64_t idx, unsigned char *dst);
+/* 1 when block idx was spilled, bytes [in, in + n) of it now in dst; 0 when it was not. */
+int ebs_spill_range(struct ebs *e, uint64_t idx, size_t in, unsigned char *dst, size_t n);
 /* Keep a fetched block in the spill file (while under EBS_SPILL_MAX). */
 void ebs_spill_put(struct ebs *e, uint64_t idx, const unsigned char *data);
 

@@ -142,13 +142,15 @@ cli_summary_snapshot(json_t *sum, struct source *src)
 	/* With --changed-since: what the list said, and what the gold store served. */
 	if (st.gold_id[0])
 		json_object_set_new(snap, "gold",
-				    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I}", "id",
+				    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "id",
 					      st.gold_id, "related", source_changed(src) != NULL,
 					      "blocks_changed", (json_int_t)st.blocks_changed,
 					      "blocks_from_gold", (json_int_t)st.gold_blocks,
 					      "gold_fetched", (json_int_t)st.gold_fetched,
 					      "cache_hits", (json_int_t)st.gold_cache_hits,
-					      "cache_refused", (json_int_t)st.gold_cache_refused));
+					      "cache_refused", (json_int_t)st.gold_cache_refused,
+					      "pieces_verified", (json_int_t)st.gold_pieces,
+					      "cache_converted", (json_int_t)st.gold_cache_converted));
 	json_object_set_new(ev, "snapshot", snap);
 }
 
@@ -176,10 +178,19 @@ cli_note_snapshot(const char *cmd, struct source *src)
 	if (st.gold_id[0] && source_changed(src))
 		fprintf(stderr,
 			"deltair: %s: %llu blocks changed since %s; %llu read from the gold store "
-			"(%llu fetched from %s, %llu cache hits)\n",
+			"(%llu fetched from %s, %llu cache hits, %llu 64 KiB pieces verified, "
+			"cache files refused: %llu)\n",
 			cmd, (unsigned long long)st.blocks_changed, st.gold_id,
 			(unsigned long long)st.gold_blocks, (unsigned long long)st.gold_fetched,
-			st.gold_id, (unsigned long long)st.gold_cache_hits);
+			st.gold_id, (unsigned long long)st.gold_cache_hits,
+			(unsigned long long)st.gold_pieces,
+			(unsigned long long)st.gold_cache_refused);
+	/* A store of an older deltair is used, not refused: say it changed under the user. */
+	if (st.gold_cache_converted)
+		fprintf(stderr,
+			"deltair: %s: %llu gold cache files of format 1 (the block, then its "
+			"SHA-256) verified and rewritten in format 2 (64 KiB pieces; docs/aws.md)\n",
+			cmd, (unsigned long long)st.gold_cache_converted);
 }
 
 /*
