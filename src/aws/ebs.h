@@ -31,17 +31,16 @@
 #define EBS_MAX_CONCURRENCY     256
 #define EBS_DEFAULT_RATE        1000 /* GetSnapshotBlock per second per snapshot: the quota */
 #define EBS_FETCH_TRIES         3    /* checksum mismatches and expired tokens, each */
-/* The LRU's least capacity (128 MiB, taken as it fills): a walk's order is not the disk's,
- * and it comes back to a block it read part of; fewer blocks meant more spilled (written to
- * disk) or fetched again (docs/benchmarks.md). */
-#define EBS_MIN_CACHE_BLOCKS 256
+/* The LRU's least capacity (32 MiB). 256 blocks fetched a few less again but cost a baseline
+ * about a sixth more CPU (every lookup scans the LRU; docs/benchmarks.md). */
+#define EBS_MIN_CACHE_BLOCKS 64
 
 struct ebs;
 
 struct ebs_opts {
 	int concurrency;     /* fetches in flight for read-ahead; 0: EBS_DEFAULT_CONCURRENCY */
 	double rate;         /* GetSnapshotBlock per second; 0: EBS_DEFAULT_RATE */
-	size_t cache_blocks; /* LRU capacity in blocks; 0: 4 * concurrency */
+	size_t cache_blocks; /* LRU capacity in blocks; 0: 4 * concurrency, at least 64 */
 	/*
 	 * "snap-GOLD" or NULL: ask ListChangedBlocks(GOLD, this snapshot), every page. Snapshots
 	 * of unrelated lineage (or a gold that cannot be compared) give no list and a note
