@@ -548,6 +548,7 @@ struct scan_ctx {
 	int timed_out;
 	double start; /* mono_now() */
 	int timeout;
+	double deadline; /* mono_now(), or 0 */
 	json_t *matches; /* owned: delivered only when the whole scan succeeded */
 	int oom;
 };
@@ -557,11 +558,28 @@ struct scan_ctx {
 static int
 over_time(struct scan_ctx *sc)
 {
+	double now;
+
 	if (sc->timed_out)
 		return 1;
-	if (mono_now() - sc->start > (double)sc->timeout)
+	now = mono_now();
+	if (now - sc->start > (double)sc->timeout || (sc->deadline > 0 && now > sc->deadline))
 		sc->timed_out = 1;
 	return sc->timed_out;
+}
+
+/* libyara's own timeout, in whole seconds: the per-file one, or less to meet the deadline. */
+static int
+yr_timeout(const struct scan_ctx *sc)
+{
+	double left;
+	int t;
+
+	if (sc->deadline <= 0)
+		return sc->timeout;
+	left = sc->deadline - mono_now();
+	t = left < 1 ? 1 : (int)left + ((double)(int)left < left);
+	return t < sc->timeout ? t : sc->timeout;
 }
 
 /* Fill buf with exactly len bytes at off, or record why not. */
@@ -772,14 +790,55 @@ read_failure(const struct scan_ctx *sc, const char *path, struct dt_err *err)
 	}
 }
 
+struct yarascan_scanner {
+	struct yarascan *y; /* borrowed */
+	YR_SCANNER *s;      /* owned */
+};
+
 int
-yarascan_file(struct yarascan *y, const struct yarascan_opts *o, const struct yarascan_file *f,
-	      void (*on_match)(void *ctx, json_t *match), void *ctx, enum yarascan_status *status,
-	      uint64_t *bytes_read, struct dt_err *err)
+yarascan_scanner_new(struct yarascan *y, struct yarascan_scanner **out, struct dt_err *err)
+{
+	struct yarascan_scanner *s;
+	int rc;
+
+	if (y == NULL || out == NULL)
+		return dt_fail(err, DT_EUSAGE, "yarascan_scanner_new: bad arguments");
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return dt_fail(err, DT_ENOMEM, "out of memory");
+	rc = yr_scanner_create(y->rules, &s->s);
+	if (rc != ERROR_SUCCESS) {
+		free(s);
+		return dt_fail(err, DT_ENOMEM, "cannot create a YARA scanner (libyara error %d)",
+			       rc);
+	}
+	s->y = y;
+	*out = s;
+	return 0;
+}
+
+void
+yarascan_scanner_free(struct yarascan_scanner *s)
+{
+	if (s == NULL)
+		return;
+	yr_scanner_destroy(s->s);
+	free(s);
+}
+
+/*
+ * yarascan_file() with libyara scanner given (reused: every setting is made again for f), or
+ * with a new one (given NULL) created once block 0 was read and destroyed at the end.
+ */
+static int
+scan_one(struct yarascan *y, YR_SCANNER *given, const struct yarascan_opts *o,
+	 const struct yarascan_file *f, void (*on_match)(void *ctx, json_t *match), void *ctx,
+	 enum yarascan_status *status, uint64_t *bytes_read, struct dt_err *err)
 {
 	struct scan_ctx sc;
 	YR_MEMORY_BLOCK_ITERATOR it;
-	YR_SCANNER *scanner = NULL;
+	YR_SCANNER *scanner = given;
 	uint64_t max_size = YARASCAN_DEFAULT_MAX_SIZE;
 	char *path = NULL;
 	size_t plen;
@@ -799,10 +858,16 @@ yarascan_file(struct yarascan *y, const struct yarascan_opts *o, const struct ya
 		max_size = o->max_size;
 	if (o != NULL && o->timeout > 0)
 		sc.timeout = o->timeout;
+	if (o != NULL && o->deadline > 0)
+		sc.deadline = o->deadline;
 	sc.start = mono_now();
 
 	if (f->size > max_size) {
 		*status = YARASCAN_TOO_LARGE;
+		return 0;
+	}
+	if (over_time(&sc)) {
+		*status = YARASCAN_TIMEOUT;
 		return 0;
 	}
 	/* Externals are C strings: a path cut at a NUL byte is the best they can hold. */
@@ -831,8 +896,8 @@ yarascan_file(struct yarascan *y, const struct yarascan_opts *o, const struct ya
 		goto out;
 	}
 
-	rc = yr_scanner_create(y->rules, &scanner);
-	if (rc != ERROR_SUCCESS) {
+	if (scanner == NULL && (rc = yr_scanner_create(y->rules, &scanner)) != ERROR_SUCCESS) {
+		scanner = NULL;
 		dt_fail(err, DT_ENOMEM, "cannot create a YARA scanner (libyara error %d)", rc);
 		goto out;
 	}
@@ -841,7 +906,7 @@ yarascan_file(struct yarascan *y, const struct yarascan_opts *o, const struct ya
 		goto out;
 	}
 	yr_scanner_set_callback(scanner, scan_cb, &sc);
-	yr_scanner_set_timeout(scanner, sc.timeout);
+	yr_scanner_set_timeout(scanner, yr_timeout(&sc));
 	/* Our blocks are heap memory, not a mapping: no SIGBUS to catch, no signal handlers. */
 	yr_scanner_set_flags(scanner, SCAN_FLAGS_NO_TRYCATCH | SCAN_FLAGS_REPORT_RULES_MATCHING);
 
@@ -881,11 +946,32 @@ yarascan_file(struct yarascan *y, const struct yarascan_opts *o, const struct ya
 out:
 	if (bytes_read != NULL)
 		*bytes_read = sc.bytes_read;
-	if (scanner != NULL)
+	if (scanner != NULL && scanner != given)
 		yr_scanner_destroy(scanner);
 	json_decref(sc.matches);
 	free(sc.head);
 	free(sc.cur);
 	free(path);
 	return ret;
+}
+
+int
+yarascan_file(struct yarascan *y, const struct yarascan_opts *o, const struct yarascan_file *f,
+	      void (*on_match)(void *ctx, json_t *match), void *ctx, enum yarascan_status *status,
+	      uint64_t *bytes_read, struct dt_err *err)
+{
+	return scan_one(y, NULL, o, f, on_match, ctx, status, bytes_read, err);
+}
+
+int
+yarascan_scan(struct yarascan_scanner *s, const struct yarascan_opts *o,
+	      const struct yarascan_file *f, void (*on_match)(void *ctx, json_t *match), void *ctx,
+	      enum yarascan_status *status, uint64_t *bytes_read, struct dt_err *err)
+{
+	if (s == NULL) {
+		if (bytes_read != NULL)
+			*bytes_read = 0;
+		return dt_fail(err, DT_EUSAGE, "yarascan_scan: bad arguments");
+	}
+	return scan_one(s->y, s->s, o, f, on_match, ctx, status, bytes_read, err);
 }

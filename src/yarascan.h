@@ -4,7 +4,9 @@
  *
  * Build: yarascan_compile() the rule paths; yarascan_file() per file, from any number of threads
  * (at most YR_MAX_THREADS, 32, at once: a libyara limit); yarascan_free() at the end. Compiled
- * rules are read-only and shared; each yarascan_file() call uses its own YR_SCANNER.
+ * rules are read-only and shared; each yarascan_file() call uses its own YR_SCANNER. A thread
+ * that scans many files (the members of archives) keeps one instead: yarascan_scanner_new(),
+ * yarascan_scan() per file, yarascan_scanner_free().
  *
  * libyara's global state: yarascan_compile() calls yr_initialize() and yarascan_free() calls
  * yr_finalize(), one pair per compiled set. libyara counts those pairs and tears down only at the
@@ -85,6 +87,10 @@ void yarascan_free(struct yarascan *y);
 struct yarascan_opts {
 	uint64_t max_size; /* 0: YARASCAN_DEFAULT_MAX_SIZE */
 	int timeout;       /* seconds per file; 0 or less: YARASCAN_DEFAULT_TIMEOUT */
+	/* mono_now() past which the scan ends as YARASCAN_TIMEOUT whatever timeout says (a
+	 * caller's own bound over many files); 0: none. Checked per block and by libyara, whose
+	 * clock counts whole seconds: a scan may overrun it by up to one second. */
+	double deadline;
 };
 
 enum yarascan_status {
@@ -129,6 +135,22 @@ struct yarascan_file {
 int yarascan_file(struct yarascan *y, const struct yarascan_opts *o, const struct yarascan_file *f,
 		  void (*on_match)(void *ctx, json_t *match), void *ctx,
 		  enum yarascan_status *status, uint64_t *bytes_read,
+		  struct dt_err *err) DT_MUST_USE;
+
+/*
+ * One libyara scanner, kept from file to file: creating one costs about as much as scanning a
+ * small file. Used by one thread at a time. New: yarascan_scanner_free() it before y is freed.
+ * Only memory fails (DT_ENOMEM).
+ */
+struct yarascan_scanner;
+int yarascan_scanner_new(struct yarascan *y, struct yarascan_scanner **out,
+			 struct dt_err *err) DT_MUST_USE;
+void yarascan_scanner_free(struct yarascan_scanner *s); /* NULL is a no-op */
+
+/* yarascan_file() with s's scanner: the same rules, externals set afresh for f, results alike. */
+int yarascan_scan(struct yarascan_scanner *s, const struct yarascan_opts *o,
+		  const struct yarascan_file *f, void (*on_match)(void *ctx, json_t *match),
+		  void *ctx, enum yarascan_status *status, uint64_t *bytes_read,
 		  struct dt_err *err) DT_MUST_USE;
 
 /* A short name of a status, for events: "scanned", "too large", "timeout", "unreadable"... */

@@ -76,6 +76,7 @@ yara_member(struct scan_member *ms, struct dt_err *err)
 	struct scanner *sc = ms->sc;
 	const struct decomp_member *m = ms->m;
 	struct yarascan_file f;
+	struct yarascan_opts o = sc->c->yara;
 	enum yarascan_status status;
 	struct buf path;
 	uint64_t bytes = 0;
@@ -95,8 +96,9 @@ yara_member(struct scan_member *ms, struct dt_err *err)
 	f.read = m->read;
 	f.rctx = m->rctx;
 	f.member = 1;
-	if (yarascan_file(sc->c->rules, &sc->c->yara, &f, on_member_match, ms, &status, &bytes,
-			  &ferr) < 0) {
+	if (scan_yara_scanner(sc, err) == NULL)
+		goto out;
+	if (yarascan_scan(sc->ys, &o, &f, on_member_match, ms, &status, &bytes, &ferr) < 0) {
 		dt_fail(err, ferr.code, "%s", ferr.msg);
 		goto out;
 	}

@@ -138,6 +138,7 @@ out:
 	json_decref(sc.gold_idx);
 	json_decref(sc.done);
 	json_decref(sc.manifest);
+	yarascan_scanner_free(sc.ys);
 	if (sc.extract_fd >= 0)
 		close(sc.extract_fd);
 	return rc;

@@ -40,6 +40,7 @@ struct scanner {
 	json_t *done; /* (fs, table, path) keys whose rows were already diffed */
 	int extract_fd;
 	json_t *manifest;
+	struct yarascan_scanner *ys; /* owned: made for the first file YARA reads, then kept */
 };
 
 /* ---- scan.c ---- */
@@ -80,6 +81,8 @@ ssize_t scan_yara_read(void *rctx, uint64_t off, void *buf, size_t len);
 /* The owner's user name in the image (ctx), else the uid written into buf. Borrowed. */
 const char *scan_owner_name(const struct parser_ctx *ctx, uint32_t uid, char buf[16]);
 
+/* The run's YARA scanner (sc->ys), made on first use. Borrowed; NULL on failure (err). */
+struct yarascan_scanner *scan_yara_scanner(struct scanner *sc, struct dt_err *err);
 /* YARA on e: `yara` events, the counts in sc->st; a file YARA cannot scan is an error event. */
 int scan_yara_change(struct scanner *sc, const char *fs, const struct htree_entry *e,
 		     struct dt_err *err);

@@ -63,6 +63,14 @@ scan_owner_name(const struct parser_ctx *ctx, uint32_t uid, char buf[16])
 	return buf;
 }
 
+struct yarascan_scanner *
+scan_yara_scanner(struct scanner *sc, struct dt_err *err)
+{
+	if (sc->ys == NULL && yarascan_scanner_new(sc->c->rules, &sc->ys, err) < 0)
+		return NULL;
+	return sc->ys;
+}
+
 int
 scan_yara_change(struct scanner *sc, const char *fs, const struct htree_entry *e,
 		 struct dt_err *err)
@@ -87,8 +95,9 @@ scan_yara_change(struct scanner *sc, const char *fs, const struct htree_entry *e
 	f.read = scan_yara_read;
 	f.rctx = &yr;
 	sc->st->yara_candidates++;
-	if (yarascan_file(sc->c->rules, &sc->c->yara, &f, on_match, &ym, &status, &bytes, &ferr) <
-	    0) {
+	if (scan_yara_scanner(sc, err) == NULL)
+		return -1;
+	if (yarascan_scan(sc->ys, &sc->c->yara, &f, on_match, &ym, &status, &bytes, &ferr) < 0) {
 		dt_fail(err, ferr.code, "%s", ferr.msg);
 		return -1;
 	}

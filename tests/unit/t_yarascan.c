@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "mono.h"
 #include "t.h"
 #include "yarascan.h"
 
@@ -1161,7 +1162,7 @@ TEST(t_yarascan_too_large_is_not_read)
 	enum yarascan_status st;
 	uint64_t nread = 99;
 	size_t n;
-	struct yarascan_opts o = { 100, 0 };
+	struct yarascan_opts o = { .max_size = 100 };
 	char data[101];
 
 	memset(data, 'x', sizeof(data));
@@ -1233,7 +1234,9 @@ TEST(t_yarascan_slow_read_times_out)
 	json_t *out = json_array();
 	enum yarascan_status st;
 	size_t n;
-	struct yarascan_opts o = { 0, 1 };
+	struct yarascan_opts o = { .timeout = 1 };
+	struct yarascan_scanner *ys = NULL;
+	struct yarascan_file f = { "/slow", 5, len, NULL, src_read, &s, 0 };
 	struct timespec t0, t1;
 
 	REQUIRE(data != NULL);
@@ -1248,9 +1251,84 @@ TEST(t_yarascan_slow_read_times_out)
 	CHECK(st == YARASCAN_TIMEOUT && json_array_size(out) == 0 && err.code == DT_OK);
 	/* Stopped after a block or two, not after reading all four. */
 	CHECK(s.calls < 4 && t1.tv_sec - t0.tv_sec < 3);
+	/* A deadline sooner than the timeout ends it the same way, with a kept scanner too. */
+	o.timeout = 100;
+	o.deadline = mono_now() + 1;
+	REQUIRE(yarascan_scanner_new(y, &ys, &err) == 0);
+	src_init(&s, data, len);
+	s.sleep_ms = 600;
+	CHECK(yarascan_scan(ys, &o, &f, collect, out, &st, NULL, &err) == 0);
+	CHECK(st == YARASCAN_TIMEOUT && json_array_size(out) == 0 && err.code == DT_OK);
+	CHECK(s.calls < 4 && mono_now() - o.deadline < 2);
+	yarascan_scanner_free(ys);
 	json_decref(out);
 	yarascan_free(y);
 	free(data);
+}
+
+/* One scanner over many files: each file gets its own externals, matches and status, as
+ * yarascan_file() gives them; a match or a timeout of one file never carries to the next. */
+TEST(t_yarascan_scanner_reused)
+{
+	struct yarascan *y;
+	struct yarascan_scanner *ys = NULL;
+	struct dt_err err = { 0 };
+	struct src s;
+	json_t *out, *ref;
+	enum yarascan_status st, st2;
+	size_t n;
+	struct yarascan_file f;
+	struct yarascan_opts o = { 0 };
+	const char *const bodies[] = { "xxabcxx", "nothing", "abc", "", "zzabc" };
+	const char *const paths[] = { "/a.php", "/t!m/b.txt", "/c", "/d.php", "/x.tar!e.php" };
+
+	REQUIRE(write_file("t.yar", "rule abc { strings: $a = \"abc\" condition: $a }\n"
+				    "rule php { condition: extension == \".php\" }\n"
+				    "rule named_e { condition: filename == \"e.php\" }\n") == 0);
+	y = compile1("t.yar", &n, &err);
+	REQUIRE(y != NULL);
+	REQUIRE(yarascan_scanner_new(y, &ys, &err) == 0 && ys != NULL);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+			out = json_array();
+			ref = json_array();
+			src_init(&s, bodies[i], strlen(bodies[i]));
+			memset(&f, 0, sizeof(f));
+			f.path = paths[i];
+			f.path_len = strlen(paths[i]);
+			f.size = s.len;
+			f.read = src_read;
+			f.rctx = &s;
+			f.member = strchr(paths[i], '!') != NULL;
+			CHECK(yarascan_scan(ys, NULL, &f, collect, out, &st, NULL, &err) == 0);
+			src_init(&s, bodies[i], strlen(bodies[i]));
+			CHECK(yarascan_file(y, NULL, &f, collect, ref, &st2, NULL, &err) == 0);
+			CHECK(st == YARASCAN_SCANNED && st2 == YARASCAN_SCANNED);
+			CHECK(json_equal(out, ref));
+			CHECK(!find_rule(out, "abc") == !strstr(bodies[i], "abc"));
+			CHECK(!find_rule(out, "php") == !strstr(paths[i], ".php"));
+			CHECK(!find_rule(out, "named_e") == (i != 4));
+			json_decref(out);
+			json_decref(ref);
+		}
+		/* A deadline already past: a timeout, nothing read; the next file is scanned. */
+		out = json_array();
+		src_init(&s, "abc", 3);
+		f.path = "/late";
+		f.path_len = 5;
+		f.size = 3;
+		f.member = 0;
+		o.deadline = mono_now() - 1;
+		CHECK(yarascan_scan(ys, &o, &f, collect, out, &st, NULL, &err) == 0);
+		CHECK(st == YARASCAN_TIMEOUT && s.calls == 0 && json_array_size(out) == 0);
+		o.deadline = 0;
+		json_decref(out);
+	}
+	CHECK(yarascan_scan(NULL, NULL, &f, collect, NULL, &st, NULL, &err) == -1);
+	CHECK(err.code == DT_EUSAGE);
+	yarascan_scanner_free(ys);
+	yarascan_scanner_free(NULL);
+	yarascan_free(y);
 }
 
 TEST(t_yarascan_bad_arguments)
