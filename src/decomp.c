@@ -338,6 +338,18 @@ corrupt(struct job *j, const char *where, const char *why)
 	}
 }
 
+/* 0, or -1 when the time bound ends the file. */
+static int
+out_of_time(struct job *j)
+{
+	if (mono_now() - j->start > (double)j->d->lim.timeout) {
+		hit(j, DECOMP_BOUND_TIME,
+		    "stopped at bound 'time': more than %d seconds on the file", j->d->lim.timeout);
+		return -1;
+	}
+	return 0;
+}
+
 /* Count n expanded bytes; 0, or -1 when a bound ends the file. */
 static int
 account(struct job *j, size_t n)
@@ -370,12 +382,7 @@ account(struct job *j, size_t n)
 		    (unsigned long long)d->lim.max_ratio);
 		return -1;
 	}
-	if (mono_now() - j->start > (double)d->lim.timeout) {
-		hit(j, DECOMP_BOUND_TIME,
-		    "stopped at bound 'time': more than %d seconds on the file", d->lim.timeout);
-		return -1;
-	}
-	return 0;
+	return out_of_time(j);
 }
 
 /* The name a raw compressed stream's content gets: its own name without the suffix. */
@@ -534,6 +541,7 @@ one_entry(struct job *j, struct archive *a, struct archive_entry *ent, int raw, 
 	m.link = archive_entry_hardlink(ent) ? archive_entry_hardlink(ent)
 					     : archive_entry_symlink(ent);
 	m.encrypted = archive_entry_is_data_encrypted(ent) != 0;
+	m.deadline = j->start + (double)j->d->lim.timeout;
 	if (m.encrypted)
 		j->d->st.encrypted++;
 	if (m.type == 'f' && !m.encrypted) {
@@ -555,6 +563,11 @@ one_entry(struct job *j, struct archive *a, struct archive_entry *ent, int raw, 
 	j->d->st.members++;
 	if (j->fn(j->ctx, &m, j->err) < 0)
 		goto out_fatal;
+	/* The bound covers the caller's time on the member (YARA), even on the last one. */
+	if (out_of_time(j) < 0) {
+		spool_release(&sp);
+		return 0;
+	}
 	if (m.has_data && sp.size > 0) {
 		unsigned char head[MAGIC_LEN];
 		ssize_t hn = spool_read(&sp, 0, head, sizeof(head));

@@ -27,7 +27,9 @@
  *   "run_bytes"  more than max_run_bytes expanded in the whole run: no more decomposition;
  *   "ratio"      expanded bytes max_ratio times the outer file's size or more, once more than
  *                DECOMP_RATIO_FLOOR bytes were expanded (a bomb);
- *   "time"       more than timeout seconds on one outer file.
+ *   "time"       more than timeout seconds on one outer file, the caller's work on its members
+ *                (YARA) included: each member carries the deadline, and the bound is checked
+ *                again when the callback returns.
  * A member cut short by a bound is not handed over (its SHA-256 would be of a prefix).
  */
 #ifndef DELTAIR_DECOMP_H
@@ -102,6 +104,7 @@ struct decomp_member {
 	int encrypted;  /* its data is encrypted: not read */
 	unsigned char sha256[32];
 	const char *link; /* symlink or hard-link target, or NULL */
+	double deadline;  /* mono_now() at which the file's "time" bound ends it: finish by then */
 	/* Read up to len bytes of the data at off (as yarascan_file's read wants). */
 	ssize_t (*read)(void *rctx, uint64_t off, void *buf, size_t len);
 	void *rctx;

@@ -96,6 +96,8 @@ yara_member(struct scan_member *ms, struct dt_err *err)
 	f.read = m->read;
 	f.rctx = m->rctx;
 	f.member = 1;
+	/* The outer file's time bound holds for YARA on its members too. */
+	o.deadline = m->deadline;
 	if (scan_yara_scanner(sc, err) == NULL)
 		goto out;
 	if (yarascan_scan(sc->ys, &o, &f, on_member_match, ms, &status, &bytes, &ferr) < 0) {
