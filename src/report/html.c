@@ -233,12 +233,13 @@ html_paths(FILE *fp, const struct state *s)
 	for (size_t i = 0; i < shown; i++) {
 		const struct rpath *p = &s->paths[i];
 		unsigned cls = 0, flags = 0;
-		uint64_t yara = 0;
+		uint64_t yara = 0, in_members = 0;
 
 		for (size_t k = 0; k < p->nocc; k++) {
 			cls |= 1u << p->occ[k].change;
 			flags |= p->occ[k].flags;
 			yara += p->occ[k].yara;
+			in_members += p->occ[k].yara_members;
 		}
 		fprintf(fp, "<tr%s><td class=\"n\">%zu/%zu</td><td><code>",
 			p->nocc == 1 && s->st.hosts > 1 ? " class=\"rare\"" : "", p->nocc,
@@ -258,8 +259,12 @@ html_paths(FILE *fp, const struct state *s)
 					diff_flag_name(1u << b));
 		if (report_path_explained(p))
 			fputs("<span class=\"flag\">explained</span>", fp);
-		fprintf(fp, "</td><td class=\"n%s\">%llu</td><td>", yara ? " bad" : "",
+		fprintf(fp, "</td><td class=\"n%s\">%llu", yara ? " bad" : "",
 			(unsigned long long)yara);
+		if (in_members)
+			fprintf(fp, "<br><span class=\"dim\">%llu in members</span>",
+				(unsigned long long)in_members);
+		fputs("</td><td>", fp);
 		for (size_t k = 0; k < p->nocc && k < HTML_MAX_NAMES; k++) {
 			if (k)
 				fputs(", ", fp);
@@ -332,7 +337,8 @@ struct html_col {
 static const struct html_col yara_cols[] = {
 	{ "rule", "rule", COL_BAD },      { "namespace", "namespace", COL_TEXT },
 	{ "tags", "tags", COL_JSON },     { "path", "path", COL_FSPATH },
-	{ "sha256", "sha256", COL_CODE }, { NULL, NULL, COL_TEXT },
+	{ "member", "member", COL_CODE }, { "sha256", "sha256", COL_CODE },
+	{ NULL, NULL, COL_TEXT },
 };
 static const struct html_col row_cols[] = {
 	{ "table", "table", COL_TEXT }, { "action", "action", COL_TEXT },

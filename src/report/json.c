@@ -144,6 +144,7 @@ path_json(const struct state *s, const struct rpath *p)
 		json_object_set_new(e, "sha256", c->has_sha ? json_string(hex) : json_null());
 		json_object_set_new(e, "flags", flags_json(c->flags));
 		json_object_set_new(e, "yara", json_integer(c->yara));
+		json_object_set_new(e, "yara_members", json_integer(c->yara_members));
 		json_object_set_new(e, "explained", json_boolean(c->explained));
 		json_array_append_new(on, e);
 	}

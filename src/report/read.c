@@ -429,8 +429,10 @@ pick(const json_t *ev, const char *const *keys)
 static void
 on_yara(struct state *s, struct rhost *h, const json_t *ev)
 {
-	static const char *const keys[] = { "fs",        "path", "sha256", "rule",
-					    "namespace", "tags", NULL };
+	/* A match on an archive's member has "member": kept, and counted for the outer file. */
+	static const char *const keys[] = { "fs",   "path",      "member", "sha256",
+					    "rule", "namespace", "tags",   NULL };
+	int member = json_object_get(ev, "member") != NULL;
 	uint32_t host = (uint32_t)(h - s->hosts);
 	char *key;
 	size_t klen, idx;
@@ -438,8 +440,10 @@ on_yara(struct state *s, struct rhost *h, const json_t *ev)
 	h->yara++;
 	if (key_of(ev, &key, &klen) == 0 && path_find(s, key, klen, 0, &idx, NULL) == 1) {
 		struct rpath *p = &s->paths[idx];
-		if (p->nocc && p->occ[p->nocc - 1].host == host)
+		if (p->nocc && p->occ[p->nocc - 1].host == host) {
 			p->occ[p->nocc - 1].yara++;
+			p->occ[p->nocc - 1].yara_members += member;
+		}
 	}
 	if (json_array_size(h->yara_list) < REPORT_MAX_ITEMS)
 		json_array_append_new(h->yara_list, pick(ev, keys));

